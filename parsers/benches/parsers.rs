@@ -1,0 +1,74 @@
+//! Throughput of each parser on a small batch of representative lines
+//! (embedded, so the benchmark runs anywhere).
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use logtally_parsers::access::{AccessFormat, AccessLogParser};
+use logtally_parsers::grok::GrokParser;
+use logtally_parsers::json::JsonParser;
+use logtally_parsers::logfmt::LogfmtParser;
+use logtally_parsers::regex::RegexParser;
+use logtally_parsers::syslog::{SyslogFormat, SyslogParser};
+use logtally_parsers::{Fields, Parser};
+use std::hint::black_box;
+
+const JSON: &[&str] = &[
+    r#"{"level":"info","ts":1712839001.123,"msg":"request served","http":{"method":"GET","status":200,"path":"/api/cart"},"duration_ms":12.5}"#,
+    r#"{"level":"error","ts":1712839001.456,"msg":"upstream \"cart\" failed\n","http":{"method":"POST","status":503},"tags":["a","b"],"user":null}"#,
+    r#"{"name":"renovate","hostname":"renovate-gitlab-67c4bcb5-9ggbv","pid":7,"level":20,"msg":"Found gitlabci-include package files","time":"2023-03-24T14:26:16.243Z","v":0}"#,
+];
+const LOGFMT: &[&str] = &[
+    r#"time=2025-04-11T12:35:44.025Z level=INFO source=main.go:687 msg="Starting Prometheus Server" mode=server"#,
+    r#"logger=settings t=2025-04-24T19:51:48.521238594Z level=info msg="Config loaded from" file=/usr/share/grafana/conf/defaults.ini"#,
+    r#"time="2022-06-16T10:27:23Z" level=warning msg="secrets \"cattle-webhook-tls\" not found" status=404 debug"#,
+];
+const SYSLOG: &[&str] = &[
+    "Mar 27 13:06:56 ip-10-77-20-248 sshd[1291]: Server listening on 0.0.0.0 port 22.",
+    "<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8",
+    "<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut=\"3\" eventSource=\"Application\" eventID=\"1011\"] An application event log entry",
+    "<13>2024-01-07T03:12:45.123456+00:00 web-1 postfix/smtpd[4242]: connect from unknown[10.0.0.1]",
+];
+const ACCESS: &[&str] = &[
+    r#"31.56.96.51 - - [22/Jan/2019:03:56:16 +0330] "GET /image/60844/productModel/200x200 HTTP/1.1" 200 5667 "https://www.zanbil.ir/m/filter/b113" "Mozilla/5.0 (Linux; Android 6.0; ALE-L21 Build/HuaweiALE-L21) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/66.0.3359.158 Mobile Safari/537.36" "-""#,
+    r#"127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 404 -"#,
+    r#"10.244.0.1 - - [16/Jun/2022:10:25:01 +0000] "GET /healthz HTTP/2.0" 200 548 "-" "kube-probe/1.21" 312 0.003 [default-backend-80] [] 10.244.0.7:8080 548 0.004 200 2d3c1b7a6e5f4a0b"#,
+];
+const HDFS: &[&str] = &[
+    "081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 for block blk_38865049064139660 terminating",
+    "081109 203807 222 WARN dfs.DataNode$DataXceiver: 10.251.30.6:50010:Got exception while serving blk_-2918118818249673980 to /10.251.90.64:",
+];
+
+fn bench_one(c: &mut Criterion, name: &str, p: &dyn Parser, lines: &[&str]) {
+    let mut g = c.benchmark_group("parsers");
+    g.throughput(Throughput::Elements(lines.len() as u64));
+    let mut f = Fields::new();
+    for l in lines {
+        assert!(p.parse(l, &mut f).is_ok(), "{name}: {l}");
+    }
+    g.bench_function(name, |b| {
+        b.iter(|| {
+            for l in lines {
+                let _ = black_box(p.parse(black_box(l), &mut f));
+            }
+        })
+    });
+    g.finish();
+}
+
+fn parsers(c: &mut Criterion) {
+    bench_one(c, "json", &JsonParser::new(), JSON);
+    bench_one(c, "logfmt", &LogfmtParser::new(), LOGFMT);
+    bench_one(c, "syslog", &SyslogParser::new(SyslogFormat::Auto), SYSLOG);
+    bench_one(
+        c,
+        "access",
+        &AccessLogParser::new(AccessFormat::Auto),
+        ACCESS,
+    );
+    let re = RegexParser::new(r"^(?P<date>\d{6}) (?P<time>\d{6}) (?P<pid>\d+) (?P<level>[A-Z]+) (?P<component>[^:]+): (?P<content>.*)$").unwrap();
+    bench_one(c, "regex", &re, HDFS);
+    let grok = GrokParser::new("^%{COMBINEDAPACHELOG}", &[]).unwrap();
+    bench_one(c, "grok_combined", &grok, &ACCESS[..2]);
+}
+
+criterion_group!(benches, parsers);
+criterion_main!(benches);

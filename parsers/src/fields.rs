@@ -1,0 +1,219 @@
+//! The fields a parser extracts from one line.
+//!
+//! A [`Fields`] value is reused from line to line: clearing it keeps its
+//! capacity, so a steady stream of lines causes no allocation. Field names and
+//! values are [`Text`] spans: most point into the line itself, a few (JSON
+//! strings with escapes, dotted names of nested JSON keys) into a small arena
+//! owned by the `Fields`, and names known at compile time are `&'static str`.
+//! Nothing here borrows the line, so the caller passes the line back in when
+//! reading a value.
+
+/// Where the text of a field name or value lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Text {
+    /// The field is absent on this line (used by fixed-schema parsers to keep
+    /// field `i` at position `i`).
+    None,
+    /// Bytes `start..end` of the line being parsed.
+    Line {
+        /// First byte.
+        start: u32,
+        /// One past the last byte.
+        end: u32,
+    },
+    /// Bytes `start..end` of the [`Fields`] arena.
+    Arena {
+        /// First byte.
+        start: u32,
+        /// One past the last byte.
+        end: u32,
+    },
+    /// Text known at compile time.
+    Static(&'static str),
+}
+
+impl Text {
+    /// The span of `sub` inside `line`. `sub` must be a subslice of `line`
+    /// (as every `&str` a parser takes from its input is); otherwise the
+    /// result is [`Text::None`].
+    #[inline]
+    pub fn of(line: &str, sub: &str) -> Text {
+        let base = line.as_ptr() as usize;
+        let at = sub.as_ptr() as usize;
+        if at < base || at + sub.len() > base + line.len() {
+            return Text::None;
+        }
+        let start = at - base;
+        Text::Line {
+            start: start as u32,
+            end: (start + sub.len()) as u32,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    name: Text,
+    value: Text,
+}
+
+/// The fields of one parsed line, as spans; reused across lines.
+#[derive(Debug, Default)]
+pub struct Fields {
+    entries: Vec<Entry>,
+    arena: String,
+}
+
+impl Fields {
+    /// An empty set of fields.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Forgets every field, keeping the allocated capacity.
+    #[inline]
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.arena.clear();
+    }
+
+    /// Number of entries, absent ones included.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when no entry was pushed.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Adds a field.
+    #[inline]
+    pub fn push(&mut self, name: Text, value: Text) {
+        self.entries.push(Entry { name, value });
+    }
+
+    /// Adds a field whose name is known at compile time.
+    #[inline]
+    pub fn push_static(&mut self, name: &'static str, value: Text) {
+        self.push(Text::Static(name), value);
+    }
+
+    /// Copies `s` into the arena and returns its span (for text that is not a
+    /// plain slice of the line, such as an unescaped string).
+    pub fn arena_push(&mut self, s: &str) -> Text {
+        let start = self.arena.len() as u32;
+        self.arena.push_str(s);
+        Text::Arena {
+            start,
+            end: self.arena.len() as u32,
+        }
+    }
+
+    /// Appends `parts` one after the other into the arena as a single text
+    /// (used to build dotted names such as `http.status`).
+    pub fn arena_concat(&mut self, parts: &[&str]) -> Text {
+        let start = self.arena.len() as u32;
+        for p in parts {
+            self.arena.push_str(p);
+        }
+        Text::Arena {
+            start,
+            end: self.arena.len() as u32,
+        }
+    }
+
+    /// Lets `build` append text to the end of the arena and returns the span
+    /// of what it appended, along with `build`'s result (used to unescape a
+    /// string straight into the arena). `build` must only append.
+    pub fn arena_with<R>(&mut self, build: impl FnOnce(&mut String) -> R) -> (Text, R) {
+        let start = self.arena.len();
+        let r = build(&mut self.arena);
+        if self.arena.len() < start {
+            // `build` removed text it did not own: keep the span well formed.
+            return (Text::None, r);
+        }
+        (
+            Text::Arena {
+                start: start as u32,
+                end: self.arena.len() as u32,
+            },
+            r,
+        )
+    }
+
+    /// Replaces the value at position `index` (no-op when out of range); lets
+    /// a fixed-schema parser fill a field it only finds later in the line.
+    #[inline]
+    pub fn set_value(&mut self, index: usize, value: Text) {
+        if let Some(e) = self.entries.get_mut(index) {
+            e.value = value;
+        }
+    }
+
+    /// Resolves a span against the line it came from.
+    #[inline]
+    pub fn text<'a>(&'a self, line: &'a str, t: Text) -> Option<&'a str> {
+        match t {
+            Text::None => None,
+            Text::Line { start, end } => line.get(start as usize..end as usize),
+            Text::Arena { start, end } => self.arena.get(start as usize..end as usize),
+            Text::Static(s) => Some(s),
+        }
+    }
+
+    /// The value of the first field called `name`, if present.
+    pub fn get<'a>(&'a self, line: &'a str, name: &str) -> Option<&'a str> {
+        self.entries
+            .iter()
+            .find(|e| self.text(line, e.name) == Some(name))
+            .and_then(|e| self.text(line, e.value))
+    }
+
+    /// The value at position `index` (fixed-schema parsers push field `i` of
+    /// their [`Parser::schema`](crate::Parser::schema) at position `i`).
+    #[inline]
+    pub fn value_at<'a>(&'a self, line: &'a str, index: usize) -> Option<&'a str> {
+        self.entries
+            .get(index)
+            .and_then(|e| self.text(line, e.value))
+    }
+
+    /// Every present field as `(name, value)`, in the order pushed.
+    pub fn iter<'a>(&'a self, line: &'a str) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        self.entries
+            .iter()
+            .filter_map(move |e| Some((self.text(line, e.name)?, self.text(line, e.value)?)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_resolve_against_line_and_arena() {
+        let line = "a=1 b=2";
+        let mut f = Fields::new();
+        f.push(Text::of(line, &line[0..1]), Text::of(line, &line[2..3]));
+        let v = f.arena_push("two");
+        f.push_static("b", v);
+        f.push_static("c", Text::None);
+        assert_eq!(f.get(line, "a"), Some("1"));
+        assert_eq!(f.get(line, "b"), Some("two"));
+        assert_eq!(f.get(line, "c"), None);
+        assert_eq!(f.value_at(line, 1), Some("two"));
+        assert_eq!(f.iter(line).count(), 2);
+        f.clear();
+        assert!(f.is_empty());
+    }
+
+    #[test]
+    fn foreign_slice_is_none() {
+        let line = "abc";
+        let other = String::from("abc");
+        assert_eq!(Text::of(line, &other), Text::None);
+    }
+}

@@ -1,0 +1,360 @@
+//! Grok: regular expressions assembled from named, reusable patterns.
+//!
+//! * `%{NAME}` inserts pattern `NAME` (as a non-capturing group);
+//!   `%{NAME:field}` captures it as field `field`; `%{NAME:field:int}` and
+//!   `%{NAME:field:float}` also require the captured text to parse as an
+//!   `i64` / `f64`, else the line is a [`ParseError`] of kind
+//!   [`ParseErrorKind::Type`] (the value is kept as text).
+//! * Patterns come from the custom list given to [`GrokParser::new`] first,
+//!   then from the built-in library ([`patterns::PATTERNS`]), and may refer
+//!   to each other. Expansion is recursive with cycle detection.
+//! * Field names are kept as written (`http.status`, `user-agent`...) in the
+//!   schema; internally each becomes a safe capture-group name.
+//! * Fields captured inside library patterns count too (e.g.
+//!   `%{COMBINEDAPACHELOG}` yields `clientip`, `ident`, `auth`, `timestamp`,
+//!   `verb`, `request`, `httpversion`, `rawrequest`, `response`, `bytes`,
+//!   `referrer`, `agent`).
+//! * Fixed schema: the field names in the order they appear in the expanded
+//!   pattern. A field that did not take part in the match is [`Text::None`].
+//!   A line that does not match is [`ParseErrorKind::NoMatch`]. The pattern
+//!   is not anchored implicitly.
+//! * [`BuildError`]s: unknown pattern (named), cycle (the chain is named),
+//!   duplicate field name, unknown type, unterminated `%{`, invalid regex.
+
+pub mod patterns;
+
+use crate::regex::Matcher;
+use crate::{BuildError, Fields, ParseError, ParseErrorKind, Parser};
+use regex::Regex;
+use std::collections::HashMap;
+
+#[cfg(doc)]
+use crate::Text;
+
+/// The type a captured field must hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FieldType {
+    Text,
+    Int,
+    Float,
+}
+
+/// The grok parser. See the [module documentation](self).
+#[derive(Debug)]
+pub struct GrokParser {
+    m: Matcher,
+    types: Vec<FieldType>,
+    typed: bool,
+}
+
+struct Expander<'a> {
+    custom: HashMap<&'a str, &'a str>,
+    stack: Vec<String>,
+    fields: Vec<(String, FieldType)>,
+    re: String,
+}
+
+impl Expander<'_> {
+    fn expand(&mut self, pattern: &str) -> Result<(), BuildError> {
+        let mut rest = pattern;
+        while let Some(at) = rest.find("%{") {
+            self.re.push_str(&rest[..at]);
+            let after = &rest[at + 2..];
+            let close = after.find('}').ok_or_else(|| {
+                BuildError::new(format!("unterminated %{{ in grok pattern {pattern:?}"))
+            })?;
+            let spec = &after[..close];
+            rest = &after[close + 1..];
+            let mut parts = spec.splitn(3, ':');
+            let name = parts.next().unwrap_or("");
+            let field = parts.next();
+            let ty = match parts.next() {
+                None => FieldType::Text,
+                Some("int") => FieldType::Int,
+                Some("float") => FieldType::Float,
+                Some(t) => {
+                    return Err(BuildError::new(format!(
+                        "unknown grok type {t:?} in %{{{spec}}} (expected int or float)"
+                    )))
+                }
+            };
+            let body = self
+                .custom
+                .get(name)
+                .copied()
+                .or_else(|| patterns::lookup(name))
+                .ok_or_else(|| BuildError::new(format!("unknown grok pattern %{{{name}}}")))?;
+            if self.stack.iter().any(|s| s == name) {
+                let mut chain = self.stack.clone();
+                chain.push(name.to_owned());
+                let from = chain.iter().position(|s| s == name).unwrap_or(0);
+                return Err(BuildError::new(format!(
+                    "grok pattern cycle: {}",
+                    chain[from..].join(" -> ")
+                )));
+            }
+            match field {
+                Some(f) if !f.is_empty() => {
+                    if self.fields.iter().any(|(n, _)| n == f) {
+                        return Err(BuildError::new(format!("duplicate grok field name {f:?}")));
+                    }
+                    let group = format!("_g{}", self.fields.len());
+                    self.fields.push((f.to_owned(), ty));
+                    self.re.push_str("(?P<");
+                    self.re.push_str(&group);
+                    self.re.push('>');
+                }
+                _ => self.re.push_str("(?:"),
+            }
+            self.stack.push(name.to_owned());
+            self.expand(body)?;
+            self.stack.pop();
+            self.re.push(')');
+        }
+        self.re.push_str(rest);
+        Ok(())
+    }
+}
+
+impl GrokParser {
+    /// Expands and compiles `pattern`; `custom` holds `(name, pattern)`
+    /// pairs that extend or override the built-in library.
+    pub fn new(pattern: &str, custom: &[(&str, &str)]) -> Result<Self, BuildError> {
+        let mut ex = Expander {
+            custom: custom.iter().copied().collect(),
+            stack: Vec::new(),
+            fields: Vec::new(),
+            re: String::new(),
+        };
+        ex.expand(pattern)?;
+        let re = Regex::new(&ex.re).map_err(|e| {
+            BuildError::new(format!(
+                "grok pattern {pattern:?} is not a valid regex once expanded: {e}"
+            ))
+        })?;
+        let groups: Vec<String> = (0..ex.fields.len()).map(|i| format!("_g{i}")).collect();
+        let pairs: Vec<(&str, &str)> = groups
+            .iter()
+            .zip(&ex.fields)
+            .map(|(g, (f, _))| (g.as_str(), f.as_str()))
+            .collect();
+        let types: Vec<FieldType> = ex.fields.iter().map(|(_, t)| *t).collect();
+        Ok(Self {
+            m: Matcher::new(re, &pairs)?,
+            typed: types.iter().any(|t| *t != FieldType::Text),
+            types,
+        })
+    }
+}
+
+impl Parser for GrokParser {
+    fn parse(&self, line: &str, out: &mut Fields) -> Result<(), ParseError> {
+        if !self.typed {
+            return self.m.parse(line, out, |_, _| Ok(()));
+        }
+        self.m.parse(line, out, |k, v| {
+            let ok = match self.types.get(k) {
+                Some(FieldType::Int) => v.parse::<i64>().is_ok(),
+                Some(FieldType::Float) => v.parse::<f64>().is_ok(),
+                _ => true,
+            };
+            if ok {
+                Ok(())
+            } else {
+                let offset = (v.as_ptr() as usize).wrapping_sub(line.as_ptr() as usize);
+                Err(ParseError::new(
+                    ParseErrorKind::Type,
+                    offset,
+                    "a value of the field's type",
+                ))
+            }
+        })
+    }
+
+    fn schema(&self) -> Option<&[&str]> {
+        Some(self.m.names())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(p: &GrokParser, line: &str, name: &str) -> Option<String> {
+        let mut f = Fields::new();
+        p.parse(line, &mut f).unwrap();
+        f.get(line, name).map(str::to_owned)
+    }
+
+    // Real lines: lnav/logfile_shop_access_log.0 (tstack/lnav, BSD-2-Clause),
+    // elastic-examples/auth.log (elastic/examples, Apache-2.0). TESTDATA.md.
+    #[test]
+    fn combined_and_syslog() {
+        let p = GrokParser::new("^%{COMBINEDAPACHELOG}", &[]).unwrap();
+        assert_eq!(
+            p.schema().unwrap(),
+            [
+                "clientip",
+                "ident",
+                "auth",
+                "timestamp",
+                "verb",
+                "request",
+                "httpversion",
+                "rawrequest",
+                "response",
+                "bytes",
+                "referrer",
+                "agent"
+            ]
+        );
+        let line = r#"31.56.96.51 - - [22/Jan/2019:03:56:16 +0330] "GET /image/60844/productModel/200x200 HTTP/1.1" 200 5667 "https://www.zanbil.ir/m/filter/b113" "Mozilla/5.0 (Linux; Android 6.0; ALE-L21 Build/HuaweiALE-L21) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/66.0.3359.158 Mobile Safari/537.36" "-""#;
+        let mut f = Fields::new();
+        p.parse(line, &mut f).unwrap();
+        assert_eq!(f.value_at(line, 0), Some("31.56.96.51"));
+        assert_eq!(f.value_at(line, 3), Some("22/Jan/2019:03:56:16 +0330"));
+        assert_eq!(f.value_at(line, 4), Some("GET"));
+        assert_eq!(
+            f.value_at(line, 5),
+            Some("/image/60844/productModel/200x200")
+        );
+        assert_eq!(f.value_at(line, 6), Some("1.1"));
+        assert_eq!(f.value_at(line, 7), None);
+        assert_eq!(f.value_at(line, 8), Some("200"));
+        assert_eq!(
+            f.value_at(line, 10),
+            Some("\"https://www.zanbil.ir/m/filter/b113\"")
+        );
+        let p = GrokParser::new("^%{SYSLOGBASE} %{GREEDYDATA:message}$", &[]).unwrap();
+        let line = "Mar 27 13:06:56 ip-10-77-20-248 systemd-logind[1118]: Watching system buttons on /dev/input/event0 (Power Button)";
+        assert_eq!(get(&p, line, "program").as_deref(), Some("systemd-logind"));
+        assert_eq!(get(&p, line, "pid").as_deref(), Some("1118"));
+        assert_eq!(
+            get(&p, line, "logsource").as_deref(),
+            Some("ip-10-77-20-248")
+        );
+        assert_eq!(
+            get(&p, line, "timestamp").as_deref(),
+            Some("Mar 27 13:06:56")
+        );
+        assert_eq!(get(&p, line, "facility"), None);
+    }
+
+    #[test]
+    fn library_patterns() {
+        let cases: &[(&str, &str)] = &[
+            ("IPV4", "10.0.0.255"),
+            ("IPV6", "fe80::1"),
+            ("IPV6", "2001:db8:0:0:0:0:2:1"),
+            ("IPV6", "::ffff:192.0.2.1"),
+            ("IP", "2001:db8::"),
+            ("IPORHOST", "www.example.com"),
+            ("HOSTPORT", "example.com:8080"),
+            ("UUID", "7c9d2b44-1694-11f0-8d77-d2ddde9a5fdb"),
+            ("MAC", "00:1a:2b:3c:4d:5e"),
+            ("URI", "https://user@example.com:8443/a/b?c=d&e=f"),
+            ("URIPATHPARAM", "/search?q=x"),
+            ("PATH", "/var/log/syslog"),
+            ("TIMESTAMP_ISO8601", "2024-01-07T03:12:45.123456+00:00"),
+            ("HTTPDATE", "10/Oct/2000:13:55:36 -0700"),
+            ("SYSLOGTIMESTAMP", "Jul  1 09:00:55"),
+            ("DATESTAMP", "11/04/2025 12:36:01"),
+            ("DATE_EU", "24.12.2024"),
+            ("LOGLEVEL", "WARNING"),
+            ("NUMBER", "-1.5"),
+            ("QS", r#""a \" b""#),
+            ("USERNAME", "frank.x-y"),
+            ("SYSLOGPROG", "postfix/smtpd[42]"),
+            ("WORD", "hello_1"),
+        ];
+        for (name, text) in cases {
+            let p = GrokParser::new(&format!("^%{{{name}:v}}$"), &[]).unwrap();
+            let mut f = Fields::new();
+            assert!(
+                p.parse(text, &mut f).is_ok(),
+                "%{{{name}}} should match {text:?}"
+            );
+            assert_eq!(f.value_at(text, 0), Some(*text));
+        }
+        for name in patterns::PATTERNS.iter().map(|(n, _)| n) {
+            assert!(
+                GrokParser::new(&format!("%{{{name}}}"), &[]).is_ok(),
+                "{name} must compile"
+            );
+        }
+        let p = GrokParser::new("^%{IPV4:ip}$", &[]).unwrap();
+        assert!(p.parse("256.1.1.1", &mut Fields::new()).is_err());
+    }
+
+    #[test]
+    fn custom_types_and_names() {
+        let p = GrokParser::new(
+            r"^%{WORD:http.method} %{MYPATH:url-path} %{INT:status:int} %{NUMBER:rt:float}$",
+            &[("MYPATH", r"/%{NOTSPACE}"), ("WORD", "[A-Z]+")],
+        )
+        .unwrap();
+        assert_eq!(
+            p.schema().unwrap(),
+            ["http.method", "url-path", "status", "rt"]
+        );
+        let line = "GET /x 200 0.5";
+        assert_eq!(get(&p, line, "http.method").as_deref(), Some("GET"));
+        assert_eq!(get(&p, line, "url-path").as_deref(), Some("/x"));
+        assert_eq!(
+            p.parse("get /x 200 0.5", &mut Fields::new())
+                .unwrap_err()
+                .kind,
+            ParseErrorKind::NoMatch
+        );
+        // The int type rejects a value the pattern accepts.
+        let p = GrokParser::new("^%{NOTSPACE:n:int}$", &[]).unwrap();
+        let e = p.parse("12x", &mut Fields::new()).unwrap_err();
+        assert_eq!(e.kind, ParseErrorKind::Type);
+        assert!(p.parse("99999999999999999999", &mut Fields::new()).is_err());
+        assert!(p.parse("-12", &mut Fields::new()).is_ok());
+        let p = GrokParser::new("^%{NOTSPACE:n:float}$", &[]).unwrap();
+        assert!(p.parse("1e3", &mut Fields::new()).is_ok());
+        assert_eq!(
+            p.parse("abc", &mut Fields::new()).unwrap_err().kind,
+            ParseErrorKind::Type
+        );
+    }
+
+    #[test]
+    fn build_errors() {
+        let msg = |r: Result<GrokParser, BuildError>| r.unwrap_err().message;
+        assert!(msg(GrokParser::new("%{NOPE:x}", &[])).contains("NOPE"));
+        let m = msg(GrokParser::new(
+            "%{A}",
+            &[("A", "x%{B}"), ("B", "%{C}"), ("C", "%{A}")],
+        ));
+        assert!(m.contains("A -> B -> C -> A"), "{m}");
+        assert!(msg(GrokParser::new("%{SELF}", &[("SELF", "%{SELF}")])).contains("cycle"));
+        assert!(msg(GrokParser::new("%{INT:a} %{INT:a}", &[])).contains("duplicate"));
+        assert!(msg(GrokParser::new("%{INT:a:bool}", &[])).contains("bool"));
+        assert!(msg(GrokParser::new("%{INT:a", &[])).contains("unterminated"));
+        assert!(msg(GrokParser::new("%{INT:a} (", &[])).contains("regex"));
+    }
+
+    #[test]
+    fn malformed_lines() {
+        let p = GrokParser::new("^%{COMMONAPACHELOG}", &[]).unwrap();
+        let long = "a".repeat(1 << 20);
+        let bytes: Vec<u8> = (0..4096u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        let junk = String::from_utf8_lossy(&bytes).into_owned();
+        for bad in [
+            "",
+            "1.2.3.4 - - [",
+            "1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET /",
+            &long,
+            &junk,
+        ] {
+            assert_eq!(
+                p.parse(bad, &mut Fields::new()).unwrap_err().kind,
+                ParseErrorKind::NoMatch
+            );
+        }
+    }
+}

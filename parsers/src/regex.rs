@@ -1,0 +1,187 @@
+//! Regular expressions with named captures (Rust [`regex`] syntax).
+//!
+//! Each named group becomes a field; unnamed groups are ignored. The schema
+//! is fixed: the group names in the order their `(` appears in the pattern.
+//! A group that did not take part in the match is [`Text::None`]. A line the
+//! pattern does not match is a [`ParseError`] of kind
+//! [`ParseErrorKind::NoMatch`]. The pattern is not anchored implicitly: add
+//! `^`/`$` to match whole lines.
+//!
+//! Capture positions are read with [`regex::Regex::captures_read`] into
+//! [`regex::CaptureLocations`] kept in a small per-parser pool, so a
+//! steady stream of lines allocates nothing.
+
+use crate::intern::intern;
+use crate::{BuildError, Fields, ParseError, ParseErrorKind, Parser, Text};
+use regex::{CaptureLocations, Regex};
+use std::sync::Mutex;
+
+/// A compiled regex with the groups that become fields (shared with grok).
+#[derive(Debug)]
+pub(crate) struct Matcher {
+    re: Regex,
+    /// `(group index, field name)`, in schema order.
+    groups: Vec<usize>,
+    names: Vec<&'static str>,
+    pool: Mutex<Vec<CaptureLocations>>,
+}
+
+impl Matcher {
+    /// `groups`: `(capture group name in the regex, field name)`.
+    pub(crate) fn new(re: Regex, groups: &[(&str, &str)]) -> Result<Self, BuildError> {
+        let mut idx = Vec::with_capacity(groups.len());
+        let mut names = Vec::with_capacity(groups.len());
+        for (group, field) in groups {
+            let i = re
+                .capture_names()
+                .position(|n| n == Some(*group))
+                .ok_or_else(|| {
+                    BuildError::new(format!("internal error: no capture group {group}"))
+                })?;
+            idx.push(i);
+            names.push(intern(field));
+        }
+        Ok(Self {
+            re,
+            groups: idx,
+            names,
+            pool: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub(crate) fn names(&self) -> &[&'static str] {
+        &self.names
+    }
+
+    /// Matches `line` and pushes one field per group; calls `check(i, value)`
+    /// on each present value, which may reject the line.
+    #[inline]
+    pub(crate) fn parse(
+        &self,
+        line: &str,
+        out: &mut Fields,
+        check: impl Fn(usize, &str) -> Result<(), ParseError>,
+    ) -> Result<(), ParseError> {
+        out.clear();
+        let mut locs = self
+            .pool
+            .try_lock()
+            .ok()
+            .and_then(|mut p| p.pop())
+            .unwrap_or_else(|| self.re.capture_locations());
+        let result = (|| {
+            if self.re.captures_read(&mut locs, line).is_none() {
+                return Err(ParseError::new(
+                    ParseErrorKind::NoMatch,
+                    0,
+                    "a match of the pattern",
+                ));
+            }
+            for (k, (&g, &name)) in self.groups.iter().zip(&self.names).enumerate() {
+                let value = match locs.get(g).and_then(|(s, e)| line.get(s..e)) {
+                    Some(v) => {
+                        check(k, v)?;
+                        Text::of(line, v)
+                    }
+                    None => Text::None,
+                };
+                out.push_static(name, value);
+            }
+            Ok(())
+        })();
+        if let Ok(mut p) = self.pool.try_lock() {
+            if p.len() < 64 {
+                p.push(locs);
+            }
+        }
+        result
+    }
+}
+
+/// The regex parser. See the [module documentation](self).
+#[derive(Debug)]
+pub struct RegexParser {
+    m: Matcher,
+}
+
+impl RegexParser {
+    /// Compiles `pattern`. Fails on an invalid regex or one without any
+    /// named group.
+    pub fn new(pattern: &str) -> Result<Self, BuildError> {
+        let re = Regex::new(pattern)
+            .map_err(|e| BuildError::new(format!("invalid regex {pattern:?}: {e}")))?;
+        let names: Vec<String> = re.capture_names().flatten().map(str::to_owned).collect();
+        if names.is_empty() {
+            return Err(BuildError::new(format!(
+                "regex {pattern:?} has no named group (?P<name>...): it would extract no field"
+            )));
+        }
+        let pairs: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), n.as_str())).collect();
+        Ok(Self {
+            m: Matcher::new(re, &pairs)?,
+        })
+    }
+}
+
+impl Parser for RegexParser {
+    fn parse(&self, line: &str, out: &mut Fields) -> Result<(), ParseError> {
+        self.m.parse(line, out, |_, _| Ok(()))
+    }
+
+    fn schema(&self) -> Option<&[&str]> {
+        Some(self.m.names())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Real line: loghub-2.0/HDFS_2k.log (Loghub-2.0 licence, research use,
+    // cite Loghub). See TESTDATA.md.
+    #[test]
+    fn hdfs_line() {
+        let p = RegexParser::new(r"^(?P<date>\d{6}) (?P<time>\d{6}) (?P<pid>\d+) (?P<level>[A-Z]+) (?P<component>[^:]+): (?P<content>.*)$").unwrap();
+        assert_eq!(
+            p.schema().unwrap(),
+            ["date", "time", "pid", "level", "component", "content"]
+        );
+        let line = "081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 for block blk_38865049064139660 terminating";
+        let mut f = Fields::new();
+        p.parse(line, &mut f).unwrap();
+        assert_eq!(f.value_at(line, 2), Some("148"));
+        assert_eq!(f.value_at(line, 3), Some("INFO"));
+        assert_eq!(f.value_at(line, 4), Some("dfs.DataNode$PacketResponder"));
+        assert_eq!(
+            f.value_at(line, 5),
+            Some("PacketResponder 1 for block blk_38865049064139660 terminating")
+        );
+    }
+
+    #[test]
+    fn optional_unnamed_and_unanchored() {
+        let p = RegexParser::new(r"(a+)(?P<x>b)?(?P<y>c)").unwrap();
+        let mut f = Fields::new();
+        let line = "zzaac";
+        p.parse(line, &mut f).unwrap();
+        assert_eq!(f.len(), 2);
+        assert_eq!(f.value_at(line, 0), None);
+        assert_eq!(f.value_at(line, 1), Some("c"));
+        let e = p.parse("zzz", &mut f).unwrap_err();
+        assert_eq!(e.kind, ParseErrorKind::NoMatch);
+        assert!(p.parse("", &mut f).is_err());
+        let long = "a".repeat(1 << 20);
+        assert!(p.parse(&long, &mut f).is_err());
+        let long_c = format!("{long}c");
+        p.parse(&long_c, &mut f).unwrap();
+        assert_eq!(f.value_at(&long_c, 1), Some("c"));
+    }
+
+    #[test]
+    fn build_errors() {
+        let e = RegexParser::new("(?P<x>a").unwrap_err();
+        assert!(e.message.contains("invalid regex"), "{}", e.message);
+        let e = RegexParser::new("(a)(b)").unwrap_err();
+        assert!(e.message.contains("no named group"), "{}", e.message);
+    }
+}

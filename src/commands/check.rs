@@ -1,0 +1,38 @@
+//! `logtally check`: validate a configuration and report every error.
+
+use std::path::Path;
+
+use super::load;
+
+/// Checks the file; prints a summary on success or every error on failure.
+/// Returns the process exit code.
+pub fn check(path: &Path) -> i32 {
+    match load(Some(path)) {
+        Ok(c) => {
+            let rules: usize = c.pipelines.iter().map(|p| p.rules.len()).sum();
+            println!(
+                "{}: OK ({} source{}, {} pipeline{}, {} rule{})",
+                path.display(),
+                c.sources.len(),
+                plural(c.sources.len()),
+                c.pipelines.len(),
+                plural(c.pipelines.len()),
+                rules,
+                plural(rules)
+            );
+            0
+        }
+        Err(errors) => {
+            eprint!("{errors}");
+            1
+        }
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}

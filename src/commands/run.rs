@@ -1,0 +1,96 @@
+//! `logtally run`: the agent. Sources feed pipelines; metrics are served
+//! over HTTP until SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use tracing::info;
+
+use crate::agent::Agent;
+use crate::config::SourceKind;
+use crate::http::{bind, router, AppState};
+use crate::metrics::SelfMetrics;
+
+/// Default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9898";
+
+/// What `run` was asked to do.
+pub struct RunArgs {
+    /// The configuration file; the built-in one when `None`.
+    pub config: Option<PathBuf>,
+    /// Listen address, overriding the configuration's.
+    pub listen: Option<SocketAddr>,
+}
+
+/// Runs the agent until a signal stops it.
+pub fn run(args: RunArgs) -> anyhow::Result<()> {
+    let config = super::load(args.config.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let listen = args
+        .listen
+        .or(config.server.listen)
+        .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default address"));
+    info!(config = %config.origin.display(), "configuration loaded");
+    for s in &config.sources {
+        match &s.kind {
+            SourceKind::File(f) => {
+                let present: Vec<&str> = f
+                    .include
+                    .iter()
+                    .filter(|g| glob::glob(g).map(|mut it| it.next().is_some()).unwrap_or(false))
+                    .map(String::as_str)
+                    .collect();
+                info!(source = %s.name, include = ?f.include, matching_now = ?present, "file source");
+            }
+            SourceKind::Stdin => info!(source = %s.name, "standard input source"),
+        }
+    }
+    let self_metrics = SelfMetrics::install();
+    let agent = Agent::build(config);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = bind(listen).await?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let ready = Arc::new(AtomicBool::new(false));
+        let state = AppState {
+            registry: agent.registry.clone(),
+            self_metrics,
+            ready: ready.clone(),
+        };
+        let threads = agent.start_sources(&stop);
+        ready.store(true, Ordering::Relaxed);
+        info!(address = %listener.local_addr()?, "serving /metrics, /healthz and /ready");
+        axum::serve(listener, router(state))
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
+        info!("stopping");
+        stop.store(true, Ordering::Relaxed);
+        for t in threads {
+            // File sources notice `stop` within one poll interval; standard
+            // input may block, and ends with the process.
+            if t.thread().name().is_some_and(|n| n.starts_with("source-")) && !t.is_finished() {
+                let _ = tokio::task::spawn_blocking(move || t.join()).await;
+            }
+        }
+        anyhow::Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => info!("SIGINT received"),
+        _ = term.recv() => info!("SIGTERM received"),
+    }
+}

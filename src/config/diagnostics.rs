@@ -1,0 +1,228 @@
+//! Configuration errors that point at the file, line, column and key.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use toml::de::{DeTable, DeValue};
+use toml::Spanned;
+
+/// One problem in a configuration file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based line (0 when the error concerns the whole file).
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// Dotted path of the key, e.g. `pipelines[0].rules[1].metric`.
+    pub key: String,
+    /// What is wrong, in an operator's words.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if self.line > 0 {
+            write!(f, ":{}:{}", self.line, self.column)?;
+        }
+        if !self.key.is_empty() {
+            write!(f, ": {}", self.key)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Every problem found in a configuration, in file order.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.len();
+        writeln!(
+            f,
+            "{n} error{} in the configuration:",
+            if n == 1 { "" } else { "s" }
+        )?;
+        for e in &self.0 {
+            writeln!(f, "  {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// Collects errors while a file is checked, turning byte spans into
+/// line, column and key.
+pub struct Reporter<'a> {
+    file: &'a Path,
+    src: &'a str,
+    root: Option<&'a Spanned<DeTable<'a>>>,
+    errors: Vec<ConfigError>,
+}
+
+impl<'a> Reporter<'a> {
+    /// A reporter for `src`, read from `file`.
+    pub fn new(file: &'a Path, src: &'a str) -> Self {
+        Self {
+            file,
+            src,
+            root: None,
+            errors: Vec::new(),
+        }
+    }
+
+    /// Sets the parsed document, used to name the key at an error's span.
+    pub fn with_root(mut self, root: &'a Spanned<DeTable<'a>>) -> Self {
+        self.root = Some(root);
+        self
+    }
+
+    /// Records an error at `span` (byte range in the file).
+    pub fn at(&mut self, span: Range<usize>, message: impl Into<String>) {
+        let (line, column) = line_col(self.src, span.start);
+        let key = self
+            .root
+            .map(|r| key_at(r.get_ref(), span.start))
+            .unwrap_or_default();
+        self.errors.push(ConfigError {
+            file: self.file.to_path_buf(),
+            line,
+            column,
+            key,
+            message: message.into(),
+        });
+    }
+
+    /// Records an error about the file as a whole.
+    pub fn whole(&mut self, message: impl Into<String>) {
+        self.errors.push(ConfigError {
+            file: self.file.to_path_buf(),
+            line: 0,
+            column: 0,
+            key: String::new(),
+            message: message.into(),
+        });
+    }
+
+    /// Records a TOML decoding error (it carries its own span).
+    pub fn toml(&mut self, err: &toml::de::Error, fallback: Range<usize>) {
+        let span = err.span().unwrap_or(fallback);
+        let msg = err.message().trim().replace('\n', " ");
+        self.at(span, msg);
+    }
+
+    /// True when nothing was reported.
+    pub fn is_clean(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    /// The errors, sorted by position.
+    pub fn finish(mut self) -> ConfigErrors {
+        self.errors
+            .sort_by(|a, b| (a.line, a.column).cmp(&(b.line, b.column)));
+        self.errors.dedup();
+        ConfigErrors(self.errors)
+    }
+}
+
+/// 1-based line and column of byte `offset` in `src`.
+pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(src.len());
+    let before = &src.as_bytes()[..offset];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+    (line, column)
+}
+
+/// The dotted path of the innermost key whose key or value holds `offset`.
+pub fn key_at(table: &DeTable<'_>, offset: usize) -> String {
+    let mut path = String::new();
+    walk_table(table, offset, &mut path);
+    path
+}
+
+fn walk_table(table: &DeTable<'_>, offset: usize, path: &mut String) {
+    for (k, v) in table.iter() {
+        let in_key = k.span().contains(&offset);
+        let in_value = v.span().contains(&offset) || v.span().start == offset;
+        if in_key || in_value {
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(k.get_ref());
+            if in_value {
+                walk_value(v.get_ref(), offset, path);
+            }
+            return;
+        }
+    }
+    // Tables of an array of tables span only their header; look inside
+    // values that start before the offset, innermost last.
+    let mut best: Option<(&Spanned<toml::de::DeString<'_>>, &Spanned<DeValue<'_>>)> = None;
+    for (k, v) in table.iter() {
+        if let DeValue::Array(arr) = v.get_ref() {
+            if arr.iter().any(|e| e.span().start <= offset) {
+                best = Some((k, v));
+            }
+        }
+    }
+    if let Some((k, v)) = best {
+        if !path.is_empty() {
+            path.push('.');
+        }
+        path.push_str(k.get_ref());
+        walk_value(v.get_ref(), offset, path);
+    }
+}
+
+fn walk_value(value: &DeValue<'_>, offset: usize, path: &mut String) {
+    match value {
+        DeValue::Table(t) => walk_table(t, offset, path),
+        DeValue::Array(arr) => {
+            // The last element starting at or before the offset holds it
+            // (array-of-tables elements span only their header line).
+            let hit = arr
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.span().start <= offset)
+                .last();
+            if let Some((i, e)) = hit {
+                path.push_str(&format!("[{i}]"));
+                walk_value(e.get_ref(), offset, path);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_and_column_are_one_based() {
+        let src = "a = 1\nbb = 2\n";
+        assert_eq!(line_col(src, 0), (1, 1));
+        assert_eq!(line_col(src, 6), (2, 1));
+        assert_eq!(line_col(src, 11), (2, 6));
+    }
+
+    #[test]
+    fn key_path_names_nested_array_entries() {
+        let src = "[[pipelines]]\nname = \"a\"\n[[pipelines]]\nname = \"b\"\n[[pipelines.rules]]\nmetric = \"x\"\n";
+        let root = DeTable::parse(src).unwrap();
+        let off = src.find("\"x\"").unwrap();
+        assert_eq!(key_at(root.get_ref(), off), "pipelines[1].rules[0].metric");
+        let off = src.find("\"a\"").unwrap();
+        assert_eq!(key_at(root.get_ref(), off), "pipelines[0].name");
+    }
+}

@@ -1,0 +1,18 @@
+//! logtally turns log lines into Prometheus metrics, live.
+//!
+//! The data path, one module per stage:
+//! [`source`] (files, standard input; framing into lines) →
+//! [`pipeline`] (a parser from `logtally-parsers`, then rules with
+//! conditions and labels) → [`metrics`] (the registry of series) →
+//! [`http`] (the `/metrics` exposition and health endpoints).
+//! [`config`] reads and checks the TOML configuration; [`agent`] wires a
+//! configuration into running sources; [`commands`] are the CLI's verbs.
+#![deny(missing_docs)]
+
+pub mod agent;
+pub mod commands;
+pub mod config;
+pub mod http;
+pub mod metrics;
+pub mod pipeline;
+pub mod source;

@@ -1,0 +1,219 @@
+//! The atomic cells behind one series: counters, gauges and histograms.
+//!
+//! Updates are lock-free and `Relaxed`: each cell is one independent number,
+//! read whole at scrape time. Counters keep whole increments in an integer so
+//! that counting lines stays exact at any volume; only fractional increments
+//! go through a floating-point compare-and-swap.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Largest whole increment kept exactly in the integer part (2^53).
+const EXACT_LIMIT: f64 = 9_007_199_254_740_992.0;
+
+/// An `f64` stored in an `AtomicU64`.
+#[derive(Debug, Default)]
+pub struct AtomicF64(AtomicU64);
+
+impl AtomicF64 {
+    /// A cell holding `v`.
+    pub fn new(v: f64) -> Self {
+        Self(AtomicU64::new(v.to_bits()))
+    }
+
+    /// The current value.
+    #[inline]
+    pub fn get(&self) -> f64 {
+        f64::from_bits(self.0.load(Ordering::Relaxed))
+    }
+
+    /// Replaces the value.
+    #[inline]
+    pub fn set(&self, v: f64) {
+        self.0.store(v.to_bits(), Ordering::Relaxed);
+    }
+
+    /// Adds `d`.
+    #[inline]
+    pub fn add(&self, d: f64) {
+        let mut cur = self.0.load(Ordering::Relaxed);
+        loop {
+            let new = (f64::from_bits(cur) + d).to_bits();
+            match self
+                .0
+                .compare_exchange_weak(cur, new, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+}
+
+/// A monotonically increasing count.
+#[derive(Debug, Default)]
+pub struct CounterCell {
+    whole: AtomicU64,
+    fraction: AtomicF64,
+}
+
+impl CounterCell {
+    /// Adds one.
+    #[inline]
+    pub fn inc(&self) {
+        self.whole.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Adds `v`, which the caller has checked is finite and not negative.
+    #[inline]
+    pub fn add(&self, v: f64) {
+        if v.fract() == 0.0 && v < EXACT_LIMIT {
+            self.whole.fetch_add(v as u64, Ordering::Relaxed);
+        } else {
+            self.fraction.add(v);
+        }
+    }
+
+    /// The current value.
+    pub fn get(&self) -> f64 {
+        self.whole.load(Ordering::Relaxed) as f64 + self.fraction.get()
+    }
+
+    /// Replaces the value (used when restoring saved state).
+    pub fn restore(&self, v: f64) {
+        let whole = v.trunc();
+        if whole < EXACT_LIMIT {
+            self.whole.store(whole as u64, Ordering::Relaxed);
+            self.fraction.set(v - whole);
+        } else {
+            self.whole.store(0, Ordering::Relaxed);
+            self.fraction.set(v);
+        }
+    }
+}
+
+/// A histogram with fixed bucket bounds.
+#[derive(Debug)]
+pub struct HistogramCell {
+    bounds: Box<[f64]>,
+    /// One count per bound, plus the `+Inf` bucket; not cumulative.
+    counts: Box<[AtomicU64]>,
+    sum: AtomicF64,
+}
+
+/// A read of a histogram, with cumulative bucket counts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistogramSnapshot {
+    /// `(upper bound, cumulative count)`, the last bound being `+Inf`.
+    pub buckets: Vec<(f64, u64)>,
+    /// Sum of the observed values.
+    pub sum: f64,
+    /// Number of observations.
+    pub count: u64,
+}
+
+impl HistogramCell {
+    /// An empty histogram with these (sorted, finite) upper bounds.
+    pub fn new(bounds: &[f64]) -> Self {
+        Self {
+            bounds: bounds.into(),
+            counts: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
+            sum: AtomicF64::default(),
+        }
+    }
+
+    /// Records one observation.
+    #[inline]
+    pub fn observe(&self, v: f64) {
+        let i = if self.bounds.len() <= 16 {
+            self.bounds
+                .iter()
+                .position(|b| v <= *b)
+                .unwrap_or(self.bounds.len())
+        } else {
+            self.bounds.partition_point(|b| *b < v)
+        };
+        self.counts[i].fetch_add(1, Ordering::Relaxed);
+        self.sum.add(v);
+    }
+
+    /// Reads the histogram.
+    pub fn snapshot(&self) -> HistogramSnapshot {
+        let mut acc = 0;
+        let mut buckets = Vec::with_capacity(self.counts.len());
+        for (i, c) in self.counts.iter().enumerate() {
+            acc += c.load(Ordering::Relaxed);
+            let le = self.bounds.get(i).copied().unwrap_or(f64::INFINITY);
+            buckets.push((le, acc));
+        }
+        HistogramSnapshot {
+            buckets,
+            sum: self.sum.get(),
+            count: acc,
+        }
+    }
+
+    /// Replaces the state with `s` (used when restoring saved state); `s`
+    /// must have the same bounds.
+    pub fn restore(&self, s: &HistogramSnapshot) -> bool {
+        if s.buckets.len() != self.counts.len() {
+            return false;
+        }
+        let mut prev = 0;
+        for ((_, cum), cell) in s.buckets.iter().zip(self.counts.iter()) {
+            cell.store(cum.saturating_sub(prev), Ordering::Relaxed);
+            prev = *cum;
+        }
+        self.sum.set(s.sum);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counter_keeps_whole_increments_exact() {
+        let c = CounterCell::default();
+        for _ in 0..1000 {
+            c.inc();
+        }
+        c.add(2.5);
+        c.add(3.0);
+        assert_eq!(c.get(), 1005.5);
+        c.restore(7.25);
+        assert_eq!(c.get(), 7.25);
+    }
+
+    #[test]
+    fn histogram_buckets_are_cumulative_and_inclusive() {
+        let h = HistogramCell::new(&[0.1, 0.5, 1.0]);
+        for v in [0.05, 0.1, 0.3, 2.0] {
+            h.observe(v);
+        }
+        let s = h.snapshot();
+        assert_eq!(
+            s.buckets,
+            vec![(0.1, 2), (0.5, 3), (1.0, 3), (f64::INFINITY, 4)]
+        );
+        assert_eq!(s.count, 4);
+        assert!((s.sum - 2.45).abs() < 1e-12);
+        let h2 = HistogramCell::new(&[0.1, 0.5, 1.0]);
+        assert!(h2.restore(&s));
+        assert_eq!(h2.snapshot(), s);
+    }
+
+    #[test]
+    fn many_bounds_use_binary_search() {
+        let bounds: Vec<f64> = (1..=40).map(f64::from).collect();
+        let h = HistogramCell::new(&bounds);
+        h.observe(17.0);
+        h.observe(17.5);
+        h.observe(100.0);
+        let s = h.snapshot();
+        assert_eq!(s.buckets[15].1, 0);
+        assert_eq!(s.buckets[16].1, 1);
+        assert_eq!(s.buckets[17].1, 2);
+        assert_eq!(s.buckets[40].1, 3);
+    }
+}

@@ -1,0 +1,84 @@
+//! logtally's own metrics, through the `metrics` facade.
+//!
+//! Names follow Prometheus conventions (`logtally_` prefix, `_total` for
+//! counters, base units). Handles are created once per source, pipeline or
+//! rule and kept; hot loops add to local counts and flush them in batches.
+
+use std::sync::OnceLock;
+
+use metrics::{describe_counter, describe_gauge, gauge, Counter, Unit};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+/// Lines read, per source.
+pub const SOURCE_LINES: &str = "logtally_source_lines_total";
+/// Bytes read, per source.
+pub const SOURCE_BYTES: &str = "logtally_source_bytes_total";
+/// Lines that were not valid UTF-8 (read lossily), per source.
+pub const SOURCE_INVALID_UTF8: &str = "logtally_source_invalid_utf8_lines_total";
+/// Lines cut at `max_line_bytes`, per source.
+pub const SOURCE_TRUNCATED: &str = "logtally_source_truncated_lines_total";
+/// Read errors, per source.
+pub const SOURCE_ERRORS: &str = "logtally_source_read_errors_total";
+/// Files open, per source.
+pub const SOURCE_FILES: &str = "logtally_source_open_files";
+/// Rotations and truncations detected, per source.
+pub const SOURCE_ROTATIONS: &str = "logtally_source_rotations_total";
+/// Lines per pipeline by result (`matched`, `unmatched`, `parse_error`).
+pub const PIPELINE_LINES: &str = "logtally_pipeline_lines_total";
+/// Rule errors by reason.
+pub const RULE_ERRORS: &str = "logtally_rule_errors_total";
+/// Label sets folded into the overflow series because a rule reached `max_series`.
+pub const RULE_OVERFLOW: &str = "logtally_rule_series_overflow_total";
+/// Build information.
+pub const BUILD_INFO: &str = "logtally_build_info";
+
+/// The installed self-metrics recorder.
+pub struct SelfMetrics {
+    handle: PrometheusHandle,
+}
+
+static INSTALLED: OnceLock<SelfMetrics> = OnceLock::new();
+
+impl SelfMetrics {
+    /// Installs the recorder (once per process) and describes every metric.
+    pub fn install() -> &'static SelfMetrics {
+        INSTALLED.get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Only fails when another recorder is installed, which this
+            // process never does.
+            let _ = metrics::set_global_recorder(recorder);
+            describe();
+            gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+            SelfMetrics { handle }
+        })
+    }
+
+    /// The self-metrics in the Prometheus text format.
+    pub fn render(&self) -> String {
+        self.handle.render()
+    }
+}
+
+fn describe() {
+    describe_counter!(SOURCE_LINES, Unit::Count, "Lines read, per source.");
+    describe_counter!(SOURCE_BYTES, Unit::Bytes, "Bytes read, per source.");
+    describe_counter!(SOURCE_INVALID_UTF8, Unit::Count, "Lines that were not valid UTF-8 and were read with replacement characters.");
+    describe_counter!(SOURCE_TRUNCATED, Unit::Count, "Lines longer than max_line_bytes, cut to that length.");
+    describe_counter!(SOURCE_ERRORS, Unit::Count, "Errors while opening or reading inputs.");
+    describe_gauge!(SOURCE_FILES, Unit::Count, "Files open for reading.");
+    describe_counter!(SOURCE_ROTATIONS, Unit::Count, "Rotations and truncations detected, by kind.");
+    describe_counter!(PIPELINE_LINES, Unit::Count, "Lines seen by each pipeline, by result: matched (at least one rule applied), unmatched, parse_error.");
+    describe_counter!(RULE_ERRORS, Unit::Count, "Lines a rule matched but could not apply, by reason.");
+    describe_counter!(RULE_OVERFLOW, Unit::Count, "Updates folded into a rule's overflow series because it reached max_series.");
+    describe_gauge!(BUILD_INFO, "Build information; always 1.");
+}
+
+/// Adds a locally accumulated count to a counter handle and resets it.
+#[inline]
+pub fn flush(counter: &Counter, local: &mut u64) {
+    if *local > 0 {
+        counter.increment(*local);
+        *local = 0;
+    }
+}

@@ -1,0 +1,184 @@
+//! Conditions on a field or on the raw line.
+
+use regex::Regex;
+
+use super::record::{FieldRef, Record};
+
+/// What a condition looks at.
+#[derive(Debug, Clone)]
+pub enum Target<F> {
+    /// A field (by name in a spec, resolved in a built pipeline).
+    Field(F),
+    /// The raw line.
+    Line,
+}
+
+/// A test on one value. Tests other than `Present` fail on an absent value,
+/// `NotMatches` and `NotEquals` included: a missing field is not evidence.
+#[derive(Debug, Clone)]
+pub enum Test {
+    /// The regex matches somewhere in the value.
+    Matches(Regex),
+    /// The regex matches nowhere in the value.
+    NotMatches(Regex),
+    /// The value contains this text.
+    Contains(String),
+    /// The value equals one of these.
+    OneOf(Vec<Expected>),
+    /// The value equals none of these.
+    NoneOf(Vec<Expected>),
+    /// The value is a number and the comparison holds.
+    Compare(CmpOp, f64),
+    /// The field is present (`true`) or absent (`false`).
+    Present(bool),
+}
+
+/// A value to compare with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expected {
+    /// Compared as text.
+    Text(String),
+    /// Compared as a number.
+    Number(f64),
+}
+
+impl Expected {
+    fn holds(&self, v: &str) -> bool {
+        match self {
+            Expected::Text(t) => v == t,
+            Expected::Number(n) => parse_number(v) == Some(*n),
+        }
+    }
+}
+
+/// A numeric comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmpOp {
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+}
+
+/// A condition: a target and a test.
+#[derive(Debug, Clone)]
+pub struct Condition<F = FieldRef> {
+    /// What is tested.
+    pub target: Target<F>,
+    /// The test.
+    pub test: Test,
+}
+
+impl<F> Condition<F> {
+    /// Rough cost, used to evaluate cheap conditions first.
+    pub fn cost(&self) -> u8 {
+        match &self.test {
+            Test::Present(_) => 0,
+            Test::OneOf(_) | Test::NoneOf(_) | Test::Compare(..) => 1,
+            Test::Contains(_) => 2,
+            Test::Matches(_) | Test::NotMatches(_) => 3,
+        }
+    }
+
+    /// The same condition with its field reference mapped.
+    pub fn map_field<G>(self, f: impl FnOnce(F) -> G) -> Condition<G> {
+        Condition {
+            target: match self.target {
+                Target::Field(x) => Target::Field(f(x)),
+                Target::Line => Target::Line,
+            },
+            test: self.test,
+        }
+    }
+}
+
+impl Condition<FieldRef> {
+    /// Whether the condition holds on `rec`.
+    #[inline]
+    pub fn holds(&self, rec: &Record<'_>) -> bool {
+        let value = match &self.target {
+            Target::Field(f) => rec.get(f),
+            Target::Line => Some(rec.line),
+        };
+        match (&self.test, value) {
+            (Test::Present(want), v) => v.is_some() == *want,
+            (_, None) => false,
+            (Test::Matches(re), Some(v)) => re.is_match(v),
+            (Test::NotMatches(re), Some(v)) => !re.is_match(v),
+            (Test::Contains(s), Some(v)) => v.contains(s.as_str()),
+            (Test::OneOf(xs), Some(v)) => xs.iter().any(|x| x.holds(v)),
+            (Test::NoneOf(xs), Some(v)) => !xs.iter().any(|x| x.holds(v)),
+            (Test::Compare(op, rhs), Some(v)) => match parse_number(v) {
+                Some(n) => match op {
+                    CmpOp::Gt => n > *rhs,
+                    CmpOp::Ge => n >= *rhs,
+                    CmpOp::Lt => n < *rhs,
+                    CmpOp::Le => n <= *rhs,
+                },
+                None => false,
+            },
+        }
+    }
+}
+
+/// Parses a number as logs write them: integers, decimals, exponents,
+/// surrounding spaces ignored. `NaN` and infinities are not numbers here.
+#[inline]
+pub fn parse_number(v: &str) -> Option<f64> {
+    let v = v.trim();
+    let b = v.as_bytes();
+    // Fast path: a plain non-negative integer of up to 15 digits.
+    if !b.is_empty() && b.len() <= 15 && b.iter().all(u8::is_ascii_digit) {
+        let mut n: u64 = 0;
+        for &d in b {
+            n = n * 10 + u64::from(d - b'0');
+        }
+        return Some(n as f64);
+    }
+    v.parse::<f64>().ok().filter(|n| n.is_finite())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use logtally_parsers::{Fields, Text};
+
+    fn rec_with<'a>(line: &'a str, fields: &'a mut Fields) -> Record<'a> {
+        fields.clear();
+        fields.push(Text::Static("status"), Text::of(line, &line[0..3]));
+        Record { line, fields }
+    }
+
+    #[test]
+    fn numbers_parse_like_logs_write_them() {
+        assert_eq!(parse_number("200"), Some(200.0));
+        assert_eq!(parse_number(" 0.25 "), Some(0.25));
+        assert_eq!(parse_number("1e3"), Some(1000.0));
+        assert_eq!(parse_number("-4"), Some(-4.0));
+        assert_eq!(parse_number("NaN"), None);
+        assert_eq!(parse_number("inf"), None);
+        assert_eq!(parse_number("12abc"), None);
+        assert_eq!(parse_number(""), None);
+    }
+
+    #[test]
+    fn tests_apply_to_fields_and_line() {
+        let mut f = Fields::new();
+        let rec = rec_with("503 upstream timed out", &mut f);
+        let status = || Target::Field(FieldRef::Name("status".into()));
+        let c = |target, test| Condition { target, test };
+        assert!(c(status(), Test::Compare(CmpOp::Ge, 500.0)).holds(&rec));
+        assert!(!c(status(), Test::Compare(CmpOp::Lt, 500.0)).holds(&rec));
+        assert!(c(status(), Test::OneOf(vec![Expected::Number(503.0)])).holds(&rec));
+        assert!(c(status(), Test::NoneOf(vec![Expected::Text("200".into())])).holds(&rec));
+        assert!(c(Target::Line, Test::Contains("timed out".into())).holds(&rec));
+        assert!(c(Target::Line, Test::Matches(Regex::new("^5").unwrap())).holds(&rec));
+        let missing = || Target::Field(FieldRef::Name("nope".into()));
+        assert!(c(missing(), Test::Present(false)).holds(&rec));
+        assert!(!c(missing(), Test::NotMatches(Regex::new("x").unwrap())).holds(&rec));
+    }
+}

@@ -1,0 +1,163 @@
+//! Pipelines: a parser and the rules that turn its fields into metrics.
+//!
+//! A [`Pipeline`] is built once from its spec and shared; each source that
+//! feeds it gets a [`PipelineRunner`] holding that source's labels, the
+//! reused parse buffer, the per-rule series caches and local counts.
+
+pub mod condition;
+pub mod record;
+pub mod rules;
+pub mod template;
+
+use std::sync::Arc;
+
+use logtally_parsers::{Fields, Parser};
+use metrics::{counter, Counter};
+
+use crate::config::PipelineSpec;
+use crate::metrics::registry::Registry;
+use crate::metrics::selfmetrics::{flush, PIPELINE_LINES};
+use record::Record;
+use rules::{Rule, RuleState};
+
+/// A built pipeline.
+pub struct Pipeline {
+    name: String,
+    sources: Vec<String>,
+    parser: Arc<dyn Parser>,
+    rules: Vec<Rule>,
+    matched: Counter,
+    unmatched: Counter,
+    parse_errors: Counter,
+}
+
+impl Pipeline {
+    /// Builds `spec`, registering its metric families in `registry`.
+    pub fn build(spec: &PipelineSpec, registry: &Registry) -> Arc<Self> {
+        let parser = spec.parser.parser.clone();
+        let schema = parser.schema();
+        let rules = spec
+            .rules
+            .iter()
+            .map(|r| Rule::build(r, &spec.name, schema, registry))
+            .collect();
+        let lines = |result: &'static str| {
+            counter!(PIPELINE_LINES, "pipeline" => spec.name.clone(), "result" => result)
+        };
+        Arc::new(Self {
+            name: spec.name.clone(),
+            sources: spec.sources.clone(),
+            rules,
+            matched: lines("matched"),
+            unmatched: lines("unmatched"),
+            parse_errors: lines("parse_error"),
+            parser,
+        })
+    }
+
+    /// The pipeline's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether it reads the source called `source`.
+    pub fn reads(&self, source: &str) -> bool {
+        self.sources.iter().any(|s| s == source)
+    }
+
+    /// Its rules.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+}
+
+/// Counts of what a runner saw, for summaries.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct LineCounts {
+    /// Lines at least one rule applied to.
+    pub matched: u64,
+    /// Lines that parsed but no rule applied to.
+    pub unmatched: u64,
+    /// Lines the parser rejected.
+    pub parse_errors: u64,
+}
+
+/// A pipeline as fed by one source.
+pub struct PipelineRunner {
+    pipeline: Arc<Pipeline>,
+    fields: Fields,
+    states: Vec<RuleState>,
+    pending: LineCounts,
+    total: LineCounts,
+}
+
+impl PipelineRunner {
+    /// A runner for `pipeline` fed by a source with these static labels.
+    /// Series whose labels are all known now are created at zero.
+    pub fn new(pipeline: Arc<Pipeline>, source_labels: &[(String, String)]) -> Self {
+        let states = pipeline
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| RuleState::new(r, i, source_labels))
+            .collect();
+        Self {
+            pipeline,
+            fields: Fields::new(),
+            states,
+            pending: LineCounts::default(),
+            total: LineCounts::default(),
+        }
+    }
+
+    /// The pipeline this runner feeds.
+    pub fn pipeline(&self) -> &Arc<Pipeline> {
+        &self.pipeline
+    }
+
+    /// Parses `line` and applies every rule whose conditions hold.
+    #[inline]
+    pub fn process(&mut self, line: &str) {
+        let p = &*self.pipeline;
+        if p.parser.parse(line, &mut self.fields).is_err() {
+            self.pending.parse_errors += 1;
+            return;
+        }
+        let rec = Record {
+            line,
+            fields: &self.fields,
+        };
+        let mut matched = false;
+        for state in &mut self.states {
+            let rule = &p.rules[state.rule_index()];
+            if state.matches(rule, &rec) {
+                matched = true;
+                state.apply(rule, &rec);
+            }
+        }
+        if matched {
+            self.pending.matched += 1;
+        } else {
+            self.pending.unmatched += 1;
+        }
+    }
+
+    /// Adds the local counts to the self-metrics.
+    pub fn flush(&mut self) {
+        let p = &*self.pipeline;
+        self.total.matched += self.pending.matched;
+        self.total.unmatched += self.pending.unmatched;
+        self.total.parse_errors += self.pending.parse_errors;
+        flush(&p.matched, &mut self.pending.matched);
+        flush(&p.unmatched, &mut self.pending.unmatched);
+        flush(&p.parse_errors, &mut self.pending.parse_errors);
+        for state in &mut self.states {
+            state.flush(&p.rules[state.rule_index()]);
+        }
+    }
+
+    /// Everything this runner has seen and flushed.
+    pub fn totals(&self) -> LineCounts {
+        self.total
+    }
+}

@@ -1,0 +1,467 @@
+//! Built rules: conditions, value extraction and the series they update.
+//!
+//! A [`Rule`] is shared by every source a pipeline reads; a [`RuleState`] is
+//! its per-source part: the source's static labels, a cache from label
+//! values to series handles, and local error counts. The hot path renders
+//! the rule's dynamic label values into a reused buffer, finds the series in
+//! the cache and updates its cell: no lock and no allocation once warm.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use metrics::{counter, Counter};
+
+use regex::CaptureLocations;
+
+use super::condition::{parse_number, Condition, Target, Test};
+use super::record::{FieldRef, Record};
+use super::template::{Part, Template};
+use crate::config::{GaugeAction, MetricKind, RuleSpec};
+use crate::metrics::registry::{Cell, Family, LabelSet, Registry, Series};
+use crate::metrics::selfmetrics::{flush, RULE_ERRORS, RULE_OVERFLOW};
+
+/// Label value given to every dynamic label of updates past `max_series`.
+pub const OVERFLOW_VALUE: &str = "__overflow__";
+
+/// Separator between label values in a cache key (never valid in UTF-8).
+const SEP: u8 = 0xFF;
+
+/// Where a rule reads a value: a parsed field, or a named capture group of
+/// one of its own `matches` conditions.
+#[derive(Debug, Clone)]
+enum ValueRef {
+    Field(FieldRef),
+    /// Group `group` of the capturing condition at `slot`.
+    Capture { slot: usize, group: usize },
+}
+
+/// The named groups of the rule's capturing conditions, by slot.
+struct CaptureNames(Vec<Vec<Option<String>>>);
+
+impl CaptureNames {
+    fn resolve(&self, name: &str, schema: Option<&[&str]>) -> ValueRef {
+        for (slot, names) in self.0.iter().enumerate() {
+            if let Some(group) = names.iter().position(|n| n.as_deref() == Some(name)) {
+                return ValueRef::Capture { slot, group };
+            }
+        }
+        ValueRef::Field(FieldRef::resolve(name, schema))
+    }
+}
+
+/// A label template with its fields resolved.
+#[derive(Debug, Clone)]
+enum Piece {
+    Text(Box<str>),
+    Value(ValueRef),
+}
+
+#[derive(Debug, Clone)]
+struct CompiledTemplate(Vec<Piece>);
+
+impl CompiledTemplate {
+    fn new(t: &Template, caps: &CaptureNames, schema: Option<&[&str]>) -> Self {
+        Self(
+            t.parts()
+                .iter()
+                .map(|p| match p {
+                    Part::Text(s) => Piece::Text(s.as_str().into()),
+                    Part::Field(f) => Piece::Value(caps.resolve(f, schema)),
+                })
+                .collect(),
+        )
+    }
+}
+
+/// A rule, built for a pipeline's parser.
+pub struct Rule {
+    name: String,
+    family: Arc<Family>,
+    kind: MetricKind,
+    action: GaugeAction,
+    value: Option<ValueRef>,
+    scale: f64,
+    conditions: Vec<Condition>,
+    /// For each condition, its capture slot when it is a `matches` whose
+    /// named groups the rule reads.
+    capturing: Vec<Option<usize>>,
+    /// Rule labels, sorted by name: constant ones hold `Some(value)`.
+    labels: Vec<(Box<str>, Option<Box<str>>, CompiledTemplate)>,
+    init: Vec<Vec<String>>,
+    max_series: usize,
+    series_made: AtomicUsize,
+    errors: RuleErrors,
+}
+
+struct RuleErrors {
+    missing_value: Counter,
+    not_a_number: Counter,
+    negative_value: Counter,
+    overflow: Counter,
+}
+
+impl Rule {
+    /// Builds `spec` for a parser with the given schema, registering its family.
+    pub fn build(
+        spec: &RuleSpec,
+        pipeline: &str,
+        schema: Option<&[&str]>,
+        registry: &Registry,
+    ) -> Self {
+        let family = registry.family(&spec.metric, &spec.help, spec.kind, &spec.buckets);
+        let mut conditions: Vec<Condition> = spec
+            .conditions
+            .iter()
+            .cloned()
+            .map(|c| c.map_field(|f| FieldRef::resolve(&f, schema)))
+            .collect();
+        conditions.sort_by_key(|c| c.cost());
+        // Names the rule reads: a `matches` condition captures only when one
+        // of its named groups is among them.
+        let mut wanted: Vec<&str> = spec.value.iter().map(String::as_str).collect();
+        for (_, t) in &spec.labels {
+            for p in t.parts() {
+                if let Part::Field(f) = p {
+                    wanted.push(f);
+                }
+            }
+        }
+        let mut names = Vec::new();
+        let capturing = conditions
+            .iter()
+            .map(|c| match &c.test {
+                Test::Matches(re)
+                    if re.capture_names().flatten().any(|n| wanted.contains(&n)) =>
+                {
+                    names.push(re.capture_names().map(|n| n.map(String::from)).collect());
+                    Some(names.len() - 1)
+                }
+                _ => None,
+            })
+            .collect();
+        let caps = CaptureNames(names);
+        let labels = spec
+            .labels
+            .iter()
+            .map(|(name, t)| {
+                (
+                    name.as_str().into(),
+                    t.constant().map(Into::into),
+                    CompiledTemplate::new(t, &caps, schema),
+                )
+            })
+            .collect();
+        let err = |reason: &'static str| {
+            counter!(RULE_ERRORS, "pipeline" => pipeline.to_string(), "rule" => spec.name.clone(), "reason" => reason)
+        };
+        Rule {
+            name: spec.name.clone(),
+            family,
+            kind: spec.kind,
+            action: spec.action,
+            value: spec.value.as_deref().map(|v| caps.resolve(v, schema)),
+            scale: spec.scale,
+            conditions,
+            capturing,
+            labels,
+            init: spec.init.clone(),
+            max_series: spec.max_series,
+            series_made: AtomicUsize::new(0),
+            errors: RuleErrors {
+                missing_value: err("missing_value"),
+                not_a_number: err("not_a_number"),
+                negative_value: err("negative_value"),
+                overflow: counter!(RULE_OVERFLOW, "pipeline" => pipeline.to_string(), "rule" => spec.name.clone()),
+            },
+        }
+    }
+
+    /// The rule's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Counts a series made by this rule, or says the bound is reached.
+    fn reserve_series(&self) -> bool {
+        self.series_made
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < self.max_series).then_some(n + 1)
+            })
+            .is_ok()
+    }
+}
+
+/// Where each label of a series comes from.
+#[derive(Debug, Clone)]
+enum Slot {
+    Const(Box<str>),
+    Dynamic(usize),
+}
+
+/// A rule's per-source state.
+pub struct RuleState {
+    rule_index: usize,
+    names: Vec<Box<str>>,
+    slots: Vec<Slot>,
+    /// Indexes (into the rule's labels) of the labels rendered per line.
+    dynamic: Vec<usize>,
+    fixed: Option<Arc<Series>>,
+    cache: HashMap<Box<[u8]>, Arc<Series>>,
+    key: Vec<u8>,
+    /// Capture positions of the capturing conditions, by slot.
+    locs: Vec<CaptureLocations>,
+    missing_value: u64,
+    not_a_number: u64,
+    negative_value: u64,
+    overflow: u64,
+}
+
+impl RuleState {
+    /// State for `rule` (at `rule_index` in its pipeline) fed by a source
+    /// with these static labels; creates the series known up front at zero.
+    pub fn new(rule: &Rule, rule_index: usize, source_labels: &[(String, String)]) -> Self {
+        let mut merged: Vec<(Box<str>, Slot)> = source_labels
+            .iter()
+            .map(|(k, v)| (k.as_str().into(), Slot::Const(v.as_str().into())))
+            .collect();
+        let mut dynamic = Vec::new();
+        for (i, (name, constant, _)) in rule.labels.iter().enumerate() {
+            let slot = match constant {
+                Some(c) => Slot::Const(c.clone()),
+                None => {
+                    dynamic.push(i);
+                    Slot::Dynamic(dynamic.len() - 1)
+                }
+            };
+            merged.push((name.clone(), slot));
+        }
+        merged.sort_by(|a, b| a.0.cmp(&b.0));
+        let (names, slots) = merged.into_iter().unzip();
+        let mut st = RuleState {
+            rule_index,
+            names,
+            slots,
+            dynamic,
+            fixed: None,
+            cache: HashMap::new(),
+            key: Vec::new(),
+            locs: rule
+                .conditions
+                .iter()
+                .zip(&rule.capturing)
+                .filter_map(|(c, slot)| match (&c.test, slot) {
+                    (Test::Matches(re), Some(_)) => Some(re.capture_locations()),
+                    _ => None,
+                })
+                .collect(),
+            missing_value: 0,
+            not_a_number: 0,
+            negative_value: 0,
+            overflow: 0,
+        };
+        if st.dynamic.is_empty() {
+            st.fixed = Some(st.create(rule, &[]));
+        }
+        for values in &rule.init {
+            // `init` gives a value for every rule label, in rule-label order.
+            let dyn_values: Vec<&str> = st.dynamic.iter().map(|&i| values[i].as_str()).collect();
+            let key = join_key(&dyn_values);
+            if !st.cache.contains_key(key.as_slice()) {
+                let s = st.create(rule, &dyn_values);
+                st.cache.insert(key.into_boxed_slice(), s);
+            }
+        }
+        st
+    }
+
+    /// Whether every condition of `rule` holds on `rec` (recording the
+    /// captures the rule reads).
+    #[inline]
+    pub fn matches(&mut self, rule: &Rule, rec: &Record<'_>) -> bool {
+        for (c, slot) in rule.conditions.iter().zip(&rule.capturing) {
+            let ok = match (slot, &c.test) {
+                (Some(slot), Test::Matches(re)) => match target_value(&c.target, rec) {
+                    Some(v) => re.captures_read(&mut self.locs[*slot], v).is_some(),
+                    None => false,
+                },
+                _ => c.holds(rec),
+            };
+            if !ok {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The text `v` refers to on `rec`.
+    #[inline]
+    fn value<'a>(&self, rule: &Rule, rec: &Record<'a>, v: &ValueRef) -> Option<&'a str> {
+        match v {
+            ValueRef::Field(f) => rec.get(f),
+            ValueRef::Capture { slot, group } => {
+                let (i, c) = rule
+                    .capturing
+                    .iter()
+                    .position(|s| *s == Some(*slot))
+                    .map(|i| (i, &rule.conditions[i]))?;
+                let _ = i;
+                let text = target_value(&c.target, rec)?;
+                let (start, end) = self.locs[*slot].get(*group)?;
+                text.get(start..end)
+            }
+        }
+    }
+
+    fn render(&mut self, rule: &Rule, rec: &Record<'_>, t: usize) {
+        let mut key = std::mem::take(&mut self.key);
+        for p in &rule.labels[t].2 .0 {
+            match p {
+                Piece::Text(s) => key.extend_from_slice(s.as_bytes()),
+                Piece::Value(v) => {
+                    if let Some(v) = self.value(rule, rec, v) {
+                        key.extend_from_slice(v.as_bytes());
+                    }
+                }
+            }
+        }
+        self.key = key;
+    }
+
+    /// Index of the rule in its pipeline.
+    pub fn rule_index(&self) -> usize {
+        self.rule_index
+    }
+
+    fn labels_for(&self, dyn_values: &[&str]) -> LabelSet {
+        self.names
+            .iter()
+            .zip(&self.slots)
+            .map(|(n, s)| {
+                let v: Box<str> = match s {
+                    Slot::Const(c) => c.clone(),
+                    Slot::Dynamic(i) => dyn_values[*i].into(),
+                };
+                (n.clone(), v)
+            })
+            .collect()
+    }
+
+    fn create(&self, rule: &Rule, dyn_values: &[&str]) -> Arc<Series> {
+        let labels = self.labels_for(dyn_values);
+        if let Some(s) = rule.family.get(&labels) {
+            return s;
+        }
+        rule.reserve_series();
+        rule.family.series(labels)
+    }
+
+    /// The series for `rec`'s label values.
+    #[inline]
+    fn series(&mut self, rule: &Rule, rec: &Record<'_>) -> Arc<Series> {
+        if let Some(s) = &self.fixed {
+            return s.clone();
+        }
+        self.key.clear();
+        for n in 0..self.dynamic.len() {
+            if n > 0 {
+                self.key.push(SEP);
+            }
+            self.render(rule, rec, self.dynamic[n]);
+        }
+        if let Some(s) = self.cache.get(self.key.as_slice()) {
+            return s.clone();
+        }
+        self.series_slow(rule)
+    }
+
+    #[cold]
+    fn series_slow(&mut self, rule: &Rule) -> Arc<Series> {
+        let key = std::mem::take(&mut self.key);
+        let values: Vec<&str> = key
+            .split(|b| *b == SEP)
+            .map(|v| std::str::from_utf8(v).unwrap_or(""))
+            .collect();
+        let labels = self.labels_for(&values);
+        let series = match rule.family.get(&labels) {
+            Some(s) => Some(s),
+            None if rule.reserve_series() => Some(rule.family.series(labels)),
+            None => None,
+        };
+        let out = match series {
+            Some(s) => {
+                self.cache.insert(key.clone().into_boxed_slice(), s.clone());
+                s
+            }
+            None => {
+                self.overflow += 1;
+                let overflow: Vec<&str> = vec![OVERFLOW_VALUE; self.dynamic.len()];
+                rule.family.series(self.labels_for(&overflow))
+            }
+        };
+        self.key = key;
+        out
+    }
+
+    /// Applies `rule` (whose conditions hold) to `rec`.
+    #[inline]
+    pub fn apply(&mut self, rule: &Rule, rec: &Record<'_>) {
+        let value = match &rule.value {
+            None => None,
+            Some(f) => match self.value(rule, rec, f) {
+                None => {
+                    self.missing_value += 1;
+                    return;
+                }
+                Some(v) => match parse_number(v) {
+                    Some(n) => Some(n * rule.scale),
+                    None => {
+                        self.not_a_number += 1;
+                        return;
+                    }
+                },
+            },
+        };
+        let series = self.series(rule, rec);
+        match (&series.cell, value) {
+            (Cell::Counter(c), None) => c.inc(),
+            (Cell::Counter(c), Some(v)) if v >= 0.0 => c.add(v),
+            (Cell::Counter(_), Some(_)) => self.negative_value += 1,
+            (Cell::Gauge(g), v) => match rule.action {
+                GaugeAction::Set => g.set(v.unwrap_or(1.0)),
+                GaugeAction::Inc => g.add(v.unwrap_or(1.0)),
+                GaugeAction::Dec => g.add(-v.unwrap_or(1.0)),
+            },
+            (Cell::Histogram(h), Some(v)) => h.observe(v),
+            (Cell::Histogram(_), None) => self.missing_value += 1,
+        }
+        debug_assert_eq!(rule.kind, rule.family.kind);
+    }
+
+    /// Adds the local error counts to the self-metrics.
+    pub fn flush(&mut self, rule: &Rule) {
+        flush(&rule.errors.missing_value, &mut self.missing_value);
+        flush(&rule.errors.not_a_number, &mut self.not_a_number);
+        flush(&rule.errors.negative_value, &mut self.negative_value);
+        flush(&rule.errors.overflow, &mut self.overflow);
+    }
+}
+
+fn join_key(values: &[&str]) -> Vec<u8> {
+    let mut key = Vec::new();
+    for (n, v) in values.iter().enumerate() {
+        if n > 0 {
+            key.push(SEP);
+        }
+        key.extend_from_slice(v.as_bytes());
+    }
+    key
+}
+
+#[inline]
+fn target_value<'a>(t: &Target<FieldRef>, rec: &Record<'a>) -> Option<&'a str> {
+    match t {
+        Target::Field(f) => rec.get(f),
+        Target::Line => Some(rec.line),
+    }
+}

@@ -1,0 +1,238 @@
+//! Bytes to lines: splitting on `\n`, dropping a trailing `\r`, reading
+//! invalid UTF-8 lossily and cutting lines longer than a bound.
+//!
+//! The [`Framer`] reads straight into its own buffer and hands out lines
+//! borrowed from it. It never holds more than `max_line_bytes` of one line
+//! plus one read's worth of bytes: a longer line is passed on cut to the
+//! bound (and counted), the rest of it skipped up to its newline.
+
+use std::borrow::Cow;
+use std::io::{self, Read};
+
+/// Bytes read per `read` call.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// What the framer has seen since the counts were last taken.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FrameCounts {
+    /// Lines passed on.
+    pub lines: u64,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Lines that were not valid UTF-8.
+    pub invalid_utf8: u64,
+    /// Lines cut at the bound.
+    pub truncated: u64,
+}
+
+/// Splits a byte stream into lines.
+#[derive(Debug)]
+pub struct Framer {
+    buf: Vec<u8>,
+    /// Start of the unconsumed bytes in `buf`.
+    start: usize,
+    max_line: usize,
+    /// Skipping the rest of a line that was cut.
+    discarding: bool,
+    /// Stream offset of `buf[start]`: bytes fully consumed (lines passed on
+    /// or skipped).
+    consumed: u64,
+    counts: FrameCounts,
+}
+
+impl Framer {
+    /// A framer that cuts lines longer than `max_line` bytes.
+    pub fn new(max_line: usize) -> Self {
+        Self {
+            buf: Vec::new(),
+            start: 0,
+            max_line: max_line.max(1),
+            discarding: false,
+            consumed: 0,
+            counts: FrameCounts::default(),
+        }
+    }
+
+    /// Offset in the stream of the first byte not yet passed on as (part of)
+    /// a complete line.
+    pub fn consumed(&self) -> u64 {
+        self.consumed
+    }
+
+    /// Bytes held for an incomplete last line.
+    pub fn pending(&self) -> usize {
+        self.buf.len() - self.start
+    }
+
+    /// Takes and resets the counts.
+    pub fn take_counts(&mut self) -> FrameCounts {
+        std::mem::take(&mut self.counts)
+    }
+
+    /// Reads once from `r` into the buffer; returns the bytes read (0 at EOF).
+    pub fn fill(&mut self, r: &mut impl Read) -> io::Result<usize> {
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        let len = self.buf.len();
+        self.buf.resize(len + READ_CHUNK, 0);
+        let n = loop {
+            match r.read(&mut self.buf[len..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.buf.truncate(len);
+                    return Err(e);
+                }
+            }
+        };
+        self.buf.truncate(len + n);
+        self.counts.bytes += n as u64;
+        Ok(n)
+    }
+
+    /// Passes every complete line in the buffer to `f`; keeps the incomplete
+    /// last one (cutting it if it is already over the bound).
+    pub fn lines(&mut self, mut f: impl FnMut(&str)) {
+        loop {
+            let rest = &self.buf[self.start..];
+            match memchr::memchr(b'\n', rest) {
+                Some(nl) => {
+                    if self.discarding {
+                        self.discarding = false;
+                    } else {
+                        let line = &rest[..nl];
+                        emit(line, self.max_line, &mut self.counts, &mut f);
+                    }
+                    self.start += nl + 1;
+                    self.consumed += nl as u64 + 1;
+                }
+                None => {
+                    if self.discarding {
+                        self.consumed += rest.len() as u64;
+                        self.start = self.buf.len();
+                    } else if rest.len() > self.max_line {
+                        emit(rest, self.max_line, &mut self.counts, &mut f);
+                        self.discarding = true;
+                        self.consumed += rest.len() as u64;
+                        self.start = self.buf.len();
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Passes on the incomplete last line, if any (at the end of a stream
+    /// that does not end with a newline).
+    pub fn finish(&mut self, mut f: impl FnMut(&str)) {
+        self.lines(&mut f);
+        let rest = &self.buf[self.start..];
+        if !rest.is_empty() && !self.discarding {
+            emit(rest, self.max_line, &mut self.counts, &mut f);
+        }
+        self.consumed += rest.len() as u64;
+        self.start = self.buf.len();
+        self.discarding = false;
+    }
+
+    /// Forgets buffered bytes and restarts at stream offset `offset` (after a
+    /// truncation or when switching files).
+    pub fn reset(&mut self, offset: u64) {
+        self.buf.clear();
+        self.start = 0;
+        self.discarding = false;
+        self.consumed = offset;
+    }
+}
+
+#[inline]
+fn emit(line: &[u8], max: usize, counts: &mut FrameCounts, f: &mut impl FnMut(&str)) {
+    let mut line = line;
+    if line.len() > max {
+        counts.truncated += 1;
+        line = &line[..max];
+    }
+    if let [head @ .., b'\r'] = line {
+        line = head;
+    }
+    counts.lines += 1;
+    match std::str::from_utf8(line) {
+        Ok(s) => f(s),
+        Err(_) => {
+            counts.invalid_utf8 += 1;
+            // A cut may split a character; the lossy read turns that into a
+            // replacement character too.
+            let s: Cow<'_, str> = String::from_utf8_lossy(line);
+            f(&s)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(input: &[u8], max: usize) -> (Vec<String>, FrameCounts, u64) {
+        let mut fr = Framer::new(max);
+        let mut out = Vec::new();
+        // Feed in small pieces to cross read boundaries.
+        for chunk in input.chunks(3) {
+            let mut r = chunk;
+            fr.fill(&mut r).unwrap();
+            fr.lines(|l| out.push(l.to_string()));
+        }
+        fr.finish(|l| out.push(l.to_string()));
+        (out, fr.take_counts(), fr.consumed())
+    }
+
+    #[test]
+    fn splits_lines_and_strips_cr() {
+        let (lines, c, consumed) = frame(b"a\r\nbb\n\nccc", 100);
+        assert_eq!(lines, vec!["a", "bb", "", "ccc"]);
+        assert_eq!(c.lines, 4);
+        assert_eq!(c.bytes, 10);
+        assert_eq!(consumed, 10);
+    }
+
+    #[test]
+    fn cuts_long_lines_and_skips_their_rest() {
+        let (lines, c, _) = frame(b"0123456789abcdef\nok\n", 8);
+        assert_eq!(lines, vec!["01234567", "ok"]);
+        assert_eq!(c.truncated, 1);
+    }
+
+    #[test]
+    fn memory_stays_bounded_on_a_huge_line() {
+        let mut fr = Framer::new(1024);
+        let mut n = 0;
+        let mut src = std::io::repeat(b'x').take(10 << 20);
+        while fr.fill(&mut src).unwrap() > 0 {
+            fr.lines(|_| n += 1);
+            assert!(fr.pending() <= 1024 + READ_CHUNK);
+        }
+        assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn invalid_utf8_is_read_lossily_and_counted() {
+        let (lines, c, _) = frame(b"ok\n\xff\xfebad\n", 100);
+        assert_eq!(lines[1], "\u{fffd}\u{fffd}bad");
+        assert_eq!(c.invalid_utf8, 1);
+    }
+
+    #[test]
+    fn incomplete_line_waits_for_its_newline() {
+        let mut fr = Framer::new(100);
+        let mut out = Vec::new();
+        fr.fill(&mut &b"abc"[..]).unwrap();
+        fr.lines(|l| out.push(l.to_string()));
+        assert!(out.is_empty());
+        assert_eq!(fr.consumed(), 0);
+        fr.fill(&mut &b"def\n"[..]).unwrap();
+        fr.lines(|l| out.push(l.to_string()));
+        assert_eq!(out, vec!["abcdef"]);
+        assert_eq!(fr.consumed(), 7);
+    }
+}

@@ -1,0 +1,139 @@
+//! Sources: where lines come from.
+//!
+//! A source reads bytes (a followed file, standard input, a whole input
+//! file), frames them into lines ([`framing`]) and hands each line to a
+//! [`Dispatcher`], which feeds it to every pipeline reading that source.
+
+pub mod file;
+pub mod framing;
+pub mod stdin;
+
+use std::io::Read;
+use std::sync::Arc;
+
+use metrics::{counter, Counter};
+
+use crate::config::SourceSpec;
+use crate::metrics::selfmetrics::{
+    SOURCE_BYTES, SOURCE_ERRORS, SOURCE_INVALID_UTF8, SOURCE_LINES, SOURCE_TRUNCATED,
+};
+use crate::pipeline::{Pipeline, PipelineRunner};
+use framing::{FrameCounts, Framer};
+
+/// Feeds the lines of one source to the pipelines that read it.
+pub struct Dispatcher {
+    runners: Vec<PipelineRunner>,
+    stats: SourceStats,
+}
+
+impl Dispatcher {
+    /// A dispatcher for the source `name` with static `labels`, feeding
+    /// those of `pipelines` that read it (or all of them when `all`).
+    pub fn new(
+        name: &str,
+        labels: &[(String, String)],
+        pipelines: &[Arc<Pipeline>],
+        all: bool,
+    ) -> Self {
+        let runners = pipelines
+            .iter()
+            .filter(|p| all || p.reads(name))
+            .map(|p| PipelineRunner::new(p.clone(), labels))
+            .collect();
+        Self {
+            runners,
+            stats: SourceStats::new(name),
+        }
+    }
+
+    /// A dispatcher for a configured source.
+    pub fn for_source(spec: &SourceSpec, pipelines: &[Arc<Pipeline>]) -> Self {
+        Self::new(&spec.name, &spec.labels, pipelines, false)
+    }
+
+    /// Feeds one line to every pipeline.
+    #[inline]
+    pub fn line(&mut self, line: &str) {
+        for r in &mut self.runners {
+            r.process(line);
+        }
+    }
+
+    /// Publishes the counts gathered since the last flush.
+    pub fn flush(&mut self, frame: FrameCounts) {
+        self.stats.add(frame);
+        for r in &mut self.runners {
+            r.flush();
+        }
+    }
+
+    /// Counts a read error.
+    pub fn read_error(&self) {
+        self.stats.errors.increment(1);
+    }
+
+    /// The runners, for summaries.
+    pub fn runners(&self) -> &[PipelineRunner] {
+        &self.runners
+    }
+
+    /// Number of pipelines fed.
+    pub fn pipeline_count(&self) -> usize {
+        self.runners.len()
+    }
+
+    /// Reads `input` to its end, feeding every line (the last one even
+    /// without a newline).
+    pub fn read_all(&mut self, input: &mut impl Read, max_line: usize) -> std::io::Result<FrameCounts> {
+        let mut framer = Framer::new(max_line);
+        let mut total = FrameCounts::default();
+        loop {
+            let n = framer.fill(input)?;
+            if n == 0 {
+                framer.finish(|l| self.line(l));
+            } else {
+                framer.lines(|l| self.line(l));
+            }
+            let c = framer.take_counts();
+            total.lines += c.lines;
+            total.bytes += c.bytes;
+            total.invalid_utf8 += c.invalid_utf8;
+            total.truncated += c.truncated;
+            self.flush(c);
+            if n == 0 {
+                return Ok(total);
+            }
+        }
+    }
+}
+
+/// Self-metric handles of one source.
+pub struct SourceStats {
+    lines: Counter,
+    bytes: Counter,
+    invalid_utf8: Counter,
+    truncated: Counter,
+    errors: Counter,
+}
+
+impl SourceStats {
+    /// Handles for the source called `name`.
+    pub fn new(name: &str) -> Self {
+        let c = |metric: &'static str| counter!(metric, "source" => name.to_string());
+        Self {
+            lines: c(SOURCE_LINES),
+            bytes: c(SOURCE_BYTES),
+            invalid_utf8: c(SOURCE_INVALID_UTF8),
+            truncated: c(SOURCE_TRUNCATED),
+            errors: c(SOURCE_ERRORS),
+        }
+    }
+
+    /// Adds framing counts.
+    pub fn add(&self, c: FrameCounts) {
+        self.lines.increment(c.lines);
+        self.bytes.increment(c.bytes);
+        self.invalid_utf8.increment(c.invalid_utf8);
+        self.truncated.increment(c.truncated);
+    }
+}
