@@ -66,8 +66,8 @@ fn parsers(c: &mut Criterion) {
     );
     let re = RegexParser::new(r"^(?P<date>\d{6}) (?P<time>\d{6}) (?P<pid>\d+) (?P<level>[A-Z]+) (?P<component>[^:]+): (?P<content>.*)$").unwrap();
     bench_one(c, "regex", &re, HDFS);
-    let grok = GrokParser::new("^%{COMBINEDAPACHELOG}", &[]).unwrap();
-    bench_one(c, "grok_combined", &grok, &ACCESS[..2]);
+    let grok = GrokParser::new("^%{COMMONAPACHELOG}", &[]).unwrap();
+    bench_one(c, "grok_commonlog", &grok, ACCESS);
 }
 
 criterion_group!(benches, parsers);

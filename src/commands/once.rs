@@ -47,7 +47,9 @@ pub fn once(args: OnceArgs) -> anyhow::Result<()> {
         for spec in &agent.config.sources {
             let mut d = Dispatcher::for_source(spec, &agent.pipelines);
             match &spec.kind {
-                SourceKind::File(f) => FileTailer::new(&spec.name, f, spec.max_line_bytes).read_to_end(&mut d),
+                SourceKind::File(f) => {
+                    FileTailer::new(&spec.name, f, spec.max_line_bytes).read_to_end(&mut d)
+                }
                 SourceKind::Stdin => {
                     d.read_all(&mut std::io::stdin().lock(), spec.max_line_bytes)
                         .context("reading standard input")?;
@@ -59,10 +61,22 @@ pub fn once(args: OnceArgs) -> anyhow::Result<()> {
         let (mut d, max_line) = match &args.source {
             Some(name) => {
                 let Some(spec) = agent.config.sources.iter().find(|s| &s.name == name) else {
-                    let known: Vec<&str> = agent.config.sources.iter().map(|s| s.name.as_str()).collect();
-                    bail!("no source is called `{name}` in {} (sources: {})", agent.config.origin.display(), known.join(", "));
+                    let known: Vec<&str> = agent
+                        .config
+                        .sources
+                        .iter()
+                        .map(|s| s.name.as_str())
+                        .collect();
+                    bail!(
+                        "no source is called `{name}` in {} (sources: {})",
+                        agent.config.origin.display(),
+                        known.join(", ")
+                    );
                 };
-                (Dispatcher::for_source(spec, &agent.pipelines), spec.max_line_bytes)
+                (
+                    Dispatcher::for_source(spec, &agent.pipelines),
+                    spec.max_line_bytes,
+                )
             }
             None => (
                 Dispatcher::new("input", &[], &agent.pipelines, true),

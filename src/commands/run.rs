@@ -38,7 +38,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
                 let present: Vec<&str> = f
                     .include
                     .iter()
-                    .filter(|g| glob::glob(g).map(|mut it| it.next().is_some()).unwrap_or(false))
+                    .filter(|g| {
+                        glob::glob(g)
+                            .map(|mut it| it.next().is_some())
+                            .unwrap_or(false)
+                    })
                     .map(String::as_str)
                     .collect();
                 info!(source = %s.name, include = ?f.include, matching_now = ?present, "file source");

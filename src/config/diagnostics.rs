@@ -139,7 +139,10 @@ pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
         .iter()
         .rposition(|&b| b == b'\n')
         .map_or(0, |p| p + 1);
-    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
     (line, column)
 }
 
@@ -151,36 +154,58 @@ pub fn key_at(table: &DeTable<'_>, offset: usize) -> String {
 }
 
 fn walk_table(table: &DeTable<'_>, offset: usize, path: &mut String) {
+    // The entry holding the offset is the one starting last at or before it:
+    // a scalar only if its span holds the offset, a table or an array of
+    // tables (whose spans may cover only their headers) in any case.
+    let mut best: Option<(usize, &str, &DeValue<'_>)> = None;
     for (k, v) in table.iter() {
-        let in_key = k.span().contains(&offset);
-        let in_value = v.span().contains(&offset) || v.span().start == offset;
-        if in_key || in_value {
-            if !path.is_empty() {
-                path.push('.');
-            }
-            path.push_str(k.get_ref());
-            if in_value {
-                walk_value(v.get_ref(), offset, path);
-            }
+        if k.span().contains(&offset) {
+            push_key(path, k.get_ref());
             return;
         }
-    }
-    // Tables of an array of tables span only their header; look inside
-    // values that start before the offset, innermost last.
-    let mut best: Option<(&Spanned<toml::de::DeString<'_>>, &Spanned<DeValue<'_>>)> = None;
-    for (k, v) in table.iter() {
-        if let DeValue::Array(arr) = v.get_ref() {
-            if arr.iter().any(|e| e.span().start <= offset) {
-                best = Some((k, v));
+        let start = if v.span().contains(&offset) {
+            Some(v.span().start)
+        } else if is_container(v.get_ref()) {
+            container_start(v, offset)
+        } else {
+            None
+        };
+        if let Some(start) = start {
+            if best.is_none_or(|(b, _, _)| start >= b) {
+                best = Some((start, k.get_ref(), v.get_ref()));
             }
         }
     }
-    if let Some((k, v)) = best {
-        if !path.is_empty() {
-            path.push('.');
-        }
-        path.push_str(k.get_ref());
-        walk_value(v.get_ref(), offset, path);
+    if let Some((_, k, v)) = best {
+        push_key(path, k);
+        walk_value(v, offset, path);
+    }
+}
+
+fn push_key(path: &mut String, key: &str) {
+    if !path.is_empty() {
+        path.push('.');
+    }
+    path.push_str(key);
+}
+
+fn is_container(v: &DeValue<'_>) -> bool {
+    match v {
+        DeValue::Table(_) => true,
+        DeValue::Array(a) => a.iter().any(|e| matches!(e.get_ref(), DeValue::Table(_))),
+        _ => false,
+    }
+}
+
+/// Where the part of a container that may hold `offset` starts.
+fn container_start(v: &Spanned<DeValue<'_>>, offset: usize) -> Option<usize> {
+    match v.get_ref() {
+        DeValue::Array(a) => a
+            .iter()
+            .map(|e| e.span().start)
+            .filter(|s| *s <= offset)
+            .max(),
+        _ => (v.span().start <= offset).then_some(v.span().start),
     }
 }
 
@@ -188,8 +213,6 @@ fn walk_value(value: &DeValue<'_>, offset: usize, path: &mut String) {
     match value {
         DeValue::Table(t) => walk_table(t, offset, path),
         DeValue::Array(arr) => {
-            // The last element starting at or before the offset holds it
-            // (array-of-tables elements span only their header line).
             let hit = arr
                 .iter()
                 .enumerate()
@@ -224,5 +247,9 @@ mod tests {
         assert_eq!(key_at(root.get_ref(), off), "pipelines[1].rules[0].metric");
         let off = src.find("\"a\"").unwrap();
         assert_eq!(key_at(root.get_ref(), off), "pipelines[0].name");
+        let src = "[[sources]]\nname = \"s\"\n[[pipelines]]\nname = \"p\"\n[[pipelines.rules]]\nmetric = \"x\"\n[[pipelines.rules]]\nbad = 1\n";
+        let root = DeTable::parse(src).unwrap();
+        let off = src.find("bad").unwrap();
+        assert_eq!(key_at(root.get_ref(), off), "pipelines[0].rules[1].bad");
     }
 }

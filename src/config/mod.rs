@@ -108,7 +108,9 @@ pub struct ParserSpec {
 
 impl std::fmt::Debug for ParserSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ParserSpec").field("kind", &self.kind).finish()
+        f.debug_struct("ParserSpec")
+            .field("kind", &self.kind)
+            .finish()
     }
 }
 

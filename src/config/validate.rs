@@ -20,8 +20,8 @@ use toml::Spanned;
 
 use super::diagnostics::Reporter;
 use super::raw::{
-    ConditionConfig, LabelsConfig, ParserConfig, PipelineConfig, RuleConfig, Scalar,
-    ServerConfig, SourceConfig,
+    ConditionConfig, LabelsConfig, ParserConfig, PipelineConfig, RuleConfig, Scalar, ServerConfig,
+    SourceConfig,
 };
 use super::{
     Config, ConfigErrors, FileSpec, GaugeAction, MetricKind, ParserSpec, PipelineSpec, RuleSpec,
@@ -102,7 +102,10 @@ fn entries<'v, 'i>(
         other => {
             r.at(
                 value.span(),
-                format!("expected an array of tables ({what}), found a {}", other.type_str()),
+                format!(
+                    "expected an array of tables ({what}), found a {}",
+                    other.type_str()
+                ),
             );
             Vec::new()
         }
@@ -145,18 +148,28 @@ fn check_source(r: &mut Reporter<'_>, raw: SourceConfig) -> SourceSpec {
     let kind = match raw.kind.get_ref().as_str() {
         "file" => {
             if raw.include.is_empty() {
-                r.at(raw.kind.span(), "a file source needs `include`: the globs of the files to follow");
+                r.at(
+                    raw.kind.span(),
+                    "a file source needs `include`: the globs of the files to follow",
+                );
             }
             for g in raw.include.iter().chain(&raw.exclude) {
                 if let Err(e) = globset::Glob::new(g.get_ref()) {
                     r.at(g.span(), format!("invalid glob `{}`: {e}", g.get_ref()));
                 }
             }
-            let start_at = match raw.start_at.as_ref().map(|s| (s.get_ref().as_str(), s.span())) {
+            let start_at = match raw
+                .start_at
+                .as_ref()
+                .map(|s| (s.get_ref().as_str(), s.span()))
+            {
                 None | Some(("end", _)) => StartAt::End,
                 Some(("beginning", _)) => StartAt::Beginning,
                 Some((other, span)) => {
-                    r.at(span, format!("`{other}` is not a place to start: use \"beginning\" or \"end\""));
+                    r.at(
+                        span,
+                        format!("`{other}` is not a place to start: use \"beginning\" or \"end\""),
+                    );
                     StartAt::End
                 }
             };
@@ -180,13 +193,19 @@ fn check_source(r: &mut Reporter<'_>, raw: SourceConfig) -> SourceSpec {
         "stdin" => {
             for (set, key) in file_only {
                 if set {
-                    r.at(raw.kind.span(), format!("`{key}` applies to file sources only, not to stdin"));
+                    r.at(
+                        raw.kind.span(),
+                        format!("`{key}` applies to file sources only, not to stdin"),
+                    );
                 }
             }
             SourceKind::Stdin
         }
         other => {
-            r.at(raw.kind.span(), format!("unknown source type `{other}`: expected \"file\" or \"stdin\""));
+            r.at(
+                raw.kind.span(),
+                format!("unknown source type `{other}`: expected \"file\" or \"stdin\""),
+            );
             SourceKind::Stdin
         }
     };
@@ -222,7 +241,10 @@ fn check_source_names(
     let mut out = Vec::new();
     for (s, span) in sources {
         if !seen.insert(s.name.clone()) {
-            r.at(span.clone(), format!("source `{}` is defined twice", s.name));
+            r.at(
+                span.clone(),
+                format!("source `{}` is defined twice", s.name),
+            );
         }
         if matches!(s.kind, SourceKind::Stdin) {
             stdin += 1;
@@ -251,7 +273,9 @@ fn check_pipeline_entry(r: &mut Reporter<'_>, entry: &Spanned<DeValue<'_>>) -> O
     let rules_value = table.remove("rules");
     let without_rules = Spanned::new(entry.span(), DeValue::Table(table));
     let raw = decode::<PipelineConfig>(r, &without_rules);
-    let parser = raw.as_ref().map(|p| check_parser(r, p.parser.as_ref(), entry.span()));
+    let parser = raw
+        .as_ref()
+        .map(|p| check_parser(r, p.parser.as_ref(), entry.span()));
     let default_max = raw
         .as_ref()
         .and_then(|p| p.max_series.as_ref())
@@ -261,7 +285,10 @@ fn check_pipeline_entry(r: &mut Reporter<'_>, entry: &Spanned<DeValue<'_>>) -> O
     match &rules_value {
         None => {
             if raw.is_some() {
-                r.at(entry.span(), "a pipeline needs at least one `[[pipelines.rules]]`");
+                r.at(
+                    entry.span(),
+                    "a pipeline needs at least one `[[pipelines.rules]]`",
+                );
             }
         }
         Some(v) => {
@@ -331,7 +358,7 @@ fn check_parser(
         "regex" => match RegexParser::new(needs_pattern(r)?) {
             Ok(p) => Arc::new(p),
             Err(e) => {
-                r.at(span, format!("regex parser: {e}"));
+                r.at(span, format!("regex parser: {}", one_line(&e.to_string())));
                 return None;
             }
         },
@@ -345,7 +372,7 @@ fn check_parser(
             match GrokParser::new(pattern, &custom) {
                 Ok(p) => Arc::new(p),
                 Err(e) => {
-                    r.at(span, format!("grok parser: {e}"));
+                    r.at(span, format!("grok parser: {}", one_line(&e.to_string())));
                     return None;
                 }
             }
@@ -359,7 +386,10 @@ fn check_parser(
         r.at(span.clone(), "`format` applies to the syslog parser only");
     }
     if pattern.is_some() && !matches!(kind, "regex" | "grok") {
-        r.at(span.clone(), "`pattern` applies to the regex and grok parsers only");
+        r.at(
+            span.clone(),
+            "`pattern` applies to the regex and grok parsers only",
+        );
     }
     Some(ParserSpec {
         kind: kind.to_string(),
@@ -370,9 +400,15 @@ fn check_parser(
 fn check_rule(r: &mut Reporter<'_>, raw: RuleConfig, default_max: usize) -> Option<RuleSpec> {
     let metric = raw.metric.get_ref().clone();
     if !is_metric_name(&metric) {
-        r.at(raw.metric.span(), format!("`{metric}` is not a valid Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)"));
+        r.at(
+            raw.metric.span(),
+            format!("`{metric}` is not a valid Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)"),
+        );
     } else if metric.starts_with("logtally_") {
-        r.at(raw.metric.span(), "metric names starting with `logtally_` are reserved for logtally's own metrics");
+        r.at(
+            raw.metric.span(),
+            "metric names starting with `logtally_` are reserved for logtally's own metrics",
+        );
     }
     let kind = match raw.kind.get_ref().as_str() {
         "counter" => MetricKind::Counter,
@@ -384,10 +420,18 @@ fn check_rule(r: &mut Reporter<'_>, raw: RuleConfig, default_max: usize) -> Opti
         }
     };
     if kind == MetricKind::Counter && !metric.ends_with("_total") {
-        r.at(raw.metric.span(), format!("counter names end in `_total` (Prometheus convention): call it `{metric}_total`"));
+        r.at(
+            raw.metric.span(),
+            format!(
+                "counter names end in `_total` (Prometheus convention): call it `{metric}_total`"
+            ),
+        );
     }
     if kind != MetricKind::Counter && metric.ends_with("_total") {
-        r.at(raw.metric.span(), format!("only counters end in `_total`; this is a {}", kind.as_str()));
+        r.at(
+            raw.metric.span(),
+            format!("only counters end in `_total`; this is a {}", kind.as_str()),
+        );
     }
     let action = match (&raw.action, kind) {
         (None, _) => GaugeAction::Set,
@@ -396,7 +440,10 @@ fn check_rule(r: &mut Reporter<'_>, raw: RuleConfig, default_max: usize) -> Opti
             "inc" => GaugeAction::Inc,
             "dec" => GaugeAction::Dec,
             other => {
-                r.at(a.span(), format!("unknown gauge action `{other}`: expected \"set\", \"inc\" or \"dec\""));
+                r.at(
+                    a.span(),
+                    format!("unknown gauge action `{other}`: expected \"set\", \"inc\" or \"dec\""),
+                );
                 GaugeAction::Set
             }
         },
@@ -405,17 +452,34 @@ fn check_rule(r: &mut Reporter<'_>, raw: RuleConfig, default_max: usize) -> Opti
             GaugeAction::Set
         }
     };
-    let needs_value = kind == MetricKind::Histogram || (kind == MetricKind::Gauge && action == GaugeAction::Set);
+    let needs_value =
+        kind == MetricKind::Histogram || (kind == MetricKind::Gauge && action == GaugeAction::Set);
     if needs_value && raw.value.is_none() {
-        r.at(raw.kind.span(), format!("a {} rule needs `value`: the field holding the number", if kind == MetricKind::Histogram { "histogram" } else { "gauge with action \"set\"" }));
+        r.at(
+            raw.kind.span(),
+            format!(
+                "a {} rule needs `value`: the field holding the number",
+                if kind == MetricKind::Histogram {
+                    "histogram"
+                } else {
+                    "gauge with action \"set\""
+                }
+            ),
+        );
     }
     let buckets = match (&raw.buckets, kind) {
         (None, MetricKind::Histogram) => DEFAULT_BUCKETS.to_vec(),
         (None, _) => Vec::new(),
         (Some(b), MetricKind::Histogram) => {
             let v = b.get_ref().clone();
-            if v.is_empty() || v.iter().any(|x| !x.is_finite()) || v.windows(2).any(|w| w[0] >= w[1]) {
-                r.at(b.span(), "buckets must be finite upper bounds in increasing order, e.g. [0.1, 0.5, 1]");
+            if v.is_empty()
+                || v.iter().any(|x| !x.is_finite())
+                || v.windows(2).any(|w| w[0] >= w[1])
+            {
+                r.at(
+                    b.span(),
+                    "buckets must be finite upper bounds in increasing order, e.g. [0.1, 0.5, 1]",
+                );
             }
             v
         }
@@ -450,10 +514,21 @@ fn check_rule(r: &mut Reporter<'_>, raw: RuleConfig, default_max: usize) -> Opti
         let mut sorted_names = names.clone();
         sorted_names.sort_unstable();
         if given != sorted_names {
-            r.at(set.span(), format!("an `init` label set must give every label of the rule, exactly: {}", names.join(", ")));
+            r.at(
+                set.span(),
+                format!(
+                    "an `init` label set must give every label of the rule, exactly: {}",
+                    names.join(", ")
+                ),
+            );
             continue;
         }
-        init.push(labels.iter().map(|(n, _)| set.get_ref()[n].clone()).collect());
+        init.push(
+            labels
+                .iter()
+                .map(|(n, _)| set.get_ref()[n].clone())
+                .collect(),
+        );
     }
     let max_series = raw
         .max_series
@@ -487,11 +562,17 @@ fn check_condition(r: &mut Reporter<'_>, c: &Spanned<ConditionConfig>) -> Vec<Co
         (Some(f), false) => Target::Field(f.clone()),
         (None, true) => Target::Line,
         (Some(_), true) => {
-            r.at(span, "a condition tests either a `field` or the `line`, not both");
+            r.at(
+                span,
+                "a condition tests either a `field` or the `line`, not both",
+            );
             return Vec::new();
         }
         (None, false) => {
-            r.at(span, "a condition needs `field = \"name\"` or `line = true`");
+            r.at(
+                span,
+                "a condition needs `field = \"name\"` or `line = true`",
+            );
             return Vec::new();
         }
     };
@@ -499,7 +580,10 @@ fn check_condition(r: &mut Reporter<'_>, c: &Spanned<ConditionConfig>) -> Vec<Co
     let regex = |r: &mut Reporter<'_>, s: &Spanned<String>| match Regex::new(s.get_ref()) {
         Ok(re) => Some(re),
         Err(e) => {
-            r.at(s.span(), format!("invalid regular expression: {}", one_line(&e.to_string())));
+            r.at(
+                s.span(),
+                format!("invalid regular expression: {}", one_line(&e.to_string())),
+            );
             None
         }
     };
@@ -521,7 +605,12 @@ fn check_condition(r: &mut Reporter<'_>, c: &Spanned<ConditionConfig>) -> Vec<Co
     if let Some(xs) = &c.one_of {
         tests.push(Test::OneOf(xs.iter().map(expected).collect()));
     }
-    for (v, op) in [(c.gt, CmpOp::Gt), (c.ge, CmpOp::Ge), (c.lt, CmpOp::Lt), (c.le, CmpOp::Le)] {
+    for (v, op) in [
+        (c.gt, CmpOp::Gt),
+        (c.ge, CmpOp::Ge),
+        (c.lt, CmpOp::Lt),
+        (c.le, CmpOp::Le),
+    ] {
         if let Some(v) = v {
             tests.push(Test::Compare(op, v));
         }
@@ -550,7 +639,10 @@ fn expected(s: &Scalar) -> Expected {
     }
 }
 
-fn check_labels(r: &mut Reporter<'_>, cfg: Option<&Spanned<LabelsConfig>>) -> Vec<(String, Template)> {
+fn check_labels(
+    r: &mut Reporter<'_>,
+    cfg: Option<&Spanned<LabelsConfig>>,
+) -> Vec<(String, Template)> {
     let Some(cfg) = cfg else { return Vec::new() };
     let span = cfg.span();
     let mut out: Vec<(String, Template)> = match cfg.get_ref() {
@@ -586,7 +678,8 @@ fn check_pipelines(
     sources: &[SourceSpec],
     pipelines: Vec<RawPipeline>,
 ) -> Vec<PipelineSpec> {
-    let by_name: HashMap<&str, &SourceSpec> = sources.iter().map(|s| (s.name.as_str(), s)).collect();
+    let by_name: HashMap<&str, &SourceSpec> =
+        sources.iter().map(|s| (s.name.as_str(), s)).collect();
     let mut names = HashSet::new();
     // metric name → (kind, label names, buckets) of its first rule, to keep families consistent.
     let mut families: HashMap<String, (MetricKind, Vec<f64>)> = HashMap::new();
@@ -594,7 +687,10 @@ fn check_pipelines(
     for p in pipelines {
         let name = p.raw.name.get_ref().clone();
         if !names.insert(name.clone()) {
-            r.at(p.raw.name.span(), format!("pipeline `{name}` is defined twice"));
+            r.at(
+                p.raw.name.span(),
+                format!("pipeline `{name}` is defined twice"),
+            );
         }
         let source_names: Vec<String> = match &p.raw.sources {
             None => sources.iter().map(|s| s.name.clone()).collect(),
@@ -602,7 +698,18 @@ fn check_pipelines(
                 for s in list {
                     if !by_name.contains_key(s.get_ref().as_str()) {
                         let known: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
-                        r.at(s.span(), format!("no source is called `{}` (sources: {})", s.get_ref(), if known.is_empty() { "none".to_string() } else { known.join(", ") }));
+                        r.at(
+                            s.span(),
+                            format!(
+                                "no source is called `{}` (sources: {})",
+                                s.get_ref(),
+                                if known.is_empty() {
+                                    "none".to_string()
+                                } else {
+                                    known.join(", ")
+                                }
+                            ),
+                        );
                     }
                 }
                 list.iter().map(|s| s.get_ref().clone()).collect()
@@ -619,9 +726,23 @@ fn check_pipelines(
                 }
                 Some((kind, buckets)) => {
                     if *kind != rule.kind {
-                        r.at(span.clone(), format!("metric `{}` is a {} in another rule and a {} here", rule.metric, kind.as_str(), rule.kind.as_str()));
+                        r.at(
+                            span.clone(),
+                            format!(
+                                "metric `{}` is a {} in another rule and a {} here",
+                                rule.metric,
+                                kind.as_str(),
+                                rule.kind.as_str()
+                            ),
+                        );
                     } else if *buckets != rule.buckets {
-                        r.at(span.clone(), format!("histogram `{}` has other buckets in another rule", rule.metric));
+                        r.at(
+                            span.clone(),
+                            format!(
+                                "histogram `{}` has other buckets in another rule",
+                                rule.metric
+                            ),
+                        );
                     }
                 }
             }
@@ -650,8 +771,15 @@ fn check_pipelines(
 
 fn check_name(r: &mut Reporter<'_>, name: &Spanned<String>, what: &str) {
     let n = name.get_ref();
-    if n.is_empty() || !n.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)) {
-        r.at(name.span(), format!("`{n}` is not a valid {what} name: use letters, digits, `_`, `-` and `.`"));
+    if n.is_empty()
+        || !n
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+    {
+        r.at(
+            name.span(),
+            format!("`{n}` is not a valid {what} name: use letters, digits, `_`, `-` and `.`"),
+        );
     }
 }
 

@@ -111,8 +111,7 @@ impl Registry {
             return f.clone();
         }
         let mut w = self.families.write();
-        w
-            .entry(name.to_string())
+        w.entry(name.to_string())
             .or_insert_with(|| {
                 Arc::new(Family {
                     name: name.to_string(),
@@ -158,7 +157,10 @@ mod tests {
         let b = f.series(label_set([("a", "1"), ("b", "2")]));
         assert!(Arc::ptr_eq(&a, &b));
         assert_eq!(f.len(), 1);
-        assert!(Arc::ptr_eq(&f, &r.family("x_total", "", MetricKind::Counter, &[])));
+        assert!(Arc::ptr_eq(
+            &f,
+            &r.family("x_total", "", MetricKind::Counter, &[])
+        ));
         assert_eq!(r.series_count(), 1);
     }
 }

@@ -63,14 +63,38 @@ impl SelfMetrics {
 fn describe() {
     describe_counter!(SOURCE_LINES, Unit::Count, "Lines read, per source.");
     describe_counter!(SOURCE_BYTES, Unit::Bytes, "Bytes read, per source.");
-    describe_counter!(SOURCE_INVALID_UTF8, Unit::Count, "Lines that were not valid UTF-8 and were read with replacement characters.");
-    describe_counter!(SOURCE_TRUNCATED, Unit::Count, "Lines longer than max_line_bytes, cut to that length.");
-    describe_counter!(SOURCE_ERRORS, Unit::Count, "Errors while opening or reading inputs.");
+    describe_counter!(
+        SOURCE_INVALID_UTF8,
+        Unit::Count,
+        "Lines that were not valid UTF-8 and were read with replacement characters."
+    );
+    describe_counter!(
+        SOURCE_TRUNCATED,
+        Unit::Count,
+        "Lines longer than max_line_bytes, cut to that length."
+    );
+    describe_counter!(
+        SOURCE_ERRORS,
+        Unit::Count,
+        "Errors while opening or reading inputs."
+    );
     describe_gauge!(SOURCE_FILES, Unit::Count, "Files open for reading.");
-    describe_counter!(SOURCE_ROTATIONS, Unit::Count, "Rotations and truncations detected, by kind.");
+    describe_counter!(
+        SOURCE_ROTATIONS,
+        Unit::Count,
+        "Rotations and truncations detected, by kind."
+    );
     describe_counter!(PIPELINE_LINES, Unit::Count, "Lines seen by each pipeline, by result: matched (at least one rule applied), unmatched, parse_error.");
-    describe_counter!(RULE_ERRORS, Unit::Count, "Lines a rule matched but could not apply, by reason.");
-    describe_counter!(RULE_OVERFLOW, Unit::Count, "Updates folded into a rule's overflow series because it reached max_series.");
+    describe_counter!(
+        RULE_ERRORS,
+        Unit::Count,
+        "Lines a rule matched but could not apply, by reason."
+    );
+    describe_counter!(
+        RULE_OVERFLOW,
+        Unit::Count,
+        "Updates folded into a rule's overflow series because it reached max_series."
+    );
     describe_gauge!(BUILD_INFO, "Build information; always 1.");
 }
 

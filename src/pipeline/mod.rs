@@ -41,9 +41,7 @@ impl Pipeline {
             .iter()
             .map(|r| Rule::build(r, &spec.name, schema, registry))
             .collect();
-        let lines = |result: &'static str| {
-            counter!(PIPELINE_LINES, "pipeline" => spec.name.clone(), "result" => result)
-        };
+        let lines = |result: &'static str| counter!(PIPELINE_LINES, "pipeline" => spec.name.clone(), "result" => result);
         Arc::new(Self {
             name: spec.name.clone(),
             sources: spec.sources.clone(),

@@ -33,7 +33,10 @@ const SEP: u8 = 0xFF;
 enum ValueRef {
     Field(FieldRef),
     /// Group `group` of the capturing condition at `slot`.
-    Capture { slot: usize, group: usize },
+    Capture {
+        slot: usize,
+        group: usize,
+    },
 }
 
 /// The named groups of the rule's capturing conditions, by slot.
@@ -131,9 +134,7 @@ impl Rule {
         let capturing = conditions
             .iter()
             .map(|c| match &c.test {
-                Test::Matches(re)
-                    if re.capture_names().flatten().any(|n| wanted.contains(&n)) =>
-                {
+                Test::Matches(re) if re.capture_names().flatten().any(|n| wanted.contains(&n)) => {
                     names.push(re.capture_names().map(|n| n.map(String::from)).collect());
                     Some(names.len() - 1)
                 }
@@ -152,9 +153,7 @@ impl Rule {
                 )
             })
             .collect();
-        let err = |reason: &'static str| {
-            counter!(RULE_ERRORS, "pipeline" => pipeline.to_string(), "rule" => spec.name.clone(), "reason" => reason)
-        };
+        let err = |reason: &'static str| counter!(RULE_ERRORS, "pipeline" => pipeline.to_string(), "rule" => spec.name.clone(), "reason" => reason);
         Rule {
             name: spec.name.clone(),
             family,

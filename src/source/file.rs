@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use metrics::{counter, gauge, Counter, Gauge};
@@ -31,6 +31,10 @@ use crate::metrics::selfmetrics::{SOURCE_FILES, SOURCE_ROTATIONS};
 
 /// Most bytes read from one file before the others get their turn.
 const FAIR_SHARE: usize = 8 << 20;
+
+/// How long a file that left its path (renamed by a rotation) is kept open
+/// after it last grew: writers that still hold it may not have reopened yet.
+const ROTATE_WAIT: Duration = Duration::from_secs(5);
 
 /// Identity of a file: device and inode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -59,6 +63,8 @@ struct Tracked {
     framer: Framer,
     /// Bytes read from the file so far (the file's read position).
     pos: u64,
+    /// When it last yielded bytes (or was opened).
+    last_growth: Instant,
 }
 
 /// Follows the files of one file source.
@@ -71,6 +77,7 @@ pub struct FileTailer {
     max_line: usize,
     files: Vec<Tracked>,
     scanned_once: bool,
+    linger: Duration,
     rotations: Counter,
     truncations: Counter,
     open_files: Gauge,
@@ -94,6 +101,7 @@ impl FileTailer {
             max_line,
             files: Vec::new(),
             scanned_once: false,
+            linger: ROTATE_WAIT,
             rotations: counter!(SOURCE_ROTATIONS, "source" => name.to_string(), "kind" => "rotation"),
             truncations: counter!(SOURCE_ROTATIONS, "source" => name.to_string(), "kind" => "truncation"),
             open_files: gauge!(SOURCE_FILES, "source" => name.to_string()),
@@ -105,7 +113,9 @@ impl FileTailer {
         let mut seen = HashSet::new();
         let mut out = Vec::new();
         for pattern in &self.include {
-            let Ok(paths) = glob::glob(pattern) else { continue };
+            let Ok(paths) = glob::glob(pattern) else {
+                continue;
+            };
             for p in paths.flatten() {
                 if self.exclude.is_match(&p) || !seen.insert(p.clone()) {
                     continue;
@@ -125,7 +135,9 @@ impl FileTailer {
         let matched = self.matched_paths();
         let mut live_paths = HashSet::new();
         for path in matched {
-            let Ok(meta) = std::fs::metadata(&path) else { continue };
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
+            };
             let id = FileId::of(&meta);
             live_paths.insert(path.clone());
             if let Some(t) = self.files.iter_mut().find(|t| t.id == id) {
@@ -163,6 +175,7 @@ impl FileTailer {
                         file,
                         framer,
                         pos,
+                        last_growth: Instant::now(),
                     });
                 }
                 Err(e) => {
@@ -185,6 +198,7 @@ impl FileTailer {
     /// more to read (its fair share ran out).
     fn read(&mut self, dispatcher: &mut Dispatcher) -> bool {
         let mut more = false;
+        let linger = self.linger;
         let mut counts = FrameCounts::default();
         self.files.retain_mut(|t| {
             let mut taken = 0;
@@ -194,6 +208,7 @@ impl FileTailer {
                     Ok(n) => {
                         t.pos += n as u64;
                         taken += n;
+                        t.last_growth = Instant::now();
                         t.framer.lines(|l| dispatcher.line(l));
                         if taken >= FAIR_SHARE {
                             more = true;
@@ -208,8 +223,11 @@ impl FileTailer {
                 }
             }
             add(&mut counts, t.framer.take_counts());
-            // A file no longer at its path is let go once read to its end.
-            let keep = t.path.is_some() || taken >= FAIR_SHARE;
+            // A file no longer at its path is let go once read to its end
+            // and deleted, or idle for `linger`.
+            let keep = t.path.is_some()
+                || taken >= FAIR_SHARE
+                || (t.last_growth.elapsed() < linger && still_linked(&t.file));
             if !keep {
                 // Its last line, if it never got a newline, is complete now.
                 t.framer.finish(|l| dispatcher.line(l));
@@ -245,6 +263,7 @@ impl FileTailer {
     /// Reads every matched file from its beginning to its end, once.
     pub fn read_to_end(mut self, dispatcher: &mut Dispatcher) {
         self.start_at = StartAt::Beginning;
+        self.linger = Duration::ZERO;
         self.scan(dispatcher);
         for t in &mut self.files {
             t.path = None;
@@ -271,6 +290,12 @@ impl FileTailer {
         }
         Some(w)
     }
+}
+
+/// Whether the open file still has a name somewhere (not deleted).
+fn still_linked(f: &File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    f.metadata().map(|m| m.nlink() > 0).unwrap_or(false)
 }
 
 fn open_at(path: &Path, from_end: bool) -> std::io::Result<(File, u64)> {

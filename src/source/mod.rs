@@ -84,7 +84,11 @@ impl Dispatcher {
 
     /// Reads `input` to its end, feeding every line (the last one even
     /// without a newline).
-    pub fn read_all(&mut self, input: &mut impl Read, max_line: usize) -> std::io::Result<FrameCounts> {
+    pub fn read_all(
+        &mut self,
+        input: &mut impl Read,
+        max_line: usize,
+    ) -> std::io::Result<FrameCounts> {
         let mut framer = Framer::new(max_line);
         let mut total = FrameCounts::default();
         loop {

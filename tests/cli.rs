@@ -1,0 +1,336 @@
+//! `logtally check` and `logtally once` as an operator uses them: broken
+//! configurations, bad input, standard input, the configured sources.
+
+mod common;
+
+use std::io::Write;
+use std::process::Stdio;
+
+use common::{bin, run_cmd, value, write};
+
+const GOOD: &str = r#"
+[[pipelines]]
+name = "app"
+parser = "logfmt"
+
+[[pipelines.rules]]
+metric = "app_events_total"
+type = "counter"
+labels = ["level"]
+
+[[pipelines.rules]]
+metric = "app_bytes_total"
+type = "counter"
+value = "bytes"
+when = [{ field = "bytes", present = true }]
+"#;
+
+#[test]
+fn check_lists_every_error_with_file_line_column_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("broken.toml");
+    write(
+        &cfg,
+        r#"[server]
+listen = "nowhere"
+
+[[sources]]
+name = "app"
+type = "file"
+include = ["/tmp/x/*.log"]
+start_at = "middle"
+
+[[pipelines]]
+name = "p"
+sources = ["app", "missing"]
+parser = { type = "regex", pattern = "(unclosed" }
+
+[[pipelines.rules]]
+metric = "errors"
+type = "counter"
+when = [{ field = "level", matches = "[" }]
+
+[[pipelines.rules]]
+metric = "lat_seconds"
+type = "histogram"
+cuonter = 3
+"#,
+    );
+    let out = run_cmd(&["check", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let f = cfg.display().to_string();
+    for expected in [
+        format!("{f}:2:10: server.listen: `nowhere` is not an address"),
+        format!("{f}:8:12: sources[0].start_at: `middle` is not a place to start"),
+        format!("{f}:12:19: pipelines[0].sources[1]: no source is called `missing`"),
+        format!("{f}:13:10: pipelines[0].parser: regex parser:"),
+        format!("{f}:16:10: pipelines[0].rules[0].metric: counter names end in `_total`"),
+        format!("{f}:18:38: pipelines[0].rules[0].when[0].matches: invalid regular expression"),
+        format!("{f}:23:1: pipelines[0].rules[1].cuonter: unknown field `cuonter`"),
+    ] {
+        assert!(err.contains(&expected), "missing {expected:?} in:\n{err}");
+    }
+    assert!(err.starts_with("7 errors in the configuration"), "{err}");
+}
+
+#[test]
+fn check_reports_toml_syntax_and_missing_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("syntax.toml");
+    write(&cfg, "[[pipelines]\nname = 1\n");
+    let out = run_cmd(&["check", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("syntax.toml:1:"), "{err}");
+
+    let out = run_cmd(&["check", "--config", "/nonexistent/logtally.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read the file"));
+
+    // A broken configuration never starts the agent.
+    let out = run_cmd(&[
+        "run",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert!(!out.status.success());
+}
+
+#[test]
+fn check_accepts_a_good_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("good.toml");
+    write(&cfg, GOOD);
+    let out = run_cmd(&["check", "--config", cfg.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s.contains("OK (0 sources, 1 pipeline, 2 rules)"), "{s}");
+}
+
+#[test]
+fn once_counts_and_skips_bad_input_without_failing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("good.toml");
+    write(&cfg, GOOD);
+    let input = dir.path().join("in.log");
+    let mut data: Vec<u8> = Vec::new();
+    data.extend_from_slice(b"level=info bytes=10\n");
+    data.extend_from_slice(b"level=error bytes=not-a-number\n");
+    data.extend_from_slice(b"this line is not logfmt\n");
+    data.extend_from_slice(b"level=\xff\xfe bytes=5\n"); // invalid UTF-8
+    data.extend_from_slice(b"level=info bytes=");
+    data.extend(std::iter::repeat_n(b'9', 2 << 20)); // a 2 MiB line, cut at 1 MiB
+    data.extend_from_slice(b"\nlevel=warn"); // no final newline
+    std::fs::write(&input, &data).unwrap();
+
+    let out = run_cmd(&[
+        "once",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--self-metrics",
+        input.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        value(&m, r#"app_events_total{level="info"}"#),
+        Some(2.0),
+        "{m}"
+    );
+    assert_eq!(value(&m, r#"app_events_total{level="error"}"#), Some(1.0));
+    assert_eq!(value(&m, r#"app_events_total{level="warn"}"#), Some(1.0));
+    assert_eq!(
+        value(&m, "app_events_total{level=\"\u{fffd}\u{fffd}\"}"),
+        Some(1.0)
+    );
+    // 10 + 5: `not-a-number` and the cut million-digit number are rule errors.
+    assert_eq!(value(&m, "app_bytes_total"), Some(15.0));
+    assert_eq!(
+        value(
+            &m,
+            r#"logtally_pipeline_lines_total{pipeline="app",result="parse_error"}"#
+        ),
+        Some(1.0),
+        "{m}"
+    );
+    assert_eq!(
+        value(
+            &m,
+            r#"logtally_rule_errors_total{pipeline="app",rule="app_bytes_total",reason="not_a_number"}"#
+        ),
+        Some(2.0),
+        "{m}"
+    );
+    assert_eq!(
+        value(
+            &m,
+            r#"logtally_source_invalid_utf8_lines_total{source="input"}"#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &m,
+            r#"logtally_source_truncated_lines_total{source="input"}"#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&m, r#"logtally_source_lines_total{source="input"}"#),
+        Some(6.0)
+    );
+}
+
+#[test]
+fn once_reads_standard_input_and_prints_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("good.toml");
+    write(&cfg, GOOD);
+    let mut child = bin()
+        .args([
+            "once",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--format",
+            "json",
+            "-",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"level=info bytes=3\nlevel=info bytes=4\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let fam = j
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "app_bytes_total")
+        .unwrap();
+    assert_eq!(fam["type"], "counter");
+    assert_eq!(fam["series"][0]["value"], 7.0);
+}
+
+#[test]
+fn once_without_inputs_reads_the_configured_files_from_their_beginning() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(logs.join("nested")).unwrap();
+    write(&logs.join("a.log"), "level=info\n");
+    write(&logs.join("nested/b.log"), "level=info\nlevel=error\n");
+    write(&logs.join("skip.log"), "level=info\n");
+    let cfg = dir.path().join("files.toml");
+    write(
+        &cfg,
+        &format!(
+            "[[sources]]\nname = \"files\"\ntype = \"file\"\ninclude = [\"{0}/**/*.log\"]\nexclude = [\"**/skip.log\"]\nstart_at = \"end\"\nlabels = {{ track = \"stable\" }}\n{GOOD}",
+            logs.display()
+        ),
+    );
+    let out = run_cmd(&["once", "--config", cfg.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        value(&m, r#"app_events_total{level="info",track="stable"}"#),
+        Some(2.0),
+        "{m}"
+    );
+    assert_eq!(
+        value(&m, r#"app_events_total{level="error",track="stable"}"#),
+        Some(1.0)
+    );
+}
+
+#[test]
+fn once_with_a_missing_input_fails_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("good.toml");
+    write(&cfg, GOOD);
+    let out = run_cmd(&[
+        "once",
+        "--config",
+        cfg.to_str().unwrap(),
+        "/nonexistent.log",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot open input /nonexistent.log"), "{err}");
+    let out = run_cmd(&[
+        "once",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--source",
+        "nope",
+        "-",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no source is called `nope`"));
+}
+
+#[test]
+fn series_beyond_max_series_fold_into_overflow() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("card.toml");
+    write(
+        &cfg,
+        r#"
+[[pipelines]]
+name = "p"
+parser = "logfmt"
+[[pipelines.rules]]
+metric = "users_total"
+type = "counter"
+labels = ["user"]
+max_series = 3
+"#,
+    );
+    let input: String = (0..10).map(|i| format!("user=u{i}\n")).collect();
+    let path = dir.path().join("in.log");
+    write(&path, &input);
+    let out = run_cmd(&[
+        "once",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--self-metrics",
+        path.to_str().unwrap(),
+    ]);
+    let m = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(value(&m, r#"users_total{user="u0"}"#), Some(1.0));
+    assert_eq!(value(&m, r#"users_total{user="u2"}"#), Some(1.0));
+    assert_eq!(value(&m, r#"users_total{user="u3"}"#), None);
+    assert_eq!(
+        value(&m, r#"users_total{user="__overflow__"}"#),
+        Some(7.0),
+        "{m}"
+    );
+    assert_eq!(
+        value(
+            &m,
+            r#"logtally_rule_series_overflow_total{pipeline="p",rule="users_total"}"#
+        ),
+        Some(7.0)
+    );
+}
