@@ -334,3 +334,54 @@ max_series = 3
         Some(7.0)
     );
 }
+
+#[test]
+fn rules_sharing_a_metric_must_agree_on_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("labels.toml");
+    write(
+        &cfg,
+        r#"
+[[pipelines]]
+name = "p"
+parser = "logfmt"
+[[pipelines.rules]]
+name = "a"
+metric = "x_total"
+type = "counter"
+labels = ["level"]
+[[pipelines.rules]]
+name = "b"
+metric = "x_total"
+type = "counter"
+labels = ["msg"]
+"#,
+    );
+    let out = run_cmd(&["check", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(":10:1: pipelines[0].rules[1]: metric `x_total` has labels [level]"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_readme_configuration_example_checks() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme
+        .find("```toml\n[server]")
+        .expect("README has the full example")
+        + 8;
+    let end = start + readme[start..].find("```").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("readme.toml");
+    write(&cfg, &readme[start..end]);
+    let out = run_cmd(&["check", "--config", cfg.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

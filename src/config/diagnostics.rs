@@ -123,8 +123,7 @@ impl<'a> Reporter<'a> {
 
     /// The errors, sorted by position.
     pub fn finish(mut self) -> ConfigErrors {
-        self.errors
-            .sort_by(|a, b| (a.line, a.column).cmp(&(b.line, b.column)));
+        self.errors.sort_by_key(|e| (e.line, e.column));
         self.errors.dedup();
         ConfigErrors(self.errors)
     }
@@ -216,8 +215,7 @@ fn walk_value(value: &DeValue<'_>, offset: usize, path: &mut String) {
             let hit = arr
                 .iter()
                 .enumerate()
-                .filter(|(_, e)| e.span().start <= offset)
-                .last();
+                .rfind(|(_, e)| e.span().start <= offset);
             if let Some((i, e)) = hit {
                 path.push_str(&format!("[{i}]"));
                 walk_value(e.get_ref(), offset, path);

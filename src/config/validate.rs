@@ -682,7 +682,7 @@ fn check_pipelines(
         sources.iter().map(|s| (s.name.as_str(), s)).collect();
     let mut names = HashSet::new();
     // metric name → (kind, label names, buckets) of its first rule, to keep families consistent.
-    let mut families: HashMap<String, (MetricKind, Vec<f64>)> = HashMap::new();
+    let mut families: HashMap<String, (MetricKind, Vec<f64>, Vec<String>)> = HashMap::new();
     let mut out = Vec::new();
     for p in pipelines {
         let name = p.raw.name.get_ref().clone();
@@ -720,11 +720,15 @@ fn check_pipelines(
             if !rule_names.insert(rule.name.clone()) {
                 r.at(span.clone(), format!("two rules of pipeline `{name}` are called `{}`: give one a distinct `name`", rule.name));
             }
+            let label_names: Vec<String> = rule.labels.iter().map(|(n, _)| n.clone()).collect();
             match families.get(&rule.metric) {
                 None => {
-                    families.insert(rule.metric.clone(), (rule.kind, rule.buckets.clone()));
+                    families.insert(
+                        rule.metric.clone(),
+                        (rule.kind, rule.buckets.clone(), label_names),
+                    );
                 }
-                Some((kind, buckets)) => {
+                Some((kind, buckets, labels)) => {
                     if *kind != rule.kind {
                         r.at(
                             span.clone(),
@@ -741,6 +745,17 @@ fn check_pipelines(
                             format!(
                                 "histogram `{}` has other buckets in another rule",
                                 rule.metric
+                            ),
+                        );
+                    } else if *labels != label_names {
+                        r.at(
+                            span.clone(),
+                            format!(
+                                "metric `{}` has labels [{}] in another rule and [{}] here: \
+                                 every rule writing one metric must use the same label names",
+                                rule.metric,
+                                labels.join(", "),
+                                label_names.join(", ")
                             ),
                         );
                     }
