@@ -1,16 +1,19 @@
-//! The agent: builds pipelines from a configuration and starts its sources.
+//! The agent: builds pipelines from a configuration, restores saved state,
+//! and starts its sources.
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use tracing::warn;
+use tracing::{info, warn};
 
 use crate::config::{Config, SourceKind};
 use crate::metrics::Registry;
 use crate::pipeline::Pipeline;
 use crate::source::file::FileTailer;
 use crate::source::{stdin, Dispatcher};
+use crate::state::checkpoint::{Checkpoint, CheckpointError};
+use crate::state::{snapshot, Coordinator};
 
 /// A configuration, built.
 pub struct Agent {
@@ -20,6 +23,10 @@ pub struct Agent {
     pub registry: Arc<Registry>,
     /// The built pipelines, in configuration order.
     pub pipelines: Vec<Arc<Pipeline>>,
+    /// Pauses sources between batches for consistent checkpoints.
+    pub coordinator: Arc<Coordinator>,
+    /// The checkpoint restored at start-up, if any.
+    pub restored: Option<Checkpoint>,
 }
 
 impl Agent {
@@ -35,7 +42,31 @@ impl Agent {
             config,
             registry,
             pipelines,
+            coordinator: Coordinator::new(),
+            restored: None,
         }
+    }
+
+    /// Restores the checkpoint of `[state]`, if the configuration has one
+    /// and it exists: metric values now, source positions when the sources
+    /// start. An unreadable checkpoint is an error.
+    pub fn restore(&mut self) -> Result<(), CheckpointError> {
+        let Some(state) = &self.config.state else {
+            return Ok(());
+        };
+        std::fs::create_dir_all(&state.dir).map_err(|source| CheckpointError::Io {
+            path: state.dir.clone(),
+            source,
+        })?;
+        match Checkpoint::load(&state.dir)? {
+            Some(c) => {
+                let n = snapshot::restore(&self.registry, &c.series);
+                info!(dir = %state.dir.display(), series = n, "state restored from the checkpoint");
+                self.restored = Some(c);
+            }
+            None => info!(dir = %state.dir.display(), "no checkpoint yet: starting fresh"),
+        }
+        Ok(())
     }
 
     /// Starts one thread per source; they stop when `stop` is set (standard
@@ -53,10 +84,13 @@ impl Agent {
             let max_line = spec.max_line_bytes;
             let thread = match &spec.kind {
                 SourceKind::File(f) => {
-                    let tailer = FileTailer::new(&spec.name, f, max_line);
+                    let restored = self.restored.as_ref().map(|c| c.file_positions(&spec.name));
+                    let tailer = FileTailer::new(&spec.name, f, max_line, restored);
+                    let slot = self.coordinator.register(&spec.name);
+                    let coordinator = self.coordinator.clone();
                     std::thread::Builder::new()
                         .name(format!("source-{name}"))
-                        .spawn(move || tailer.run(dispatcher, stop))
+                        .spawn(move || tailer.run(dispatcher, coordinator, slot, stop))
                 }
                 SourceKind::Stdin => std::thread::Builder::new()
                     .name(format!("stdin-{name}"))
