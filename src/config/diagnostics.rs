@@ -116,6 +116,11 @@ impl<'a> Reporter<'a> {
         self.at(span, msg);
     }
 
+    /// Number of errors so far.
+    pub fn error_count(&self) -> usize {
+        self.errors.len()
+    }
+
     /// True when nothing was reported.
     pub fn is_clean(&self) -> bool {
         self.errors.is_empty()
