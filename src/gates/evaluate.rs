@@ -220,12 +220,12 @@ pub fn evaluate_local(
     // appeared (its first counts are increments from there), or at a reset.
     let experiment_start = match reset_at {
         Some(r) => Some(history.at_or_before(r).at),
-        None => latest.find(cv).map(|v| {
+        None => latest.find(cv).and_then(|v| v.first_active).map(|first| {
             let before = history
                 .samples()
                 .iter()
                 .rev()
-                .find(|s| s.at < v.first_seen)
+                .find(|s| s.at < first)
                 .unwrap_or_else(|| history.samples().front().expect("never empty"));
             before.at
         }),

@@ -25,8 +25,11 @@ pub struct ValueCounts {
     pub value: Box<str>,
     /// Events and exposures since sampling began.
     pub counts: Side,
-    /// When this value was first seen (Unix seconds).
+    /// When a series with this value was first seen (Unix seconds).
     pub first_seen: f64,
+    /// When its counts first moved (with an exposure counter), or when it
+    /// was first seen (exposures in seconds): the start of an experiment.
+    pub first_active: Option<f64>,
 }
 
 /// One sample.
@@ -162,6 +165,7 @@ impl History {
                         value: value.clone(),
                         counts: Side::default(),
                         first_seen: next.at,
+                        first_active: None,
                     });
                     next.values.len() - 1
                 }
@@ -170,7 +174,11 @@ impl History {
             if !seen_now.contains(&value) {
                 seen_now.push(value);
             }
-            let c = &mut next.values[idx].counts;
+            let entry = &mut next.values[idx];
+            if entry.first_active.is_none() && (inc > 0.0 || self.source.exposures.is_none()) {
+                entry.first_active = Some(next.at);
+            }
+            let c = &mut entry.counts;
             if is_exposure {
                 c.exposures += inc;
             } else {
@@ -244,6 +252,12 @@ mod tests {
         );
         assert_eq!(h.latest().counts("canary").events, 8.0 + 1.0 + 2.0);
         assert_eq!(h.latest().counts("stable"), Side::default());
+        // A series at zero is seen, but not active until it moves.
+        h.push(vec![read(true, "stable", "a", 0.0)], 4.0);
+        let e = h.latest().find("stable").unwrap();
+        assert_eq!((e.first_seen, e.first_active), (4.0, None));
+        h.push(vec![read(true, "stable", "a", 3.0)], 5.0);
+        assert_eq!(h.latest().find("stable").unwrap().first_active, Some(5.0));
     }
 
     #[test]
@@ -293,6 +307,7 @@ mod tests {
         assert_eq!(s.counts("canary").exposures, 1.0);
         assert_eq!(s.counts("canary").events, 4.0);
         assert_eq!(s.find("canary").unwrap().first_seen, 3.0);
+        assert_eq!(s.find("canary").unwrap().first_active, Some(3.0));
         assert_eq!(s.changed_at, Some(4.0));
     }
 }
