@@ -83,7 +83,9 @@ fn lines(attempts: usize, every: usize) -> String {
 }
 
 fn get_gate(agent: &Agent, query: &str) -> Value {
-    let (status, body) = agent.try_get(&format!("/v1/gates/checkout{query}")).unwrap();
+    let (status, body) = agent
+        .try_get(&format!("/v1/gates/checkout{query}"))
+        .unwrap();
     assert_eq!(status, 200, "{body}");
     serde_json::from_str(&body).unwrap()
 }
@@ -94,11 +96,18 @@ fn poll_until(agent: &Agent, what: &str, done: impl Fn(&Value) -> bool, never: &
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let r = get_gate(agent, "");
-        assert_ne!(r["verdict"], never, "saw {never} while waiting for {what}: {r:#}");
+        assert_ne!(
+            r["verdict"], never,
+            "saw {never} while waiting for {what}: {r:#}"
+        );
         if done(&r) {
             return r;
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}; last report: {r:#}\nstderr:\n{}", agent.stderr());
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; last report: {r:#}\nstderr:\n{}",
+            agent.stderr()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -106,7 +115,11 @@ fn poll_until(agent: &Agent, what: &str, done: impl Fn(&Value) -> bool, never: &
 fn flagger(agent: &Agent, hook: &str, token: Option<&str>) -> (u16, Value) {
     let payload = r#"{"name":"shop","namespace":"prod","phase":"Progressing","metadata":{"team":"payments"}}"#;
     let (status, body) = agent
-        .try_post(&format!("/v1/gates/checkout/flagger/{hook}"), payload, token)
+        .try_post(
+            &format!("/v1/gates/checkout/flagger/{hook}"),
+            payload,
+            token,
+        )
         .unwrap();
     (status, serde_json::from_str(&body).unwrap_or(Value::Null))
 }
@@ -131,14 +144,40 @@ fn inconclusive_then_pass_for_a_healthy_canary_then_fail_for_a_crashing_one() {
 
     // Unknown gate, unknown hook, bad parameter.
     assert_eq!(agent.try_get("/v1/gates/nope").unwrap().0, 404);
-    assert_eq!(agent.try_post("/v1/gates/nope/flagger/rollout", "{}", None).unwrap().0, 404);
-    assert_eq!(agent.try_post("/v1/gates/checkout/flagger/deploy", "{}", None).unwrap().0, 404);
-    assert_eq!(agent.try_get("/v1/gates/checkout?start=yesterday").unwrap().0, 400);
+    assert_eq!(
+        agent
+            .try_post("/v1/gates/nope/flagger/rollout", "{}", None)
+            .unwrap()
+            .0,
+        404
+    );
+    assert_eq!(
+        agent
+            .try_post("/v1/gates/checkout/flagger/deploy", "{}", None)
+            .unwrap()
+            .0,
+        404
+    );
+    assert_eq!(
+        agent
+            .try_get("/v1/gates/checkout?start=yesterday")
+            .unwrap()
+            .0,
+        400
+    );
 
     // No canary yet: inconclusive, whatever the stable side says.
-    let r = poll_until(&agent, "a first sample", |r| r["freshness_seconds"].is_number(), "pass");
+    let r = poll_until(
+        &agent,
+        "a first sample",
+        |r| r["freshness_seconds"].is_number(),
+        "pass",
+    );
     assert_eq!(r["verdict"], "inconclusive");
-    assert!(r["reason"].as_str().unwrap().contains("not been seen"), "{r:#}");
+    assert!(
+        r["reason"].as_str().unwrap().contains("not been seen"),
+        "{r:#}"
+    );
     assert_eq!(flagger(&agent, "confirm-promotion", None).0, 403);
     assert_eq!(flagger(&agent, "rollout", None).0, 200);
     assert_eq!(flagger(&agent, "rollback", None).0, 403);
@@ -147,9 +186,19 @@ fn inconclusive_then_pass_for_a_healthy_canary_then_fail_for_a_crashing_one() {
     // (The experiment starts with the canary's first lines: stable lines
     // count from then on.)
     append(&canary, &lines(20, 10));
-    poll_until(&agent, "the first canary lines", |r| r["candidate"]["exposures"] == 20.0, "pass");
+    poll_until(
+        &agent,
+        "the first canary lines",
+        |r| r["candidate"]["exposures"] == 20.0,
+        "pass",
+    );
     append(&stable, &lines(20, 10));
-    let r = poll_until(&agent, "the stable lines", |r| r["baseline"]["exposures"] == 20.0, "pass");
+    let r = poll_until(
+        &agent,
+        "the stable lines",
+        |r| r["baseline"]["exposures"] == 20.0,
+        "pass",
+    );
     assert_eq!(r["verdict"], "inconclusive", "{r:#}");
     assert_eq!(r["evidence"]["met"], false);
     assert_eq!(r["candidate"]["events"], 2.0);
@@ -160,9 +209,15 @@ fn inconclusive_then_pass_for_a_healthy_canary_then_fail_for_a_crashing_one() {
     append(&stable, &lines(20_000, 10));
     let r = poll_until(&agent, "a pass", |r| r["verdict"] == "pass", "fail");
     assert_eq!(r["evidence"]["met"], true);
-    let (lo, hi) = (r["ratio"]["lower"].as_f64().unwrap(), r["ratio"]["upper"].as_f64().unwrap());
+    let (lo, hi) = (
+        r["ratio"]["lower"].as_f64().unwrap(),
+        r["ratio"]["upper"].as_f64().unwrap(),
+    );
     assert!(lo < 1.0 && 1.0 < hi && hi <= 1.2, "{r:#}");
-    assert_eq!(r["method"], "poisson-rate-ratio/beta-binomial-mixture-confidence-sequence");
+    assert_eq!(
+        r["method"],
+        "poisson-rate-ratio/beta-binomial-mixture-confidence-sequence"
+    );
     assert_eq!(r["confidence"], 0.99);
     // Query overrides: the sides swapped are evaluated the same way.
     let swapped = get_gate(&agent, "?baseline=canary&candidate=stable");
@@ -174,13 +229,31 @@ fn inconclusive_then_pass_for_a_healthy_canary_then_fail_for_a_crashing_one() {
     assert_eq!(flagger(&agent, "rollback", None).0, 403);
     assert_eq!(flagger(&agent, "event", None).0, 200);
     let m = agent.metrics();
-    assert_eq!(value(&m, r#"logtally_gate_verdict{gate="checkout"}"#), Some(1.0), "{m}");
+    assert_eq!(
+        value(&m, r#"logtally_gate_verdict{gate="checkout"}"#),
+        Some(1.0),
+        "{m}"
+    );
 
     // A new release: reset needs the token.
-    assert_eq!(agent.try_post("/v1/gates/checkout/reset", "", None).unwrap().0, 401);
-    assert_eq!(agent.try_post("/v1/gates/checkout/reset", "", Some("wrong")).unwrap().0, 401);
+    assert_eq!(
+        agent
+            .try_post("/v1/gates/checkout/reset", "", None)
+            .unwrap()
+            .0,
+        401
+    );
+    assert_eq!(
+        agent
+            .try_post("/v1/gates/checkout/reset", "", Some("wrong"))
+            .unwrap()
+            .0,
+        401
+    );
     assert_eq!(flagger(&agent, "pre-rollout", None).0, 401);
-    let (status, body) = agent.try_post("/v1/gates/checkout/reset", "", Some(TOKEN)).unwrap();
+    let (status, body) = agent
+        .try_post("/v1/gates/checkout/reset", "", Some(TOKEN))
+        .unwrap();
     assert_eq!(status, 200, "{body}");
     let r = get_gate(&agent, "");
     assert_eq!(r["verdict"], "inconclusive", "{r:#}");
@@ -191,7 +264,10 @@ fn inconclusive_then_pass_for_a_healthy_canary_then_fail_for_a_crashing_one() {
     append(&canary, &lines(2_000, 2));
     let r = poll_until(&agent, "a fail", |r| r["verdict"] == "fail", "pass");
     assert!(r["ratio"]["lower"].as_f64().unwrap() > 1.2, "{r:#}");
-    assert!(r["reason"].as_str().unwrap().contains("above the allowed"), "{r:#}");
+    assert!(
+        r["reason"].as_str().unwrap().contains("above the allowed"),
+        "{r:#}"
+    );
     let (s, b) = flagger(&agent, "rollback", None);
     assert_eq!(s, 200, "rollback answers 200 to roll back now: {b:#}");
     assert_eq!(flagger(&agent, "rollout", None).0, 403);
@@ -201,7 +277,12 @@ fn inconclusive_then_pass_for_a_healthy_canary_then_fail_for_a_crashing_one() {
         value(m, r#"logtally_gate_verdict{gate="checkout"}"#) == Some(-1.0)
     });
     assert!(
-        value(&m, r#"logtally_gate_events{gate="checkout",side="candidate"}"#).unwrap() >= 10.0,
+        value(
+            &m,
+            r#"logtally_gate_events{gate="checkout",side="candidate"}"#
+        )
+        .unwrap()
+            >= 10.0,
         "{m}"
     );
     assert!(m.contains("# TYPE logtally_gate_ratio_lower gauge"));
@@ -227,7 +308,10 @@ mode = "sloppy"
     let out = common::run_cmd(&["check", "--config", cfg.to_str().unwrap()]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no rule makes the events counter `nope_total`"), "{err}");
+    assert!(
+        err.contains("no rule makes the events counter `nope_total`"),
+        "{err}"
+    );
     assert!(err.contains("different label values"), "{err}");
     assert!(err.contains("unknown mode `sloppy`"), "{err}");
 }

@@ -1,10 +1,16 @@
 //! The Prometheus backend: a gate's counts summed over every instance a
 //! Prometheus server scrapes, through its HTTP API (`/api/v1/query`).
 //!
-//! Each side's events over a window of `W` seconds ending at `t` are
-//! `sum(increase(EVENTS{LABEL="VALUE"}[W]))` at `t`, which handles counter
-//! resets; exposures likewise, or `W` seconds when there is no exposure
-//! counter. An empty answer (no such series) is "no data", not zero.
+//! Each side's events over a window of `W` seconds ending at `t` are the
+//! raw counter values at two instants, summed over series:
+//! `sum(clamp_min(m - ((m offset W) * 1 or m * 0), 0))` with
+//! `m = EVENTS{LABEL="VALUE"}` at `t`. A series born inside the window
+//! counts from 0; one whose instance restarted inside the window (a
+//! decrease) counts 0 rather than a negative number. `increase()` is not
+//! used: it extrapolates to the window's edges, inflating short windows by
+//! tens of percent, and inflated counts would make the intervals too narrow.
+//! Exposures likewise, or `W` seconds when there is no exposure counter. An
+//! empty answer (no such series) is "no data", not zero.
 //! Blocking: call it from `spawn_blocking`.
 
 use std::time::Duration;
@@ -123,8 +129,11 @@ impl Client {
         seconds: f64,
         end: f64,
     ) -> Result<Option<Side>, PromError> {
-        let range = format!("[{}ms]", (seconds * 1000.0).round().max(1.0) as u64);
-        let q = |metric: &str| format!("sum(increase({}{range}))", selector(metric, label, value));
+        let offset = format!("{}ms", (seconds * 1000.0).round().max(1.0) as u64);
+        let q = |metric: &str| {
+            let m = selector(metric, label, value);
+            format!("sum(clamp_min({m} - (({m} offset {offset}) * 1 or {m} * 0), 0))")
+        };
         let Some(ev) = self.scalar(&q(events), end)? else {
             return Ok(None);
         };

@@ -199,7 +199,16 @@ pub fn http_post(url: &str, body: &str, token: Option<&str>) -> Result<(u16, Str
 
 impl Agent {
     /// POST `body` to `path`, with a bearer token if given.
-    pub fn try_post(&self, path: &str, body: &str, token: Option<&str>) -> Result<(u16, String), String> {
-        http_post(&format!("http://127.0.0.1:{}{}", self.port, path), body, token)
+    pub fn try_post(
+        &self,
+        path: &str,
+        body: &str,
+        token: Option<&str>,
+    ) -> Result<(u16, String), String> {
+        http_post(
+            &format!("http://127.0.0.1:{}{}", self.port, path),
+            body,
+            token,
+        )
     }
 }
