@@ -235,7 +235,7 @@ fn check_gate(
         None => 0.99,
         Some(c) => {
             let v = *c.get_ref();
-            if !(v >= 0.5 && v < 1.0) {
+            if !(0.5..1.0).contains(&v) {
                 r.at(
                     c.span(),
                     "confidence must be at least 0.5 and below 1, e.g. 0.99",

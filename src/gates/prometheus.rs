@@ -138,10 +138,7 @@ impl Client {
             return Ok(None);
         };
         let ex = match exposures {
-            Some(m) => match self.scalar(&q(m), end)? {
-                Some(v) => v,
-                None => 0.0,
-            },
+            Some(m) => self.scalar(&q(m), end)?.unwrap_or(0.0),
             None => seconds,
         };
         Ok(Some(Side {

@@ -190,13 +190,26 @@ pub fn decide(rule: &Rule, baseline: Side, candidate: Side) -> Decision {
             "candidate/baseline rate ratio {interval} ({pct} confidence sequence) lies {word} the allowed {a}"
         );
     } else if !evidence_met {
+        let mut missing = Vec::new();
+        if n < rule.min_events {
+            missing.push(format!(
+                "{} of {} events",
+                fmt_num(n),
+                fmt_num(rule.min_events)
+            ));
+        }
+        for (name, e) in [("baseline", eb), ("candidate", ec)] {
+            if e < rule.min_exposures {
+                missing.push(format!(
+                    "{} of {} {name} exposures",
+                    fmt_num(e),
+                    fmt_num(rule.min_exposures)
+                ));
+            }
+        }
         d.reason = format!(
-            "waiting for the minimum evidence: {} of {} events, exposures {} (baseline) and {} (candidate) of {} each",
-            fmt_num(n),
-            fmt_num(rule.min_events),
-            fmt_num(eb),
-            fmt_num(ec),
-            fmt_num(rule.min_exposures)
+            "waiting for the minimum evidence: {}; ratio so far {interval}",
+            missing.join(", ")
         );
     } else if good_side {
         d.verdict = Verdict::Pass;
