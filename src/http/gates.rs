@@ -237,12 +237,17 @@ async fn flagger(
             }
         }
     };
-    if let Some(r) = not_ready(&s) {
-        return r;
-    }
     let Some(gate) = s.gates.get(&name) else {
         return not_found(&s, &name);
     };
+    // Informational hooks never hold a rollout, even while starting.
+    if matches!(hook.as_str(), "confirm-rollout" | "post-rollout" | "event") {
+        return Json(json!({ "gate": name, "hook": hook, "status": 200, "meaning": "informational: always 200" }))
+            .into_response();
+    }
+    if let Some(r) = not_ready(&s) {
+        return r;
+    }
     // Metadata may name the sides or a window, like the query parameters.
     let md = &payload.metadata;
     let mut q: BTreeMap<String, String> = BTreeMap::new();
@@ -263,7 +268,6 @@ async fn flagger(
         s.gates.reset(gate, now());
     }
     let (proceed_on, meaning): (fn(Verdict) -> bool, &str) = match hook.as_str() {
-        "confirm-rollout" | "post-rollout" | "event" => (|_| true, "informational: always 200"),
         "pre-rollout" => (|v| v != Verdict::Fail, "new experiment started; 200 unless fail"),
         "rollout" | "confirm-traffic-increase" => (|v| v != Verdict::Fail, "200 unless fail"),
         "confirm-promotion" => (|v| v == Verdict::Pass, "200 only on pass"),
@@ -271,10 +275,6 @@ async fn flagger(
     };
     let report = match evaluate(&s, &name, o).await {
         Ok(r) => r,
-        // Informational hooks never block on an evaluation problem.
-        Err(_) if proceed_on(Verdict::Fail) && proceed_on(Verdict::Pass) => {
-            return Json(json!({ "gate": name, "hook": hook, "proceed": true })).into_response()
-        }
         Err(resp) => return resp,
     };
     let ok = proceed_on(report.verdict);
