@@ -5,6 +5,8 @@
 //! [`pipeline`] (a parser from `logtally-parsers`, then rules with
 //! conditions and labels) → [`metrics`] (the registry of series) →
 //! [`http`] (the `/metrics` exposition and health endpoints).
+//! [`gates`] compare a rollout's candidate with its baseline from those
+//! metrics (pass, fail or inconclusive).
 //! [`config`] reads and checks the TOML configuration; [`agent`] wires a
 //! configuration into running sources; [`commands`] are the CLI's verbs.
 #![deny(missing_docs)]
@@ -12,6 +14,7 @@
 pub mod agent;
 pub mod commands;
 pub mod config;
+pub mod gates;
 pub mod http;
 pub mod metrics;
 pub mod pipeline;

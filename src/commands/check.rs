@@ -10,8 +10,12 @@ pub fn check(path: &Path) -> i32 {
     match load(Some(path)) {
         Ok(c) => {
             let rules: usize = c.pipelines.iter().map(|p| p.rules.len()).sum();
+            let gates = match c.gates.len() {
+                0 => String::new(),
+                n => format!(", {n} gate{}", plural(n)),
+            };
             println!(
-                "{}: OK ({} source{}, {} pipeline{}, {} rule{})",
+                "{}: OK ({} source{}, {} pipeline{}, {} rule{}{gates})",
                 path.display(),
                 c.sources.len(),
                 plural(c.sources.len()),

@@ -10,6 +10,7 @@ use tracing::info;
 
 use crate::agent::Agent;
 use crate::config::SourceKind;
+use crate::gates::Gates;
 use crate::http::{bind, router, AppState};
 use crate::metrics::SelfMetrics;
 use crate::state;
@@ -62,10 +63,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         let listener = bind(listen).await?;
         let stop = Arc::new(AtomicBool::new(false));
         let ready = Arc::new(AtomicBool::new(false));
+        let gates = Gates::new(&agent.config.gates, agent.registry.clone());
         let state = AppState {
             registry: agent.registry.clone(),
             self_metrics,
             ready: ready.clone(),
+            gates: gates.clone(),
+            admin_token: agent.config.server.admin_token.as_deref().map(Arc::from),
         };
         let threads = agent.start_sources(&stop);
         let checkpointer = agent.config.state.clone().map(|spec| {
@@ -76,13 +80,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             );
             std::thread::spawn(move || state::run_checkpointer(spec, c, r, s))
         });
+        let sampler = tokio::spawn(gates.run(stop.clone()));
         ready.store(true, Ordering::Relaxed);
-        info!(address = %listener.local_addr()?, "serving /metrics, /healthz and /ready");
+        info!(address = %listener.local_addr()?, "serving /metrics, /healthz, /ready and /v1/gates");
         axum::serve(listener, router(state))
             .with_graceful_shutdown(shutdown_signal())
             .await?;
         info!("stopping");
         stop.store(true, Ordering::Relaxed);
+        sampler.abort();
         for t in threads {
             // File sources notice `stop` within one poll interval; standard
             // input may block, and ends with the process.

@@ -128,6 +128,11 @@ impl<'a> Reporter<'a> {
         }
     }
 
+    /// Number of errors so far.
+    pub fn error_count(&self) -> usize {
+        self.errors.len()
+    }
+
     /// True when nothing was reported.
     pub fn is_clean(&self) -> bool {
         self.errors.is_empty()

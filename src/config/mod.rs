@@ -6,6 +6,7 @@
 //! is ready to run.
 
 mod diagnostics;
+pub mod gates;
 pub mod raw;
 mod validate;
 
@@ -20,6 +21,7 @@ use crate::pipeline::condition::Condition;
 use crate::pipeline::template::Template;
 
 pub use diagnostics::{line_col, ConfigError, ConfigErrors};
+pub use gates::{GateBackend, GateSpec, GateWindow};
 
 /// The configuration compiled into the binary, used by `run` without `--config`.
 pub const DEFAULT_CONFIG: &str = include_str!("../../pipelines/system.toml");
@@ -44,6 +46,8 @@ pub struct Config {
     pub sources: Vec<SourceSpec>,
     /// `[[pipelines]]`, in file order.
     pub pipelines: Vec<PipelineSpec>,
+    /// `[[gates]]`, in file order.
+    pub gates: Vec<GateSpec>,
     /// `[state]`, when checkpoints are kept.
     pub state: Option<StateSpec>,
 }
@@ -62,6 +66,8 @@ pub struct StateSpec {
 pub struct ServerSpec {
     /// Listen address, when set in the file.
     pub listen: Option<SocketAddr>,
+    /// Bearer token for the admin endpoints (gate resets), when set.
+    pub admin_token: Option<String>,
 }
 
 /// A source of lines.

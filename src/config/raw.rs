@@ -16,6 +16,8 @@ use toml::Spanned;
 pub struct ServerConfig {
     /// Address of the HTTP server, e.g. `127.0.0.1:9898`.
     pub listen: Option<Spanned<String>>,
+    /// Bearer token required by `POST /v1/gates/{name}/reset`.
+    pub admin_token: Option<Spanned<String>>,
 }
 
 /// `[state]`: where checkpoints are kept.

@@ -50,6 +50,7 @@ pub(super) fn check(src: &str, origin: &Path) -> Result<Config, ConfigErrors> {
     let mut sources = Vec::new();
     let mut pipelines = Vec::new();
     let mut state = None;
+    let mut gates = Vec::new();
     for (key, value) in root.get_ref().iter() {
         match key.get_ref().as_ref() {
             "server" => {
@@ -76,14 +77,20 @@ pub(super) fn check(src: &str, origin: &Path) -> Result<Config, ConfigErrors> {
                     }
                 }
             }
+            "gates" => {
+                for entry in entries(&mut r, value, "[[gates]]") {
+                    gates.extend(super::gates::decode_entry(&mut r, entry));
+                }
+            }
             other => r.at(
                 key.span(),
-                format!("unknown section `{other}`: expected `server`, `state`, `sources` or `pipelines`"),
+                format!("unknown section `{other}`: expected `server`, `state`, `sources`, `pipelines` or `gates`"),
             ),
         }
     }
     let sources = check_source_names(&mut r, sources);
     let pipelines = check_pipelines(&mut r, &sources, pipelines);
+    let gates = super::gates::check_all(&mut r, gates, &sources, &pipelines);
     if pipelines.is_empty() && r.is_clean() {
         r.whole("no `[[pipelines]]`: nothing would be counted");
     }
@@ -96,6 +103,7 @@ pub(super) fn check(src: &str, origin: &Path) -> Result<Config, ConfigErrors> {
         sources,
         pipelines,
         state,
+        gates,
     })
 }
 
@@ -148,7 +156,10 @@ fn entries<'v, 'i>(
     }
 }
 
-fn decode<T: DeserializeOwned>(r: &mut Reporter<'_>, value: &Spanned<DeValue<'_>>) -> Option<T> {
+pub(super) fn decode<T: DeserializeOwned>(
+    r: &mut Reporter<'_>,
+    value: &Spanned<DeValue<'_>>,
+) -> Option<T> {
     let span = value.span();
     match T::deserialize(value.clone().into_deserializer()) {
         Ok(v) => Some(v),
@@ -170,7 +181,18 @@ fn check_server(r: &mut Reporter<'_>, raw: ServerConfig) -> ServerSpec {
             None
         }
     });
-    ServerSpec { listen }
+    let admin_token = raw.admin_token.and_then(|t| {
+        if t.get_ref().trim().is_empty() {
+            r.at(t.span(), "admin_token must not be empty");
+            None
+        } else {
+            Some(t.into_inner())
+        }
+    });
+    ServerSpec {
+        listen,
+        admin_token,
+    }
 }
 
 fn check_source(r: &mut Reporter<'_>, raw: SourceConfig) -> SourceSpec {
@@ -819,7 +841,7 @@ fn check_pipelines(
     out
 }
 
-fn check_name(r: &mut Reporter<'_>, name: &Spanned<String>, what: &str) {
+pub(super) fn check_name(r: &mut Reporter<'_>, name: &Spanned<String>, what: &str) {
     let n = name.get_ref();
     if n.is_empty()
         || !n

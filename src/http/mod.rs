@@ -1,4 +1,7 @@
-//! The HTTP server: `/metrics`, `/healthz` and `/ready`.
+//! The HTTP server: `/metrics`, `/healthz`, `/ready` and the gate API
+//! ([`gates`]).
+
+pub mod gates;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,6 +13,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 
+use crate::gates::Gates;
 use crate::metrics::expose::{render_text, TEXT_CONTENT_TYPE};
 use crate::metrics::{Registry, SelfMetrics};
 
@@ -22,6 +26,10 @@ pub struct AppState {
     pub self_metrics: &'static SelfMetrics,
     /// Set once the configuration is loaded and every source started.
     pub ready: Arc<AtomicBool>,
+    /// Rollout gates.
+    pub gates: Arc<Gates>,
+    /// `[server] admin_token`, when set.
+    pub admin_token: Option<Arc<str>>,
 }
 
 /// The routes.
@@ -30,12 +38,14 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/ready", get(ready))
+        .merge(gates::routes())
         .with_state(state)
 }
 
 async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     let mut body = String::with_capacity(16 * 1024);
     render_text(&s.registry, &mut body);
+    s.gates.render(&mut body);
     body.push_str(&s.self_metrics.render());
     ([(header::CONTENT_TYPE, TEXT_CONTENT_TYPE)], body)
 }

@@ -176,3 +176,39 @@ pub fn append(path: &Path, text: &str) {
         .unwrap();
     f.write_all(text.as_bytes()).unwrap();
 }
+
+/// POST `body` (JSON) to `url`, with a bearer token if given: status and body.
+pub fn http_post(url: &str, body: &str, token: Option<&str>) -> Result<(u16, String), String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(15)))
+        .build()
+        .into();
+    let mut req = agent.post(url).header("Content-Type", "application/json");
+    if let Some(t) = token {
+        req = req.header("Authorization", &format!("Bearer {t}"));
+    }
+    let mut resp = req.send(body).map_err(|e| e.to_string())?;
+    let status = resp.status().as_u16();
+    let body = resp
+        .body_mut()
+        .read_to_string()
+        .map_err(|e| e.to_string())?;
+    Ok((status, body))
+}
+
+impl Agent {
+    /// POST `body` to `path`, with a bearer token if given.
+    pub fn try_post(
+        &self,
+        path: &str,
+        body: &str,
+        token: Option<&str>,
+    ) -> Result<(u16, String), String> {
+        http_post(
+            &format!("http://127.0.0.1:{}{}", self.port, path),
+            body,
+            token,
+        )
+    }
+}
