@@ -269,3 +269,29 @@ fn checkpoint_self_metrics_are_exposed() {
         "{m}"
     );
 }
+
+#[test]
+fn a_rotated_file_compressed_later_is_neither_lost_nor_read_as_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    write(&cfg, &config(dir.path(), "a.log*", ""));
+    let log = dir.path().join("a.log");
+    write(&log, &lines("a", 0, 10));
+    let agent = start(&cfg);
+    wait_count(&agent, "a", 10);
+    // logrotate: rename, create, then compress the rotated file and delete it.
+    let rotated = dir.path().join("a.log.1");
+    std::fs::rename(&log, &rotated).unwrap();
+    append(&rotated, &lines("a", 10, 12));
+    write(&log, &lines("a", 12, 15));
+    wait_count(&agent, "a", 15);
+    let mut gz = vec![0x1f, 0x8b, 0x08, 0x00];
+    gz.extend(std::iter::repeat_n(b'z', 500));
+    std::fs::write(dir.path().join("a.log.1.gz"), &gz).unwrap();
+    std::fs::remove_file(&rotated).unwrap();
+    append(&log, &lines("a", 15, 16));
+    let m = wait_count(&agent, "a", 16);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(count(&agent.metrics(), "a"), Some(16.0), "{m}");
+    assert!(agent.stderr().contains("compressed file: not followed"));
+}

@@ -200,6 +200,8 @@ pub struct FileTailer {
     released: VecDeque<Content>,
     /// New files whose start is not decided yet, since when.
     deferred: HashMap<FileId, Instant>,
+    /// Files never to follow (compressed).
+    ignored: HashSet<FileId>,
     scanned_once: bool,
     warned_max_open: bool,
     rotations: Counter,
@@ -229,6 +231,7 @@ impl FileTailer {
             restored,
             released: VecDeque::new(),
             deferred: HashMap::new(),
+            ignored: HashSet::new(),
             scanned_once: false,
             warned_max_open: false,
             rotations: counter!(SOURCE_ROTATIONS, "source" => name.to_string(), "kind" => "rotation"),
@@ -374,6 +377,9 @@ impl FileTailer {
             }
             return;
         }
+        if self.ignored.contains(&id) {
+            return;
+        }
         let file = match File::open(&path) {
             Ok(f) => f,
             Err(e) => {
@@ -382,6 +388,13 @@ impl FileTailer {
                 return;
             }
         };
+        if is_compressed(&file) {
+            // A rotated file compressed by logrotate: its lines were read
+            // from the file before it was compressed.
+            info!(source = %self.name, path = %path.display(), "compressed file: not followed (exclude it to silence this)");
+            self.ignored.insert(id);
+            return;
+        }
         let start = match self.start_offset(&file, id, size, first) {
             Start::At(offset) => offset,
             Start::Later => return,
@@ -727,6 +740,17 @@ fn read_file(t: &mut Tracked, d: &mut Dispatcher, counts: &mut FrameCounts) -> (
     }
     counts.add(t.framer.take_counts());
     (taken, false)
+}
+
+/// Whether `f` starts with the magic bytes of gzip, bzip2, xz or zstd.
+fn is_compressed(f: &File) -> bool {
+    let mut magic = [0u8; 6];
+    let n = f.read_at(&mut magic, 0).unwrap_or(0);
+    let m = &magic[..n];
+    m.starts_with(&[0x1f, 0x8b])
+        || m.starts_with(b"BZh")
+        || m.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00])
+        || m.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
 }
 
 /// Whether the open file still has a name somewhere (not deleted).
