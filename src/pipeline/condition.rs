@@ -131,13 +131,37 @@ impl Condition<FieldRef> {
 pub fn parse_number(v: &str) -> Option<f64> {
     let v = v.trim();
     let b = v.as_bytes();
-    // Fast path: a plain non-negative integer of up to 15 digits.
-    if !b.is_empty() && b.len() <= 15 && b.iter().all(u8::is_ascii_digit) {
+    // Fast path: `digits[.digits]`, at most 15 digits in all: the integer
+    // and the power of ten are exact in an f64, so one division rounds
+    // correctly, as `str::parse` would.
+    if !b.is_empty() && b.len() <= 16 {
         let mut n: u64 = 0;
-        for &d in b {
-            n = n * 10 + u64::from(d - b'0');
+        let mut digits = 0;
+        let mut frac: Option<usize> = None;
+        let mut ok = true;
+        for (i, &c) in b.iter().enumerate() {
+            match c {
+                b'0'..=b'9' => {
+                    n = n * 10 + u64::from(c - b'0');
+                    digits += 1;
+                }
+                b'.' if frac.is_none() && i > 0 && i + 1 < b.len() => frac = Some(b.len() - i - 1),
+                _ => {
+                    ok = false;
+                    break;
+                }
+            }
         }
-        return Some(n as f64);
+        if ok && digits <= 15 {
+            const POW10: [f64; 16] = [
+                1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14,
+                1e15,
+            ];
+            return Some(match frac {
+                None => n as f64,
+                Some(k) => n as f64 / POW10[k],
+            });
+        }
     }
     v.parse::<f64>().ok().filter(|n| n.is_finite())
 }
@@ -158,6 +182,22 @@ mod tests {
         assert_eq!(parse_number("200"), Some(200.0));
         assert_eq!(parse_number(" 0.25 "), Some(0.25));
         assert_eq!(parse_number("1e3"), Some(1000.0));
+        assert_eq!(parse_number("0.123"), Some(0.123));
+        assert_eq!(parse_number("12.5"), Some(12.5));
+        assert_eq!(parse_number("1."), Some(1.0));
+        assert_eq!(parse_number(".5"), Some(0.5));
+        assert_eq!(parse_number("1.2.3"), None);
+        // Same result as the standard parser, digit for digit.
+        for s in [
+            "0.1",
+            "0.3",
+            "2.675",
+            "1234567.891",
+            "0.000000000000001",
+            "999999999999999",
+        ] {
+            assert_eq!(parse_number(s), s.parse::<f64>().ok(), "{s}");
+        }
         assert_eq!(parse_number("-4"), Some(-4.0));
         assert_eq!(parse_number("NaN"), None);
         assert_eq!(parse_number("inf"), None);

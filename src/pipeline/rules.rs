@@ -6,10 +6,10 @@
 //! the rule's dynamic label values into a reused buffer, finds the series in
 //! the cache and updates its cell: no lock and no allocation once warm.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use hashbrown::HashMap;
 use metrics::{counter, Counter};
 
 use regex::CaptureLocations;
@@ -191,6 +191,16 @@ impl Rule {
     }
 }
 
+/// A series found for a line, without touching its reference count.
+enum Resolved {
+    /// The rule's only series.
+    Fixed,
+    /// `resolved[i]`.
+    Slot(usize),
+    /// The overflow series (rare: its lookup takes the family's lock).
+    Overflow(Arc<Series>),
+}
+
 /// Where each label of a series comes from.
 #[derive(Debug, Clone)]
 enum Slot {
@@ -206,7 +216,10 @@ pub struct RuleState {
     /// Indexes (into the rule's labels) of the labels rendered per line.
     dynamic: Vec<usize>,
     fixed: Option<Arc<Series>>,
-    cache: HashMap<Box<[u8]>, Arc<Series>>,
+    /// Label values (joined) → index in `resolved`.
+    cache: HashMap<Box<[u8]>, usize>,
+    /// The series this state has resolved.
+    resolved: Vec<Arc<Series>>,
     key: Vec<u8>,
     /// Capture positions of the capturing conditions, by slot.
     locs: Vec<CaptureLocations>,
@@ -244,6 +257,7 @@ impl RuleState {
             dynamic,
             fixed: None,
             cache: HashMap::new(),
+            resolved: Vec::new(),
             key: Vec::new(),
             locs: rule
                 .conditions
@@ -268,7 +282,9 @@ impl RuleState {
             let key = join_key(&dyn_values);
             if !st.cache.contains_key(key.as_slice()) {
                 let s = st.create(rule, &dyn_values);
-                st.cache.insert(key.into_boxed_slice(), s);
+                st.resolved.push(s);
+                st.cache
+                    .insert(key.into_boxed_slice(), st.resolved.len() - 1);
             }
         }
         st
@@ -357,9 +373,9 @@ impl RuleState {
 
     /// The series for `rec`'s label values.
     #[inline]
-    fn series(&mut self, rule: &Rule, rec: &Record<'_>) -> Arc<Series> {
-        if let Some(s) = &self.fixed {
-            return s.clone();
+    fn series(&mut self, rule: &Rule, rec: &Record<'_>) -> Resolved {
+        if self.fixed.is_some() {
+            return Resolved::Fixed;
         }
         self.key.clear();
         for n in 0..self.dynamic.len() {
@@ -368,14 +384,14 @@ impl RuleState {
             }
             self.render(rule, rec, self.dynamic[n]);
         }
-        if let Some(s) = self.cache.get(self.key.as_slice()) {
-            return s.clone();
+        if let Some(&i) = self.cache.get(self.key.as_slice()) {
+            return Resolved::Slot(i);
         }
         self.series_slow(rule)
     }
 
     #[cold]
-    fn series_slow(&mut self, rule: &Rule) -> Arc<Series> {
+    fn series_slow(&mut self, rule: &Rule) -> Resolved {
         let key = std::mem::take(&mut self.key);
         let values: Vec<&str> = key
             .split(|b| *b == SEP)
@@ -389,13 +405,15 @@ impl RuleState {
         };
         let out = match series {
             Some(s) => {
-                self.cache.insert(key.clone().into_boxed_slice(), s.clone());
-                s
+                self.resolved.push(s);
+                let i = self.resolved.len() - 1;
+                self.cache.insert(key.clone().into_boxed_slice(), i);
+                Resolved::Slot(i)
             }
             None => {
                 self.overflow += 1;
                 let overflow: Vec<&str> = vec![OVERFLOW_VALUE; self.dynamic.len()];
-                rule.family.series(self.labels_for(&overflow))
+                Resolved::Overflow(rule.family.series(self.labels_for(&overflow)))
             }
         };
         self.key = key;
@@ -421,7 +439,15 @@ impl RuleState {
                 },
             },
         };
-        let series = self.series(rule, rec);
+        let resolved = self.series(rule, rec);
+        let series: &Series = match &resolved {
+            Resolved::Fixed => match &self.fixed {
+                Some(s) => s,
+                None => return,
+            },
+            Resolved::Slot(i) => &self.resolved[*i],
+            Resolved::Overflow(s) => s,
+        };
         match (&series.cell, value) {
             (Cell::Counter(c), None) => c.inc(),
             (Cell::Counter(c), Some(v)) if v >= 0.0 => c.add(v),
