@@ -40,8 +40,15 @@
 //!   [`AccessFormat::Common`] and [`AccessFormat::Auto`] accept lines with
 //!   or without them.
 
+use crate::scan::{expect, fail, finish, quoted, spaces, text_of, till_byte, In, PResult};
 use crate::{Fields, ParseError, ParseErrorKind, Parser, Text};
-use memchr::{memchr, memchr2};
+use memchr::memrchr;
+use nom::branch::alt;
+use nom::bytes::complete::{tag, take_till, take_till1, take_while1};
+use nom::character::complete::char;
+use nom::combinator::{map, opt, verify};
+use nom::sequence::{delimited, separated_pair, terminated};
+use nom::Parser as _;
 
 /// Field names, in the order they are pushed.
 pub const SCHEMA: [&str; 14] = [
@@ -89,215 +96,191 @@ impl AccessLogParser {
     }
 }
 
+/// A space-delimited token (empty only at the end of the line).
 #[inline]
-fn syntax(offset: usize, expected: &'static str) -> ParseError {
-    ParseError::new(ParseErrorKind::Syntax, offset, expected)
+fn token(i: In<'_>) -> PResult<'_, In<'_>> {
+    take_till(|c| c == b' ').parse(i)
 }
 
-#[inline]
-fn incomplete(offset: usize, expected: &'static str) -> ParseError {
-    ParseError::new(ParseErrorKind::Incomplete, offset, expected)
-}
-
-#[inline]
-fn skip_spaces(b: &[u8], mut i: usize) -> usize {
-    while b.get(i) == Some(&b' ') {
-        i += 1;
-    }
-    i
-}
-
-/// A space-delimited token starting at `i`: its end.
-#[inline]
-fn token_end(b: &[u8], i: usize) -> usize {
-    match b.get(i..).and_then(|r| memchr(b' ', r)) {
-        Some(k) => i + k,
-        None => b.len(),
-    }
-}
-
-/// The index of the closing quote of the quoted string opening at `open`
-/// (a backslash escapes the next byte).
-#[inline]
-fn close_quote(b: &[u8], open: usize) -> Result<usize, ParseError> {
-    let mut j = open + 1;
+/// The tokens before `[time]`: 3 (`client ident user`) or 4 (with a vhost
+/// first). Stops at the `[`.
+fn leading_tokens(i: In<'_>) -> PResult<'_, ([In<'_>; 4], usize)> {
+    let mut toks: [In<'_>; 4] = Default::default();
+    let mut n = 0;
+    let mut r = i;
     loop {
-        let rest = b
-            .get(j..)
-            .ok_or_else(|| incomplete(b.len(), "closing '\"'"))?;
-        match memchr2(b'"', b'\\', rest) {
-            None => return Err(incomplete(b.len(), "closing '\"'")),
-            Some(k) if b.get(j + k) == Some(&b'"') => return Ok(j + k),
-            Some(k) => j += k + 2,
+        r = spaces(r);
+        match (r.first(), toks.get_mut(n)) {
+            (Some(b'['), _) if n >= 3 => return Ok((r, (toks, n))),
+            (Some(_), Some(slot)) => {
+                let (rest, t) = token(r)?;
+                *slot = t;
+                n += 1;
+                r = rest;
+            }
+            _ => return Err(fail(r, None, "'[' (the timestamp)")),
         }
     }
 }
 
-/// A span of the line.
+/// `[time]`: the text between the brackets.
 #[inline]
-fn span(line: &str, start: usize, end: usize) -> Text {
-    match line.get(start..end) {
-        Some(s) => Text::of(line, s),
-        None => Text::None,
+fn timestamp(i: In<'_>) -> PResult<'_, In<'_>> {
+    delimited(
+        char('['),
+        take_till(|c| c == b']'),
+        expect("']'", char(']')),
+    )
+    .parse(i)
+}
+
+/// The 3-digit status.
+#[inline]
+fn status(i: In<'_>) -> PResult<'_, In<'_>> {
+    expect(
+        "a 3-digit status",
+        verify(token, |t: &[u8]| {
+            t.len() == 3 && t.iter().all(u8::is_ascii_digit)
+        }),
+    )
+    .parse(i)
+}
+
+/// The byte count: digits, or `-` (`None`).
+#[inline]
+fn byte_count(i: In<'_>) -> PResult<'_, Option<In<'_>>> {
+    let (r, t) = token(i)?;
+    match t {
+        b"-" => Ok((r, None)),
+        [] => Err(fail(i, None, "a byte count")),
+        _ if t.iter().all(u8::is_ascii_digit) => Ok((r, Some(t))),
+        _ => Err(fail(i, None, "a byte count or '-'")),
     }
 }
 
-fn is_number(s: &[u8]) -> bool {
-    !s.is_empty()
-        && s.first().is_some_and(u8::is_ascii_digit)
-        && s.iter().all(|&c| c.is_ascii_digit() || c == b'.')
+/// A request method: upper-case letters, `_` and `-`.
+fn method(i: In<'_>) -> PResult<'_, In<'_>> {
+    terminated(
+        take_while1(|c: u8| c.is_ascii_uppercase() || c == b'_' || c == b'-'),
+        char(' '),
+    )
+    .parse(i)
+}
+
+fn http_version(i: In<'_>) -> PResult<'_, In<'_>> {
+    tag(&b"HTTP/"[..]).parse(i)
 }
 
 /// `METHOD path[ protocol]` → (method, path, protocol).
-fn split_request(line: &str, req: &str) -> Option<(Text, Text, Text)> {
-    let b = req.as_bytes();
-    let sp = memchr(b' ', b)?;
-    let method = b.get(..sp)?;
-    if method.is_empty()
-        || !method
-            .iter()
-            .all(|c| c.is_ascii_uppercase() || *c == b'_' || *c == b'-')
-    {
-        return None;
-    }
-    let rest = req.get(sp + 1..)?;
-    let (path, proto) = match memchr::memrchr(b' ', rest.as_bytes()) {
-        Some(k) if rest.get(k + 1..).is_some_and(|p| p.starts_with("HTTP/")) => {
-            (rest.get(..k)?, rest.get(k + 1..))
+fn split_request(req: In<'_>) -> Option<(In<'_>, In<'_>, Option<In<'_>>)> {
+    let (rest, m) = method(req).ok()?;
+    // The protocol is the last word, so look for it from the end.
+    let (path, proto) = match memrchr(b' ', rest) {
+        Some(k) => {
+            let proto = rest.get(k + 1..)?;
+            http_version(proto).ok()?;
+            (rest.get(..k)?, Some(proto))
         }
-        Some(_) => return None,
         None => (rest, None),
     };
     if path.is_empty() {
         return None;
     }
-    Some((
-        Text::of(line, req.get(..sp)?),
-        Text::of(line, path),
-        proto.map_or(Text::None, |p| Text::of(line, p)),
+    Some((m, path, proto))
+}
+
+fn is_number(s: &[u8]) -> bool {
+    s.first().is_some_and(u8::is_ascii_digit) && s.iter().all(|&c| c.is_ascii_digit() || c == b'.')
+}
+
+/// A token after the user agent.
+#[derive(Clone, Copy)]
+enum Extra<'a> {
+    Bare(In<'a>),
+    /// `"..."`, quotes included.
+    Quoted(In<'a>),
+    /// `[...]` (or `[...` to the end of the line), and what is inside.
+    Bracketed {
+        raw: In<'a>,
+        inner: In<'a>,
+    },
+    /// `key=value` or `key="value"` (`value` without the quotes).
+    KeyValue {
+        raw: In<'a>,
+        key: In<'a>,
+        value: In<'a>,
+    },
+}
+
+impl Default for Extra<'_> {
+    fn default() -> Self {
+        Extra::Bare(&[])
+    }
+}
+
+impl<'a> Extra<'a> {
+    fn raw(&self) -> In<'a> {
+        match *self {
+            Extra::Bare(raw) | Extra::Quoted(raw) => raw,
+            Extra::Bracketed { raw, .. } | Extra::KeyValue { raw, .. } => raw,
+        }
+    }
+
+    fn is_number(&self) -> bool {
+        matches!(self, Extra::Bare(t) if is_number(t))
+    }
+}
+
+/// What `p` consumed of `i`.
+#[inline]
+fn consumed<'a, O>(
+    mut p: impl nom::Parser<In<'a>, Output = O, Error = crate::scan::Fail<'a>>,
+) -> impl FnMut(In<'a>) -> PResult<'a, (In<'a>, O)> {
+    move |i| {
+        let (r, o) = p.parse(i)?;
+        let raw = i.get(..i.len() - r.len()).unwrap_or_default();
+        Ok((r, (raw, o)))
+    }
+}
+
+fn key_value(i: In<'_>) -> PResult<'_, (In<'_>, In<'_>)> {
+    separated_pair(
+        take_till1(|c| c == b'=' || c == b' '),
+        char('='),
+        alt((map(quoted, |(v, _)| v), token)),
+    )
+    .parse(i)
+}
+
+fn bracketed(i: In<'_>) -> PResult<'_, In<'_>> {
+    let (r, (_, inner)) = (char('['), till_byte(b']')).parse(i)?;
+    let (r, _) = opt(char(']')).parse(r)?;
+    Ok((r, inner))
+}
+
+/// One extra token (at least one byte of `i`, which starts with no space).
+fn extra(i: In<'_>) -> PResult<'_, Extra<'_>> {
+    alt((
+        map(consumed(quoted), |(raw, _)| Extra::Quoted(raw)),
+        map(consumed(bracketed), |(raw, inner)| Extra::Bracketed {
+            raw,
+            inner,
+        }),
+        map(consumed(key_value), |(raw, (key, value))| Extra::KeyValue {
+            raw,
+            key,
+            value,
+        }),
+        map(token, Extra::Bare),
     ))
-}
-
-#[derive(Clone, Copy, Default)]
-enum Kind {
-    #[default]
-    Bare,
-    Quoted,
-    Bracketed,
-    /// `key=value`; the index of `=`.
-    KeyValue(usize),
-}
-
-#[derive(Clone, Copy, Default)]
-struct Extra {
-    start: usize,
-    end: usize,
-    kind: Kind,
+    .parse(i)
 }
 
 impl Parser for AccessLogParser {
     fn parse(&self, line: &str, out: &mut Fields) -> Result<(), ParseError> {
         out.clear();
         let b = line.as_bytes();
-        // Up to four leading tokens before `[time]`.
-        let mut toks = [(0usize, 0usize); 4];
-        let mut n = 0;
-        let mut i = 0;
-        loop {
-            i = skip_spaces(b, i);
-            match b.get(i) {
-                None => return Err(incomplete(i, "'[' (the timestamp)")),
-                Some(b'[') if n >= 3 => break,
-                Some(_) if n == 4 => return Err(syntax(i, "'[' (the timestamp)")),
-                Some(_) => {
-                    let e = token_end(b, i);
-                    toks[n] = (i, e);
-                    n += 1;
-                    i = e;
-                }
-            }
-        }
-        let tok = |k: usize| span(line, toks[k].0, toks[k].1);
-        let (vhost, first) = if n == 4 { (tok(0), 1) } else { (Text::None, 0) };
-        let ts_end = b
-            .get(i + 1..)
-            .and_then(|r| memchr(b']', r))
-            .map(|k| i + 1 + k)
-            .ok_or_else(|| incomplete(b.len(), "']'"))?;
-        let timestamp = span(line, i + 1, ts_end);
-        i = skip_spaces(b, ts_end + 1);
-        match b.get(i) {
-            Some(b'"') => {}
-            Some(_) => return Err(syntax(i, "'\"' (the request)")),
-            None => return Err(incomplete(i, "'\"' (the request)")),
-        }
-        let req_end = close_quote(b, i)?;
-        let req_str = line.get(i + 1..req_end).unwrap_or("");
-        let request = Text::of(line, req_str);
-        let (method, path, protocol) =
-            split_request(line, req_str).unwrap_or((Text::None, Text::None, Text::None));
-        i = skip_spaces(b, req_end + 1);
-        let st_end = token_end(b, i);
-        let st = b.get(i..st_end).unwrap_or(&[]);
-        if st.len() != 3 || !st.iter().all(u8::is_ascii_digit) {
-            return Err(if st.is_empty() {
-                incomplete(i, "a 3-digit status")
-            } else {
-                syntax(i, "a 3-digit status")
-            });
-        }
-        let status = span(line, i, st_end);
-        i = skip_spaces(b, st_end);
-        let by_end = token_end(b, i);
-        let by = b.get(i..by_end).unwrap_or(&[]);
-        let bytes = if by == b"-" {
-            Text::Static("0")
-        } else if !by.is_empty() && by.iter().all(u8::is_ascii_digit) {
-            span(line, i, by_end)
-        } else if by.is_empty() {
-            return Err(incomplete(i, "a byte count"));
-        } else {
-            return Err(syntax(i, "a byte count or '-'"));
-        };
-        i = skip_spaces(b, by_end);
-        let mut referer = Text::None;
-        let mut user_agent = Text::None;
-        if b.get(i) == Some(&b'"') {
-            let e = close_quote(b, i)?;
-            referer = span(line, i + 1, e);
-            i = skip_spaces(b, e + 1);
-            if b.get(i) == Some(&b'"') {
-                let e = close_quote(b, i)?;
-                user_agent = span(line, i + 1, e);
-                i = skip_spaces(b, e + 1);
-            }
-        }
-        if self.format == AccessFormat::Combined && matches!(user_agent, Text::None) {
-            return Err(incomplete(i, "quoted referer and user agent"));
-        }
-        let values = [
-            vhost,
-            tok(first),
-            tok(first + 1),
-            tok(first + 2),
-            timestamp,
-            request,
-            method,
-            path,
-            protocol,
-            status,
-            bytes,
-            referer,
-            user_agent,
-            Text::None,
-        ];
-        for (name, value) in SCHEMA.into_iter().zip(values) {
-            out.push_static(name, value);
-        }
-        if i < b.len() {
-            self.extras(line, i, out)?;
-        }
-        Ok(())
+        self.record(b, out).map_err(|e| finish(b, e))
     }
 
     fn schema(&self) -> Option<&[&str]> {
@@ -306,112 +289,134 @@ impl Parser for AccessLogParser {
 }
 
 impl AccessLogParser {
-    fn extras(&self, line: &str, mut i: usize, out: &mut Fields) -> Result<(), ParseError> {
-        let b = line.as_bytes();
+    fn record<'a>(
+        &self,
+        b: In<'a>,
+        out: &mut Fields,
+    ) -> Result<(), nom::Err<crate::scan::Fail<'a>>> {
+        let (r, (toks, n)) = leading_tokens(b)?;
+        let (vhost, first) = if n == 4 {
+            (text_of(b, toks[0]), 1)
+        } else {
+            (Text::None, 0)
+        };
+        let tok = |k: usize| toks.get(k).map_or(Text::None, |t| text_of(b, t));
+        let (r, ts) = timestamp(r)?;
+        let (r, (req, _)) = expect("'\"' (the request)", quoted).parse(spaces(r))?;
+        let (method, path, protocol) = match split_request(req) {
+            Some((m, p, proto)) => (
+                text_of(b, m),
+                text_of(b, p),
+                proto.map_or(Text::None, |p| text_of(b, p)),
+            ),
+            None => (Text::None, Text::None, Text::None),
+        };
+        let (r, st) = status(spaces(r))?;
+        let (r, by) = byte_count(spaces(r))?;
+        let mut r = spaces(r);
+        let mut referer = Text::None;
+        let mut user_agent = Text::None;
+        if let (rest, Some((re, _))) = opt(quoted).parse(r)? {
+            referer = text_of(b, re);
+            r = spaces(rest);
+            if let (rest, Some((ua, _))) = opt(quoted).parse(r)? {
+                user_agent = text_of(b, ua);
+                r = spaces(rest);
+            }
+        }
+        if self.format == AccessFormat::Combined && matches!(user_agent, Text::None) {
+            return Err(fail(
+                r,
+                Some(ParseErrorKind::Incomplete),
+                "quoted referer and user agent",
+            ));
+        }
+        let values = [
+            vhost,
+            tok(first),
+            tok(first + 1),
+            tok(first + 2),
+            text_of(b, ts),
+            text_of(b, req),
+            method,
+            path,
+            protocol,
+            text_of(b, st),
+            by.map_or(Text::Static("0"), |t| text_of(b, t)),
+            referer,
+            user_agent,
+            Text::None,
+        ];
+        for (name, value) in SCHEMA.into_iter().zip(values) {
+            out.push_static(name, value);
+        }
+        if !r.is_empty() {
+            Self::extras(b, r, out)?;
+        }
+        Ok(())
+    }
+
+    fn extras<'a>(
+        b: In<'a>,
+        mut r: In<'a>,
+        out: &mut Fields,
+    ) -> Result<(), nom::Err<crate::scan::Fail<'a>>> {
         let mut ex = [Extra::default(); MAX_EXTRAS];
         let mut n = 0;
-        while n < MAX_EXTRAS {
-            i = skip_spaces(b, i);
-            let Some(&c) = b.get(i) else { break };
-            let start = i;
-            let kind;
-            match c {
-                b'"' => {
-                    i = close_quote(b, i)? + 1;
-                    kind = Kind::Quoted;
-                }
-                b'[' => {
-                    i = b
-                        .get(i..)
-                        .and_then(|r| memchr(b']', r))
-                        .map_or(b.len(), |k| i + k + 1);
-                    kind = Kind::Bracketed;
-                }
-                _ => {
-                    let e = token_end(b, i);
-                    let eq = b.get(i..e).and_then(|t| memchr(b'=', t)).map(|k| i + k);
-                    match eq {
-                        Some(q) if q > i && b.get(q + 1) == Some(&b'"') => {
-                            i = close_quote(b, q + 1)? + 1;
-                            kind = Kind::KeyValue(q);
-                        }
-                        Some(q) if q > i => {
-                            i = e;
-                            kind = Kind::KeyValue(q);
-                        }
-                        _ => {
-                            i = e;
-                            kind = Kind::Bare;
-                        }
-                    }
-                }
+        for slot in ex.iter_mut() {
+            r = spaces(r);
+            if r.is_empty() {
+                break;
             }
-            ex[n] = Extra {
-                start,
-                end: i,
-                kind,
-            };
+            let (rest, e) = extra(r)?;
+            *slot = e;
             n += 1;
+            r = rest;
         }
-        let ex = &ex[..n];
-        let raw = |e: &Extra| b.get(e.start..e.end).unwrap_or(&[]);
-        let bare_num = |e: Option<&Extra>| {
-            e.is_some_and(|e| matches!(e.kind, Kind::Bare) && is_number(raw(e)))
-        };
-        if bare_num(ex.first())
-            && bare_num(ex.get(1))
-            && matches!(ex.get(2).map(|e| e.kind), Some(Kind::Bracketed))
-        {
-            // ingress-nginx log-format-upstream.
-            out.push_static("request_length", span(line, ex[0].start, ex[0].end));
-            out.set_value(REQUEST_TIME, span(line, ex[1].start, ex[1].end));
-            let mut k = 2;
-            for name in ["proxy_upstream_name", "proxy_alternative_upstream_name"] {
-                if let Some(e) = ex.get(k).filter(|e| matches!(e.kind, Kind::Bracketed)) {
-                    let inner_end = if b.get(e.end.saturating_sub(1)) == Some(&b']') {
-                        e.end - 1
-                    } else {
-                        e.end
-                    };
-                    if inner_end > e.start + 1 {
-                        out.push_static(name, span(line, e.start + 1, inner_end));
+        let ex = ex.get(..n).unwrap_or_default();
+        if let [a, b2, Extra::Bracketed { .. }, ..] = ex {
+            if a.is_number() && b2.is_number() {
+                // ingress-nginx log-format-upstream.
+                out.push_static("request_length", text_of(b, a.raw()));
+                out.set_value(REQUEST_TIME, text_of(b, b2.raw()));
+                let mut k = 2;
+                for name in ["proxy_upstream_name", "proxy_alternative_upstream_name"] {
+                    if let Some(Extra::Bracketed { inner, .. }) = ex.get(k) {
+                        if !inner.is_empty() {
+                            out.push_static(name, text_of(b, inner));
+                        }
+                        k += 1;
                     }
-                    k += 1;
                 }
+                for (name, e) in [
+                    "upstream_addr",
+                    "upstream_response_length",
+                    "upstream_response_time",
+                    "upstream_status",
+                    "req_id",
+                ]
+                .into_iter()
+                .zip(ex.iter().skip(k))
+                {
+                    out.push_static(name, text_of(b, e.raw()));
+                }
+                return Ok(());
             }
-            for (name, e) in [
-                "upstream_addr",
-                "upstream_response_length",
-                "upstream_response_time",
-                "upstream_status",
-                "req_id",
-            ]
-            .into_iter()
-            .zip(ex.iter().skip(k))
-            {
-                out.push_static(name, span(line, e.start, e.end));
-            }
-            return Ok(());
         }
         let mut have_rt = false;
         for e in ex {
-            match e.kind {
-                Kind::Bare if !have_rt && is_number(raw(e)) => {
-                    out.set_value(REQUEST_TIME, span(line, e.start, e.end));
+            match *e {
+                Extra::Bare(t) if !have_rt && is_number(t) => {
+                    out.set_value(REQUEST_TIME, text_of(b, t));
                     have_rt = true;
                 }
-                Kind::KeyValue(q) => {
-                    let key = line.get(e.start..q).unwrap_or("");
-                    let mut v = (q + 1, e.end);
-                    if b.get(q + 1) == Some(&b'"') {
-                        v = (q + 2, e.end.saturating_sub(1).max(q + 2));
-                    }
-                    let value = span(line, v.0, v.1);
-                    if !have_rt && (key == "rt" || key == "request_time") {
+                Extra::KeyValue { key, value, .. } => {
+                    let value = text_of(b, value);
+                    if !have_rt && (key == b"rt" || key == b"request_time") {
                         out.set_value(REQUEST_TIME, value);
                         have_rt = true;
                     } else {
-                        out.push(Text::of(line, key), value);
+                        out.push(text_of(b, key), value);
                     }
                 }
                 _ => {}
@@ -588,5 +593,62 @@ mod tests {
         ] {
             let _ = p.parse(&l, &mut Fields::new());
         }
+    }
+
+    #[test]
+    fn edge_cases() {
+        let p = AccessLogParser::new(AccessFormat::Auto);
+        // Trailing spaces, empty quoted fields.
+        let line = r#"1.2.3.4 - - [t] "" 200 1 "" ""   "#;
+        let got = parse(&p, line).unwrap();
+        assert_eq!(got.len(), 14);
+        assert_eq!(got[5].as_deref(), Some(""));
+        assert_eq!(got[6], None);
+        assert_eq!(got[11].as_deref(), Some(""));
+        assert_eq!(got[12].as_deref(), Some(""));
+        // A backslash as the last byte never closes a quote.
+        for bad in [
+            r#"1.2.3.4 - - [t] "GET /\"#,
+            r#"1.2.3.4 - - [t] "GET / HTTP/1.1" 200 1 "-" "ua\"#,
+            r#"1.2.3.4 - - [t] "GET / HTTP/1.1" 200 1 "-" "ua" k="v\"#,
+        ] {
+            let e = p.parse(bad, &mut Fields::new()).unwrap_err();
+            assert_eq!(e.kind, ParseErrorKind::Incomplete, "{bad:?}");
+            assert_eq!(e.offset, bad.len(), "{bad:?}");
+        }
+        // Extras: empty value, unterminated bracket, a key with a quote.
+        let line = r#"1.2.3.4 - - [t] "GET / HTTP/1.1" 200 1 "-" "ua" k= a"b=c [x"#;
+        let mut f = Fields::new();
+        p.parse(line, &mut f).unwrap();
+        assert_eq!(f.get(line, "k"), Some(""));
+        assert_eq!(f.get(line, "a\"b"), Some("c"));
+        assert_eq!(f.len(), 16);
+        // Only 32 extra tokens are looked at: a broken 33rd is ignored.
+        let line = format!(
+            r#"1.2.3.4 - - [t] "GET / HTTP/1.1" 200 1 "-" "ua"{} "x"#,
+            " k=v".repeat(32)
+        );
+        p.parse(&line, &mut f).unwrap();
+        assert_eq!(f.len(), 14 + 32);
+        // CRLF leftovers: after the user agent `\r` is an ignored extra; in
+        // the byte count it is not a number.
+        let line = "1.2.3.4 - - [t] \"GET / HTTP/1.1\" 200 1 \"-\" \"ua\"\r";
+        assert_eq!(parse(&p, line).unwrap()[12].as_deref(), Some("ua"));
+        let e = p
+            .parse("1.2.3.4 - - [t] \"GET / HTTP/1.1\" 200 1\r", &mut f)
+            .unwrap_err();
+        assert_eq!(
+            (e.kind, e.offset, e.expected),
+            (ParseErrorKind::Syntax, 37, "a byte count or '-'")
+        );
+        // Combined needs the user agent; the error points after the referer.
+        let line = r#"1.2.3.4 - - [t] "GET / HTTP/1.1" 200 1 "-" x"#;
+        let e = AccessLogParser::new(AccessFormat::Combined)
+            .parse(line, &mut f)
+            .unwrap_err();
+        assert_eq!(
+            (e.kind, e.offset),
+            (ParseErrorKind::Incomplete, line.len() - 1)
+        );
     }
 }

@@ -19,8 +19,16 @@
 //! Control characters inside strings are accepted as they are (lenient).
 //! The set of fields varies from line to line: [`Parser::schema`] is `None`.
 
+use crate::scan::{
+    expect, fail, finish, quoted, str_of, syntax, text_of, unescape, Fail, In, PResult,
+};
 use crate::{Fields, ParseError, ParseErrorKind, Parser, Text};
-use memchr::{memchr, memchr2};
+use nom::branch::alt;
+use nom::bytes::complete::tag;
+use nom::character::complete::{char, digit1, multispace0, one_of};
+use nom::combinator::{cut, opt, recognize};
+use nom::sequence::preceded;
+use nom::Parser as _;
 
 /// Deepest nesting of objects and arrays accepted (the top-level object
 /// counts as 1).
@@ -40,15 +48,6 @@ impl JsonParser {
 }
 
 #[derive(Clone, Copy)]
-enum Frame {
-    /// An object; `prefix` is its dotted name (`Text::None` for the top).
-    Obj {
-        prefix: Text,
-    },
-    Arr,
-}
-
-#[derive(Clone, Copy)]
 enum State {
     ObjStart,
     Key,
@@ -59,119 +58,60 @@ enum State {
 
 /// A key as found in the line: the bytes between its quotes.
 #[derive(Clone, Copy)]
-struct Key {
-    start: usize,
-    end: usize,
+struct Key<'a> {
+    raw: In<'a>,
     escaped: bool,
 }
 
+type Res<'a, T> = Result<T, nom::Err<Fail<'a>>>;
+
+/// JSON whitespace.
 #[inline]
-fn syntax(offset: usize, expected: &'static str) -> ParseError {
-    ParseError::new(ParseErrorKind::Syntax, offset, expected)
+fn ws(i: In<'_>) -> In<'_> {
+    multispace0::<_, Fail<'_>>(i).map_or(i, |(r, _)| r)
 }
 
+/// A string: the text between the quotes, and whether it has escapes.
 #[inline]
-fn incomplete(offset: usize, expected: &'static str) -> ParseError {
-    ParseError::new(ParseErrorKind::Incomplete, offset, expected)
+fn string(i: In<'_>) -> PResult<'_, (In<'_>, bool)> {
+    quoted(i)
 }
 
+/// An object key and the `:` after it.
 #[inline]
-fn skip_ws(b: &[u8], mut i: usize) -> usize {
-    while let Some(c) = b.get(i) {
-        if !matches!(c, b' ' | b'\t' | b'\r' | b'\n') {
-            break;
-        }
-        i += 1;
-    }
-    i
+fn key(i: In<'_>) -> PResult<'_, Key<'_>> {
+    let (r, (raw, escaped)) = expect("'\"' (an object key)", string).parse(i)?;
+    let (r, _) = preceded(multispace0, expect("':'", char(':'))).parse(r)?;
+    Ok((r, Key { raw, escaped }))
 }
 
-/// Finds the closing quote of the string whose opening quote is at `open`.
-/// Returns its position and whether the string holds a backslash.
+/// `true`, `false` or `null`.
 #[inline]
-fn scan_string(b: &[u8], open: usize) -> Result<(usize, bool), ParseError> {
-    let mut j = open + 1;
-    let mut escaped = false;
-    loop {
-        let rest = b
-            .get(j..)
-            .ok_or_else(|| incomplete(b.len(), "closing '\"'"))?;
-        match memchr2(b'"', b'\\', rest) {
-            None => return Err(incomplete(b.len(), "closing '\"'")),
-            Some(k) => {
-                let p = j + k;
-                if b.get(p) == Some(&b'"') {
-                    return Ok((p, escaped));
-                }
-                escaped = true;
-                j = p + 2;
-            }
-        }
-    }
+fn literal(i: In<'_>) -> PResult<'_, In<'_>> {
+    syntax(
+        "true, false or null",
+        alt((tag(&b"true"[..]), tag(&b"false"[..]), tag(&b"null"[..]))),
+    )
+    .parse(i)
 }
 
-fn hex4(b: &[u8], at: usize, base: usize) -> Result<u32, ParseError> {
-    let digits = b
-        .get(at..at + 4)
-        .ok_or_else(|| incomplete(base + at, "4 hex digits"))?;
-    let mut v = 0u32;
-    for (k, &d) in digits.iter().enumerate() {
-        let x = match d {
-            b'0'..=b'9' => d - b'0',
-            b'a'..=b'f' => d - b'a' + 10,
-            b'A'..=b'F' => d - b'A' + 10,
-            _ => return Err(syntax(base + at + k, "hex digit")),
-        };
-        v = v * 16 + u32::from(x);
-    }
-    Ok(v)
-}
-
-/// Appends the unescaped form of `raw` (the text between the quotes of a
-/// JSON string that starts at byte `base` of the line) to `out`.
-pub(crate) fn unescape(raw: &str, base: usize, out: &mut String) -> Result<(), ParseError> {
-    let b = raw.as_bytes();
-    let mut lit = 0;
-    while let Some(k) = b.get(lit..).and_then(|r| memchr(b'\\', r)) {
-        let p = lit + k;
-        out.push_str(raw.get(lit..p).unwrap_or_default());
-        let mut adv = 2;
-        let c = match b.get(p + 1) {
-            Some(b'"') => '"',
-            Some(b'\\') => '\\',
-            Some(b'/') => '/',
-            Some(b'b') => '\u{8}',
-            Some(b'f') => '\u{c}',
-            Some(b'n') => '\n',
-            Some(b'r') => '\r',
-            Some(b't') => '\t',
-            Some(b'u') => {
-                let hi = hex4(b, p + 2, base)?;
-                adv = 6;
-                if (0xD800..0xDC00).contains(&hi) {
-                    if b.get(p + 6) == Some(&b'\\') && b.get(p + 7) == Some(&b'u') {
-                        let lo = hex4(b, p + 8, base)?;
-                        if (0xDC00..0xE000).contains(&lo) {
-                            adv = 12;
-                            char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
-                                .unwrap_or('\u{FFFD}')
-                        } else {
-                            '\u{FFFD}'
-                        }
-                    } else {
-                        '\u{FFFD}'
-                    }
-                } else {
-                    char::from_u32(hi).unwrap_or('\u{FFFD}')
-                }
-            }
-            _ => return Err(syntax(base + p + 1, "valid escape")),
-        };
-        out.push(c);
-        lit = p + adv;
-    }
-    out.push_str(raw.get(lit..).unwrap_or_default());
-    Ok(())
+/// A number, as written.
+#[inline]
+fn number(i: In<'_>) -> PResult<'_, In<'_>> {
+    recognize((
+        opt(char('-')),
+        syntax("a digit", alt((tag(&b"0"[..]), digit1))),
+        opt(preceded(
+            char('.'),
+            cut(syntax("a digit after '.'", digit1)),
+        )),
+        opt((
+            one_of("eE"),
+            opt(one_of("+-")),
+            cut(syntax("a digit in the exponent", digit1)),
+        )),
+    ))
+    .parse(i)
 }
 
 /// Appends text `t` (of the line or of the arena `s` itself) to `s`.
@@ -196,18 +136,18 @@ fn append_text(s: &mut String, line: &str, t: Text) {
 
 /// The dotted name of `key` inside the object named `prefix`.
 #[inline]
-fn name_of(out: &mut Fields, line: &str, prefix: Text, key: Key) -> Result<Text, ParseError> {
-    let raw = line.get(key.start..key.end).unwrap_or("");
+fn name_of<'a>(out: &mut Fields, line: &'a str, prefix: Text, key: Key<'a>) -> Res<'a, Text> {
     if matches!(prefix, Text::None) && !key.escaped {
-        return Ok(Text::of(line, raw));
+        return Ok(text_of(line.as_bytes(), key.raw));
     }
+    let raw = str_of(line, key.raw);
     let (t, r) = out.arena_with(|s| {
         if !matches!(prefix, Text::None) {
             append_text(s, line, prefix);
             s.push('.');
         }
         if key.escaped {
-            unescape(raw, key.start, s)
+            unescape(raw, s)
         } else {
             s.push_str(raw);
             Ok(())
@@ -216,276 +156,247 @@ fn name_of(out: &mut Fields, line: &str, prefix: Text, key: Key) -> Result<Text,
     r.map(|()| t)
 }
 
+/// The open containers. Frame `d` (0: the top-level object) is an array
+/// when bit `d` of `arrays` is set, else an object.
+///
+/// Only objects outside any array name fields, and each one's dotted name is
+/// its parent's name, a `.` and its key: so the name of the innermost such
+/// object is kept as a [`Text`], and for the others only their length
+/// (their name is a prefix of their child's).
+struct Stack<'a> {
+    arrays: u64,
+    depth: usize,
+    /// The dotted name of the innermost object outside arrays (`Text::None`
+    /// for the top level).
+    prefix: Text,
+    /// `prefix_len[d]`: the length of the name of object `d` (outside
+    /// arrays).
+    prefix_len: [u32; MAX_DEPTH],
+    /// Depth at which the outermost open array was opened (0: none).
+    arr_depth: usize,
+    /// That array, from its `[` on, and its field name.
+    arr: In<'a>,
+    arr_name: Text,
+}
+
+fn text_len(t: Text) -> u32 {
+    match t {
+        Text::Line { start, end } | Text::Arena { start, end } => end.saturating_sub(start),
+        Text::Static(s) => s.len() as u32,
+        Text::None => 0,
+    }
+}
+
+impl<'a> Stack<'a> {
+    fn is_array(&self, d: usize) -> bool {
+        self.arrays & (1u64 << (d % MAX_DEPTH)) != 0
+    }
+
+    /// Opens an object (`array` false) or an array one level deeper; `name`
+    /// is its field name when it is outside arrays.
+    #[inline]
+    fn open(&mut self, array: bool, name: Text) {
+        let d = self.depth % MAX_DEPTH;
+        if array {
+            self.arrays |= 1 << d;
+        } else {
+            self.arrays &= !(1 << d);
+            if self.arr_depth == 0 {
+                self.prefix = name;
+                if let Some(l) = self.prefix_len.get_mut(d) {
+                    *l = text_len(name);
+                }
+            }
+        }
+        self.depth += 1;
+    }
+
+    /// Closes the container whose closing bracket starts `r`.
+    #[inline]
+    fn close(&mut self, line: In<'a>, r: In<'a>, out: &mut Fields) -> In<'a> {
+        self.depth -= 1;
+        if self.arr_depth != 0 {
+            if self.depth + 1 == self.arr_depth {
+                if !matches!(self.arr_name, Text::None) {
+                    let len = self.arr.len() - r.len() + 1;
+                    out.push(
+                        self.arr_name,
+                        text_of(line, self.arr.get(..len).unwrap_or_default()),
+                    );
+                }
+                self.arr_depth = 0;
+            }
+        } else if self.depth >= 1 {
+            // Back to the parent object: its name is the start of ours (or
+            // none at the top level).
+            let parent = self.depth - 1;
+            self.prefix = match (parent, self.prefix) {
+                (0, _) => Text::None,
+                (_, Text::Arena { start, .. }) => {
+                    let len = self.prefix_len.get(parent).copied().unwrap_or(0);
+                    Text::Arena {
+                        start,
+                        end: start.saturating_add(len),
+                    }
+                }
+                (_, p) => p,
+            };
+        }
+        r.get(1..).unwrap_or_default()
+    }
+
+    /// Whether the innermost open container is an array.
+    #[inline]
+    fn in_array(&self) -> bool {
+        self.depth.checked_sub(1).is_none_or(|d| self.is_array(d))
+    }
+}
+
 impl Parser for JsonParser {
     fn parse(&self, line: &str, out: &mut Fields) -> Result<(), ParseError> {
         out.clear();
-        let b = line.as_bytes();
-        let mut i = skip_ws(b, 0);
-        match b.get(i) {
-            Some(b'{') => i += 1,
-            Some(_) => return Err(syntax(i, "'{' (a JSON object)")),
-            None => return Err(incomplete(i, "'{' (a JSON object)")),
-        }
-        let mut stack = [Frame::Arr; MAX_DEPTH];
-        stack[0] = Frame::Obj { prefix: Text::None };
-        let mut depth = 1usize;
-        // Depth at which the outermost open array was opened (0: none).
-        let mut arr_depth = 0usize;
-        let mut arr_start = 0usize;
-        let mut arr_name = Text::None;
-        // The key of the value being parsed, when inside an object.
-        let mut key: Option<Key> = None;
-        let mut state = State::ObjStart;
-        loop {
-            i = skip_ws(b, i);
-            match state {
-                State::ObjStart => {
-                    if b.get(i) == Some(&b'}') {
-                        state = close(
-                            b,
-                            line,
-                            out,
-                            &mut i,
-                            &mut depth,
-                            &mut arr_depth,
-                            arr_start,
-                            arr_name,
-                        )?;
-                    } else {
-                        state = State::Key;
-                    }
-                }
-                State::ArrStart => {
-                    if b.get(i) == Some(&b']') {
-                        state = close(
-                            b,
-                            line,
-                            out,
-                            &mut i,
-                            &mut depth,
-                            &mut arr_depth,
-                            arr_start,
-                            arr_name,
-                        )?;
-                    } else {
-                        key = None;
-                        state = State::Value;
-                    }
-                }
-                State::Key => {
-                    match b.get(i) {
-                        Some(b'"') => {}
-                        Some(_) => return Err(syntax(i, "'\"' (an object key)")),
-                        None => return Err(incomplete(i, "'\"' (an object key)")),
-                    }
-                    let (end, escaped) = scan_string(b, i)?;
-                    key = Some(Key {
-                        start: i + 1,
-                        end,
-                        escaped,
-                    });
-                    i = skip_ws(b, end + 1);
-                    match b.get(i) {
-                        Some(b':') => i += 1,
-                        Some(_) => return Err(syntax(i, "':'")),
-                        None => return Err(incomplete(i, "':'")),
-                    }
+        object(line, out).map_err(|e| finish(line.as_bytes(), e))
+    }
+}
+
+/// Parses the object that is the whole line, iteratively.
+fn object<'a>(line: &'a str, out: &mut Fields) -> Res<'a, ()> {
+    let b = line.as_bytes();
+    let (mut r, _) = expect("'{' (a JSON object)", char('{')).parse(ws(b))?;
+    let mut st = Stack {
+        arrays: 0,
+        depth: 0,
+        prefix: Text::None,
+        prefix_len: [0; MAX_DEPTH],
+        arr_depth: 0,
+        arr: b,
+        arr_name: Text::None,
+    };
+    st.open(false, Text::None);
+    // The key of the value being parsed, when inside an object.
+    let mut cur: Option<Key<'a>> = None;
+    let mut state = State::ObjStart;
+    loop {
+        r = ws(r);
+        match state {
+            State::ObjStart | State::ArrStart => {
+                let closing = if matches!(state, State::ObjStart) {
+                    b'}'
+                } else {
+                    b']'
+                };
+                if r.first() == Some(&closing) {
+                    r = st.close(b, r, out);
+                    state = State::After;
+                } else if matches!(state, State::ObjStart) {
+                    state = State::Key;
+                } else {
+                    cur = None;
                     state = State::Value;
                 }
-                State::Value => {
-                    let emitting = arr_depth == 0;
-                    let prefix = match depth.checked_sub(1).and_then(|d| stack.get(d)) {
-                        Some(Frame::Obj { prefix }) => *prefix,
-                        _ => Text::None,
-                    };
-                    let Some(&c) = b.get(i) else {
-                        return Err(incomplete(i, "a value"));
-                    };
-                    match c {
-                        b'{' | b'[' => {
-                            if depth >= MAX_DEPTH {
-                                return Err(syntax(i, "nesting at most 64 deep"));
+            }
+            State::Key => {
+                let (rest, k) = key(r)?;
+                cur = Some(k);
+                r = rest;
+                state = State::Value;
+            }
+            State::Value => {
+                let emitting = st.arr_depth == 0;
+                let prefix = st.prefix;
+                let Some(&c) = r.first() else {
+                    return Err(fail(r, Some(ParseErrorKind::Incomplete), "a value"));
+                };
+                let name = |out: &mut Fields| match (emitting, cur) {
+                    (true, Some(k)) => name_of(out, line, prefix, k).map(Some),
+                    _ => Ok(None),
+                };
+                match c {
+                    b'{' | b'[' => {
+                        if st.depth >= MAX_DEPTH {
+                            return Err(fail(r, None, "nesting at most 64 deep"));
+                        }
+                        let name = name(out)?.unwrap_or(Text::None);
+                        if c == b'{' {
+                            state = State::ObjStart;
+                        } else {
+                            if emitting {
+                                st.arr_depth = st.depth + 1;
+                                st.arr = r;
+                                st.arr_name = name;
                             }
-                            let name = match (emitting, key) {
-                                (true, Some(k)) => name_of(out, line, prefix, k)?,
-                                _ => Text::None,
-                            };
-                            if c == b'{' {
-                                stack[depth] = Frame::Obj { prefix: name };
-                                state = State::ObjStart;
+                            state = State::ArrStart;
+                        }
+                        st.open(c == b'[', name);
+                        r = r.get(1..).unwrap_or_default();
+                    }
+                    b'"' => {
+                        let (rest, (raw, escaped)) = string(r)?;
+                        if let Some(name) = name(out)? {
+                            let value = if escaped {
+                                let raw = str_of(line, raw);
+                                let (t, res) = out.arena_with(|s| unescape(raw, s));
+                                res?;
+                                t
                             } else {
-                                if emitting {
-                                    arr_depth = depth + 1;
-                                    arr_start = i;
-                                    arr_name = name;
-                                }
-                                stack[depth] = Frame::Arr;
-                                state = State::ArrStart;
-                            }
-                            depth += 1;
-                            i += 1;
-                        }
-                        b'"' => {
-                            let (end, escaped) = scan_string(b, i)?;
-                            if emitting {
-                                if let Some(k) = key {
-                                    let name = name_of(out, line, prefix, k)?;
-                                    let raw = line.get(i + 1..end).unwrap_or("");
-                                    let value = if escaped {
-                                        let (t, r) = out.arena_with(|s| unescape(raw, i + 1, s));
-                                        r?;
-                                        t
-                                    } else {
-                                        Text::of(line, raw)
-                                    };
-                                    out.push(name, value);
-                                }
-                            } else if escaped {
-                                // Validate escapes inside arrays too, into a
-                                // span that is then simply not used.
-                                let raw = line.get(i + 1..end).unwrap_or("");
-                                out.arena_with(|s| unescape(raw, i + 1, s)).1?;
-                            }
-                            i = end + 1;
-                            state = State::After;
-                        }
-                        b't' | b'f' | b'n' => {
-                            let lit: &[u8] = match c {
-                                b't' => b"true",
-                                b'f' => b"false",
-                                _ => b"null",
+                                text_of(b, raw)
                             };
-                            if b.get(i..i + lit.len()) != Some(lit) {
-                                return Err(syntax(i, "true, false or null"));
-                            }
-                            if emitting && c != b'n' {
-                                if let Some(k) = key {
-                                    let name = name_of(out, line, prefix, k)?;
-                                    out.push(
-                                        name,
-                                        Text::of(line, line.get(i..i + lit.len()).unwrap_or("")),
-                                    );
-                                }
-                            }
-                            i += lit.len();
-                            state = State::After;
+                            out.push(name, value);
+                        } else if escaped {
+                            // Validate escapes inside arrays too, into a
+                            // span that is then simply not used.
+                            let raw = str_of(line, raw);
+                            out.arena_with(|s| unescape(raw, s)).1?;
                         }
-                        b'-' | b'0'..=b'9' => {
-                            let end = scan_number(b, i)?;
-                            if emitting {
-                                if let Some(k) = key {
-                                    let name = name_of(out, line, prefix, k)?;
-                                    out.push(name, Text::of(line, line.get(i..end).unwrap_or("")));
-                                }
-                            }
-                            i = end;
-                            state = State::After;
-                        }
-                        _ => return Err(syntax(i, "a JSON value")),
+                        r = rest;
+                        state = State::After;
                     }
+                    b't' | b'f' | b'n' => {
+                        let (rest, lit) = literal(r)?;
+                        if c != b'n' {
+                            if let Some(name) = name(out)? {
+                                out.push(name, text_of(b, lit));
+                            }
+                        }
+                        r = rest;
+                        state = State::After;
+                    }
+                    b'-' | b'0'..=b'9' => {
+                        let (rest, num) = number(r)?;
+                        if let Some(name) = name(out)? {
+                            out.push(name, text_of(b, num));
+                        }
+                        r = rest;
+                        state = State::After;
+                    }
+                    _ => return Err(fail(r, None, "a JSON value")),
                 }
-                State::After => {
-                    if depth == 0 {
-                        if i < b.len() {
-                            return Err(syntax(i, "end of line"));
-                        }
-                        return Ok(());
+            }
+            State::After => {
+                if st.depth == 0 {
+                    if !r.is_empty() {
+                        return Err(fail(r, None, "end of line"));
                     }
-                    let top = stack.get(depth - 1).copied().unwrap_or(Frame::Arr);
-                    match (b.get(i), top) {
-                        (Some(b','), Frame::Obj { .. }) => {
-                            i += 1;
-                            state = State::Key;
-                        }
-                        (Some(b','), Frame::Arr) => {
-                            i += 1;
-                            key = None;
-                            state = State::Value;
-                        }
-                        (Some(b'}'), Frame::Obj { .. }) | (Some(b']'), Frame::Arr) => {
-                            state = close(
-                                b,
-                                line,
-                                out,
-                                &mut i,
-                                &mut depth,
-                                &mut arr_depth,
-                                arr_start,
-                                arr_name,
-                            )?;
-                        }
-                        (None, _) => return Err(incomplete(i, "',' or a closing bracket")),
-                        (Some(_), _) => return Err(syntax(i, "',' or a closing bracket")),
+                    return Ok(());
+                }
+                match (r.first(), st.in_array()) {
+                    (Some(b','), false) => {
+                        r = r.get(1..).unwrap_or_default();
+                        state = State::Key;
                     }
+                    (Some(b','), true) => {
+                        r = r.get(1..).unwrap_or_default();
+                        cur = None;
+                        state = State::Value;
+                    }
+                    (Some(b'}'), false) | (Some(b']'), true) => {
+                        r = st.close(b, r, out);
+                    }
+                    _ => return Err(fail(r, None, "',' or a closing bracket")),
                 }
             }
         }
     }
-}
-
-/// Closes the container whose closing bracket is at `*i`.
-#[allow(clippy::too_many_arguments)]
-#[inline]
-fn close(
-    _b: &[u8],
-    line: &str,
-    out: &mut Fields,
-    i: &mut usize,
-    depth: &mut usize,
-    arr_depth: &mut usize,
-    arr_start: usize,
-    arr_name: Text,
-) -> Result<State, ParseError> {
-    if *arr_depth != 0 && *depth == *arr_depth {
-        if !matches!(arr_name, Text::None) {
-            out.push(
-                arr_name,
-                Text::of(line, line.get(arr_start..*i + 1).unwrap_or("")),
-            );
-        }
-        *arr_depth = 0;
-    }
-    *depth -= 1;
-    *i += 1;
-    Ok(State::After)
-}
-
-/// The end of the JSON number starting at `start`.
-fn scan_number(b: &[u8], start: usize) -> Result<usize, ParseError> {
-    let digits = |mut j: usize| {
-        while b.get(j).is_some_and(u8::is_ascii_digit) {
-            j += 1;
-        }
-        j
-    };
-    let mut i = start;
-    if b.get(i) == Some(&b'-') {
-        i += 1;
-    }
-    match b.get(i) {
-        Some(b'0') => i += 1,
-        Some(b'1'..=b'9') => i = digits(i),
-        _ => return Err(syntax(i, "a digit")),
-    }
-    if b.get(i) == Some(&b'.') {
-        let j = digits(i + 1);
-        if j == i + 1 {
-            return Err(syntax(j, "a digit after '.'"));
-        }
-        i = j;
-    }
-    if matches!(b.get(i), Some(b'e' | b'E')) {
-        i += 1;
-        if matches!(b.get(i), Some(b'+' | b'-')) {
-            i += 1;
-        }
-        let j = digits(i);
-        if j == i {
-            return Err(syntax(j, "a digit in the exponent"));
-        }
-        i = j;
-    }
-    Ok(i)
 }
 
 #[cfg(test)]
@@ -653,5 +564,47 @@ mod tests {
         assert_eq!(f.len(), 1);
         assert_eq!(f.get(l2, "c"), Some("1"));
         assert_eq!(f.get(l2, "a.b"), None);
+    }
+
+    #[test]
+    fn edge_cases() {
+        // Dotted names are restored after a nested object closes, with
+        // escaped keys too, and after an array of objects.
+        assert_eq!(
+            parse(r#"{"a":{"b":{"c":1},"d":2},"e":{"f":3},"g":4}"#).unwrap(),
+            pairs(&[("a.b.c", "1"), ("a.d", "2"), ("e.f", "3"), ("g", "4")])
+        );
+        assert_eq!(
+            parse(r#"{"a\u0041":{"b":{"c\n":1},"d":2},"x":{"arr":[{"y":1},[]],"z":{"w":""}}}"#)
+                .unwrap(),
+            pairs(&[
+                ("aA.b.c\n", "1"),
+                ("aA.d", "2"),
+                ("x.arr", r#"[{"y":1},[]]"#),
+                ("x.z.w", ""),
+            ])
+        );
+        // Trailing whitespace, CRLF leftovers included.
+        assert_eq!(parse("{\"a\":1}\r\n\t ").unwrap(), pairs(&[("a", "1")]));
+        // Lone or broken surrogates.
+        assert_eq!(
+            parse(r#"{"a":"\ud83d","b":"\ud83d\u0041","c":"\udc00"}"#).unwrap(),
+            pairs(&[("a", "\u{FFFD}"), ("b", "\u{FFFD}A"), ("c", "\u{FFFD}")])
+        );
+        assert!(parse(r#"{"a":"\ud83d\u00"}"#).is_err());
+        // A backslash as the last byte never closes the string.
+        for bad in ["{\"a\":\"x\\", "{\"a\\", "{\"a\":[\"\\"] {
+            let e = parse(bad).unwrap_err();
+            assert_eq!(e.kind, ParseErrorKind::Incomplete, "{bad:?}");
+            assert_eq!(e.offset, bad.len(), "{bad:?}");
+        }
+        // Values cut at the end of the line.
+        let e = parse("{\"a\":-").unwrap_err();
+        assert_eq!((e.kind, e.offset), (ParseErrorKind::Syntax, 6));
+        let e = parse("{\"a\":tr").unwrap_err();
+        assert_eq!((e.kind, e.offset), (ParseErrorKind::Syntax, 5));
+        let e = parse("{\"a\": ").unwrap_err();
+        assert_eq!((e.kind, e.offset), (ParseErrorKind::Incomplete, 6));
+        assert_eq!(parse("{\"a\":1e+5}").unwrap(), pairs(&[("a", "1e+5")]));
     }
 }

@@ -22,6 +22,7 @@ mod intern;
 pub mod json;
 pub mod logfmt;
 pub mod regex;
+mod scan;
 pub mod syslog;
 
 pub use error::{BuildError, ParseError, ParseErrorKind};

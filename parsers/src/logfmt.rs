@@ -17,9 +17,13 @@
 //!
 //! The set of fields varies from line to line: [`Parser::schema`] is `None`.
 
-use crate::json::unescape;
+use crate::scan::{expect, fail, finish, quoted, text_of, unescape, Fail, In, PResult};
 use crate::{Fields, ParseError, ParseErrorKind, Parser, Text};
 use memchr::memchr2;
+use nom::bytes::complete::{take_till1, take_while};
+use nom::character::complete::char;
+use nom::combinator::opt;
+use nom::Parser as _;
 
 /// The logfmt parser. See the [module documentation](self).
 #[derive(Clone, Copy, Debug, Default)]
@@ -39,101 +43,105 @@ fn is_space(c: u8) -> bool {
     c == b' ' || c == b'\t'
 }
 
+/// Spaces and tabs between pairs.
+#[inline]
+fn blanks(i: In<'_>) -> PResult<'_, In<'_>> {
+    take_while(is_space).parse(i)
+}
+
+/// The bytes that end a key: blanks, `=` and `"` (a table: one load per
+/// byte instead of four comparisons).
+static KEY_END: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b' ' as usize] = true;
+    t[b'\t' as usize] = true;
+    t[b'=' as usize] = true;
+    t[b'"' as usize] = true;
+    t
+};
+
+/// A key, and whether `=` follows it.
+#[inline]
+fn key(i: In<'_>) -> PResult<'_, (In<'_>, bool)> {
+    let (r, (k, eq)) = (
+        expect("a key", take_till1(|c| KEY_END[usize::from(c)])),
+        opt(char('=')),
+    )
+        .parse(i)?;
+    Ok((r, (k, eq.is_some())))
+}
+
+/// An unquoted value: up to the next blank (a vectorised search: values
+/// such as timestamps and paths are often long).
+#[inline]
+fn bare_value(i: In<'_>) -> PResult<'_, In<'_>> {
+    let n = memchr2(b' ', b'\t', i).unwrap_or(i.len());
+    Ok((
+        i.get(n..).unwrap_or_default(),
+        i.get(..n).unwrap_or_default(),
+    ))
+}
+
 impl Parser for LogfmtParser {
     fn parse(&self, line: &str, out: &mut Fields) -> Result<(), ParseError> {
         out.clear();
         let b = line.as_bytes();
-        let mut i = 0;
-        let mut pairs = 0usize;
-        loop {
-            while b.get(i).is_some_and(|&c| is_space(c)) {
-                i += 1;
-            }
-            if i >= b.len() {
-                break;
-            }
-            let key_start = i;
-            while b
-                .get(i)
-                .is_some_and(|&c| !is_space(c) && c != b'=' && c != b'"')
-            {
-                i += 1;
-            }
-            if i == key_start {
-                return Err(ParseError::new(ParseErrorKind::Syntax, i, "a key"));
-            }
-            let key = Text::of(line, line.get(key_start..i).unwrap_or(""));
-            if b.get(i) != Some(&b'=') {
-                // Bare key (followed by whitespace, the end, or a stray quote).
-                if b.get(i) == Some(&b'"') {
-                    return Err(ParseError::new(ParseErrorKind::Syntax, i, "'=' or a space"));
-                }
-                out.push(key, Text::Static(""));
-                continue;
-            }
-            i += 1;
-            pairs += 1;
-            if b.get(i) == Some(&b'"') {
-                let open = i;
-                let mut j = open + 1;
-                let mut escaped = false;
-                let close = loop {
-                    let Some(rest) = b.get(j..) else {
-                        return Err(ParseError::new(
-                            ParseErrorKind::Incomplete,
-                            b.len(),
-                            "closing '\"'",
-                        ));
-                    };
-                    match memchr2(b'"', b'\\', rest) {
-                        None => {
-                            return Err(ParseError::new(
-                                ParseErrorKind::Incomplete,
-                                b.len(),
-                                "closing '\"'",
-                            ))
-                        }
-                        Some(k) if b.get(j + k) == Some(&b'"') => break j + k,
-                        Some(k) => {
-                            escaped = true;
-                            j += k + 2;
-                        }
-                    }
-                };
-                let raw = line.get(open + 1..close).unwrap_or("");
-                let value = if escaped {
-                    let (t, r) = out.arena_with(|s| unescape(raw, open + 1, s));
-                    r?;
-                    t
-                } else {
-                    Text::of(line, raw)
-                };
-                out.push(key, value);
-                i = close + 1;
-                if b.get(i).is_some_and(|&c| !is_space(c)) {
-                    return Err(ParseError::new(
-                        ParseErrorKind::Syntax,
-                        i,
-                        "a space after the closing quote",
-                    ));
-                }
-            } else {
-                let v_start = i;
-                while b.get(i).is_some_and(|&c| !is_space(c)) {
-                    i += 1;
-                }
-                out.push(key, Text::of(line, line.get(v_start..i).unwrap_or("")));
-            }
-        }
-        if pairs == 0 {
-            return Err(ParseError::new(
+        match pairs(line, out) {
+            Ok(0) => Err(ParseError::new(
                 ParseErrorKind::Syntax,
                 0,
                 "at least one key=value pair",
-            ));
+            )),
+            Ok(_) => Ok(()),
+            Err(e) => Err(finish(b, e)),
         }
-        Ok(())
     }
+}
+
+/// Pushes every pair of `line`; returns the number of `key=...` pairs.
+fn pairs<'a>(line: &'a str, out: &mut Fields) -> Result<usize, nom::Err<Fail<'a>>> {
+    let b = line.as_bytes();
+    let mut n = 0usize;
+    let (mut r, _) = blanks(b)?;
+    while !r.is_empty() {
+        let (rest, (k, eq)) = key(r)?;
+        let k = text_of(b, k);
+        if !eq {
+            // Bare key: followed by a blank or the end, not a stray quote.
+            if rest.first() == Some(&b'"') {
+                return Err(fail(rest, None, "'=' or a space"));
+            }
+            out.push(k, Text::Static(""));
+            (r, _) = blanks(rest)?;
+            continue;
+        }
+        n += 1;
+        let rest = match quoted(rest) {
+            Ok((after, (raw, escaped))) => {
+                let value = if escaped {
+                    let raw = crate::scan::str_of(line, raw);
+                    let (t, res) = out.arena_with(|s| unescape(raw, s));
+                    res?;
+                    t
+                } else {
+                    text_of(b, raw)
+                };
+                out.push(k, value);
+                if after.first().is_some_and(|&c| !is_space(c)) {
+                    return Err(fail(after, None, "a space after the closing quote"));
+                }
+                after
+            }
+            Err(nom::Err::Error(_)) => {
+                let (after, v) = bare_value(rest)?;
+                out.push(k, text_of(b, v));
+                after
+            }
+            Err(e) => return Err(e),
+        };
+        (r, _) = blanks(rest)?;
+    }
+    Ok(n)
 }
 
 #[cfg(test)]
@@ -254,5 +262,37 @@ mod tests {
         if let Ok(v) = parse(&junk) {
             assert!(!v.is_empty());
         }
+    }
+
+    #[test]
+    fn edge_cases() {
+        // Empty values, trailing blanks, an escaped backslash just before the
+        // closing quote.
+        assert_eq!(
+            parse("a= b=\"\" c=1 \t ").unwrap(),
+            pairs(&[("a", ""), ("b", ""), ("c", "1")])
+        );
+        assert_eq!(parse(r#"p="C:\\""#).unwrap(), pairs(&[("p", "C:\\")]));
+        // A backslash as the last byte never closes the string.
+        for bad in [r#"a="x\"#, r#"a="\"#, r#"a=1 b="x\""#] {
+            let e = parse(bad).unwrap_err();
+            assert_eq!(e.kind, ParseErrorKind::Incomplete, "{bad:?}");
+            assert_eq!(e.offset, bad.len(), "{bad:?}");
+        }
+        // Escapes cut short inside the quotes.
+        let e = parse(r#"a="\u00""#).unwrap_err();
+        assert_eq!((e.kind, e.offset), (ParseErrorKind::Incomplete, 5));
+        let e = parse(r#"a="\u00zz""#).unwrap_err();
+        assert_eq!((e.kind, e.offset), (ParseErrorKind::Syntax, 7));
+        // CRLF leftovers: `\r` is not a separator, so it stays in a bare
+        // value and is rejected right after a closing quote.
+        assert_eq!(
+            parse("a=1 b=2\r").unwrap(),
+            pairs(&[("a", "1"), ("b", "2\r")])
+        );
+        assert_eq!(parse("a=\"x\"\r").unwrap_err().kind, ParseErrorKind::Syntax);
+        // Only bare keys: no pair.
+        let e = parse("debug verbose").unwrap_err();
+        assert_eq!((e.kind, e.offset), (ParseErrorKind::Syntax, 0));
     }
 }

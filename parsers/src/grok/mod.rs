@@ -357,4 +357,64 @@ mod tests {
             );
         }
     }
+
+    /// The factored IPV6 pattern must give the same results as the classic
+    /// alternation it replaced, in context (`IPORHOST` then more pattern).
+    #[test]
+    fn ipv6_factoring_is_exact() {
+        const CLASSIC: &str = r"(?:(?:%{H16}:){6}%{IPV4}|::(?:[fF]{4}:)?%{IPV4}|(?:%{H16}:){7}%{H16}|(?:%{H16}:){1,6}(?::%{H16}){1,6}|(?:%{H16}:){1,7}:|:(?::%{H16}){1,7}|::)(?:%[0-9A-Za-z]+)?";
+        let pats = [
+            "^%{IPORHOST:h}(?P<rest> .*)?$",
+            "%{IP:ip}%{GREEDYDATA:rest}",
+            "^%{IPV6:ip}(?:%{IPV6:x})?",
+            "^%{COMMONAPACHELOG}",
+        ];
+        let pieces = [
+            "1", "a", "F", "ffff", "12345", "0", "255", "256", ":", "::", ".", "%", "eth0", " ",
+            "-", "x", "10.0.0.1", "fe80", "db8", "é",
+        ];
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let mut lines: Vec<String> = (0..20_000)
+            .map(|_| {
+                (0..1 + next(14))
+                    .map(|_| pieces[next(pieces.len())])
+                    .collect()
+            })
+            .collect();
+        for ip in [
+            "::1",
+            "fe80::1%eth0",
+            "2001:db8::",
+            "::ffff:192.0.2.1",
+            "1:2:3:4:5:6:7:8",
+            "1:2:3:4:5:6:1.2.3.4",
+            "1::2:3",
+            "10.0.0.1",
+        ] {
+            lines.push(format!(
+                "{ip} - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1\" 200 1"
+            ));
+            lines.push(ip.to_owned());
+        }
+        for pat in pats {
+            let new = GrokParser::new(pat, &[]).unwrap();
+            let old = GrokParser::new(pat, &[("IPV6", CLASSIC)]).unwrap();
+            let (mut a, mut b) = (Fields::new(), Fields::new());
+            for l in &lines {
+                let ra = new
+                    .parse(l, &mut a)
+                    .map(|()| (0..a.len()).map(|i| a.value_at(l, i)).collect::<Vec<_>>());
+                let rb = old
+                    .parse(l, &mut b)
+                    .map(|()| (0..b.len()).map(|i| b.value_at(l, i)).collect::<Vec<_>>());
+                assert_eq!(ra, rb, "{pat} on {l:?}");
+            }
+        }
+    }
 }

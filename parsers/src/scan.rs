@@ -1,0 +1,280 @@
+//! Shared nom building blocks for the hand-written parsers (access, JSON,
+//! logfmt): byte-slice input, an error type that maps onto [`ParseError`],
+//! and the scanning parsers they have in common (quoted strings, JSON
+//! unescaping).
+//!
+//! Parsers work on `&[u8]` (the line's bytes): every delimiter they look for
+//! is ASCII, so every split falls on a UTF-8 character boundary and each
+//! sub-slice maps back to a [`Text`] span of the line.
+
+use crate::{ParseError, ParseErrorKind, Text};
+use memchr::{memchr, memchr2};
+use nom::bytes::complete::{tag, take, take_while};
+use nom::error::ErrorKind;
+use nom::{IResult, Parser};
+
+/// Parser input: the bytes of (the rest of) a line.
+pub(crate) type In<'a> = &'a [u8];
+
+/// A parse failure: where (a sub-slice of the line starting at the failure
+/// point), what kind (`None`: [`ParseErrorKind::Incomplete`] when `at` is
+/// the end of the line, else [`ParseErrorKind::Syntax`]) and what was
+/// expected there (the innermost description wins).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Fail<'a> {
+    pub(crate) at: In<'a>,
+    pub(crate) kind: Option<ParseErrorKind>,
+    pub(crate) expected: &'static str,
+}
+
+impl<'a> nom::error::ParseError<In<'a>> for Fail<'a> {
+    #[inline]
+    fn from_error_kind(at: In<'a>, _: ErrorKind) -> Self {
+        Fail {
+            at,
+            kind: None,
+            expected: "",
+        }
+    }
+
+    #[inline]
+    fn append(_: In<'a>, _: ErrorKind, other: Self) -> Self {
+        other
+    }
+}
+
+/// What the parsers return.
+pub(crate) type PResult<'a, O> = IResult<In<'a>, O, Fail<'a>>;
+
+/// A nom error at `at`.
+#[inline]
+pub(crate) fn fail<'a>(
+    at: In<'a>,
+    kind: Option<ParseErrorKind>,
+    expected: &'static str,
+) -> nom::Err<Fail<'a>> {
+    nom::Err::Error(Fail { at, kind, expected })
+}
+
+/// The [`ParseError`] for a nom error of a parser that was given `line`.
+#[cold]
+pub(crate) fn finish(line: In<'_>, e: nom::Err<Fail<'_>>) -> ParseError {
+    match e {
+        nom::Err::Error(f) | nom::Err::Failure(f) => {
+            let offset = (f.at.as_ptr() as usize)
+                .wrapping_sub(line.as_ptr() as usize)
+                .min(line.len());
+            let kind = f.kind.unwrap_or(if f.at.is_empty() {
+                ParseErrorKind::Incomplete
+            } else {
+                ParseErrorKind::Syntax
+            });
+            let expected = if f.expected.is_empty() {
+                "valid syntax"
+            } else {
+                f.expected
+            };
+            ParseError::new(kind, offset, expected)
+        }
+        nom::Err::Incomplete(_) => {
+            ParseError::new(ParseErrorKind::Incomplete, line.len(), "more input")
+        }
+    }
+}
+
+/// `p`, whose failures expect `expected` (unless a parser inside `p` already
+/// said what it expected).
+#[inline]
+pub(crate) fn expect<'a, O, P>(
+    expected: &'static str,
+    mut p: P,
+) -> impl FnMut(In<'a>) -> PResult<'a, O>
+where
+    P: Parser<In<'a>, Output = O, Error = Fail<'a>>,
+{
+    move |i| {
+        p.parse(i).map_err(|e| {
+            e.map(|mut f| {
+                if f.expected.is_empty() {
+                    f.expected = expected;
+                }
+                f
+            })
+        })
+    }
+}
+
+/// Like [`expect`], and the failure is a [`ParseErrorKind::Syntax`] error
+/// even at the end of the line.
+#[inline]
+pub(crate) fn syntax<'a, O, P>(expected: &'static str, p: P) -> impl FnMut(In<'a>) -> PResult<'a, O>
+where
+    P: Parser<In<'a>, Output = O, Error = Fail<'a>>,
+{
+    let mut p = expect(expected, p);
+    move |i| {
+        p(i).map_err(|e| {
+            e.map(|mut f| {
+                f.kind.get_or_insert(ParseErrorKind::Syntax);
+                f
+            })
+        })
+    }
+}
+
+/// The [`Text`] span of `sub` inside `line` (`sub` must be a sub-slice of
+/// `line`, else [`Text::None`]).
+#[inline]
+pub(crate) fn text_of(line: In<'_>, sub: In<'_>) -> Text {
+    let base = line.as_ptr() as usize;
+    let at = sub.as_ptr() as usize;
+    if at < base || at + sub.len() > base + line.len() {
+        return Text::None;
+    }
+    let start = at - base;
+    Text::Line {
+        start: start as u32,
+        end: (start + sub.len()) as u32,
+    }
+}
+
+/// The `&str` of `sub`, a sub-slice of `s`'s bytes split at ASCII
+/// delimiters (`""` if it is not).
+#[inline]
+pub(crate) fn str_of<'a>(s: &'a str, sub: In<'_>) -> &'a str {
+    let start = (sub.as_ptr() as usize).wrapping_sub(s.as_ptr() as usize);
+    start
+        .checked_add(sub.len())
+        .and_then(|end| s.get(start..end))
+        .unwrap_or("")
+}
+
+/// Any run of spaces (`' '` only).
+#[inline]
+pub(crate) fn spaces(i: In<'_>) -> In<'_> {
+    take_while::<_, _, Fail<'_>>(|c| c == b' ')
+        .parse(i)
+        .map_or(i, |(r, _)| r)
+}
+
+/// Everything up to the first `c` (or the end), as nom's `take_till` but
+/// with a vectorised search, for delimiters that may be far away.
+#[inline]
+pub(crate) fn till_byte<'a>(c: u8) -> impl Fn(In<'a>) -> PResult<'a, In<'a>> {
+    move |i| {
+        let n = memchr(c, i).unwrap_or(i.len());
+        Ok((
+            i.get(n..).unwrap_or_default(),
+            i.get(..n).unwrap_or_default(),
+        ))
+    }
+}
+
+/// A `"`-quoted string in which a backslash escapes the next byte: returns
+/// the text between the quotes and whether it holds a backslash. A missing
+/// closing quote is a failure at the end of the input ("closing '\"'").
+///
+/// The closing quote is found with `memchr2` (a nom parser with a
+/// vectorised scan inside); a byte-at-a-time `take_till` is slower here even
+/// on short strings.
+#[inline]
+pub(crate) fn quoted(i: In<'_>) -> PResult<'_, (In<'_>, bool)> {
+    let (body, _) = tag(&b"\""[..]).parse(i)?;
+    let mut j = 0;
+    let mut escaped = false;
+    loop {
+        let found = body.get(j..).and_then(|r| memchr2(b'"', b'\\', r));
+        match found.map(|k| (j + k, body.get(j + k))) {
+            Some((p, Some(b'"'))) => {
+                return Ok((
+                    body.get(p + 1..).unwrap_or_default(),
+                    (body.get(..p).unwrap_or_default(), escaped),
+                ))
+            }
+            Some((p, _)) => {
+                escaped = true;
+                j = p + 2;
+            }
+            None => {
+                return Err(nom::Err::Failure(Fail {
+                    at: i.get(i.len()..).unwrap_or_default(),
+                    kind: Some(ParseErrorKind::Incomplete),
+                    expected: "closing '\"'",
+                }))
+            }
+        }
+    }
+}
+
+/// Four hex digits.
+fn hex4(i: In<'_>) -> PResult<'_, u32> {
+    let (r, digits) = take::<_, _, Fail<'_>>(4usize)
+        .parse(i)
+        .map_err(|_| fail(i, Some(ParseErrorKind::Incomplete), "4 hex digits"))?;
+    let mut v = 0u32;
+    for (k, &d) in digits.iter().enumerate() {
+        let Some(x) = char::from(d).to_digit(16) else {
+            let at = digits.get(k..).unwrap_or_default();
+            return Err(fail(at, Some(ParseErrorKind::Syntax), "hex digit"));
+        };
+        v = v * 16 + x;
+    }
+    Ok((r, v))
+}
+
+/// The rest of a `\u` escape (after the `u`): a code point, a surrogate pair
+/// (`\uD83D\uDE00`), or U+FFFD for a lone surrogate.
+fn unicode_escape(i: In<'_>) -> PResult<'_, char> {
+    let (r, hi) = hex4(i)?;
+    if !(0xD800..0xDC00).contains(&hi) {
+        return Ok((r, char::from_u32(hi).unwrap_or('\u{FFFD}')));
+    }
+    let Ok((r2, _)) = tag::<_, _, Fail<'_>>(&b"\\u"[..]).parse(r) else {
+        return Ok((r, '\u{FFFD}'));
+    };
+    let (r3, lo) = hex4(r2)?;
+    if !(0xDC00..0xE000).contains(&lo) {
+        return Ok((r, '\u{FFFD}'));
+    }
+    let c = char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00));
+    Ok((r3, c.unwrap_or('\u{FFFD}')))
+}
+
+/// One escape sequence, backslash included.
+fn escape(i: In<'_>) -> PResult<'_, char> {
+    let (r, _) = tag(&b"\\"[..]).parse(i)?;
+    let Some((&c, rest)) = r.split_first() else {
+        return Err(fail(r, Some(ParseErrorKind::Syntax), "valid escape"));
+    };
+    let c = match c {
+        b'"' => '"',
+        b'\\' => '\\',
+        b'/' => '/',
+        b'b' => '\u{8}',
+        b'f' => '\u{c}',
+        b'n' => '\n',
+        b'r' => '\r',
+        b't' => '\t',
+        b'u' => return unicode_escape(rest),
+        _ => return Err(fail(r, Some(ParseErrorKind::Syntax), "valid escape")),
+    };
+    Ok((rest, c))
+}
+
+/// Appends the unescaped form of `raw` (the text between the quotes of a
+/// JSON-style string, a slice of the line) to `out`. Errors point into
+/// `raw`, hence into the line.
+pub(crate) fn unescape<'a>(raw: &'a str, out: &mut String) -> Result<(), nom::Err<Fail<'a>>> {
+    let mut i = raw.as_bytes();
+    let literal = till_byte(b'\\');
+    loop {
+        let (r, lit) = literal(i)?;
+        out.push_str(str_of(raw, lit));
+        if r.is_empty() {
+            return Ok(());
+        }
+        let (r, c) = escape(r)?;
+        out.push(c);
+        i = r;
+    }
+}
