@@ -9,6 +9,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 /// The globs of one file source.
 pub struct Globs {
     include: Vec<String>,
+    patterns: Vec<glob::Pattern>,
     exclude: GlobSet,
 }
 
@@ -23,8 +24,17 @@ impl Globs {
         }
         Self {
             include: include.to_vec(),
+            patterns: include
+                .iter()
+                .filter_map(|g| glob::Pattern::new(g).ok())
+                .collect(),
             exclude: b.build().unwrap_or_else(|_| GlobSet::empty()),
         }
+    }
+
+    /// Whether `path` is one the globs select.
+    pub fn matches(&self, path: &std::path::Path) -> bool {
+        self.patterns.iter().any(|p| p.matches_path(path)) && !self.exclude.is_match(path)
     }
 
     /// The include globs.
@@ -117,5 +127,8 @@ mod tests {
             .collect();
         m.sort();
         assert_eq!(m, vec!["a/b/z.log", "a/y.log", "x.log"]);
+        assert!(g.matches(&d.join("a/y.log")));
+        assert!(!g.matches(&d.join("a/b/z.log.gz")));
+        assert!(!g.matches(&d.join("elsewhere.txt")));
     }
 }

@@ -105,9 +105,10 @@ enum Start {
     At(u64),
     /// Not yet: look again at the next scan.
     Later,
-    /// From its start, after looking for a copy of what was read of it
-    /// before it changed.
-    ChangedSince(Content),
+    /// At this offset (its start, or where a copy of content already read
+    /// ends), after looking for a copy of what was read of it before it
+    /// changed.
+    ChangedSince(Content, u64),
 }
 
 struct Tracked {
@@ -244,6 +245,28 @@ impl FileTailer {
     fn scan(&mut self, d: &mut Dispatcher) {
         let first = !self.scanned_once;
         self.scanned_once = true;
+        if first {
+            // What the checkpoint says was read: a copy of it made while the
+            // agent was stopped is then read only past that point.
+            let restored: Vec<Content> = self
+                .restored
+                .iter()
+                .flatten()
+                .filter(|p| p.offset > 0)
+                .map(|p| Content {
+                    head: Head {
+                        len: p.head_len,
+                        hash: p.head,
+                    },
+                    lead: Lead::default(),
+                    offset: p.offset,
+                    tail: p.tail,
+                })
+                .collect();
+            for c in restored {
+                self.remember(c);
+            }
+        }
         let mut live = HashSet::new();
         for path in self.globs.matched() {
             let Ok(meta) = std::fs::metadata(&path) else {
@@ -334,10 +357,13 @@ impl FileTailer {
         for e in entries.flatten() {
             let Ok(meta) = e.metadata() else { continue };
             let copy_id = FileId::of(&meta);
+            // A copy the globs select is followed on its own, from where
+            // what was read of it ends (see `start_offset`).
             if !meta.is_file()
                 || copy_id == id
                 || meta.len() <= offset
                 || self.files.iter().any(|t| t.id == copy_id)
+                || self.globs.matches(&e.path())
             {
                 continue;
             }
@@ -398,13 +424,13 @@ impl FileTailer {
         let start = match self.start_offset(&file, id, size, first) {
             Start::At(offset) => offset,
             Start::Later => return,
-            Start::ChangedSince(read) => {
+            Start::ChangedSince(read, offset) => {
                 // Truncated while the agent was stopped: the rest of what was
                 // read may survive in a copy.
                 if let Some(dir) = path.parent().map(Path::to_path_buf) {
                     self.read_copy_tail(&dir, id, read, d);
                 }
-                0
+                offset
             }
         };
         // Read from its start, a file's head is taken from the bytes read;
@@ -429,6 +455,7 @@ impl FileTailer {
                 && tail_hash(file, c.offset).is_ok_and(|h| h == c.tail)
         };
         // Resuming from the checkpoint.
+        let mut changed = None;
         if let Some(restored) = &self.restored {
             if let Some(p) = restored.iter().find(|p| p.dev == id.dev && p.ino == id.ino) {
                 let c = Content {
@@ -443,38 +470,57 @@ impl FileTailer {
                 if known(&c) || (p.offset == 0 && p.head_len == 0) {
                     return Start::At(p.offset);
                 }
-                info!(source = %self.name, "file changed while logtally was stopped: reading it from its start");
-                return Start::ChangedSince(c);
+                info!(source = %self.name, "file changed while logtally was stopped: reading it again");
+                changed = Some(c);
             }
         }
+        let done = |offset: u64| match changed {
+            Some(c) => Start::ChangedSince(c, offset),
+            None => Start::At(offset),
+        };
         if first && self.restored.is_none() && self.start_at == StartAt::End {
             return Start::At(size);
         }
         if size == 0 {
-            return Start::Later;
+            return if changed.is_some() {
+                done(0)
+            } else {
+                Start::Later
+            };
         }
         // A copy of content already read (copytruncate's copy): start where
-        // reading got to.
-        let mut known_content = self
-            .files
-            .iter()
-            .map(Tracked::content)
-            .chain(self.released.iter().copied());
+        // reading got to. While the original still holds those bytes, wait:
+        // they are read from the original, and the copy is read only past
+        // what the original had when it was truncated.
         let lead = Lead::read(file);
         let mut maybe_copy = false;
+        let mut copy_of_live = false;
         let mut best: Option<u64> = None;
-        for c in known_content.by_ref().filter(|c| c.offset > 0) {
+        for (live, c) in self
+            .files
+            .iter()
+            .map(|t| (true, t.content()))
+            .chain(self.released.iter().map(|c| (false, *c)))
+            .filter(|(_, c)| c.offset > 0)
+        {
             if known(&c) {
-                best = best.max(Some(c.offset));
+                if live {
+                    copy_of_live = true;
+                } else {
+                    best = best.max(Some(c.offset));
+                }
             } else if c.offset > size && c.lead.continued_by(&lead) {
                 maybe_copy = true;
             }
         }
         if let Some(offset) = best {
             self.deferred.remove(&id);
-            return Start::At(offset);
+            return done(offset);
         }
-        if maybe_copy {
+        if copy_of_live && changed.is_none() {
+            return Start::Later;
+        }
+        if maybe_copy && changed.is_none() {
             // Wait until it is whole, or long enough to say it is not a copy.
             let since = *self.deferred.entry(id).or_insert_with(Instant::now);
             if since.elapsed() < ROTATE_WAIT {
@@ -482,7 +528,7 @@ impl FileTailer {
             }
         }
         self.deferred.remove(&id);
-        Start::At(0)
+        done(0)
     }
 
     fn track(
