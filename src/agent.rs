@@ -7,9 +7,11 @@ use std::thread::JoinHandle;
 use tracing::warn;
 
 use crate::config::{Config, SourceKind};
+use crate::http::Readiness;
 use crate::metrics::Registry;
 use crate::pipeline::Pipeline;
 use crate::source::file::FileTailer;
+use crate::source::kafka::KafkaSource;
 use crate::source::{stdin, Dispatcher};
 
 /// A configuration, built.
@@ -40,7 +42,11 @@ impl Agent {
 
     /// Starts one thread per source; they stop when `stop` is set (standard
     /// input stops at its end).
-    pub fn start_sources(&self, stop: &Arc<AtomicBool>) -> Vec<JoinHandle<()>> {
+    pub fn start_sources(
+        &self,
+        stop: &Arc<AtomicBool>,
+        readiness: &Readiness,
+    ) -> Vec<JoinHandle<()>> {
         let mut handles = Vec::new();
         for spec in &self.config.sources {
             let dispatcher = Dispatcher::for_source(spec, &self.pipelines);
@@ -61,6 +67,13 @@ impl Agent {
                 SourceKind::Stdin => std::thread::Builder::new()
                     .name(format!("stdin-{name}"))
                     .spawn(move || stdin::run(dispatcher, &name, max_line)),
+                SourceKind::Kafka(k) => {
+                    let ready = readiness.register(&spec.name);
+                    let source = KafkaSource::new(&spec.name, k, max_line, ready);
+                    std::thread::Builder::new()
+                        .name(format!("kafka-{name}"))
+                        .spawn(move || source.run(dispatcher, stop))
+                }
             };
             match thread {
                 Ok(h) => handles.push(h),

@@ -10,7 +10,7 @@ use tracing::info;
 
 use crate::agent::Agent;
 use crate::config::SourceKind;
-use crate::http::{bind, router, AppState};
+use crate::http::{bind, router, AppState, Readiness};
 use crate::metrics::SelfMetrics;
 
 /// Default listen address.
@@ -48,6 +48,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
                 info!(source = %s.name, include = ?f.include, matching_now = ?present, "file source");
             }
             SourceKind::Stdin => info!(source = %s.name, "standard input source"),
+            SourceKind::Kafka(k) => {
+                info!(source = %s.name, brokers = ?k.brokers, topics = ?k.subscriptions(), group = %k.group_id, "kafka source")
+            }
         }
     }
     let self_metrics = SelfMetrics::install();
@@ -59,14 +62,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let listener = bind(listen).await?;
         let stop = Arc::new(AtomicBool::new(false));
-        let ready = Arc::new(AtomicBool::new(false));
+        let ready = Arc::new(Readiness::default());
         let state = AppState {
             registry: agent.registry.clone(),
             self_metrics,
             ready: ready.clone(),
         };
-        let threads = agent.start_sources(&stop);
-        ready.store(true, Ordering::Relaxed);
+        let threads = agent.start_sources(&stop, &ready);
+        ready.set_started();
         info!(address = %listener.local_addr()?, "serving /metrics, /healthz and /ready");
         axum::serve(listener, router(state))
             .with_graceful_shutdown(shutdown_signal())
@@ -76,7 +79,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         for t in threads {
             // File sources notice `stop` within one poll interval; standard
             // input may block, and ends with the process.
-            if t.thread().name().is_some_and(|n| n.starts_with("source-")) && !t.is_finished() {
+            if t.thread()
+                .name()
+                .is_some_and(|n| n.starts_with("source-") || n.starts_with("kafka-"))
+                && !t.is_finished()
+            {
                 let _ = tokio::task::spawn_blocking(move || t.join()).await;
             }
         }
