@@ -16,3 +16,4 @@ pub mod http;
 pub mod metrics;
 pub mod pipeline;
 pub mod source;
+pub mod state;

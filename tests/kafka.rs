@@ -91,6 +91,9 @@ fn producer(brokers: &str) -> (BaseProducer<Deliveries>, Deliveries) {
     let p = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("message.timeout.ms", "120000")
+        // Retry soon after a broker comes back rather than after a minute.
+        .set("request.timeout.ms", "3000")
+        .set("socket.timeout.ms", "3000")
         .set("linger.ms", "5")
         .create_with_context(d.clone())
         .expect("producer");
@@ -379,6 +382,7 @@ fn kafka_instances_in_one_group_split_the_partitions() {
 
 #[test]
 fn kafka_broker_down_and_back_loses_nothing() {
+    let t0 = Instant::now();
     let cluster = MockCluster::new(1).expect("mock cluster");
     let brokers = cluster.bootstrap_servers();
     let topic = "events";
@@ -397,6 +401,7 @@ fn kafka_broker_down_and_back_loses_nothing() {
     );
     let agent = Agent::start(&["--config", &cfg]);
     agent.wait_for("first batch counted", |m| counts(m) == 100.0);
+    eprintln!("[{:?}] first batch counted", t0.elapsed());
 
     cluster.broker_down(1).expect("broker down");
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -412,6 +417,7 @@ fn kafka_broker_down_and_back_loses_nothing() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(body.contains("`events`"), "{body}");
+    eprintln!("[{:?}] not ready: {body}", t0.elapsed());
     // Metrics are still served, with the broker marked down.
     agent.wait_for("disconnected", |m| {
         m.contains("logtally_kafka_connected{source=\"events\"} 0") && counts(m) == 100.0
@@ -422,10 +428,12 @@ fn kafka_broker_down_and_back_loses_nothing() {
     std::thread::sleep(Duration::from_secs(1));
     cluster.broker_up(1).expect("broker up");
     delivered(&p, &d);
+    eprintln!("[{:?}] broker up, second batch delivered", t0.elapsed());
     let m = agent.wait_for("everything counted after the broker came back", |m| {
         counts(m) >= 150.0
     });
     assert_eq!(counts(&m), 150.0, "{m}");
+    eprintln!("[{:?}] second batch counted", t0.elapsed());
     let deadline = Instant::now() + Duration::from_secs(30);
     while agent.try_get("/ready").unwrap().0 != 200 {
         assert!(

@@ -48,7 +48,7 @@ pub fn once(args: OnceArgs) -> anyhow::Result<()> {
             let mut d = Dispatcher::for_source(spec, &agent.pipelines);
             match &spec.kind {
                 SourceKind::File(f) => {
-                    FileTailer::new(&spec.name, f, spec.max_line_bytes).read_to_end(&mut d)
+                    FileTailer::new(&spec.name, f, spec.max_line_bytes, None).read_to_end(&mut d)
                 }
                 SourceKind::Stdin => {
                     d.read_all(&mut std::io::stdin().lock(), spec.max_line_bytes)

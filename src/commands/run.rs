@@ -12,6 +12,7 @@ use crate::agent::Agent;
 use crate::config::SourceKind;
 use crate::http::{bind, router, AppState, Readiness};
 use crate::metrics::SelfMetrics;
+use crate::state;
 
 /// Default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9898";
@@ -54,7 +55,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         }
     }
     let self_metrics = SelfMetrics::install();
-    let agent = Agent::build(config);
+    let mut agent = Agent::build(config);
+    agent.restore()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -69,6 +71,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             ready: ready.clone(),
         };
         let threads = agent.start_sources(&stop, &ready);
+        let checkpointer = agent.config.state.clone().map(|spec| {
+            let (c, r, s) = (
+                agent.coordinator.clone(),
+                agent.registry.clone(),
+                stop.clone(),
+            );
+            std::thread::spawn(move || state::run_checkpointer(spec, c, r, s))
+        });
         ready.set_started();
         info!(address = %listener.local_addr()?, "serving /metrics, /healthz and /ready");
         axum::serve(listener, router(state))
@@ -85,6 +95,17 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
                 && !t.is_finished()
             {
                 let _ = tokio::task::spawn_blocking(move || t.join()).await;
+            }
+        }
+        if let Some(c) = checkpointer {
+            let _ = tokio::task::spawn_blocking(move || c.join()).await;
+        }
+        if let Some(spec) = &agent.config.state {
+            // The last checkpoint, with every source stopped.
+            let mut last = None;
+            match state::write_if_changed(spec, &agent.coordinator, &agent.registry, &mut last) {
+                Ok(()) => info!(dir = %spec.dir.display(), "final checkpoint written"),
+                Err(e) => tracing::warn!(error = %e, "final checkpoint failed"),
             }
         }
         anyhow::Ok(())

@@ -113,7 +113,19 @@ impl<'a> Reporter<'a> {
     pub fn toml(&mut self, err: &toml::de::Error, fallback: Range<usize>) {
         let span = err.span().unwrap_or(fallback);
         let msg = err.message().trim().replace('\n', " ");
-        self.at(span, msg);
+        let before = self.errors.len();
+        self.at(span.clone(), msg);
+        // Syntax errors come before the document exists: name the key
+        // written at the error's place.
+        if let Some(e) = self.errors.get_mut(before) {
+            if e.key.is_empty() {
+                let word: String = self.src[span.start.min(self.src.len())..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || "_-.\"".contains(*c))
+                    .collect();
+                e.key = word.trim_matches('"').to_string();
+            }
+        }
     }
 
     /// True when nothing was reported.

@@ -45,6 +45,17 @@ pub struct Config {
     pub sources: Vec<SourceSpec>,
     /// `[[pipelines]]`, in file order.
     pub pipelines: Vec<PipelineSpec>,
+    /// `[state]`, when checkpoints are kept.
+    pub state: Option<StateSpec>,
+}
+
+/// `[state]`.
+#[derive(Debug, Clone)]
+pub struct StateSpec {
+    /// Directory of the checkpoint file.
+    pub dir: PathBuf,
+    /// How often a checkpoint is written.
+    pub interval: Duration,
 }
 
 /// `[server]`.
@@ -150,6 +161,10 @@ pub struct FileSpec {
     pub start_at: StartAt,
     /// How often files are looked at for growth, rotation and new matches.
     pub poll_interval: Duration,
+    /// How long an unterminated last line waits for its newline.
+    pub idle_flush: Duration,
+    /// Most files open at once.
+    pub max_open_files: usize,
 }
 
 /// The parser a pipeline uses.

@@ -18,6 +18,16 @@ pub struct ServerConfig {
     pub listen: Option<Spanned<String>>,
 }
 
+/// `[state]`: where checkpoints are kept.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateConfig {
+    /// Directory of the checkpoint file (created if missing).
+    pub dir: Spanned<String>,
+    /// How often a checkpoint is written, e.g. `1s`.
+    pub interval: Option<Spanned<String>>,
+}
+
 /// One `[[sources]]` entry (every kind shares one table; validation checks
 /// which keys fit the kind).
 #[derive(Debug, Deserialize)]
@@ -43,6 +53,11 @@ pub struct SourceConfig {
     pub labels: BTreeMap<String, Spanned<String>>,
     /// Longest line kept, in bytes; longer lines are cut and counted.
     pub max_line_bytes: Option<Spanned<i64>>,
+    /// How long a last line without its newline waits before it is taken
+    /// as complete, e.g. `5s` (`file`).
+    pub idle_flush: Option<Spanned<String>>,
+    /// Most files open at once (`file`).
+    pub max_open_files: Option<Spanned<i64>>,
     /// Bootstrap brokers, `host:port` (`kafka`).
     pub brokers: Option<Spanned<Vec<Spanned<String>>>>,
     /// Topic names to consume (`kafka`).

@@ -21,11 +21,12 @@ use toml::Spanned;
 use super::diagnostics::Reporter;
 use super::raw::{
     ConditionConfig, LabelsConfig, ParserConfig, PipelineConfig, RuleConfig, Scalar, ServerConfig,
-    SourceConfig,
+    SourceConfig, StateConfig,
 };
 use super::{
     Config, ConfigErrors, FileSpec, GaugeAction, MetricKind, ParserSpec, PipelineSpec, RuleSpec,
-    ServerSpec, SourceKind, SourceSpec, StartAt, DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_SERIES,
+    ServerSpec, SourceKind, SourceSpec, StartAt, StateSpec, DEFAULT_MAX_LINE_BYTES,
+    DEFAULT_MAX_SERIES,
 };
 use crate::pipeline::condition::{CmpOp, Condition, Expected, Target, Test};
 use crate::pipeline::template::Template;
@@ -48,11 +49,17 @@ pub(super) fn check(src: &str, origin: &Path) -> Result<Config, ConfigErrors> {
     let mut server = ServerSpec::default();
     let mut sources = Vec::new();
     let mut pipelines = Vec::new();
+    let mut state = None;
     for (key, value) in root.get_ref().iter() {
         match key.get_ref().as_ref() {
             "server" => {
                 if let Some(raw) = decode::<ServerConfig>(&mut r, value) {
                     server = check_server(&mut r, raw);
+                }
+            }
+            "state" => {
+                if let Some(raw) = decode::<StateConfig>(&mut r, value) {
+                    state = check_state(&mut r, raw);
                 }
             }
             "sources" => {
@@ -71,7 +78,7 @@ pub(super) fn check(src: &str, origin: &Path) -> Result<Config, ConfigErrors> {
             }
             other => r.at(
                 key.span(),
-                format!("unknown section `{other}`: expected `server`, `sources` or `pipelines`"),
+                format!("unknown section `{other}`: expected `server`, `state`, `sources` or `pipelines`"),
             ),
         }
     }
@@ -88,7 +95,36 @@ pub(super) fn check(src: &str, origin: &Path) -> Result<Config, ConfigErrors> {
         server,
         sources,
         pipelines,
+        state,
     })
+}
+
+/// A duration of at least 10ms, or `default` (an error is reported for a bad one).
+fn duration(r: &mut Reporter<'_>, v: Option<&Spanned<String>>, default: Duration) -> Duration {
+    let Some(v) = v else { return default };
+    match super::parse_duration(v.get_ref()) {
+        Some(d) if d >= Duration::from_millis(10) => d,
+        _ => {
+            r.at(
+                v.span(),
+                format!(
+                    "`{}` is not a duration of at least 10ms such as \"250ms\", \"1s\" or \"1m\"",
+                    v.get_ref()
+                ),
+            );
+            default
+        }
+    }
+}
+
+fn check_state(r: &mut Reporter<'_>, raw: StateConfig) -> Option<StateSpec> {
+    let interval = duration(r, raw.interval.as_ref(), Duration::from_secs(1));
+    let dir = std::path::PathBuf::from(raw.dir.get_ref());
+    if raw.dir.get_ref().is_empty() {
+        r.at(raw.dir.span(), "`dir` must name a directory");
+        return None;
+    }
+    Some(StateSpec { dir, interval })
 }
 
 /// The elements of an array of tables, or an error if `value` is not one.
@@ -139,11 +175,13 @@ fn check_server(r: &mut Reporter<'_>, raw: ServerConfig) -> ServerSpec {
 
 fn check_source(r: &mut Reporter<'_>, raw: SourceConfig) -> SourceSpec {
     check_name(r, &raw.name, "source");
-    let file_only: [(bool, &str); 4] = [
+    let file_only: [(bool, &str); 6] = [
         (!raw.include.is_empty(), "include"),
         (!raw.exclude.is_empty(), "exclude"),
         (raw.start_at.is_some(), "start_at"),
         (raw.poll_interval.is_some(), "poll_interval"),
+        (raw.idle_flush.is_some(), "idle_flush"),
+        (raw.max_open_files.is_some(), "max_open_files"),
     ];
     let kind = match raw.kind.get_ref().as_str() {
         "file" => {
@@ -173,21 +211,18 @@ fn check_source(r: &mut Reporter<'_>, raw: SourceConfig) -> SourceSpec {
                     StartAt::End
                 }
             };
-            let poll_interval = match &raw.poll_interval {
-                None => Duration::from_millis(250),
-                Some(p) => match super::parse_duration(p.get_ref()) {
-                    Some(d) if d >= Duration::from_millis(10) => d,
-                    _ => {
-                        r.at(p.span(), format!("`{}` is not a duration of at least 10ms such as \"250ms\" or \"1s\"", p.get_ref()));
-                        Duration::from_millis(250)
-                    }
-                },
-            };
+            let max_open_files = raw
+                .max_open_files
+                .as_ref()
+                .and_then(|m| positive(r, m, "max_open_files"))
+                .unwrap_or(1024);
             SourceKind::File(FileSpec {
                 include: raw.include.iter().map(|g| g.get_ref().clone()).collect(),
                 exclude: raw.exclude.iter().map(|g| g.get_ref().clone()).collect(),
                 start_at,
-                poll_interval,
+                poll_interval: duration(r, raw.poll_interval.as_ref(), Duration::from_millis(250)),
+                idle_flush: duration(r, raw.idle_flush.as_ref(), Duration::from_secs(5)),
+                max_open_files,
             })
         }
         "stdin" => {

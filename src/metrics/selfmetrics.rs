@@ -21,6 +21,8 @@ pub const SOURCE_TRUNCATED: &str = "logtally_source_truncated_lines_total";
 pub const SOURCE_ERRORS: &str = "logtally_source_read_errors_total";
 /// Files open, per source.
 pub const SOURCE_FILES: &str = "logtally_source_open_files";
+/// Bytes of a followed file not read yet.
+pub const SOURCE_UNREAD_BYTES: &str = "logtally_source_file_unread_bytes";
 /// Rotations and truncations detected, per source.
 pub const SOURCE_ROTATIONS: &str = "logtally_source_rotations_total";
 /// Lines per pipeline by result (`matched`, `unmatched`, `parse_error`).

@@ -12,6 +12,9 @@ use std::io::{self, Read};
 /// Bytes read per `read` call.
 const READ_CHUNK: usize = 64 * 1024;
 
+/// Consumed bytes remembered (see [`Framer::tail`]).
+pub const TAIL_KEPT: usize = 64;
+
 /// What the framer has seen since the counts were last taken.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct FrameCounts {
@@ -23,6 +26,16 @@ pub struct FrameCounts {
     pub invalid_utf8: u64,
     /// Lines cut at the bound.
     pub truncated: u64,
+}
+
+impl FrameCounts {
+    /// Adds `other` to these counts.
+    pub fn add(&mut self, other: FrameCounts) {
+        self.lines += other.lines;
+        self.bytes += other.bytes;
+        self.invalid_utf8 += other.invalid_utf8;
+        self.truncated += other.truncated;
+    }
 }
 
 /// Splits a byte stream into lines.
@@ -37,6 +50,8 @@ pub struct Framer {
     /// Stream offset of `buf[start]`: bytes fully consumed (lines passed on
     /// or skipped).
     consumed: u64,
+    /// The last consumed bytes (up to [`TAIL_KEPT`]).
+    tail: Vec<u8>,
     counts: FrameCounts,
 }
 
@@ -49,7 +64,35 @@ impl Framer {
             max_line: max_line.max(1),
             discarding: false,
             consumed: 0,
+            tail: Vec::with_capacity(2 * TAIL_KEPT),
             counts: FrameCounts::default(),
+        }
+    }
+
+    /// The last bytes consumed (up to [`TAIL_KEPT`], fewer only at the start
+    /// of the stream or after [`Framer::reset`] until [`Framer::set_tail`]):
+    /// what identifies the content before [`Framer::consumed`].
+    pub fn tail(&self) -> &[u8] {
+        &self.tail
+    }
+
+    /// Sets the bytes before the consumed offset (when resuming mid-stream).
+    pub fn set_tail(&mut self, bytes: &[u8]) {
+        self.tail.clear();
+        self.tail
+            .extend_from_slice(&bytes[bytes.len().saturating_sub(TAIL_KEPT)..]);
+    }
+
+    /// Records `buf[from..self.start]` as consumed bytes in the tail.
+    fn note_consumed(&mut self, from: usize) {
+        let done = &self.buf[from..self.start];
+        if done.len() >= TAIL_KEPT {
+            self.tail.clear();
+            self.tail.extend_from_slice(&done[done.len() - TAIL_KEPT..]);
+        } else {
+            self.tail.extend_from_slice(done);
+            let excess = self.tail.len().saturating_sub(TAIL_KEPT);
+            self.tail.drain(..excess);
         }
     }
 
@@ -94,7 +137,13 @@ impl Framer {
 
     /// Passes every complete line in the buffer to `f`; keeps the incomplete
     /// last one (cutting it if it is already over the bound).
-    pub fn lines(&mut self, mut f: impl FnMut(&str)) {
+    pub fn lines(&mut self, f: impl FnMut(&str)) {
+        let from = self.start;
+        self.split(f);
+        self.note_consumed(from);
+    }
+
+    fn split(&mut self, mut f: impl FnMut(&str)) {
         loop {
             let rest = &self.buf[self.start..];
             match memchr::memchr(b'\n', rest) {
@@ -127,7 +176,8 @@ impl Framer {
     /// Passes on the incomplete last line, if any (at the end of a stream
     /// that does not end with a newline).
     pub fn finish(&mut self, mut f: impl FnMut(&str)) {
-        self.lines(&mut f);
+        let from = self.start;
+        self.split(&mut f);
         let rest = &self.buf[self.start..];
         if !rest.is_empty() && !self.discarding {
             emit(rest, self.max_line, &mut self.counts, &mut f);
@@ -135,6 +185,7 @@ impl Framer {
         self.consumed += rest.len() as u64;
         self.start = self.buf.len();
         self.discarding = false;
+        self.note_consumed(from);
     }
 
     /// Forgets buffered bytes and restarts at stream offset `offset` (after a
@@ -144,6 +195,7 @@ impl Framer {
         self.start = 0;
         self.discarding = false;
         self.consumed = offset;
+        self.tail.clear();
     }
 }
 
@@ -220,6 +272,27 @@ mod tests {
         let (lines, c, _) = frame(b"ok\n\xff\xfebad\n", 100);
         assert_eq!(lines[1], "\u{fffd}\u{fffd}bad");
         assert_eq!(c.invalid_utf8, 1);
+    }
+
+    #[test]
+    fn tail_holds_the_last_consumed_bytes() {
+        let mut fr = Framer::new(100);
+        fr.fill(&mut &b"abc\nde"[..]).unwrap();
+        fr.lines(|_| {});
+        assert_eq!(fr.tail(), b"abc\n");
+        let long: Vec<u8> = (0..200)
+            .map(|i| b'a' + (i % 26) as u8)
+            .chain([b'\n'])
+            .collect();
+        fr.fill(&mut &long[..]).unwrap();
+        fr.lines(|_| {});
+        assert_eq!(fr.tail().len(), TAIL_KEPT);
+        assert_eq!(fr.tail(), &long[long.len() - TAIL_KEPT..]);
+        fr.fill(&mut &b"x\n"[..]).unwrap();
+        fr.finish(|_| {});
+        assert_eq!(&fr.tail()[TAIL_KEPT - 2..], b"x\n");
+        fr.reset(0);
+        assert!(fr.tail().is_empty());
     }
 
     #[test]

@@ -13,8 +13,16 @@
 //!   when it stops. A crash can thus count a message twice (it was counted,
 //!   its offset not yet committed) but never skip one.
 //! - [`Positions`] holds, per partition, the next offset whose message has
-//!   not been applied: what a checkpoint of the metric values must be paired
-//!   with.
+//!   not been applied. Each message is applied and its position published to
+//!   the [`Coordinator`]'s slot under one batch guard, so a checkpoint pairs
+//!   metric values with exactly the offsets they include.
+//! - With `[state]`, the offsets committed to the group are those of the
+//!   last checkpoint written (never ahead of it): after a crash the
+//!   checkpoint resumes exactly, and a partition assigned to this instance
+//!   resumes at max(checkpointed offset, group's committed offset), the
+//!   latter being further only when another member consumed it meanwhile.
+//!   Before partitions are revoked and when the source stops, a checkpoint
+//!   is written first, then committed.
 //! - Payloads that are not UTF-8, and messages without a payload, are
 //!   counted (`logtally_kafka_malformed_messages_total`) and skipped; their
 //!   offsets still advance.
@@ -27,21 +35,27 @@ use std::time::{Duration, Instant};
 
 use metrics::{counter, gauge, Counter, Gauge};
 use parking_lot::Mutex;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, RebalanceProtocol,
+};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Headers};
+use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientConfig, ClientContext, Message, Offset, TopicPartitionList};
 use serde::Deserialize;
 use tracing::{debug, error, info, warn};
 
 use super::framing::FrameCounts;
 use super::Dispatcher;
-use crate::config::{KafkaFraming, KafkaSpec, KafkaStartAt};
+use crate::config::{KafkaFraming, KafkaSpec, KafkaStartAt, StateSpec};
 use crate::metrics::selfmetrics::{
     KAFKA_ASSIGNED, KAFKA_BROKER_UP, KAFKA_BYTES, KAFKA_COMMITS, KAFKA_COMMIT_FAILURES,
     KAFKA_CONNECTED, KAFKA_LAG, KAFKA_MALFORMED, KAFKA_MESSAGES, KAFKA_REBALANCES,
 };
+use crate::metrics::Registry;
 use crate::pipeline::record::ContextFields;
+use crate::state::checkpoint::Position;
+use crate::state::{Coordinator, PositionSlot};
 
 /// Prefix of the context fields of a Kafka message.
 pub const FIELD_PREFIX: &str = "_kafka.";
@@ -202,6 +216,8 @@ struct Work {
     frame: FrameCounts,
     /// (topic, partition, next offset) applied but not yet stored.
     applied: Vec<(String, i32, i64)>,
+    /// Where the positions are published for checkpoints.
+    slot: PositionSlot,
     messages: u64,
     bytes: u64,
     invalid_utf8: u64,
@@ -223,6 +239,10 @@ impl Work {
                 .applied
                 .push((msg.topic().to_string(), msg.partition(), next)),
         }
+        // Published now, with the lines applied below, under the caller's
+        // batch guard.
+        self.slot
+            .update(|v| publish(v, msg.topic(), msg.partition(), next));
         let Some(payload) = msg.payload() else {
             self.no_payload += 1;
             return;
@@ -254,7 +274,8 @@ impl Work {
         }
     }
 
-    /// Publishes counts and stores the offsets of what was applied.
+    /// Publishes counts and stores the offsets that may be committed: what
+    /// was applied, or with `[state]` what the last checkpoint holds.
     fn flush(&mut self, consumer: &BaseConsumer<KafkaContext>, ctx: &KafkaContext) {
         self.dispatcher.flush(std::mem::take(&mut self.frame));
         let s = &ctx.stats;
@@ -262,12 +283,34 @@ impl Work {
         crate::metrics::selfmetrics::flush(&s.bytes, &mut self.bytes);
         crate::metrics::selfmetrics::flush(&s.invalid_utf8, &mut self.invalid_utf8);
         crate::metrics::selfmetrics::flush(&s.no_payload, &mut self.no_payload);
-        if self.applied.is_empty() {
-            return;
+        let mut tpl = TopicPartitionList::new();
+        if ctx.state.is_some() {
+            let starts = ctx.starts.lock();
+            for p in ctx.coordinator.durable(&ctx.source) {
+                if let Position::Kafka {
+                    topic,
+                    partition,
+                    offset,
+                } = p
+                {
+                    // Only partitions owned now, and never behind where
+                    // this assignment started.
+                    if starts
+                        .get(&(topic.clone(), partition))
+                        .is_some_and(|s| offset >= *s)
+                    {
+                        let _ = tpl.add_partition_offset(&topic, partition, Offset::Offset(offset));
+                    }
+                }
+            }
+        } else {
+            for (t, p, o) in &self.applied {
+                let _ = tpl.add_partition_offset(t, *p, Offset::Offset(*o));
+            }
         }
-        let mut tpl = TopicPartitionList::with_capacity(self.applied.len());
-        for (t, p, o) in &self.applied {
-            let _ = tpl.add_partition_offset(t, *p, Offset::Offset(*o));
+        if tpl.count() == 0 {
+            self.applied.clear();
+            return;
         }
         if let Err(e) = consumer.store_offsets(&tpl) {
             // A partition revoked under our feet: its new owner reads from
@@ -284,6 +327,28 @@ impl Work {
                 }),
         );
     }
+}
+
+/// Sets the position of `topic`/`partition` in `positions`.
+fn publish(positions: &mut Vec<Position>, topic: &str, partition: i32, next: i64) {
+    for p in positions.iter_mut() {
+        if let Position::Kafka {
+            topic: t,
+            partition: n,
+            offset,
+        } = p
+        {
+            if *n == partition && t == topic {
+                *offset = next;
+                return;
+            }
+        }
+    }
+    positions.push(Position::Kafka {
+        topic: topic.to_string(),
+        partition,
+        offset: next,
+    });
 }
 
 /// Passes `line` on, cut to `max` bytes (on a character boundary).
@@ -341,9 +406,89 @@ pub struct KafkaContext {
     stats: KafkaStats,
     ready: Arc<AtomicBool>,
     positions: Positions,
+    coordinator: Arc<Coordinator>,
+    registry: Arc<Registry>,
+    /// `[state]`, when configured.
+    state: Option<StateSpec>,
+    /// Checkpointed positions to resume from.
+    restored: BTreeMap<(String, i32), i64>,
+    /// Where each owned partition's current assignment started (-1: where
+    /// the group's committed offset or `start_at` put it).
+    starts: Mutex<BTreeMap<(String, i32), i64>>,
 }
 
 impl KafkaContext {
+    /// With `[state]`, writes a checkpoint holding everything applied (so
+    /// that what is committed next is never ahead of a checkpoint).
+    fn checkpoint_now(&self) {
+        if let Some(spec) = &self.state {
+            if let Err(e) =
+                crate::state::write_if_changed(spec, &self.coordinator, &self.registry, &mut None)
+            {
+                warn!(source = %self.source, error = %e, "checkpoint before commit failed");
+            }
+        }
+    }
+
+    /// Flushes, checkpoints (with `[state]`), stores and commits
+    /// synchronously.
+    fn commit_now(&self, consumer: &BaseConsumer<Self>, why: &str) {
+        self.work.lock().flush(consumer, self);
+        if self.state.is_some() {
+            self.checkpoint_now();
+            self.work.lock().flush(consumer, self);
+        }
+        match consumer.commit_consumer_state(CommitMode::Sync) {
+            Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+            Err(e) => warn!(source = %self.source, error = %e, "offset commit {why} failed"),
+        }
+    }
+
+    /// Sets where each newly assigned partition starts: the checkpointed
+    /// offset, or the group's committed one when that is further.
+    fn resume_offsets(&self, consumer: &BaseConsumer<Self>, tpl: &mut TopicPartitionList) {
+        let committed = if self.restored.is_empty() {
+            None
+        } else {
+            match consumer.committed_offsets(tpl.clone(), Duration::from_secs(30)) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    warn!(source = %self.source, error = %e, "cannot read the group's committed offsets; resuming from the checkpoint");
+                    None
+                }
+            }
+        };
+        let mut starts = self.starts.lock();
+        for e in tpl.elements() {
+            let key = (e.topic().to_string(), e.partition());
+            let checkpointed = self.restored.get(&key).copied();
+            let group = committed
+                .as_ref()
+                .and_then(|c| c.find_partition(e.topic(), e.partition()))
+                .and_then(|c| match c.offset() {
+                    Offset::Offset(o) => Some(o),
+                    _ => None,
+                });
+            let start = match (checkpointed, group) {
+                (Some(c), Some(g)) => Some(c.max(g)),
+                (Some(c), None) => Some(c),
+                _ => None,
+            };
+            if let Some(s) = start {
+                info!(source = %self.source, topic = e.topic(), partition = e.partition(), offset = s, checkpointed = ?checkpointed, committed = ?group, "resuming partition");
+            }
+            starts.insert(key, start.unwrap_or(-1));
+        }
+        drop(starts);
+        for (key, s) in self.starts.lock().iter() {
+            if *s >= 0 {
+                if let Some(mut e) = tpl.find_partition(&key.0, key.1) {
+                    let _ = e.set_offset(Offset::Offset(*s));
+                }
+            }
+        }
+    }
+
     fn set_connected(&self, up: bool) {
         let was = self.ready.swap(up, Ordering::Relaxed);
         self.stats.connected.set(if up { 1.0 } else { 0.0 });
@@ -454,19 +599,66 @@ impl ClientContext for KafkaContext {
 }
 
 impl ConsumerContext for KafkaContext {
+    /// librdkafka's default rebalance, with the start offsets of assigned
+    /// partitions set from the checkpoint first.
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                self.resume_offsets(consumer, tpl);
+                self.pre_rebalance(consumer, &Rebalance::Assign(tpl));
+                let r = if cooperative {
+                    consumer.incremental_assign(tpl)
+                } else {
+                    consumer.assign(tpl)
+                };
+                if let Err(e) = r {
+                    warn!(source = %self.source, error = %e, "cannot take the assigned partitions");
+                }
+                self.post_rebalance(consumer, &Rebalance::Assign(tpl));
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                self.pre_rebalance(consumer, &Rebalance::Revoke(tpl));
+                let r = if cooperative {
+                    consumer.incremental_unassign(tpl)
+                } else {
+                    consumer.unassign()
+                };
+                if let Err(e) = r {
+                    warn!(source = %self.source, error = %e, "cannot give up the revoked partitions");
+                }
+                let mut starts = self.starts.lock();
+                for e in tpl.elements() {
+                    starts.remove(&(e.topic().to_string(), e.partition()));
+                }
+                drop(starts);
+                self.post_rebalance(consumer, &Rebalance::Revoke(tpl));
+            }
+            other => {
+                let code: RDKafkaErrorCode = other.into();
+                let _ = consumer.unassign();
+                self.starts.lock().clear();
+                self.pre_rebalance(consumer, &Rebalance::Error(KafkaError::Rebalance(code)));
+            }
+        }
+    }
+
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Revoke(tpl) => {
                 self.stats.revokes.increment(1);
-                // Everything polled so far was applied: store and commit it
-                // before the partitions go to another member.
-                self.work.lock().flush(consumer, self);
-                match consumer.commit_consumer_state(CommitMode::Sync) {
-                    Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
-                    Err(e) => {
-                        warn!(source = %self.source, error = %e, "commit before giving up partitions failed")
-                    }
-                }
+                // Everything polled so far was applied: checkpoint (with
+                // [state]) and commit it before the partitions go to another
+                // member.
+                self.commit_now(consumer, "before giving up partitions");
                 info!(source = %self.source, partitions = %describe(tpl), "partitions revoked");
             }
             Rebalance::Assign(tpl) => {
@@ -514,17 +706,63 @@ pub struct KafkaSource {
     max_line: usize,
     ready: Arc<AtomicBool>,
     positions: Positions,
+    hook: StateHook,
+}
+
+/// How a Kafka source takes part in checkpoints.
+pub struct StateHook {
+    /// Pauses sources between batches for consistent checkpoints.
+    pub coordinator: Arc<Coordinator>,
+    /// Where this source publishes its positions.
+    pub slot: PositionSlot,
+    /// The rule metrics, checkpointed with the positions.
+    pub registry: Arc<Registry>,
+    /// `[state]`, when configured: commits then follow checkpoints.
+    pub state: Option<StateSpec>,
+    /// Positions of this source in the checkpoint restored at start-up.
+    pub restored: BTreeMap<(String, i32), i64>,
+}
+
+impl StateHook {
+    /// A hook to a coordinator of its own, without `[state]`.
+    pub fn none() -> Self {
+        let coordinator = Coordinator::new();
+        Self {
+            slot: coordinator.register(""),
+            coordinator,
+            registry: Arc::new(Registry::new()),
+            state: None,
+            restored: BTreeMap::new(),
+        }
+    }
 }
 
 impl KafkaSource {
     /// A source called `name`; `ready` is set while a broker is reachable.
-    pub fn new(name: &str, spec: &KafkaSpec, max_line: usize, ready: Arc<AtomicBool>) -> Self {
+    pub fn new(
+        name: &str,
+        spec: &KafkaSpec,
+        max_line: usize,
+        ready: Arc<AtomicBool>,
+        hook: StateHook,
+    ) -> Self {
+        let positions = Positions::default();
+        positions.advance(
+            hook.restored
+                .iter()
+                .map(|((topic, partition), o)| KafkaPosition {
+                    topic: topic.clone(),
+                    partition: *partition,
+                    next_offset: *o,
+                }),
+        );
         Self {
             name: name.to_string(),
             spec: spec.clone(),
             max_line,
             ready,
-            positions: Positions::default(),
+            positions,
+            hook,
         }
     }
 
@@ -562,7 +800,16 @@ impl KafkaSource {
     }
 
     /// Consumes until `stop` is set, then commits what was applied.
-    pub fn run(self, dispatcher: Dispatcher, stop: Arc<AtomicBool>) {
+    pub fn run(mut self, dispatcher: Dispatcher, stop: Arc<AtomicBool>) {
+        let config = self.client_config();
+        let hook = std::mem::replace(&mut self.hook, StateHook::none());
+        // Restored positions stay in every checkpoint until they advance:
+        // the restored values include the messages before them.
+        hook.slot.update(|v| {
+            for ((t, p), o) in &hook.restored {
+                publish(v, t, *p, *o);
+            }
+        });
         let ctx = KafkaContext {
             source: self.name.clone(),
             work: Mutex::new(Work {
@@ -572,6 +819,7 @@ impl KafkaSource {
                 max_line: self.max_line,
                 frame: FrameCounts::default(),
                 applied: Vec::new(),
+                slot: hook.slot,
                 messages: 0,
                 bytes: 0,
                 invalid_utf8: 0,
@@ -580,11 +828,13 @@ impl KafkaSource {
             stats: KafkaStats::new(&self.name),
             ready: self.ready.clone(),
             positions: self.positions.clone(),
+            coordinator: hook.coordinator,
+            registry: hook.registry,
+            state: hook.state,
+            restored: hook.restored,
+            starts: Mutex::new(BTreeMap::new()),
         };
-        let consumer: BaseConsumer<KafkaContext> = match self
-            .client_config()
-            .create_with_context(ctx)
-        {
+        let consumer: BaseConsumer<KafkaContext> = match config.create_with_context(ctx) {
             Ok(c) => c,
             Err(e) => {
                 error!(source = %self.name, error = %e, "cannot create the kafka consumer; source stopped");
@@ -608,6 +858,7 @@ impl KafkaSource {
                 POLL_WAIT
             }) {
                 Some(Ok(msg)) => {
+                    let _batch = ctx.coordinator.batch();
                     ctx.work.lock().apply(&msg);
                     unflushed += 1;
                     false
@@ -627,11 +878,7 @@ impl KafkaSource {
                 last_flush = Instant::now();
             }
         }
-        ctx.work.lock().flush(&consumer, ctx);
-        match consumer.commit_consumer_state(CommitMode::Sync) {
-            Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
-            Err(e) => warn!(source = %self.name, error = %e, "final offset commit failed"),
-        }
+        ctx.commit_now(&consumer, "at stop");
         info!(source = %self.name, "kafka source stopped; offsets committed");
         // Dropping the consumer leaves the group.
     }

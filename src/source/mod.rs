@@ -100,20 +100,27 @@ impl Dispatcher {
         input: &mut impl Read,
         max_line: usize,
     ) -> std::io::Result<FrameCounts> {
-        let mut framer = Framer::new(max_line);
+        self.read_framed(input, &mut Framer::new(max_line), true)
+    }
+
+    /// Reads `input` to its end through `framer`; the last line without a
+    /// newline is fed too when `finish`.
+    pub fn read_framed(
+        &mut self,
+        input: &mut impl Read,
+        framer: &mut Framer,
+        finish: bool,
+    ) -> std::io::Result<FrameCounts> {
         let mut total = FrameCounts::default();
         loop {
             let n = framer.fill(input)?;
-            if n == 0 {
+            if n == 0 && finish {
                 framer.finish(|l| self.line(l));
             } else {
                 framer.lines(|l| self.line(l));
             }
             let c = framer.take_counts();
-            total.lines += c.lines;
-            total.bytes += c.bytes;
-            total.invalid_utf8 += c.invalid_utf8;
-            total.truncated += c.truncated;
+            total.add(c);
             self.flush(c);
             if n == 0 {
                 return Ok(total);

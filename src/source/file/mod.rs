@@ -1,0 +1,657 @@
+//! File sources: follow the files matched by globs as they grow, rotate,
+//! get truncated, appear and disappear, without losing or repeating a line.
+//!
+//! A file is known by device and inode plus hashes of its first bytes and of
+//! the bytes before the read offset ([`identity`]), not by its path:
+//! - rename + create: the old file is read to its end (and kept open while
+//!   its writer may still append), the new one from its start;
+//! - copytruncate: the truncation is seen (the file is shorter than what was
+//!   read, or its bytes before the offset changed), the copy is found by its
+//!   content and its unread tail is read, then the file is read again from
+//!   its start;
+//! - truncate and quick rewrite past the old size: seen by the hashes, read
+//!   again from the start;
+//! - delete + recreate: the deleted file is read to its end through the open
+//!   handle, then released; the new one is read from its start.
+//!
+//! Files present at the first start are read from `start_at`; files that
+//! appear later, or while the agent was down, from their beginning. With
+//! `[state]`, positions are restored from the checkpoint: a file renamed
+//! while the agent was down is found again in its directory by inode and
+//! hashes. Changes are seen through filesystem events where available and by
+//! polling every `poll_interval` in any case.
+
+pub mod discover;
+pub mod identity;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fs::File;
+use std::io::{Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use metrics::{counter, gauge, Counter, Gauge};
+use notify::{RecursiveMode, Watcher};
+use tracing::{debug, info, warn};
+
+use super::framing::{FrameCounts, Framer};
+use super::Dispatcher;
+use crate::config::{FileSpec, StartAt};
+use crate::metrics::selfmetrics::{SOURCE_FILES, SOURCE_ROTATIONS, SOURCE_UNREAD_BYTES};
+use crate::state::checkpoint::{FilePosition, Position};
+use crate::state::{Coordinator, PositionSlot};
+use discover::{watch_root, Globs};
+use identity::{hash_bytes, tail_hash, FileId, Head, HEAD_BYTES, TAIL_BYTES};
+
+/// Most bytes read from one file before the others get their turn.
+const FAIR_SHARE: usize = 8 << 20;
+
+/// How long a file that left its path is kept open after it last grew:
+/// writers that still hold it may not have reopened yet.
+const ROTATE_WAIT: Duration = Duration::from_secs(5);
+
+/// Released files remembered, to recognise copies of their content.
+const RELEASED_MEMORY: usize = 256;
+
+/// What is known of content already read: its head, and the tail hash at
+/// the offset read up to.
+#[derive(Debug, Clone, Copy)]
+struct Content {
+    head: Head,
+    /// The first bytes themselves, to recognise a copy still being written.
+    lead: Lead,
+    offset: u64,
+    tail: u64,
+}
+
+/// Up to the first 32 bytes of a file.
+#[derive(Debug, Clone, Copy, Default)]
+struct Lead {
+    bytes: [u8; 32],
+    len: u8,
+}
+
+impl Lead {
+    fn read(f: &File) -> Lead {
+        let mut l = Lead::default();
+        if let Ok(n) = f.read_at(&mut l.bytes, 0) {
+            l.len = n as u8;
+        }
+        l
+    }
+
+    /// Whether `other` (a file of `size` bytes) starts like this one, as far
+    /// as both go.
+    fn continued_by(&self, other: &Lead) -> bool {
+        let n = usize::from(self.len.min(other.len));
+        n > 0 && self.bytes[..n] == other.bytes[..n]
+    }
+}
+
+struct Tracked {
+    /// The path it is followed at; `None` once that path names another file.
+    path: Option<PathBuf>,
+    /// The last path it had, for checkpoints and messages.
+    last_path: PathBuf,
+    id: FileId,
+    head: Head,
+    lead: Lead,
+    file: File,
+    framer: Framer,
+    /// Read position (bytes handed to the framer).
+    pos: u64,
+    /// Hash of the bytes before `tail_at`, kept equal to `framer.consumed()`.
+    tail: u64,
+    tail_at: u64,
+    last_growth: Instant,
+    unread: Gauge,
+}
+
+impl Tracked {
+    /// Hashes the bytes before the consumed offset, as read (not as the
+    /// file holds them now: it may have been truncated meanwhile).
+    fn refresh_tail(&mut self) {
+        let at = self.framer.consumed();
+        if at != self.tail_at {
+            self.tail = hash_bytes(self.framer.tail());
+            self.tail_at = at;
+        }
+    }
+
+    /// Whether the bytes before the consumed offset are still those read.
+    fn tail_intact(&self) -> bool {
+        tail_hash(&self.file, self.tail_at).is_ok_and(|h| h == self.tail)
+    }
+
+    /// What has been read of this file, as far as its lines were applied.
+    fn content(&self) -> Content {
+        Content {
+            head: self.head,
+            lead: self.lead,
+            offset: self.tail_at,
+            tail: self.tail,
+        }
+    }
+
+    fn position(&self) -> FilePosition {
+        let c = self.content();
+        FilePosition {
+            path: self.last_path.clone(),
+            dev: self.id.dev,
+            ino: self.id.ino,
+            head_len: c.head.len,
+            head: c.head.hash,
+            tail: c.tail,
+            offset: c.offset,
+        }
+    }
+}
+
+/// Follows the files of one file source.
+pub struct FileTailer {
+    name: String,
+    globs: Globs,
+    start_at: StartAt,
+    poll: Duration,
+    idle_flush: Duration,
+    max_open: usize,
+    max_line: usize,
+    linger: Duration,
+    files: Vec<Tracked>,
+    /// Positions from the checkpoint, used at the first scan.
+    restored: Option<Vec<FilePosition>>,
+    released: VecDeque<Content>,
+    /// New files whose start is not decided yet, since when.
+    deferred: HashMap<FileId, Instant>,
+    scanned_once: bool,
+    warned_max_open: bool,
+    rotations: Counter,
+    truncations: Counter,
+    open_files: Gauge,
+}
+
+impl FileTailer {
+    /// A tailer for `spec`. `restored` holds the positions of the last
+    /// checkpoint (`None` when there was none).
+    pub fn new(
+        name: &str,
+        spec: &FileSpec,
+        max_line: usize,
+        restored: Option<Vec<FilePosition>>,
+    ) -> Self {
+        Self {
+            name: name.to_string(),
+            globs: Globs::new(&spec.include, &spec.exclude),
+            start_at: spec.start_at,
+            poll: spec.poll_interval,
+            idle_flush: spec.idle_flush,
+            max_open: spec.max_open_files,
+            max_line,
+            linger: ROTATE_WAIT,
+            files: Vec::new(),
+            restored,
+            released: VecDeque::new(),
+            deferred: HashMap::new(),
+            scanned_once: false,
+            warned_max_open: false,
+            rotations: counter!(SOURCE_ROTATIONS, "source" => name.to_string(), "kind" => "rotation"),
+            truncations: counter!(SOURCE_ROTATIONS, "source" => name.to_string(), "kind" => "truncation"),
+            open_files: gauge!(SOURCE_FILES, "source" => name.to_string()),
+        }
+    }
+
+    /// Looks for new, rotated, truncated and vanished files.
+    fn scan(&mut self, d: &mut Dispatcher) {
+        let first = !self.scanned_once;
+        self.scanned_once = true;
+        let mut live = HashSet::new();
+        for path in self.globs.matched() {
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
+            };
+            let id = FileId::of(&meta);
+            live.insert(path.clone());
+            if let Some(i) = self.files.iter().position(|t| t.id == id) {
+                let t = &mut self.files[i];
+                if t.path.as_deref() != Some(path.as_path()) {
+                    debug!(source = %self.name, from = %t.last_path.display(), to = %path.display(), "file renamed");
+                    t.path = Some(path.clone());
+                    t.last_path = path;
+                }
+                self.check_in_place(i, meta.len(), d);
+                continue;
+            }
+            // The path names a file not followed yet: what it named before
+            // (if anything) was rotated away.
+            for t in &mut self.files {
+                if t.path.as_deref() == Some(path.as_path()) {
+                    info!(source = %self.name, path = %path.display(), "file rotated: finishing the old one, reading the new one from its start");
+                    self.rotations.increment(1);
+                    t.path = None;
+                }
+            }
+            self.open_new(path, id, meta.len(), first, d);
+        }
+        for t in &mut self.files {
+            if let Some(p) = &t.path {
+                if !live.contains(p) {
+                    debug!(source = %self.name, path = %p.display(), "file left its path: finishing it");
+                    t.path = None;
+                }
+            }
+        }
+        if first {
+            self.recover_orphans(d);
+        }
+    }
+
+    /// Checks a followed file for truncation or rewrite at its place.
+    fn check_in_place(&mut self, i: usize, size: u64, d: &mut Dispatcher) {
+        let t = &mut self.files[i];
+        if t.head.len < HEAD_BYTES && size > u64::from(t.head.len) && t.head.matches(&t.file) {
+            // The file was short when first seen: identify it by more bytes.
+            if let Ok(h) = Head::read(&t.file, size) {
+                t.head = h;
+                t.lead = Lead::read(&t.file);
+            }
+        }
+        let truncated = size < t.pos;
+        let rewritten = !(truncated || t.head.matches(&t.file) && t.tail_intact());
+        if !truncated && !rewritten {
+            t.unread.set(size.saturating_sub(t.pos) as f64);
+            return;
+        }
+        info!(source = %self.name, path = %t.last_path.display(), offset = t.tail_at, size, "file truncated or rewritten: reading it again from its start");
+        self.truncations.increment(1);
+        // copytruncate: the unread tail may survive in the copy. What was
+        // read is remembered, so that a copy the globs match is not read
+        // again from its start.
+        let (id, content) = (t.id, t.content());
+        let dir = t.last_path.parent().map(Path::to_path_buf);
+        self.remember(content);
+        if let Some(dir) = dir {
+            self.read_copy_tail(&dir, id, content, d);
+        }
+        let t = &mut self.files[i];
+        if t.file.seek(SeekFrom::Start(0)).is_ok() {
+            t.pos = 0;
+            t.framer.reset(0);
+            t.tail = hash_bytes(&[]);
+            t.tail_at = 0;
+            t.head = Head::read(&t.file, size).unwrap_or(Head { len: 0, hash: 0 });
+            t.lead = Lead::read(&t.file);
+            t.last_growth = Instant::now();
+        }
+    }
+
+    /// After file `id` was truncated: if a copy of what was read of it sits
+    /// in `dir` (copytruncate), read the copy's bytes past that point.
+    fn read_copy_tail(&mut self, dir: &Path, id: FileId, read: Content, d: &mut Dispatcher) {
+        let offset = read.offset;
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let Ok(meta) = e.metadata() else { continue };
+            let copy_id = FileId::of(&meta);
+            if !meta.is_file()
+                || copy_id == id
+                || meta.len() <= offset
+                || self.files.iter().any(|t| t.id == copy_id)
+            {
+                continue;
+            }
+            let Ok(f) = File::open(e.path()) else {
+                continue;
+            };
+            if !read.head.matches(&f) || tail_hash(&f, offset).ok() != Some(read.tail) {
+                continue;
+            }
+            info!(source = %self.name, copy = %e.path().display(), from = offset, "reading the rest of the truncated file from its copy");
+            let mut framer = Framer::new(self.max_line);
+            framer.reset(offset);
+            let mut f = f;
+            if f.seek(SeekFrom::Start(offset)).is_err() {
+                return;
+            }
+            let _ = d.read_framed(&mut f, &mut framer, true);
+            let end = framer.consumed();
+            if let Ok(tail) = tail_hash(&f, end) {
+                self.remember(Content {
+                    head: read.head,
+                    lead: read.lead,
+                    offset: end,
+                    tail,
+                });
+            }
+            return;
+        }
+    }
+
+    /// Starts following a file not followed yet.
+    fn open_new(&mut self, path: PathBuf, id: FileId, size: u64, first: bool, d: &mut Dispatcher) {
+        if self.files.len() >= self.max_open {
+            if !self.warned_max_open {
+                warn!(source = %self.name, max_open_files = self.max_open, path = %path.display(), "too many open files: new files wait until others are released");
+                self.warned_max_open = true;
+            }
+            return;
+        }
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) => {
+                d.read_error();
+                warn!(source = %self.name, path = %path.display(), error = %e, "cannot open file");
+                return;
+            }
+        };
+        let head = Head::read(&file, size).unwrap_or(Head { len: 0, hash: 0 });
+        let Some(start) = self.start_offset(&file, id, size, first) else {
+            return;
+        };
+        self.track(path, id, head, file, start, d);
+    }
+
+    /// Where to start reading a newly seen file; `None` to decide later (an
+    /// empty file, or what may be a copy of read content still being
+    /// written).
+    fn start_offset(&mut self, file: &File, id: FileId, size: u64, first: bool) -> Option<u64> {
+        let known = |c: &Content| {
+            c.head.len > 0
+                && c.offset <= size
+                && c.head.matches(file)
+                && tail_hash(file, c.offset).is_ok_and(|h| h == c.tail)
+        };
+        // Resuming from the checkpoint.
+        if let Some(restored) = &self.restored {
+            if let Some(p) = restored.iter().find(|p| p.dev == id.dev && p.ino == id.ino) {
+                let c = Content {
+                    head: Head {
+                        len: p.head_len,
+                        hash: p.head,
+                    },
+                    lead: Lead::default(),
+                    offset: p.offset,
+                    tail: p.tail,
+                };
+                if known(&c) || (p.offset == 0 && p.head_len == 0) {
+                    return Some(p.offset);
+                }
+                info!(source = %self.name, "file changed while logtally was stopped: reading it from its start");
+                return Some(0);
+            }
+        }
+        if first && self.restored.is_none() && self.start_at == StartAt::End {
+            return Some(size);
+        }
+        if size == 0 {
+            return None;
+        }
+        // A copy of content already read (copytruncate's copy): start where
+        // reading got to.
+        let mut known_content = self
+            .files
+            .iter()
+            .map(Tracked::content)
+            .chain(self.released.iter().copied());
+        let lead = Lead::read(file);
+        let mut maybe_copy = false;
+        let mut best: Option<u64> = None;
+        for c in known_content.by_ref().filter(|c| c.offset > 0) {
+            if known(&c) {
+                best = best.max(Some(c.offset));
+            } else if c.offset > size && c.lead.continued_by(&lead) {
+                maybe_copy = true;
+            }
+        }
+        if best.is_some() {
+            self.deferred.remove(&id);
+            return best;
+        }
+        if maybe_copy {
+            // Wait until it is whole, or long enough to say it is not a copy.
+            let since = *self.deferred.entry(id).or_insert_with(Instant::now);
+            if since.elapsed() < ROTATE_WAIT {
+                return None;
+            }
+        }
+        self.deferred.remove(&id);
+        Some(0)
+    }
+
+    fn track(
+        &mut self,
+        path: PathBuf,
+        id: FileId,
+        head: Head,
+        mut file: File,
+        start: u64,
+        d: &mut Dispatcher,
+    ) {
+        if start > 0 && file.seek(SeekFrom::Start(start)).is_err() {
+            d.read_error();
+            return;
+        }
+        info!(source = %self.name, path = %path.display(), offset = start, "following file");
+        let mut framer = Framer::new(self.max_line);
+        framer.reset(start);
+        let before = start.saturating_sub(TAIL_BYTES);
+        let mut tail_bytes = vec![0; (start - before) as usize];
+        if file.read_exact_at(&mut tail_bytes, before).is_ok() {
+            framer.set_tail(&tail_bytes);
+        }
+        let unread = gauge!(SOURCE_UNREAD_BYTES, "source" => self.name.clone(), "path" => path.display().to_string());
+        let tail = hash_bytes(framer.tail());
+        let lead = Lead::read(&file);
+        self.files.push(Tracked {
+            path: Some(path.clone()),
+            last_path: path,
+            id,
+            head,
+            lead,
+            file,
+            framer,
+            pos: start,
+            tail,
+            tail_at: start,
+            last_growth: Instant::now(),
+            unread,
+        });
+    }
+
+    /// Files in the checkpoint that no glob matches any more (renamed while
+    /// the agent was down): found again in their directory by inode and
+    /// content, and read to their end.
+    fn recover_orphans(&mut self, d: &mut Dispatcher) {
+        let Some(restored) = self.restored.take() else {
+            return;
+        };
+        for p in &restored {
+            if self
+                .files
+                .iter()
+                .any(|t| t.id.dev == p.dev && t.id.ino == p.ino)
+            {
+                continue;
+            }
+            let Some(dir) = p.path.parent() else { continue };
+            let found = std::fs::read_dir(dir).ok().and_then(|entries| {
+                entries.flatten().find(|e| {
+                    e.metadata().is_ok_and(|m| {
+                        let id = FileId::of(&m);
+                        m.is_file() && id.dev == p.dev && id.ino == p.ino
+                    })
+                })
+            });
+            let Some(entry) = found else {
+                if p.offset > 0 {
+                    warn!(source = %self.name, path = %p.path.display(), "a file in the checkpoint is gone; lines written to it after the checkpoint, if any, cannot be read");
+                }
+                continue;
+            };
+            let Ok(file) = File::open(entry.path()) else {
+                continue;
+            };
+            let head = Head {
+                len: p.head_len,
+                hash: p.head,
+            };
+            if !(head.matches(&file) && tail_hash(&file, p.offset).is_ok_and(|h| h == p.tail)) {
+                continue;
+            }
+            info!(source = %self.name, path = %entry.path().display(), offset = p.offset, "finishing a file rotated while logtally was stopped");
+            let id = FileId {
+                dev: p.dev,
+                ino: p.ino,
+            };
+            self.track(entry.path(), id, head, file, p.offset, d);
+            if let Some(t) = self.files.last_mut() {
+                t.path = None;
+            }
+        }
+    }
+
+    /// Reads what the files hold now. Returns true when a file still has
+    /// more to read (its fair share ran out).
+    fn read(&mut self, d: &mut Dispatcher) -> bool {
+        let mut more = false;
+        let mut counts = FrameCounts::default();
+        let (linger, idle_flush) = (self.linger, self.idle_flush);
+        let mut released = Vec::new();
+        self.files.retain_mut(|t| {
+            let mut taken = 0;
+            loop {
+                match t.framer.fill(&mut t.file) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        t.pos += n as u64;
+                        taken += n;
+                        t.last_growth = Instant::now();
+                        t.framer.lines(|l| d.line(l));
+                        if taken >= FAIR_SHARE {
+                            more = true;
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        d.read_error();
+                        warn!(path = %t.last_path.display(), error = %e, "read failed");
+                        break;
+                    }
+                }
+            }
+            if t.framer.pending() > 0 && t.last_growth.elapsed() >= idle_flush {
+                // A last line without its newline for too long: take it as is.
+                t.framer.finish(|l| d.line(l));
+            }
+            counts.add(t.framer.take_counts());
+            t.refresh_tail();
+            // A file that left its path is released at its end once deleted,
+            // or once idle for `linger`.
+            let keep = t.path.is_some()
+                || taken >= FAIR_SHARE
+                || (t.last_growth.elapsed() < linger && still_linked(&t.file));
+            if !keep {
+                t.framer.finish(|l| d.line(l));
+                counts.add(t.framer.take_counts());
+                t.refresh_tail();
+                t.unread.set(0.0);
+                released.push(t.content());
+                debug!(path = %t.last_path.display(), "file released");
+            }
+            keep
+        });
+        for c in released {
+            self.remember(c);
+        }
+        d.flush(counts);
+        self.open_files.set(self.files.len() as f64);
+        more
+    }
+
+    /// Remembers content read from a file that is gone or was truncated.
+    fn remember(&mut self, c: Content) {
+        if self.released.len() == RELEASED_MEMORY {
+            self.released.pop_front();
+        }
+        self.released.push_back(c);
+    }
+
+    fn positions(&self) -> Vec<Position> {
+        self.files
+            .iter()
+            .map(|t| Position::File(t.position()))
+            .collect()
+    }
+
+    /// Follows the files until `stop` is set, publishing positions to `slot`
+    /// after every batch.
+    pub fn run(
+        mut self,
+        mut d: Dispatcher,
+        coordinator: Arc<Coordinator>,
+        slot: PositionSlot,
+        stop: Arc<AtomicBool>,
+    ) {
+        let (tx, rx) = mpsc::channel::<()>();
+        let _watcher = self.watch(tx);
+        info!(source = %self.name, globs = ?self.globs.include(), "watching");
+        loop {
+            let more = {
+                let _batch = coordinator.batch();
+                self.scan(&mut d);
+                let more = self.read(&mut d);
+                slot.publish(self.positions());
+                more
+            };
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            if !more {
+                // Wake on a filesystem event or after the poll interval.
+                let _ = rx.recv_timeout(self.poll);
+                while rx.try_recv().is_ok() {}
+            }
+        }
+    }
+
+    /// Reads every matched file from its beginning to its end, once.
+    pub fn read_to_end(mut self, d: &mut Dispatcher) {
+        self.start_at = StartAt::Beginning;
+        self.linger = Duration::ZERO;
+        self.scan(d);
+        for t in &mut self.files {
+            t.path = None;
+        }
+        while self.read(d) {}
+    }
+
+    fn watch(&self, tx: mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
+        let mut w = notify::recommended_watcher(move |_res: notify::Result<notify::Event>| {
+            let _ = tx.send(());
+        })
+        .map_err(|e| debug!(error = %e, "no filesystem events; polling only"))
+        .ok()?;
+        for pattern in self.globs.include() {
+            let (dir, recursive) = watch_root(pattern);
+            let mode = if recursive {
+                RecursiveMode::Recursive
+            } else {
+                RecursiveMode::NonRecursive
+            };
+            if let Err(e) = w.watch(&dir, mode) {
+                debug!(dir = %dir.display(), error = %e, "cannot watch directory; polling it");
+            }
+        }
+        Some(w)
+    }
+}
+
+/// Whether the open file still has a name somewhere (not deleted).
+fn still_linked(f: &File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    f.metadata().map(|m| m.nlink() > 0).unwrap_or(false)
+}

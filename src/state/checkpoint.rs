@@ -1,0 +1,279 @@
+//! The checkpoint file: source positions and the metric values derived from
+//! the lines before them, written atomically, read strictly.
+//!
+//! The file is JSON tagged with a format version. Writing goes to a
+//! temporary file that is synced and then renamed over the checkpoint, and
+//! the directory is synced, so a crash at any moment leaves either the old
+//! or the new checkpoint, whole. Reading refuses a file it does not fully
+//! understand: an unknown version or a damaged file is an error that names
+//! the file, never a silent fresh start.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Name of the checkpoint file in the state directory.
+pub const FILE_NAME: &str = "checkpoint.json";
+
+/// The format version this build writes.
+pub const VERSION: u32 = 1;
+
+/// Where a source stands: what it has read and applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Position {
+    /// A followed file.
+    File(FilePosition),
+    /// A Kafka partition: the next offset to consume.
+    Kafka {
+        /// Topic.
+        topic: String,
+        /// Partition.
+        partition: i32,
+        /// Next offset to read.
+        offset: i64,
+    },
+}
+
+/// A file's identity and the offset up to which its lines were applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilePosition {
+    /// Where the file was last seen (its directory is searched for it after
+    /// a restart if it was renamed meanwhile).
+    pub path: PathBuf,
+    /// Device number.
+    pub dev: u64,
+    /// Inode number.
+    pub ino: u64,
+    /// How many leading bytes `head` covers.
+    pub head_len: u32,
+    /// Hash of the leading bytes.
+    pub head: u64,
+    /// Hash of the bytes just before `offset` (up to 64).
+    pub tail: u64,
+    /// Bytes whose lines were applied.
+    pub offset: u64,
+}
+
+/// A metric value as saved.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SavedValue {
+    /// A counter's value.
+    Counter {
+        /// Value.
+        value: f64,
+    },
+    /// A gauge's value.
+    Gauge {
+        /// Value.
+        value: f64,
+    },
+    /// A histogram.
+    Histogram {
+        /// Upper bounds (the last, `+Inf`, is left out).
+        bounds: Vec<f64>,
+        /// Cumulative counts, one per bound plus `+Inf`.
+        counts: Vec<u64>,
+        /// Sum of observations.
+        sum: f64,
+    },
+}
+
+/// One saved series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedSeries {
+    /// Metric name.
+    pub metric: String,
+    /// Labels, sorted by name.
+    pub labels: Vec<(String, String)>,
+    /// Its value.
+    #[serde(flatten)]
+    pub value: SavedValue,
+}
+
+/// A consistent snapshot: positions and the values derived up to them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Format version.
+    pub version: u32,
+    /// When it was taken, in milliseconds since the Unix epoch.
+    pub taken_at_ms: u64,
+    /// Positions by source name.
+    pub sources: BTreeMap<String, Vec<Position>>,
+    /// Every series of the rule metrics.
+    pub series: Vec<SavedSeries>,
+}
+
+/// Why a checkpoint could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckpointError {
+    /// Reading or writing failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The file is not a checkpoint this build can read.
+    #[error("{path}: not a readable checkpoint ({reason}); logtally will not guess. Move the file away to start from scratch (counters restart at 0 and files are read per start_at)")]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Just the version, read before the rest.
+#[derive(Deserialize)]
+struct VersionOnly {
+    version: Option<serde_json::Value>,
+}
+
+impl Checkpoint {
+    /// Reads the checkpoint in `dir`; `Ok(None)` when there is none.
+    pub fn load(dir: &Path) -> Result<Option<Checkpoint>, CheckpointError> {
+        let path = dir.join(FILE_NAME);
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(CheckpointError::Io { path, source }),
+        };
+        let unreadable = |reason: String| CheckpointError::Unreadable {
+            path: path.clone(),
+            reason,
+        };
+        let v: VersionOnly =
+            serde_json::from_slice(&bytes).map_err(|e| unreadable(format!("damaged: {e}")))?;
+        match v.version {
+            Some(serde_json::Value::Number(n)) if n.as_u64() == Some(u64::from(VERSION)) => {}
+            Some(other) => {
+                return Err(unreadable(format!(
+                    "format version {other}, this logtally reads version {VERSION}"
+                )))
+            }
+            None => return Err(unreadable("no format version".into())),
+        }
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| unreadable(format!("damaged: {e}")))
+    }
+
+    /// Writes the checkpoint into `dir` atomically.
+    pub fn store(&self, dir: &Path) -> Result<(), CheckpointError> {
+        let path = dir.join(FILE_NAME);
+        let tmp = dir.join(format!("{FILE_NAME}.tmp"));
+        let io = |source, path: &Path| CheckpointError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let body = serde_json::to_vec(self).map_err(|e| CheckpointError::Unreadable {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        let mut f = File::create(&tmp).map_err(|e| io(e, &tmp))?;
+        f.write_all(&body).map_err(|e| io(e, &tmp))?;
+        f.sync_all().map_err(|e| io(e, &tmp))?;
+        drop(f);
+        fs::rename(&tmp, &path).map_err(|e| io(e, &path))?;
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io(e, dir))?;
+        Ok(())
+    }
+
+    /// The Kafka positions saved for `source`: (topic, partition) → next
+    /// offset.
+    pub fn kafka_positions(&self, source: &str) -> BTreeMap<(String, i32), i64> {
+        self.sources
+            .get(source)
+            .into_iter()
+            .flatten()
+            .filter_map(|p| match p {
+                Position::Kafka {
+                    topic,
+                    partition,
+                    offset,
+                } => Some(((topic.clone(), *partition), *offset)),
+                Position::File(_) => None,
+            })
+            .collect()
+    }
+
+    /// The file positions saved for `source`.
+    pub fn file_positions(&self, source: &str) -> Vec<FilePosition> {
+        self.sources
+            .get(source)
+            .into_iter()
+            .flatten()
+            .filter_map(|p| match p {
+                Position::File(f) => Some(f.clone()),
+                Position::Kafka { .. } => None,
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Checkpoint {
+        let mut sources = BTreeMap::new();
+        sources.insert(
+            "app".to_string(),
+            vec![Position::File(FilePosition {
+                path: "/var/log/app.log".into(),
+                dev: 1,
+                ino: 2,
+                head_len: 10,
+                head: 3,
+                tail: 4,
+                offset: 5,
+            })],
+        );
+        Checkpoint {
+            version: VERSION,
+            taken_at_ms: 1,
+            sources,
+            series: vec![SavedSeries {
+                metric: "x_total".into(),
+                labels: vec![("a".into(), "b".into())],
+                value: SavedValue::Counter { value: 7.5 },
+            }],
+        }
+    }
+
+    #[test]
+    fn round_trips_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(Checkpoint::load(dir.path()).unwrap().is_none());
+        let c = sample();
+        c.store(dir.path()).unwrap();
+        assert_eq!(Checkpoint::load(dir.path()).unwrap(), Some(c.clone()));
+        assert!(!dir.path().join("checkpoint.json.tmp").exists());
+        assert_eq!(c.file_positions("app").len(), 1);
+        assert!(c.file_positions("other").is_empty());
+    }
+
+    #[test]
+    fn refuses_unknown_versions_and_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        fs::write(&path, r#"{"version": 99, "sources": {}}"#).unwrap();
+        let e = Checkpoint::load(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("format version 99"), "{e}");
+        fs::write(&path, r#"{"version": 1, "sources": {"#).unwrap();
+        let e = Checkpoint::load(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("damaged"), "{e}");
+        fs::write(&path, r#"{"sources": {}}"#).unwrap();
+        let e = Checkpoint::load(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("no format version"), "{e}");
+    }
+}

@@ -1,0 +1,271 @@
+//! Exact tailing: rotations of every kind, partial lines, and state that
+//! survives restarts (graceful, SIGKILL), with the real binary and real files.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::{append, run_cmd, value, write, Agent};
+
+fn config(dir: &Path, include: &str, extra: &str) -> String {
+    let poll = if extra.contains("poll_interval") {
+        ""
+    } else {
+        "poll_interval = \"30ms\""
+    };
+    format!(
+        r#"
+[state]
+dir = "{dir}/state"
+interval = "50ms"
+
+[[sources]]
+name = "app"
+type = "file"
+include = ["{dir}/{include}"]
+start_at = "beginning"
+{poll}
+{extra}
+
+[[pipelines]]
+name = "app"
+parser = "logfmt"
+
+[[pipelines.rules]]
+metric = "lines_total"
+type = "counter"
+labels = ["file"]
+"#,
+        dir = dir.display()
+    )
+}
+
+fn count(m: &str, file: &str) -> Option<f64> {
+    value(m, &format!(r#"lines_total{{file="{file}"}}"#))
+}
+
+fn lines(file: &str, from: usize, to: usize) -> String {
+    (from..to).map(|i| format!("file={file} n={i}\n")).collect()
+}
+
+fn start(cfg: &Path) -> Agent {
+    Agent::start(&["--config", cfg.to_str().unwrap()])
+}
+
+fn wait_count(agent: &Agent, file: &str, n: usize) -> String {
+    agent.wait_for(&format!("{n} lines of {file}"), |m| {
+        count(m, file) == Some(n as f64)
+    })
+}
+
+#[test]
+fn restarts_resume_exactly_after_sigterm_and_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    write(&cfg, &config(dir.path(), "*.log", ""));
+    let log = dir.path().join("a.log");
+    write(&log, &lines("a", 0, 100));
+
+    let agent = start(&cfg);
+    wait_count(&agent, "a", 100);
+    assert!(agent.terminate().success());
+    assert!(dir.path().join("state/checkpoint.json").exists());
+
+    // Written while stopped: counted once after the restart, on top of the
+    // restored values.
+    append(&log, &lines("a", 100, 150));
+    let agent = start(&cfg);
+    wait_count(&agent, "a", 150);
+    append(&log, &lines("a", 150, 200));
+    wait_count(&agent, "a", 200);
+    // Let a checkpoint be taken, then kill without warning.
+    std::thread::sleep(Duration::from_millis(300));
+    drop(agent); // SIGKILL
+
+    append(&log, &lines("a", 200, 230));
+    // Renamed away and replaced while stopped: the old file's tail is found
+    // by inode in its directory.
+    std::fs::rename(&log, dir.path().join("a.log.1")).unwrap();
+    append(&dir.path().join("a.log.1"), &lines("a", 230, 240));
+    write(&log, &lines("a", 240, 250));
+    let agent = start(&cfg);
+    let m = wait_count(&agent, "a", 250);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(count(&agent.metrics(), "a"), Some(250.0), "{m}");
+}
+
+#[test]
+fn copytruncate_reads_the_tail_from_the_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    write(&cfg, &config(dir.path(), "*.log", "poll_interval = \"2s\""));
+    let log = dir.path().join("a.log");
+    write(&log, &lines("a", 0, 10));
+    let agent = start(&cfg);
+    wait_count(&agent, "a", 10);
+    // Between two polls: more lines, then logrotate's copytruncate.
+    std::thread::sleep(Duration::from_millis(100));
+    append(&log, &lines("a", 10, 20));
+    std::fs::copy(&log, dir.path().join("a.log.1")).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&log)
+        .unwrap();
+    append(&log, &lines("a", 20, 25));
+    let m = wait_count(&agent, "a", 25);
+    assert_eq!(
+        value(
+            &m,
+            r#"logtally_source_rotations_total{source="app",kind="truncation"}"#
+        ),
+        Some(1.0),
+        "{m}"
+    );
+}
+
+#[test]
+fn a_copy_matched_by_the_globs_is_not_counted_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    write(&cfg, &config(dir.path(), "a.log*", ""));
+    let log = dir.path().join("a.log");
+    write(&log, &lines("a", 0, 10));
+    let agent = start(&cfg);
+    wait_count(&agent, "a", 10);
+    std::fs::copy(&log, dir.path().join("a.log.1")).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&log)
+        .unwrap();
+    append(&log, &lines("a", 10, 15));
+    wait_count(&agent, "a", 15);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(count(&agent.metrics(), "a"), Some(15.0));
+}
+
+#[test]
+fn truncate_and_quick_rewrite_past_the_old_size_is_seen() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    write(&cfg, &config(dir.path(), "*.log", "poll_interval = \"1s\""));
+    let log = dir.path().join("a.log");
+    // Same first line before and after: only the bytes before the offset tell.
+    write(&log, &format!("file=a n=header\n{}", lines("a", 0, 5)));
+    let agent = start(&cfg);
+    wait_count(&agent, "a", 6);
+    std::thread::sleep(Duration::from_millis(50));
+    write(&log, &format!("file=a n=header\n{}", lines("a", 100, 110)));
+    let m = wait_count(&agent, "a", 17);
+    assert_eq!(
+        value(
+            &m,
+            r#"logtally_source_rotations_total{source="app",kind="truncation"}"#
+        ),
+        Some(1.0)
+    );
+}
+
+#[test]
+fn delete_and_recreate_reads_both_files_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    write(&cfg, &config(dir.path(), "*.log", "poll_interval = \"1s\""));
+    let log = dir.path().join("a.log");
+    write(&log, &lines("a", 0, 5));
+    let agent = start(&cfg);
+    wait_count(&agent, "a", 5);
+    std::thread::sleep(Duration::from_millis(50));
+    // The writer still holds the file, appends, and it is deleted.
+    append(&log, &lines("a", 5, 8));
+    std::fs::remove_file(&log).unwrap();
+    write(&log, &lines("a", 8, 12));
+    wait_count(&agent, "a", 12);
+    agent.wait_for("the deleted file released", |m| {
+        value(m, r#"logtally_source_open_files{source="app"}"#) == Some(1.0)
+    });
+}
+
+#[test]
+fn a_partial_line_is_flushed_after_the_idle_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    write(&cfg, &config(dir.path(), "*.log", "idle_flush = \"300ms\""));
+    let log = dir.path().join("a.log");
+    write(&log, "file=a n=0\nfile=a n=1");
+    let agent = start(&cfg);
+    wait_count(&agent, "a", 1);
+    wait_count(&agent, "a", 2);
+}
+
+#[test]
+fn unknown_and_damaged_checkpoints_stop_the_agent_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    write(&cfg, &config(dir.path(), "*.log", ""));
+    let state = dir.path().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let cp = state.join("checkpoint.json");
+
+    // A checkpoint of another format version (older or newer).
+    write(&cp, r#"{"version": 0, "offsets": {"/var/log/a.log": 10}}"#);
+    let out = run_cmd(&[
+        "run",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("checkpoint.json") && err.contains("format version 0"),
+        "{err}"
+    );
+
+    // A damaged one (cut in the middle).
+    write(
+        &cp,
+        r#"{"version": 1, "taken_at_ms": 5, "sources": {"app": [{"kind": "fi"#,
+    );
+    let out = run_cmd(&[
+        "run",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("damaged") && err.contains("Move the file away"),
+        "{err}"
+    );
+}
+
+#[test]
+fn checkpoint_self_metrics_are_exposed() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    write(&cfg, &config(dir.path(), "*.log", ""));
+    write(&dir.path().join("a.log"), &lines("a", 0, 3));
+    let agent = start(&cfg);
+    wait_count(&agent, "a", 3);
+    let m = agent.wait_for("a checkpoint", |m| {
+        value(m, "logtally_checkpoint_writes_total").is_some_and(|v| v >= 1.0)
+    });
+    assert!(m.contains("logtally_checkpoint_age_seconds"), "{m}");
+    assert!(
+        value(
+            &m,
+            &format!(
+                r#"logtally_source_file_unread_bytes{{source="app",path="{}/a.log"}}"#,
+                dir.path().display()
+            )
+        )
+        .is_some(),
+        "{m}"
+    );
+}
