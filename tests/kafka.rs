@@ -449,3 +449,69 @@ fn kafka_broker_down_and_back_loses_nothing() {
     }
     assert!(agent.terminate().success());
 }
+
+#[test]
+fn kafka_restarts_mid_stream_resume_exactly_with_state() {
+    let Some(brokers) = tansu() else { return };
+    let topic = unique("lt-restart");
+    create_topic(&brokers, &topic, 3);
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = std::fs::read_to_string(config(
+        dir.path(),
+        &brokers,
+        &unique("g"),
+        &[("events", &topic, "message")],
+    ))
+    .unwrap();
+    cfg.push_str(&format!(
+        "\n[state]\ndir = \"{}/state\"\ninterval = \"1s\"\n",
+        dir.path().display()
+    ));
+    let cfg_path = dir.path().join("state.toml");
+    write(&cfg_path, &cfg);
+    let cfg_path = cfg_path.to_string_lossy().into_owned();
+
+    // A steady stream: 3000 messages over about 15 s.
+    const TOTAL: usize = 3000;
+    let msgs = app_messages(TOTAL, 3, 0);
+    let want = expected(&msgs, &topic, 1);
+    let stream = {
+        let brokers = brokers.clone();
+        let topic = topic.clone();
+        std::thread::spawn(move || {
+            let (p, d) = producer(&brokers);
+            for chunk in msgs.chunks(20) {
+                send(&p, &topic, chunk);
+                p.flush(Duration::from_secs(30)).unwrap();
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            delivered(&p, &d);
+        })
+    };
+
+    let agent = Agent::start(&["--config", &cfg_path]);
+    agent.wait_for("some lines counted", |m| counts(m) >= 200.0);
+    assert!(agent.terminate().success(), "graceful stop");
+    assert!(dir.path().join("state/checkpoint.json").exists());
+
+    let agent = Agent::start(&["--config", &cfg_path]);
+    let before = counts(&agent.metrics());
+    agent.wait_for("more lines counted", |m| counts(m) >= before + 300.0);
+    drop(agent); // SIGKILL, mid-stream
+
+    let agent = Agent::start(&["--config", &cfg_path]);
+    stream.join().expect("producer");
+    let m = agent.wait_for("every line counted", |m| counts(m) >= TOTAL as f64);
+    std::thread::sleep(Duration::from_secs(1));
+    let m2 = agent.metrics();
+    assert_eq!(counts(&m2), TOTAL as f64, "no double count\n{m}");
+    for (series, v) in want {
+        assert_eq!(value(&m2, &series), Some(v), "{series}");
+    }
+    let log = agent.stderr();
+    assert!(log.contains("resuming partition"), "{log}");
+    for l in log.lines().filter(|l| l.contains("resuming partition")) {
+        eprintln!("{l}");
+    }
+    assert!(agent.terminate().success());
+}
