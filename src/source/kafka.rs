@@ -410,8 +410,6 @@ pub struct KafkaContext {
     registry: Arc<Registry>,
     /// `[state]`, when configured.
     state: Option<StateSpec>,
-    /// Checkpointed positions to resume from.
-    restored: BTreeMap<(String, i32), i64>,
     /// Where each owned partition's current assignment started (-1: where
     /// the group's committed offset or `start_at` put it).
     starts: Mutex<BTreeMap<(String, i32), i64>>,
@@ -446,22 +444,26 @@ impl KafkaContext {
 
     /// Sets where each newly assigned partition starts: the checkpointed
     /// offset, or the group's committed one when that is further.
+    ///
+    /// Without `[state]` librdkafka starts at the committed offset (or
+    /// `start_at`) by itself.
     fn resume_offsets(&self, consumer: &BaseConsumer<Self>, tpl: &mut TopicPartitionList) {
-        let committed = if self.restored.is_empty() {
-            None
-        } else {
-            match consumer.committed_offsets(tpl.clone(), Duration::from_secs(30)) {
-                Ok(c) => Some(c),
-                Err(e) => {
-                    warn!(source = %self.source, error = %e, "cannot read the group's committed offsets; resuming from the checkpoint");
-                    None
-                }
+        if self.state.is_none() {
+            return;
+        }
+        let committed = match consumer.committed_offsets(tpl.clone(), Duration::from_secs(30)) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                warn!(source = %self.source, error = %e, "cannot read the group's committed offsets; resuming from the checkpoint");
+                None
             }
         };
         let mut starts = self.starts.lock();
         for e in tpl.elements() {
             let key = (e.topic().to_string(), e.partition());
-            let checkpointed = self.restored.get(&key).copied();
+            // What the metric values include: restored from the checkpoint,
+            // or counted by this process before the partition last left.
+            let checkpointed = self.positions.get(e.topic(), e.partition());
             let group = committed
                 .as_ref()
                 .and_then(|c| c.find_partition(e.topic(), e.partition()))
@@ -831,7 +833,6 @@ impl KafkaSource {
             coordinator: hook.coordinator,
             registry: hook.registry,
             state: hook.state,
-            restored: hook.restored,
             starts: Mutex::new(BTreeMap::new()),
         };
         let consumer: BaseConsumer<KafkaContext> = match config.create_with_context(ctx) {
