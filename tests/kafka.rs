@@ -515,3 +515,35 @@ fn kafka_restarts_mid_stream_resume_exactly_with_state() {
     }
     assert!(agent.terminate().success());
 }
+
+/// Throughput against tansu, for the README's figure: `cargo test --release
+/// --test kafka -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn kafka_throughput() {
+    let Some(brokers) = tansu() else { return };
+    let topic = unique("lt-throughput");
+    create_topic(&brokers, &topic, 3);
+    const N: usize = 200_000;
+    let msgs = app_messages(N, 3, 0);
+    produce(&brokers, &topic, &msgs);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &brokers,
+        &unique("g"),
+        &[("events", &topic, "message")],
+    );
+    let agent = Agent::start(&["--config", &cfg]);
+    // Time from the first counted line, not from the group join.
+    agent.wait_for("first lines", |m| counts(m) > 0.0);
+    let t0 = Instant::now();
+    let first = counts(&agent.metrics());
+    agent.wait_for("every line counted", |m| counts(m) >= N as f64);
+    let secs = t0.elapsed().as_secs_f64();
+    eprintln!(
+        "{:.0} messages/s ({} messages in {secs:.2} s)",
+        (N as f64 - first) / secs,
+        N as f64 - first
+    );
+}

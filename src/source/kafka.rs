@@ -405,6 +405,8 @@ pub struct KafkaContext {
     work: Mutex<Work>,
     stats: KafkaStats,
     ready: Arc<AtomicBool>,
+    /// The loss of every broker was logged (once per outage).
+    down_reported: AtomicBool,
     positions: Positions,
     coordinator: Arc<Coordinator>,
     registry: Arc<Registry>,
@@ -494,12 +496,13 @@ impl KafkaContext {
     fn set_connected(&self, up: bool) {
         let was = self.ready.swap(up, Ordering::Relaxed);
         self.stats.connected.set(if up { 1.0 } else { 0.0 });
-        if was != up {
-            if up {
+        if up {
+            self.down_reported.store(false, Ordering::Relaxed);
+            if !was {
                 info!(source = %self.source, "connected to the kafka brokers");
-            } else {
-                warn!(source = %self.source, "no kafka broker reachable; reconnecting");
             }
+        } else if !self.down_reported.swap(true, Ordering::Relaxed) {
+            warn!(source = %self.source, "no kafka broker reachable; retrying");
         }
     }
 }
@@ -538,6 +541,11 @@ impl ClientContext for KafkaContext {
     fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, msg: &str) {
         use rdkafka::config::RDKafkaLogLevel as L;
         match level {
+            // Failed connections repeat at every retry while brokers are
+            // away; the loss of connection itself is logged once.
+            L::Error if fac == "FAIL" && !self.ready.load(Ordering::Relaxed) => {
+                debug!(source = %self.source, facility = fac, "librdkafka: {msg}")
+            }
             L::Emerg | L::Alert | L::Critical | L::Error => {
                 warn!(source = %self.source, facility = fac, "librdkafka: {msg}")
             }
@@ -829,6 +837,7 @@ impl KafkaSource {
             }),
             stats: KafkaStats::new(&self.name),
             ready: self.ready.clone(),
+            down_reported: AtomicBool::new(false),
             positions: self.positions.clone(),
             coordinator: hook.coordinator,
             registry: hook.registry,
@@ -865,8 +874,20 @@ impl KafkaSource {
                     false
                 }
                 Some(Err(e)) => {
-                    ctx.work.lock().dispatcher.read_error();
-                    warn!(source = %self.name, error = %e, "kafka consume error");
+                    match e.rdkafka_error_code() {
+                        // Connection trouble: shown by readiness and
+                        // logtally_kafka_connected; librdkafka reconnects.
+                        Some(RDKafkaErrorCode::AllBrokersDown) => ctx.set_connected(false),
+                        Some(
+                            RDKafkaErrorCode::BrokerTransportFailure
+                            | RDKafkaErrorCode::Resolve
+                            | RDKafkaErrorCode::OperationTimedOut,
+                        ) => debug!(source = %self.name, error = %e, "kafka connection trouble"),
+                        _ => {
+                            ctx.work.lock().dispatcher.read_error();
+                            warn!(source = %self.name, error = %e, "kafka consume error");
+                        }
+                    }
                     true
                 }
                 None => true,
