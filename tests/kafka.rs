@@ -341,6 +341,26 @@ fn kafka_instances_in_one_group_split_the_partitions() {
     a.wait_for("first instance owns every partition", |m| {
         assigned(m) == 3.0
     });
+
+    // A stream that runs while the second instance joins: the first gives
+    // partitions up mid-stream (flushing and committing them first).
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stream = {
+        let (brokers, topic, stop) = (brokers.clone(), topic.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let (p, d) = producer(&brokers);
+            let mut sent = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let batch: Vec<Msg> = app_messages(sent + 20, 3, 0).split_off(sent);
+                send(&p, &topic, &batch);
+                sent += batch.len();
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            delivered(&p, &d);
+            sent
+        })
+    };
+    a.wait_for("first lines", |m| counts(m) > 0.0);
     let b = Agent::start(&["--config", &cfg]);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -356,12 +376,13 @@ fn kafka_instances_in_one_group_split_the_partitions() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let msgs = app_messages(600, 3, 0);
-    produce(&brokers, &topic, &msgs);
+    std::thread::sleep(Duration::from_secs(1));
+    stop.store(true, Ordering::Relaxed);
+    let produced = stream.join().expect("producer");
     let deadline = Instant::now() + Duration::from_secs(60);
     let (ma, mb) = loop {
         let (ma, mb) = (a.metrics(), b.metrics());
-        if counts(&ma) + counts(&mb) >= 600.0 {
+        if counts(&ma) + counts(&mb) >= produced as f64 {
             break (ma, mb);
         }
         assert!(
@@ -370,14 +391,25 @@ fn kafka_instances_in_one_group_split_the_partitions() {
         );
         std::thread::sleep(Duration::from_millis(100));
     };
-    assert_eq!(counts(&ma) + counts(&mb), 600.0, "{ma}\n{mb}");
+    std::thread::sleep(Duration::from_millis(500));
+    let (ma, mb) = (a.metrics(), b.metrics());
+    assert_eq!(
+        counts(&ma) + counts(&mb),
+        produced as f64,
+        "counted once across instances\n{ma}\n{mb}"
+    );
     assert!(counts(&ma) > 0.0 && counts(&mb) > 0.0, "{ma}\n{mb}");
+    assert!(total(&ma, "logtally_kafka_rebalances_total") >= 2.0, "{ma}");
     // Series by series, the two instances sum to what was produced.
-    for (series, v) in expected(&msgs, &topic, 1) {
+    for (series, v) in expected(&app_messages(produced, 3, 0), &topic, 1) {
         let got = value(&ma, &series).unwrap_or(0.0) + value(&mb, &series).unwrap_or(0.0);
         assert_eq!(got, v, "{series}");
     }
-    eprintln!("split: {} and {} lines", counts(&ma), counts(&mb));
+    eprintln!(
+        "split {produced} lines: {} and {}",
+        counts(&ma),
+        counts(&mb)
+    );
 }
 
 #[test]

@@ -308,14 +308,13 @@ impl Work {
                 let _ = tpl.add_partition_offset(t, *p, Offset::Offset(*o));
             }
         }
-        if tpl.count() == 0 {
-            self.applied.clear();
-            return;
-        }
-        if let Err(e) = consumer.store_offsets(&tpl) {
-            // A partition revoked under our feet: its new owner reads from
-            // the last commit, which at worst counts again what we counted.
-            debug!(source = %ctx.source, error = %e, "cannot store some offsets");
+        if tpl.count() > 0 {
+            if let Err(e) = consumer.store_offsets(&tpl) {
+                // A partition revoked under our feet: its new owner reads
+                // from the last commit, which at worst counts again what we
+                // counted.
+                debug!(source = %ctx.source, error = %e, "cannot store some offsets");
+            }
         }
         ctx.positions.advance(
             self.applied
@@ -918,6 +917,51 @@ mod tests {
         assert_eq!(out, vec!["h"]);
         assert_eq!(frame.truncated, 1);
         assert_eq!(frame.lines, 1);
+    }
+
+    #[test]
+    fn message_fields_come_from_key_headers_and_metadata() {
+        use rdkafka::message::{Header, OwnedHeaders, OwnedMessage, Timestamp};
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: "track",
+                value: Some("canary"),
+            })
+            .insert(Header {
+                key: "track",
+                value: Some("ignored: the first wins"),
+            })
+            .insert(Header {
+                key: "bin",
+                value: Some(&b"\xffx"[..]),
+            });
+        let msg = OwnedMessage::new(
+            Some(b"line".to_vec()),
+            Some(b"user-7".to_vec()),
+            "logs".into(),
+            Timestamp::CreateTime(1_700_000_000_123),
+            2,
+            41,
+            Some(headers),
+        );
+        let mut f = MessageFields::default();
+        f.fill(&msg);
+        let get = |n: &str| ContextFields::get(&f, n).map(str::to_string);
+        assert_eq!(get("_kafka.topic").as_deref(), Some("logs"));
+        assert_eq!(get("_kafka.partition").as_deref(), Some("2"));
+        assert_eq!(get("_kafka.offset").as_deref(), Some("41"));
+        assert_eq!(get("_kafka.key").as_deref(), Some("user-7"));
+        assert_eq!(get("_kafka.timestamp").as_deref(), Some("1700000000123"));
+        assert_eq!(get("_kafka.header.track").as_deref(), Some("canary"));
+        assert_eq!(get("_kafka.header.bin").as_deref(), Some("\u{fffd}x"));
+        assert_eq!(get("_kafka.header.none"), None);
+        assert_eq!(get("track"), None);
+        // Refilled in place: no header left over from the last message.
+        let bare = OwnedMessage::new(None, None, "t".into(), Timestamp::NotAvailable, 0, 0, None);
+        f.fill(&bare);
+        assert_eq!(ContextFields::get(&f, "_kafka.header.track"), None);
+        assert_eq!(ContextFields::get(&f, "_kafka.key"), None);
+        assert_eq!(ContextFields::get(&f, "_kafka.timestamp"), None);
     }
 
     #[test]
