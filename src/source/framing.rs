@@ -15,6 +15,9 @@ const READ_CHUNK: usize = 64 * 1024;
 /// Consumed bytes remembered (see [`Framer::tail`]).
 pub const TAIL_KEPT: usize = 64;
 
+/// Leading bytes of the stream remembered (see [`Framer::head`]).
+pub const HEAD_KEPT: usize = 256;
+
 /// What the framer has seen since the counts were last taken.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct FrameCounts {
@@ -52,6 +55,9 @@ pub struct Framer {
     consumed: u64,
     /// The last consumed bytes (up to [`TAIL_KEPT`]).
     tail: Vec<u8>,
+    /// The stream's first bytes as read (up to [`HEAD_KEPT`]), when it was
+    /// read from offset 0.
+    head: Vec<u8>,
     counts: FrameCounts,
 }
 
@@ -65,6 +71,7 @@ impl Framer {
             discarding: false,
             consumed: 0,
             tail: Vec::with_capacity(2 * TAIL_KEPT),
+            head: Vec::new(),
             counts: FrameCounts::default(),
         }
     }
@@ -74,6 +81,12 @@ impl Framer {
     /// what identifies the content before [`Framer::consumed`].
     pub fn tail(&self) -> &[u8] {
         &self.tail
+    }
+
+    /// The first bytes of the stream, as read (up to [`HEAD_KEPT`]; empty
+    /// when reading started past offset 0).
+    pub fn head(&self) -> &[u8] {
+        &self.head
     }
 
     /// Sets the bytes before the consumed offset (when resuming mid-stream).
@@ -132,6 +145,12 @@ impl Framer {
         };
         self.buf.truncate(len + n);
         self.counts.bytes += n as u64;
+        // Stream offset of the bytes just read.
+        let at = self.consumed + (len - self.start) as u64;
+        if at == self.head.len() as u64 && self.head.len() < HEAD_KEPT {
+            let take = n.min(HEAD_KEPT - self.head.len());
+            self.head.extend_from_slice(&self.buf[len..len + take]);
+        }
         Ok(n)
     }
 
@@ -196,6 +215,7 @@ impl Framer {
         self.discarding = false;
         self.consumed = offset;
         self.tail.clear();
+        self.head.clear();
     }
 }
 
@@ -291,8 +311,14 @@ mod tests {
         fr.fill(&mut &b"x\n"[..]).unwrap();
         fr.finish(|_| {});
         assert_eq!(&fr.tail()[TAIL_KEPT - 2..], b"x\n");
+        assert_eq!(&fr.head()[..6], b"abc\nde");
+        assert_eq!(fr.head().len(), 6 + 201 + 2);
         fr.reset(0);
         assert!(fr.tail().is_empty());
+        assert!(fr.head().is_empty());
+        fr.reset(10);
+        fr.fill(&mut &b"zz\n"[..]).unwrap();
+        assert!(fr.head().is_empty(), "no head when not read from the start");
     }
 
     #[test]

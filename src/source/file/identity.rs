@@ -12,7 +12,7 @@ use std::fs::{File, Metadata};
 use std::os::unix::fs::{FileExt, MetadataExt};
 
 /// Bytes of a file's start that identify it.
-pub const HEAD_BYTES: u32 = 256;
+pub const HEAD_BYTES: u32 = crate::source::framing::HEAD_KEPT as u32;
 
 /// Bytes before the offset checked for a rewrite.
 pub const TAIL_BYTES: u64 = crate::source::framing::TAIL_KEPT as u64;
@@ -53,6 +53,15 @@ impl Head {
             len,
             hash: hash_range(f, 0, u64::from(len))?,
         })
+    }
+
+    /// The head of `bytes`, a file's first bytes as read.
+    pub fn of_bytes(bytes: &[u8]) -> Head {
+        let bytes = &bytes[..bytes.len().min(HEAD_BYTES as usize)];
+        Head {
+            len: bytes.len() as u32,
+            hash: hash_bytes(bytes),
+        }
     }
 
     /// Whether `f` still starts with the bytes this head was taken from.

@@ -75,6 +75,14 @@ struct Lead {
 }
 
 impl Lead {
+    fn of_bytes(b: &[u8]) -> Lead {
+        let mut l = Lead::default();
+        let n = b.len().min(l.bytes.len());
+        l.bytes[..n].copy_from_slice(&b[..n]);
+        l.len = n as u8;
+        l
+    }
+
     fn read(f: &File) -> Lead {
         let mut l = Lead::default();
         if let Ok(n) = f.read_at(&mut l.bytes, 0) {
@@ -91,6 +99,17 @@ impl Lead {
     }
 }
 
+/// Where reading a newly seen file starts.
+enum Start {
+    /// At this offset.
+    At(u64),
+    /// Not yet: look again at the next scan.
+    Later,
+    /// From its start, after looking for a copy of what was read of it
+    /// before it changed.
+    ChangedSince(Content),
+}
+
 struct Tracked {
     /// The path it is followed at; `None` once that path names another file.
     path: Option<PathBuf>,
@@ -99,6 +118,8 @@ struct Tracked {
     id: FileId,
     head: Head,
     lead: Lead,
+    /// The head comes from the bytes read (reading started at offset 0).
+    head_from_stream: bool,
     file: File,
     framer: Framer,
     /// Read position (bytes handed to the framer).
@@ -111,6 +132,19 @@ struct Tracked {
 }
 
 impl Tracked {
+    /// Takes the head from the bytes read, while the file is read from its
+    /// start and its head is not whole yet (not from the file as it is now:
+    /// it may have been truncated and rewritten meanwhile).
+    fn refresh_head(&mut self) {
+        if self.head_from_stream && self.head.len < HEAD_BYTES {
+            let read = self.framer.head();
+            if read.len() > self.head.len as usize {
+                self.head = Head::of_bytes(read);
+                self.lead = Lead::of_bytes(read);
+            }
+        }
+    }
+
     /// Hashes the bytes before the consumed offset, as read (not as the
     /// file holds them now: it may have been truncated meanwhile).
     fn refresh_tail(&mut self) {
@@ -251,13 +285,6 @@ impl FileTailer {
     /// Checks a followed file for truncation or rewrite at its place.
     fn check_in_place(&mut self, i: usize, size: u64, d: &mut Dispatcher) {
         let t = &mut self.files[i];
-        if t.head.len < HEAD_BYTES && size > u64::from(t.head.len) && t.head.matches(&t.file) {
-            // The file was short when first seen: identify it by more bytes.
-            if let Ok(h) = Head::read(&t.file, size) {
-                t.head = h;
-                t.lead = Lead::read(&t.file);
-            }
-        }
         let truncated = size < t.pos;
         let rewritten = !(truncated || t.head.matches(&t.file) && t.tail_intact());
         if !truncated && !rewritten {
@@ -265,10 +292,16 @@ impl FileTailer {
             return;
         }
         info!(source = %self.name, path = %t.last_path.display(), offset = t.tail_at, size, "file truncated or rewritten: reading it again from its start");
+        self.restart_from_zero(i, d);
+    }
+
+    /// File `i` was truncated or rewritten: read what a copy of it may hold
+    /// past what was read (copytruncate), then read it again from its start.
+    fn restart_from_zero(&mut self, i: usize, d: &mut Dispatcher) {
         self.truncations.increment(1);
-        // copytruncate: the unread tail may survive in the copy. What was
-        // read is remembered, so that a copy the globs match is not read
-        // again from its start.
+        let t = &self.files[i];
+        // What was read is remembered, so that a copy the globs match is not
+        // read again from its start.
         let (id, content) = (t.id, t.content());
         let dir = t.last_path.parent().map(Path::to_path_buf);
         self.remember(content);
@@ -281,8 +314,9 @@ impl FileTailer {
             t.framer.reset(0);
             t.tail = hash_bytes(&[]);
             t.tail_at = 0;
-            t.head = Head::read(&t.file, size).unwrap_or(Head { len: 0, hash: 0 });
-            t.lead = Lead::read(&t.file);
+            t.head = Head::of_bytes(&[]);
+            t.lead = Lead::default();
+            t.head_from_stream = true;
             t.last_growth = Instant::now();
         }
     }
@@ -348,9 +382,25 @@ impl FileTailer {
                 return;
             }
         };
-        let head = Head::read(&file, size).unwrap_or(Head { len: 0, hash: 0 });
-        let Some(start) = self.start_offset(&file, id, size, first) else {
-            return;
+        let start = match self.start_offset(&file, id, size, first) {
+            Start::At(offset) => offset,
+            Start::Later => return,
+            Start::ChangedSince(read) => {
+                // Truncated while the agent was stopped: the rest of what was
+                // read may survive in a copy.
+                if let Some(dir) = path.parent().map(Path::to_path_buf) {
+                    self.read_copy_tail(&dir, id, read, d);
+                }
+                0
+            }
+        };
+        // Read from its start, a file's head is taken from the bytes read;
+        // from an offset, from the file now (its content before the offset
+        // was just checked).
+        let head = if start == 0 {
+            Head::of_bytes(&[])
+        } else {
+            Head::read(&file, start).unwrap_or(Head::of_bytes(&[]))
         };
         self.track(path, id, head, file, start, d);
     }
@@ -358,7 +408,7 @@ impl FileTailer {
     /// Where to start reading a newly seen file; `None` to decide later (an
     /// empty file, or what may be a copy of read content still being
     /// written).
-    fn start_offset(&mut self, file: &File, id: FileId, size: u64, first: bool) -> Option<u64> {
+    fn start_offset(&mut self, file: &File, id: FileId, size: u64, first: bool) -> Start {
         let known = |c: &Content| {
             c.head.len > 0
                 && c.offset <= size
@@ -378,17 +428,17 @@ impl FileTailer {
                     tail: p.tail,
                 };
                 if known(&c) || (p.offset == 0 && p.head_len == 0) {
-                    return Some(p.offset);
+                    return Start::At(p.offset);
                 }
                 info!(source = %self.name, "file changed while logtally was stopped: reading it from its start");
-                return Some(0);
+                return Start::ChangedSince(c);
             }
         }
         if first && self.restored.is_none() && self.start_at == StartAt::End {
-            return Some(size);
+            return Start::At(size);
         }
         if size == 0 {
-            return None;
+            return Start::Later;
         }
         // A copy of content already read (copytruncate's copy): start where
         // reading got to.
@@ -407,19 +457,19 @@ impl FileTailer {
                 maybe_copy = true;
             }
         }
-        if best.is_some() {
+        if let Some(offset) = best {
             self.deferred.remove(&id);
-            return best;
+            return Start::At(offset);
         }
         if maybe_copy {
             // Wait until it is whole, or long enough to say it is not a copy.
             let since = *self.deferred.entry(id).or_insert_with(Instant::now);
             if since.elapsed() < ROTATE_WAIT {
-                return None;
+                return Start::Later;
             }
         }
         self.deferred.remove(&id);
-        Some(0)
+        Start::At(0)
     }
 
     fn track(
@@ -445,13 +495,18 @@ impl FileTailer {
         }
         let unread = gauge!(SOURCE_UNREAD_BYTES, "source" => self.name.clone(), "path" => path.display().to_string());
         let tail = hash_bytes(framer.tail());
-        let lead = Lead::read(&file);
+        let lead = if start == 0 {
+            Lead::default()
+        } else {
+            Lead::read(&file)
+        };
         self.files.push(Tracked {
             path: Some(path.clone()),
             last_path: path,
             id,
             head,
             lead,
+            head_from_stream: start == 0,
             file,
             framer,
             pos: start,
@@ -519,53 +574,43 @@ impl FileTailer {
     fn read(&mut self, d: &mut Dispatcher) -> bool {
         let mut more = false;
         let mut counts = FrameCounts::default();
-        let (linger, idle_flush) = (self.linger, self.idle_flush);
-        let mut released = Vec::new();
-        self.files.retain_mut(|t| {
-            let mut taken = 0;
-            loop {
-                match t.framer.fill(&mut t.file) {
-                    Ok(0) => break,
-                    Ok(n) => {
-                        t.pos += n as u64;
-                        taken += n;
-                        t.last_growth = Instant::now();
-                        t.framer.lines(|l| d.line(l));
-                        if taken >= FAIR_SHARE {
-                            more = true;
-                            break;
-                        }
-                    }
-                    Err(e) => {
-                        d.read_error();
-                        warn!(path = %t.last_path.display(), error = %e, "read failed");
-                        break;
-                    }
-                }
+        let mut i = 0;
+        while i < self.files.len() {
+            let t = &mut self.files[i];
+            let (taken, changed) = read_file(t, d, &mut counts);
+            if changed {
+                // The bytes just read are not those of the file we were
+                // reading: they were not applied. Start over on it.
+                info!(source = %self.name, path = %t.last_path.display(), offset = t.tail_at, "file truncated or rewritten while being read: reading it again from its start");
+                self.restart_from_zero(i, d);
+                more = true;
+                i += 1;
+                continue;
             }
-            if t.framer.pending() > 0 && t.last_growth.elapsed() >= idle_flush {
+            if taken >= FAIR_SHARE {
+                more = true;
+            }
+            if t.framer.pending() > 0 && t.last_growth.elapsed() >= self.idle_flush {
                 // A last line without its newline for too long: take it as is.
                 t.framer.finish(|l| d.line(l));
+                t.refresh_tail();
             }
-            counts.add(t.framer.take_counts());
-            t.refresh_tail();
             // A file that left its path is released at its end once deleted,
             // or once idle for `linger`.
             let keep = t.path.is_some()
                 || taken >= FAIR_SHARE
-                || (t.last_growth.elapsed() < linger && still_linked(&t.file));
-            if !keep {
-                t.framer.finish(|l| d.line(l));
-                counts.add(t.framer.take_counts());
-                t.refresh_tail();
-                t.unread.set(0.0);
-                released.push(t.content());
-                debug!(path = %t.last_path.display(), "file released");
+                || (t.last_growth.elapsed() < self.linger && still_linked(&t.file));
+            if keep {
+                i += 1;
+                continue;
             }
-            keep
-        });
-        for c in released {
-            self.remember(c);
+            t.framer.finish(|l| d.line(l));
+            t.refresh_tail();
+            t.unread.set(0.0);
+            debug!(path = %t.last_path.display(), "file released");
+            let mut t = self.files.remove(i);
+            counts.add(t.framer.take_counts());
+            self.remember(t.content());
         }
         d.flush(counts);
         self.open_files.set(self.files.len() as f64);
@@ -648,6 +693,40 @@ impl FileTailer {
         }
         Some(w)
     }
+}
+
+/// Reads file `t` up to its end (or its fair share), checking before each
+/// chunk is applied that the file is still the one read so far. Returns the
+/// bytes read and whether the file changed under the reader.
+fn read_file(t: &mut Tracked, d: &mut Dispatcher, counts: &mut FrameCounts) -> (usize, bool) {
+    let mut taken = 0;
+    loop {
+        match t.framer.fill(&mut t.file) {
+            Ok(0) => break,
+            Ok(n) => {
+                if !(t.head.matches(&t.file) && t.tail_intact()) {
+                    counts.add(t.framer.take_counts());
+                    return (taken, true);
+                }
+                t.pos += n as u64;
+                taken += n;
+                t.last_growth = Instant::now();
+                t.refresh_head();
+                t.framer.lines(|l| d.line(l));
+                t.refresh_tail();
+                if taken >= FAIR_SHARE {
+                    break;
+                }
+            }
+            Err(e) => {
+                d.read_error();
+                warn!(path = %t.last_path.display(), error = %e, "read failed");
+                break;
+            }
+        }
+    }
+    counts.add(t.framer.take_counts());
+    (taken, false)
 }
 
 /// Whether the open file still has a name somewhere (not deleted).
