@@ -380,17 +380,17 @@ fn kafka_instances_in_one_group_split_the_partitions() {
     stop.store(true, Ordering::Relaxed);
     let produced = stream.join().expect("producer");
     let deadline = Instant::now() + Duration::from_secs(60);
-    let (ma, mb) = loop {
+    loop {
         let (ma, mb) = (a.metrics(), b.metrics());
         if counts(&ma) + counts(&mb) >= produced as f64 {
-            break (ma, mb);
+            break;
         }
         assert!(
             Instant::now() < deadline,
             "not everything counted:\n{ma}\n{mb}"
         );
         std::thread::sleep(Duration::from_millis(100));
-    };
+    }
     std::thread::sleep(Duration::from_millis(500));
     let (ma, mb) = (a.metrics(), b.metrics());
     assert_eq!(
