@@ -8,9 +8,11 @@ use std::thread::JoinHandle;
 use tracing::{info, warn};
 
 use crate::config::{Config, SourceKind};
+use crate::http::Readiness;
 use crate::metrics::Registry;
 use crate::pipeline::Pipeline;
 use crate::source::file::FileTailer;
+use crate::source::kafka::{KafkaSource, StateHook};
 use crate::source::{stdin, Dispatcher};
 use crate::state::checkpoint::{Checkpoint, CheckpointError};
 use crate::state::{snapshot, Coordinator};
@@ -71,7 +73,11 @@ impl Agent {
 
     /// Starts one thread per source; they stop when `stop` is set (standard
     /// input stops at its end).
-    pub fn start_sources(&self, stop: &Arc<AtomicBool>) -> Vec<JoinHandle<()>> {
+    pub fn start_sources(
+        &self,
+        stop: &Arc<AtomicBool>,
+        readiness: &Readiness,
+    ) -> Vec<JoinHandle<()>> {
         let mut handles = Vec::new();
         for spec in &self.config.sources {
             let dispatcher = Dispatcher::for_source(spec, &self.pipelines);
@@ -95,6 +101,24 @@ impl Agent {
                 SourceKind::Stdin => std::thread::Builder::new()
                     .name(format!("stdin-{name}"))
                     .spawn(move || stdin::run(dispatcher, &name, max_line)),
+                SourceKind::Kafka(k) => {
+                    let ready = readiness.register(&spec.name);
+                    let hook = StateHook {
+                        coordinator: self.coordinator.clone(),
+                        slot: self.coordinator.register(&spec.name),
+                        registry: self.registry.clone(),
+                        state: self.config.state.clone(),
+                        restored: self
+                            .restored
+                            .as_ref()
+                            .map(|c| c.kafka_positions(&spec.name))
+                            .unwrap_or_default(),
+                    };
+                    let source = KafkaSource::new(&spec.name, k, max_line, ready, hook);
+                    std::thread::Builder::new()
+                        .name(format!("kafka-{name}"))
+                        .spawn(move || source.run(dispatcher, stop))
+                }
             };
             match thread {
                 Ok(h) => handles.push(h),

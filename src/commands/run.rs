@@ -11,7 +11,7 @@ use tracing::info;
 use crate::agent::Agent;
 use crate::config::SourceKind;
 use crate::gates::Gates;
-use crate::http::{bind, router, AppState};
+use crate::http::{bind, router, AppState, Readiness};
 use crate::metrics::SelfMetrics;
 use crate::state;
 
@@ -50,6 +50,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
                 info!(source = %s.name, include = ?f.include, matching_now = ?present, "file source");
             }
             SourceKind::Stdin => info!(source = %s.name, "standard input source"),
+            SourceKind::Kafka(k) => {
+                info!(source = %s.name, brokers = ?k.brokers, topics = ?k.subscriptions(), group = %k.group_id, "kafka source")
+            }
         }
     }
     let self_metrics = SelfMetrics::install();
@@ -62,7 +65,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let listener = bind(listen).await?;
         let stop = Arc::new(AtomicBool::new(false));
-        let ready = Arc::new(AtomicBool::new(false));
+        let ready = Arc::new(Readiness::default());
         let gates = Gates::new(&agent.config.gates, agent.registry.clone());
         let state = AppState {
             registry: agent.registry.clone(),
@@ -71,7 +74,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             gates: gates.clone(),
             admin_token: agent.config.server.admin_token.as_deref().map(Arc::from),
         };
-        let threads = agent.start_sources(&stop);
+        let threads = agent.start_sources(&stop, &ready);
         let checkpointer = agent.config.state.clone().map(|spec| {
             let (c, r, s) = (
                 agent.coordinator.clone(),
@@ -81,7 +84,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             std::thread::spawn(move || state::run_checkpointer(spec, c, r, s))
         });
         let sampler = tokio::spawn(gates.run(stop.clone()));
-        ready.store(true, Ordering::Relaxed);
+        ready.set_started();
         info!(address = %listener.local_addr()?, "serving /metrics, /healthz, /ready and /v1/gates");
         axum::serve(listener, router(state))
             .with_graceful_shutdown(shutdown_signal())
@@ -92,7 +95,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         for t in threads {
             // File sources notice `stop` within one poll interval; standard
             // input may block, and ends with the process.
-            if t.thread().name().is_some_and(|n| n.starts_with("source-")) && !t.is_finished() {
+            if t.thread()
+                .name()
+                .is_some_and(|n| n.starts_with("source-") || n.starts_with("kafka-"))
+                && !t.is_finished()
+            {
                 let _ = tokio::task::spawn_blocking(move || t.join()).await;
             }
         }

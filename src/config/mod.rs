@@ -7,6 +7,7 @@
 
 mod diagnostics;
 pub mod gates;
+mod kafka;
 pub mod raw;
 mod validate;
 
@@ -90,6 +91,60 @@ pub enum SourceKind {
     File(FileSpec),
     /// Standard input.
     Stdin,
+    /// Kafka topics, consumed as a member of a consumer group.
+    Kafka(KafkaSpec),
+}
+
+/// Where a consumer group with no committed offset starts reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KafkaStartAt {
+    /// The oldest message the broker still holds.
+    Earliest,
+    /// Only messages produced from now on.
+    Latest,
+}
+
+/// How a Kafka message is cut into lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KafkaFraming {
+    /// The whole payload is one line (a trailing newline is dropped).
+    Message,
+    /// The payload holds lines separated by newlines.
+    Lines,
+}
+
+/// A Kafka source.
+#[derive(Debug, Clone)]
+pub struct KafkaSpec {
+    /// Bootstrap brokers, `host:port`.
+    pub brokers: Vec<String>,
+    /// Topic names.
+    pub topics: Vec<String>,
+    /// Regular expression over topic names (unanchored as written; anchored
+    /// with `^` for librdkafka).
+    pub topic_pattern: Option<String>,
+    /// Consumer group.
+    pub group_id: String,
+    /// Where a group without committed offsets starts.
+    pub start_at: KafkaStartAt,
+    /// Message to lines.
+    pub framing: KafkaFraming,
+    /// How often processed offsets are committed.
+    pub commit_interval: Duration,
+    /// librdkafka settings passed through, by name.
+    pub options: Vec<(String, String)>,
+}
+
+impl KafkaSpec {
+    /// The subscriptions handed to librdkafka: names, and the pattern as
+    /// `^regex`.
+    pub fn subscriptions(&self) -> Vec<String> {
+        let mut subs = self.topics.clone();
+        if let Some(p) = &self.topic_pattern {
+            subs.push(kafka::anchored(p));
+        }
+        subs
+    }
 }
 
 /// Where reading a file starts when it is first seen at start-up.

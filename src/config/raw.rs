@@ -37,7 +37,7 @@ pub struct StateConfig {
 pub struct SourceConfig {
     /// Unique name, referred to by pipelines.
     pub name: Spanned<String>,
-    /// `file` or `stdin`.
+    /// `file`, `stdin` or `kafka`.
     #[serde(rename = "type")]
     pub kind: Spanned<String>,
     /// File globs to follow (`file`).
@@ -46,7 +46,7 @@ pub struct SourceConfig {
     /// File globs to leave out (`file`).
     #[serde(default)]
     pub exclude: Vec<Spanned<String>>,
-    /// `beginning` or `end` (`file`).
+    /// `beginning` or `end` (`file`); `earliest` or `latest` (`kafka`).
     pub start_at: Option<Spanned<String>>,
     /// How often to look for new, rotated or grown files, e.g. `250ms`.
     pub poll_interval: Option<Spanned<String>>,
@@ -60,6 +60,42 @@ pub struct SourceConfig {
     pub idle_flush: Option<Spanned<String>>,
     /// Most files open at once (`file`).
     pub max_open_files: Option<Spanned<i64>>,
+    /// Bootstrap brokers, `host:port` (`kafka`).
+    pub brokers: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Topic names to consume (`kafka`).
+    pub topics: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Regular expression; every matching topic is consumed (`kafka`).
+    pub topic_pattern: Option<Spanned<String>>,
+    /// Consumer group (`kafka`).
+    pub group_id: Option<Spanned<String>>,
+    /// `message` (one line per message) or `lines` (newline-delimited) (`kafka`).
+    pub framing: Option<Spanned<String>>,
+    /// How often processed offsets are committed to the group, e.g. `1s` (`kafka`).
+    pub commit_interval: Option<Spanned<String>>,
+    /// librdkafka settings passed through, e.g. `"security.protocol" = "SASL_SSL"` (`kafka`).
+    pub options: Option<Spanned<BTreeMap<String, Spanned<OptionValue>>>>,
+}
+
+/// A librdkafka setting: written as a string, number or boolean.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OptionValue {
+    /// Text.
+    Str(String),
+    /// Integer.
+    Int(i64),
+    /// Boolean.
+    Bool(bool),
+}
+
+impl std::fmt::Display for OptionValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OptionValue::Str(s) => f.write_str(s),
+            OptionValue::Int(i) => write!(f, "{i}"),
+            OptionValue::Bool(b) => write!(f, "{b}"),
+        }
+    }
 }
 
 /// A `[[pipelines]]` entry without its rules (decoded separately).

@@ -258,14 +258,23 @@ fn check_source(r: &mut Reporter<'_>, raw: SourceConfig) -> SourceSpec {
             }
             SourceKind::Stdin
         }
+        "kafka" => SourceKind::Kafka(super::kafka::check_kafka(r, &raw)),
         other => {
             r.at(
                 raw.kind.span(),
-                format!("unknown source type `{other}`: expected \"file\" or \"stdin\""),
+                format!("unknown source type `{other}`: expected \"file\", \"stdin\" or \"kafka\""),
             );
             SourceKind::Stdin
         }
     };
+    if !matches!(kind, SourceKind::Kafka(_)) {
+        for key in super::kafka::kafka_keys_set(&raw) {
+            r.at(
+                raw.kind.span(),
+                format!("`{key}` applies to kafka sources only"),
+            );
+        }
+    }
     let mut labels = Vec::new();
     for (k, v) in &raw.labels {
         if !is_label_name(k) {

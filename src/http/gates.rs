@@ -3,7 +3,6 @@
 //! `POST /v1/gates/{name}/reset`.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -41,7 +40,7 @@ fn not_found(s: &AppState, name: &str) -> Response {
 }
 
 fn not_ready(s: &AppState) -> Option<Response> {
-    (!s.ready.load(Ordering::Relaxed))
+    (!s.ready.is_started())
         .then(|| error(StatusCode::SERVICE_UNAVAILABLE, "logtally is starting"))
 }
 

@@ -24,12 +24,58 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     /// logtally's own metrics.
     pub self_metrics: &'static SelfMetrics,
-    /// Set once the configuration is loaded and every source started.
-    pub ready: Arc<AtomicBool>,
+    /// Whether the agent and each of its sources are ready.
+    pub ready: Arc<Readiness>,
     /// Rollout gates.
     pub gates: Arc<Gates>,
     /// `[server] admin_token`, when set.
     pub admin_token: Option<Arc<str>>,
+}
+
+/// Readiness of the agent (every source started) and of each source that
+/// can be unready on its own (a Kafka source without a broker connection).
+#[derive(Default)]
+pub struct Readiness {
+    started: AtomicBool,
+    sources: parking_lot::Mutex<Vec<(String, Arc<AtomicBool>)>>,
+}
+
+impl Readiness {
+    /// Marks every source as started.
+    pub fn set_started(&self) {
+        self.started.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether every source was started (sources may still be unready).
+    pub fn is_started(&self) -> bool {
+        self.started.load(Ordering::Relaxed)
+    }
+
+    /// Registers the source `name`, not ready until the returned flag is set.
+    pub fn register(&self, name: &str) -> Arc<AtomicBool> {
+        let flag = Arc::new(AtomicBool::new(false));
+        self.sources.lock().push((name.to_string(), flag.clone()));
+        flag
+    }
+
+    /// `Ok` when ready; otherwise what is not.
+    pub fn check(&self) -> Result<(), String> {
+        if !self.started.load(Ordering::Relaxed) {
+            return Err("starting".into());
+        }
+        let waiting: Vec<String> = self
+            .sources
+            .lock()
+            .iter()
+            .filter(|(_, f)| !f.load(Ordering::Relaxed))
+            .map(|(n, _)| format!("source `{n}` is not connected to its brokers"))
+            .collect();
+        if waiting.is_empty() {
+            Ok(())
+        } else {
+            Err(waiting.join("\n"))
+        }
+    }
 }
 
 /// The routes.
@@ -54,11 +100,10 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-async fn ready(State(s): State<AppState>) -> (StatusCode, &'static str) {
-    if s.ready.load(Ordering::Relaxed) {
-        (StatusCode::OK, "ready\n")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "starting\n")
+async fn ready(State(s): State<AppState>) -> (StatusCode, String) {
+    match s.ready.check() {
+        Ok(()) => (StatusCode::OK, "ready\n".into()),
+        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n")),
     }
 }
 

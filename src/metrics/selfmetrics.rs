@@ -31,6 +31,26 @@ pub const PIPELINE_LINES: &str = "logtally_pipeline_lines_total";
 pub const RULE_ERRORS: &str = "logtally_rule_errors_total";
 /// Label sets folded into the overflow series because a rule reached `max_series`.
 pub const RULE_OVERFLOW: &str = "logtally_rule_series_overflow_total";
+/// Kafka messages consumed, per source.
+pub const KAFKA_MESSAGES: &str = "logtally_kafka_messages_total";
+/// Kafka payload bytes consumed, per source.
+pub const KAFKA_BYTES: &str = "logtally_kafka_bytes_total";
+/// Kafka messages skipped as malformed, per source and reason.
+pub const KAFKA_MALFORMED: &str = "logtally_kafka_malformed_messages_total";
+/// Offset commits that succeeded, per source.
+pub const KAFKA_COMMITS: &str = "logtally_kafka_commits_total";
+/// Offset commits that failed, per source.
+pub const KAFKA_COMMIT_FAILURES: &str = "logtally_kafka_commit_failures_total";
+/// Rebalances, per source and kind (`assign`, `revoke`).
+pub const KAFKA_REBALANCES: &str = "logtally_kafka_rebalances_total";
+/// Partitions assigned to this instance, per source.
+pub const KAFKA_ASSIGNED: &str = "logtally_kafka_assigned_partitions";
+/// Consumer lag, per source, topic and partition.
+pub const KAFKA_LAG: &str = "logtally_kafka_consumer_lag_messages";
+/// Whether each broker connection is up, per source and broker.
+pub const KAFKA_BROKER_UP: &str = "logtally_kafka_broker_up";
+/// Whether at least one broker is reachable, per source.
+pub const KAFKA_CONNECTED: &str = "logtally_kafka_connected";
 /// Build information.
 pub const BUILD_INFO: &str = "logtally_build_info";
 
@@ -96,6 +116,50 @@ fn describe() {
         RULE_OVERFLOW,
         Unit::Count,
         "Updates folded into a rule's overflow series because it reached max_series."
+    );
+    describe_counter!(
+        KAFKA_MESSAGES,
+        Unit::Count,
+        "Kafka messages consumed, including skipped ones."
+    );
+    describe_counter!(KAFKA_BYTES, Unit::Bytes, "Kafka payload bytes consumed.");
+    describe_counter!(
+        KAFKA_MALFORMED,
+        Unit::Count,
+        "Kafka messages skipped, by reason: invalid_utf8, no_payload."
+    );
+    describe_counter!(
+        KAFKA_COMMITS,
+        Unit::Count,
+        "Offset commits to the consumer group that succeeded."
+    );
+    describe_counter!(
+        KAFKA_COMMIT_FAILURES,
+        Unit::Count,
+        "Offset commits to the consumer group that failed."
+    );
+    describe_counter!(
+        KAFKA_REBALANCES,
+        Unit::Count,
+        "Consumer group rebalances seen, by kind: assign, revoke."
+    );
+    describe_gauge!(
+        KAFKA_ASSIGNED,
+        Unit::Count,
+        "Partitions assigned to this instance."
+    );
+    describe_gauge!(
+        KAFKA_LAG,
+        Unit::Count,
+        "Messages between the partition's end and the committed offset; 0 for partitions this instance does not own."
+    );
+    describe_gauge!(
+        KAFKA_BROKER_UP,
+        "Whether the connection to each broker is up (1) or not (0)."
+    );
+    describe_gauge!(
+        KAFKA_CONNECTED,
+        "Whether at least one Kafka broker is reachable (1) or not (0)."
     );
     describe_gauge!(BUILD_INFO, "Build information; always 1.");
 }

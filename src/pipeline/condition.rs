@@ -174,7 +174,11 @@ mod tests {
     fn rec_with<'a>(line: &'a str, fields: &'a mut Fields) -> Record<'a> {
         fields.clear();
         fields.push(Text::Static("status"), Text::of(line, &line[0..3]));
-        Record { line, fields }
+        Record {
+            line,
+            fields,
+            context: None,
+        }
     }
 
     #[test]

@@ -17,7 +17,7 @@ use metrics::{counter, Counter};
 use crate::config::PipelineSpec;
 use crate::metrics::registry::Registry;
 use crate::metrics::selfmetrics::{flush, PIPELINE_LINES};
-use record::Record;
+use record::{ContextFields, Record};
 use rules::{Rule, RuleState};
 
 /// A built pipeline.
@@ -116,6 +116,13 @@ impl PipelineRunner {
     /// Parses `line` and applies every rule whose conditions hold.
     #[inline]
     pub fn process(&mut self, line: &str) {
+        self.process_in(line, None);
+    }
+
+    /// Like [`process`](Self::process), with fields that came with the line
+    /// (a Kafka message's key, headers, ...) for the rules to read.
+    #[inline]
+    pub fn process_in(&mut self, line: &str, context: Option<&dyn ContextFields>) {
         let p = &*self.pipeline;
         if p.parser.parse(line, &mut self.fields).is_err() {
             self.pending.parse_errors += 1;
@@ -124,6 +131,7 @@ impl PipelineRunner {
         let rec = Record {
             line,
             fields: &self.fields,
+            context,
         };
         let mut matched = false;
         for state in &mut self.states {

@@ -27,6 +27,16 @@ impl FieldRef {
     }
 }
 
+/// Fields that come with a line rather than from parsing it: a Kafka
+/// message's key, headers, topic, partition, offset and timestamp.
+///
+/// They are consulted only when the parser's fields lack a name, so a
+/// parsed field shadows a context field of the same name.
+pub trait ContextFields {
+    /// The value of the context field `name`, if any.
+    fn get(&self, name: &str) -> Option<&str>;
+}
+
 /// One parsed line.
 #[derive(Clone, Copy)]
 pub struct Record<'a> {
@@ -34,6 +44,9 @@ pub struct Record<'a> {
     pub line: &'a str,
     /// Its fields.
     pub fields: &'a Fields,
+    /// Fields from where the line came from; `None` for sources that have
+    /// none (files, stdin), which then pay nothing for them.
+    pub context: Option<&'a dyn ContextFields>,
 }
 
 impl<'a> Record<'a> {
@@ -42,7 +55,10 @@ impl<'a> Record<'a> {
     pub fn get(&self, f: &FieldRef) -> Option<&'a str> {
         match f {
             FieldRef::Index(i) => self.fields.value_at(self.line, *i),
-            FieldRef::Name(n) | FieldRef::Extra(n) => self.fields.get(self.line, n),
+            FieldRef::Name(n) | FieldRef::Extra(n) => match self.fields.get(self.line, n) {
+                Some(v) => Some(v),
+                None => self.context.and_then(|c| c.get(n)),
+            },
         }
     }
 }

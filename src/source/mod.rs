@@ -6,6 +6,7 @@
 
 pub mod file;
 pub mod framing;
+pub mod kafka;
 pub mod stdin;
 
 use std::io::Read;
@@ -17,6 +18,7 @@ use crate::config::SourceSpec;
 use crate::metrics::selfmetrics::{
     SOURCE_BYTES, SOURCE_ERRORS, SOURCE_INVALID_UTF8, SOURCE_LINES, SOURCE_TRUNCATED,
 };
+use crate::pipeline::record::ContextFields;
 use crate::pipeline::{Pipeline, PipelineRunner};
 use framing::{FrameCounts, Framer};
 
@@ -56,6 +58,15 @@ impl Dispatcher {
     pub fn line(&mut self, line: &str) {
         for r in &mut self.runners {
             r.process(line);
+        }
+    }
+
+    /// Feeds one line that came with context fields (see
+    /// [`ContextFields`]) to every pipeline.
+    #[inline]
+    pub fn line_in(&mut self, line: &str, context: &dyn ContextFields) {
+        for r in &mut self.runners {
+            r.process_in(line, Some(context));
         }
     }
 

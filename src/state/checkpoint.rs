@@ -188,6 +188,24 @@ impl Checkpoint {
         Ok(())
     }
 
+    /// The Kafka positions saved for `source`: (topic, partition) → next
+    /// offset.
+    pub fn kafka_positions(&self, source: &str) -> BTreeMap<(String, i32), i64> {
+        self.sources
+            .get(source)
+            .into_iter()
+            .flatten()
+            .filter_map(|p| match p {
+                Position::Kafka {
+                    topic,
+                    partition,
+                    offset,
+                } => Some(((topic.clone(), *partition), *offset)),
+                Position::File(_) => None,
+            })
+            .collect()
+    }
+
     /// The file positions saved for `source`.
     pub fn file_positions(&self, source: &str) -> Vec<FilePosition> {
         self.sources

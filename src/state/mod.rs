@@ -40,6 +40,12 @@ impl PositionSlot {
     pub fn publish(&self, positions: Vec<Position>) {
         *self.0.lock() = positions;
     }
+
+    /// Changes the published positions in place (call within a batch, after
+    /// the lines before them were applied).
+    pub fn update(&self, f: impl FnOnce(&mut Vec<Position>)) {
+        f(&mut self.0.lock());
+    }
 }
 
 /// Lets checkpoints see every source between two batches.
@@ -47,6 +53,10 @@ impl PositionSlot {
 pub struct Coordinator {
     gate: RwLock<()>,
     slots: Mutex<Vec<(String, PositionSlot)>>,
+    /// Positions in the last checkpoint written, by source.
+    durable: Mutex<std::collections::BTreeMap<String, Vec<Position>>>,
+    /// One checkpoint written at a time.
+    writing: Mutex<()>,
 }
 
 impl Coordinator {
@@ -65,6 +75,12 @@ impl Coordinator {
     /// Held while a batch of lines is applied and its positions published.
     pub fn batch(&self) -> RwLockReadGuard<'_, ()> {
         self.gate.read()
+    }
+
+    /// The positions of `source` in the last checkpoint written (what a
+    /// restart resumes from): a Kafka source commits no further than these.
+    pub fn durable(&self, source: &str) -> Vec<Position> {
+        self.durable.lock().get(source).cloned().unwrap_or_default()
     }
 
     /// A consistent checkpoint of `registry` and every source's positions.
@@ -130,6 +146,7 @@ pub fn write_if_changed(
     registry: &Registry,
     last: &mut Option<Checkpoint>,
 ) -> Result<(), checkpoint::CheckpointError> {
+    let _one_at_a_time = coordinator.writing.lock();
     let c = coordinator.snapshot(registry);
     if let Some(prev) = last {
         if prev.sources == c.sources && prev.series == c.series {
@@ -138,6 +155,7 @@ pub fn write_if_changed(
     }
     match c.store(&spec.dir) {
         Ok(()) => {
+            *coordinator.durable.lock() = c.sources.clone();
             counter!(CHECKPOINT_WRITES).increment(1);
             debug!(dir = %spec.dir.display(), "checkpoint written");
             *last = Some(c);

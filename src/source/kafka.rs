@@ -1,0 +1,980 @@
+//! Kafka sources: topics consumed as a member of a consumer group.
+//!
+//! One thread per source polls a librdkafka consumer. Each message is cut
+//! into lines (one per message, or newline-delimited) and fed to the
+//! pipelines together with its context fields ([`MessageFields`]: key,
+//! headers, timestamp, topic, partition, offset).
+//!
+//! Invariants:
+//! - An offset is stored for commit only after the lines of the message
+//!   before it were applied to the metrics (`enable.auto.offset.store` is
+//!   off); librdkafka commits stored offsets every `commit_interval`, and
+//!   this source commits synchronously before partitions are revoked and
+//!   when it stops. A crash can thus count a message twice (it was counted,
+//!   its offset not yet committed) but never skip one.
+//! - [`Positions`] holds, per partition, the next offset whose message has
+//!   not been applied. Each message is applied and its position published to
+//!   the [`Coordinator`]'s slot under one batch guard, so a checkpoint pairs
+//!   metric values with exactly the offsets they include.
+//! - With `[state]`, the offsets committed to the group are those of the
+//!   last checkpoint written (never ahead of it): after a crash the
+//!   checkpoint resumes exactly, and a partition assigned to this instance
+//!   resumes at max(checkpointed offset, group's committed offset), the
+//!   latter being further only when another member consumed it meanwhile.
+//!   Before partitions are revoked and when the source stops, a checkpoint
+//!   is written first, then committed.
+//! - Payloads that are not UTF-8, and messages without a payload, are
+//!   counted (`logtally_kafka_malformed_messages_total`) and skipped; their
+//!   offsets still advance.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use metrics::{counter, gauge, Counter, Gauge};
+use parking_lot::Mutex;
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, RebalanceProtocol,
+};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{BorrowedMessage, Headers};
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::{ClientConfig, ClientContext, Message, Offset, TopicPartitionList};
+use serde::Deserialize;
+use tracing::{debug, error, info, warn};
+
+use super::framing::FrameCounts;
+use super::Dispatcher;
+use crate::config::{KafkaFraming, KafkaSpec, KafkaStartAt, StateSpec};
+use crate::metrics::selfmetrics::{
+    KAFKA_ASSIGNED, KAFKA_BROKER_UP, KAFKA_BYTES, KAFKA_COMMITS, KAFKA_COMMIT_FAILURES,
+    KAFKA_CONNECTED, KAFKA_LAG, KAFKA_MALFORMED, KAFKA_MESSAGES, KAFKA_REBALANCES,
+};
+use crate::metrics::Registry;
+use crate::pipeline::record::ContextFields;
+use crate::state::checkpoint::Position;
+use crate::state::{Coordinator, PositionSlot};
+
+/// Prefix of the context fields of a Kafka message.
+pub const FIELD_PREFIX: &str = "_kafka.";
+
+/// Messages applied before their offsets are stored, at most.
+const FLUSH_EVERY: u64 = 4096;
+
+/// Longest wait before applied offsets are stored.
+const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
+
+/// How long one poll waits for a message.
+const POLL_WAIT: Duration = Duration::from_millis(100);
+
+/// The position of a Kafka source in one partition.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct KafkaPosition {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// Offset of the first message not yet applied to the metrics.
+    pub next_offset: i64,
+}
+
+/// Where a Kafka source stands in each partition it has applied messages
+/// from: shared with whoever checkpoints the metric values.
+#[derive(Debug, Clone, Default)]
+pub struct Positions(Arc<Mutex<BTreeMap<(String, i32), i64>>>);
+
+impl Positions {
+    /// The positions now, sorted by topic and partition.
+    pub fn snapshot(&self) -> Vec<KafkaPosition> {
+        self.0
+            .lock()
+            .iter()
+            .map(|((topic, partition), o)| KafkaPosition {
+                topic: topic.clone(),
+                partition: *partition,
+                next_offset: *o,
+            })
+            .collect()
+    }
+
+    /// The next offset to apply in `topic`/`partition`, if known.
+    pub fn get(&self, topic: &str, partition: i32) -> Option<i64> {
+        self.0.lock().get(&(topic.to_string(), partition)).copied()
+    }
+
+    /// Sets the position of each of `positions`, keeping the furthest.
+    pub fn advance(&self, positions: impl IntoIterator<Item = KafkaPosition>) {
+        let mut map = self.0.lock();
+        for p in positions {
+            let e = map.entry((p.topic, p.partition)).or_insert(p.next_offset);
+            *e = (*e).max(p.next_offset);
+        }
+    }
+}
+
+/// The context fields of one message, rebuilt in place for each message
+/// (no allocation once the buffers have grown).
+///
+/// | field | value |
+/// | --- | --- |
+/// | `_kafka.topic` | topic name |
+/// | `_kafka.partition` | partition number |
+/// | `_kafka.offset` | offset of the message |
+/// | `_kafka.key` | message key (absent without one) |
+/// | `_kafka.timestamp` | timestamp, milliseconds since the epoch (absent without one) |
+/// | `_kafka.header.NAME` | value of header `NAME` (the first one, if repeated) |
+///
+/// Keys and header values that are not UTF-8 are read lossily.
+#[derive(Debug, Default)]
+pub struct MessageFields {
+    topic: String,
+    partition: String,
+    offset: String,
+    key: Option<String>,
+    timestamp: Option<String>,
+    headers: Vec<(String, String)>,
+    used_headers: usize,
+}
+
+impl MessageFields {
+    /// Fills the fields from `msg`.
+    pub fn fill<M: Message>(&mut self, msg: &M) {
+        set(&mut self.topic, msg.topic());
+        self.partition.clear();
+        let _ = write!(self.partition, "{}", msg.partition());
+        self.offset.clear();
+        let _ = write!(self.offset, "{}", msg.offset());
+        match msg.key() {
+            Some(k) => set_lossy(self.key.get_or_insert_with(String::new), k),
+            None => self.key = None,
+        }
+        match msg.timestamp().to_millis() {
+            Some(ms) => {
+                let t = self.timestamp.get_or_insert_with(String::new);
+                t.clear();
+                let _ = write!(t, "{ms}");
+            }
+            None => self.timestamp = None,
+        }
+        self.used_headers = 0;
+        if let Some(hs) = msg.headers() {
+            for h in hs.iter() {
+                if self.used_headers == self.headers.len() {
+                    self.headers.push(Default::default());
+                }
+                let (k, v) = &mut self.headers[self.used_headers];
+                set(k, h.key);
+                set_lossy(v, h.value.unwrap_or_default());
+                self.used_headers += 1;
+            }
+        }
+    }
+}
+
+impl ContextFields for MessageFields {
+    fn get(&self, name: &str) -> Option<&str> {
+        let rest = name.strip_prefix(FIELD_PREFIX)?;
+        match rest {
+            "topic" => Some(&self.topic),
+            "partition" => Some(&self.partition),
+            "offset" => Some(&self.offset),
+            "key" => self.key.as_deref(),
+            "timestamp" => self.timestamp.as_deref(),
+            _ => {
+                let h = rest.strip_prefix("header.")?;
+                self.headers[..self.used_headers]
+                    .iter()
+                    .find(|(k, _)| k == h)
+                    .map(|(_, v)| v.as_str())
+            }
+        }
+    }
+}
+
+fn set(buf: &mut String, s: &str) {
+    buf.clear();
+    buf.push_str(s);
+}
+
+fn set_lossy(buf: &mut String, b: &[u8]) {
+    buf.clear();
+    match std::str::from_utf8(b) {
+        Ok(s) => buf.push_str(s),
+        Err(_) => buf.push_str(&String::from_utf8_lossy(b)),
+    }
+}
+
+/// What the consuming thread and the rebalance callback share: the
+/// pipelines and what has been applied but not yet stored.
+struct Work {
+    dispatcher: Dispatcher,
+    fields: MessageFields,
+    framing: KafkaFraming,
+    max_line: usize,
+    frame: FrameCounts,
+    /// (topic, partition, next offset) applied but not yet stored.
+    applied: Vec<(String, i32, i64)>,
+    /// Where the positions are published for checkpoints.
+    slot: PositionSlot,
+    messages: u64,
+    bytes: u64,
+    invalid_utf8: u64,
+    no_payload: u64,
+}
+
+impl Work {
+    /// Applies the lines of `msg` to the metrics.
+    fn apply(&mut self, msg: &BorrowedMessage<'_>) {
+        self.messages += 1;
+        let next = msg.offset() + 1;
+        match self
+            .applied
+            .iter_mut()
+            .find(|(t, p, _)| *p == msg.partition() && t == msg.topic())
+        {
+            Some(e) => e.2 = next,
+            None => self
+                .applied
+                .push((msg.topic().to_string(), msg.partition(), next)),
+        }
+        // Published now, with the lines applied below, under the caller's
+        // batch guard.
+        self.slot
+            .update(|v| publish(v, msg.topic(), msg.partition(), next));
+        let Some(payload) = msg.payload() else {
+            self.no_payload += 1;
+            return;
+        };
+        self.bytes += payload.len() as u64;
+        self.frame.bytes += payload.len() as u64;
+        let Ok(text) = std::str::from_utf8(payload) else {
+            self.invalid_utf8 += 1;
+            return;
+        };
+        self.fields.fill(msg);
+        let (dispatcher, fields, frame, max) = (
+            &mut self.dispatcher,
+            &self.fields,
+            &mut self.frame,
+            self.max_line,
+        );
+        match self.framing {
+            KafkaFraming::Message => {
+                let line = text.strip_suffix('\n').unwrap_or(text);
+                emit(line, max, frame, |l| dispatcher.line_in(l, fields));
+            }
+            KafkaFraming::Lines => {
+                let body = text.strip_suffix('\n').unwrap_or(text);
+                for line in body.split('\n') {
+                    emit(line, max, frame, |l| dispatcher.line_in(l, fields));
+                }
+            }
+        }
+    }
+
+    /// Publishes counts and stores the offsets that may be committed: what
+    /// was applied, or with `[state]` what the last checkpoint holds.
+    fn flush(&mut self, consumer: &BaseConsumer<KafkaContext>, ctx: &KafkaContext) {
+        self.dispatcher.flush(std::mem::take(&mut self.frame));
+        let s = &ctx.stats;
+        crate::metrics::selfmetrics::flush(&s.messages, &mut self.messages);
+        crate::metrics::selfmetrics::flush(&s.bytes, &mut self.bytes);
+        crate::metrics::selfmetrics::flush(&s.invalid_utf8, &mut self.invalid_utf8);
+        crate::metrics::selfmetrics::flush(&s.no_payload, &mut self.no_payload);
+        let mut tpl = TopicPartitionList::new();
+        if ctx.state.is_some() {
+            let starts = ctx.starts.lock();
+            for p in ctx.coordinator.durable(&ctx.source) {
+                if let Position::Kafka {
+                    topic,
+                    partition,
+                    offset,
+                } = p
+                {
+                    // Only partitions owned now, and never behind where
+                    // this assignment started.
+                    if starts
+                        .get(&(topic.clone(), partition))
+                        .is_some_and(|s| offset >= *s)
+                    {
+                        let _ = tpl.add_partition_offset(&topic, partition, Offset::Offset(offset));
+                    }
+                }
+            }
+        } else {
+            for (t, p, o) in &self.applied {
+                let _ = tpl.add_partition_offset(t, *p, Offset::Offset(*o));
+            }
+        }
+        if tpl.count() > 0 {
+            if let Err(e) = consumer.store_offsets(&tpl) {
+                // A partition revoked under our feet: its new owner reads
+                // from the last commit, which at worst counts again what we
+                // counted.
+                debug!(source = %ctx.source, error = %e, "cannot store some offsets");
+            }
+        }
+        ctx.positions.advance(
+            self.applied
+                .drain(..)
+                .map(|(topic, partition, next_offset)| KafkaPosition {
+                    topic,
+                    partition,
+                    next_offset,
+                }),
+        );
+    }
+}
+
+/// Sets the position of `topic`/`partition` in `positions`.
+fn publish(positions: &mut Vec<Position>, topic: &str, partition: i32, next: i64) {
+    for p in positions.iter_mut() {
+        if let Position::Kafka {
+            topic: t,
+            partition: n,
+            offset,
+        } = p
+        {
+            if *n == partition && t == topic {
+                *offset = next;
+                return;
+            }
+        }
+    }
+    positions.push(Position::Kafka {
+        topic: topic.to_string(),
+        partition,
+        offset: next,
+    });
+}
+
+/// Passes `line` on, cut to `max` bytes (on a character boundary).
+#[inline]
+fn emit(line: &str, max: usize, frame: &mut FrameCounts, mut f: impl FnMut(&str)) {
+    let mut line = line.strip_suffix('\r').unwrap_or(line);
+    if line.len() > max {
+        let mut end = max;
+        while !line.is_char_boundary(end) {
+            end -= 1;
+        }
+        line = &line[..end];
+        frame.truncated += 1;
+    }
+    frame.lines += 1;
+    f(line);
+}
+
+/// Self-metric handles of one Kafka source.
+struct KafkaStats {
+    messages: Counter,
+    bytes: Counter,
+    invalid_utf8: Counter,
+    no_payload: Counter,
+    commits: Counter,
+    commit_failures: Counter,
+    assigns: Counter,
+    revokes: Counter,
+    assigned: Gauge,
+    connected: Gauge,
+}
+
+impl KafkaStats {
+    fn new(source: &str) -> Self {
+        let s = source.to_string();
+        Self {
+            messages: counter!(KAFKA_MESSAGES, "source" => s.clone()),
+            bytes: counter!(KAFKA_BYTES, "source" => s.clone()),
+            invalid_utf8: counter!(KAFKA_MALFORMED, "source" => s.clone(), "reason" => "invalid_utf8"),
+            no_payload: counter!(KAFKA_MALFORMED, "source" => s.clone(), "reason" => "no_payload"),
+            commits: counter!(KAFKA_COMMITS, "source" => s.clone()),
+            commit_failures: counter!(KAFKA_COMMIT_FAILURES, "source" => s.clone()),
+            assigns: counter!(KAFKA_REBALANCES, "source" => s.clone(), "kind" => "assign"),
+            revokes: counter!(KAFKA_REBALANCES, "source" => s.clone(), "kind" => "revoke"),
+            assigned: gauge!(KAFKA_ASSIGNED, "source" => s.clone()),
+            connected: gauge!(KAFKA_CONNECTED, "source" => s),
+        }
+    }
+}
+
+/// librdkafka's callbacks for one source.
+pub struct KafkaContext {
+    source: String,
+    work: Mutex<Work>,
+    stats: KafkaStats,
+    ready: Arc<AtomicBool>,
+    /// The loss of every broker was logged (once per outage).
+    down_reported: AtomicBool,
+    positions: Positions,
+    coordinator: Arc<Coordinator>,
+    registry: Arc<Registry>,
+    /// `[state]`, when configured.
+    state: Option<StateSpec>,
+    /// Where each owned partition's current assignment started (-1: where
+    /// the group's committed offset or `start_at` put it).
+    starts: Mutex<BTreeMap<(String, i32), i64>>,
+}
+
+impl KafkaContext {
+    /// With `[state]`, writes a checkpoint holding everything applied (so
+    /// that what is committed next is never ahead of a checkpoint).
+    fn checkpoint_now(&self) {
+        if let Some(spec) = &self.state {
+            if let Err(e) =
+                crate::state::write_if_changed(spec, &self.coordinator, &self.registry, &mut None)
+            {
+                warn!(source = %self.source, error = %e, "checkpoint before commit failed");
+            }
+        }
+    }
+
+    /// Flushes, checkpoints (with `[state]`), stores and commits
+    /// synchronously.
+    fn commit_now(&self, consumer: &BaseConsumer<Self>, why: &str) {
+        self.work.lock().flush(consumer, self);
+        if self.state.is_some() {
+            self.checkpoint_now();
+            self.work.lock().flush(consumer, self);
+        }
+        match consumer.commit_consumer_state(CommitMode::Sync) {
+            Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+            Err(e) => warn!(source = %self.source, error = %e, "offset commit {why} failed"),
+        }
+    }
+
+    /// Sets where each newly assigned partition starts: the checkpointed
+    /// offset, or the group's committed one when that is further.
+    ///
+    /// Without `[state]` librdkafka starts at the committed offset (or
+    /// `start_at`) by itself.
+    fn resume_offsets(&self, consumer: &BaseConsumer<Self>, tpl: &mut TopicPartitionList) {
+        if self.state.is_none() {
+            return;
+        }
+        let committed = match consumer.committed_offsets(tpl.clone(), Duration::from_secs(30)) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                warn!(source = %self.source, error = %e, "cannot read the group's committed offsets; resuming from the checkpoint");
+                None
+            }
+        };
+        let mut starts = self.starts.lock();
+        for e in tpl.elements() {
+            let key = (e.topic().to_string(), e.partition());
+            // What the metric values include: restored from the checkpoint,
+            // or counted by this process before the partition last left.
+            let checkpointed = self.positions.get(e.topic(), e.partition());
+            let group = committed
+                .as_ref()
+                .and_then(|c| c.find_partition(e.topic(), e.partition()))
+                .and_then(|c| match c.offset() {
+                    Offset::Offset(o) => Some(o),
+                    _ => None,
+                });
+            let start = match (checkpointed, group) {
+                (Some(c), Some(g)) => Some(c.max(g)),
+                (Some(c), None) => Some(c),
+                _ => None,
+            };
+            if let Some(s) = start {
+                info!(source = %self.source, topic = e.topic(), partition = e.partition(), offset = s, checkpointed = ?checkpointed, committed = ?group, "resuming partition");
+            }
+            starts.insert(key, start.unwrap_or(-1));
+        }
+        drop(starts);
+        for (key, s) in self.starts.lock().iter() {
+            if *s >= 0 {
+                if let Some(mut e) = tpl.find_partition(&key.0, key.1) {
+                    let _ = e.set_offset(Offset::Offset(*s));
+                }
+            }
+        }
+    }
+
+    fn set_connected(&self, up: bool) {
+        let was = self.ready.swap(up, Ordering::Relaxed);
+        self.stats.connected.set(if up { 1.0 } else { 0.0 });
+        if up {
+            self.down_reported.store(false, Ordering::Relaxed);
+            if !was {
+                info!(source = %self.source, "connected to the kafka brokers");
+            }
+        } else if !self.down_reported.swap(true, Ordering::Relaxed) {
+            warn!(source = %self.source, "no kafka broker reachable; retrying");
+        }
+    }
+}
+
+/// The parts of librdkafka's statistics this source reads.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawStats {
+    brokers: BTreeMap<String, RawBroker>,
+    topics: BTreeMap<String, RawTopic>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawBroker {
+    nodeid: i32,
+    state: String,
+    source: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawTopic {
+    partitions: BTreeMap<String, RawPartition>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawPartition {
+    partition: i32,
+    desired: bool,
+    consumer_lag: i64,
+}
+
+impl ClientContext for KafkaContext {
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, msg: &str) {
+        use rdkafka::config::RDKafkaLogLevel as L;
+        match level {
+            // Failed connections repeat at every retry while brokers are
+            // away; the loss of connection itself is logged once.
+            L::Error if fac == "FAIL" && !self.ready.load(Ordering::Relaxed) => {
+                debug!(source = %self.source, facility = fac, "librdkafka: {msg}")
+            }
+            L::Emerg | L::Alert | L::Critical | L::Error => {
+                warn!(source = %self.source, facility = fac, "librdkafka: {msg}")
+            }
+            L::Warning | L::Notice => {
+                info!(source = %self.source, facility = fac, "librdkafka: {msg}")
+            }
+            _ => debug!(source = %self.source, facility = fac, "librdkafka: {msg}"),
+        }
+    }
+
+    fn stats_raw(&self, raw: &[u8]) {
+        let stats: RawStats = match serde_json::from_slice(raw) {
+            Ok(s) => s,
+            Err(e) => {
+                debug!(source = %self.source, error = %e, "unreadable librdkafka statistics");
+                return;
+            }
+        };
+        let mut up = false;
+        for (name, b) in &stats.brokers {
+            if b.source == "logical" || b.source == "internal" {
+                continue;
+            }
+            let is_up = b.state == "UP";
+            up |= is_up;
+            if b.nodeid >= 0 {
+                gauge!(KAFKA_BROKER_UP, "source" => self.source.clone(), "broker" => name.clone())
+                    .set(if is_up { 1.0 } else { 0.0 });
+            }
+        }
+        self.set_connected(up);
+        for (topic, t) in &stats.topics {
+            for p in t.partitions.values() {
+                if p.partition < 0 {
+                    continue;
+                }
+                // Partitions this instance does not own report 0, so that
+                // summing over instances gives the group's lag.
+                let lag = if p.desired && p.consumer_lag >= 0 {
+                    p.consumer_lag as f64
+                } else {
+                    0.0
+                };
+                gauge!(KAFKA_LAG, "source" => self.source.clone(), "topic" => topic.clone(), "partition" => p.partition.to_string())
+                    .set(lag);
+            }
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        match error.rdkafka_error_code() {
+            Some(RDKafkaErrorCode::AllBrokersDown) => self.set_connected(false),
+            Some(RDKafkaErrorCode::BrokerTransportFailure)
+            | Some(RDKafkaErrorCode::Resolve)
+            | Some(RDKafkaErrorCode::OperationTimedOut) => {
+                debug!(source = %self.source, "kafka: {error}: {reason}")
+            }
+            _ => warn!(source = %self.source, "kafka: {error}: {reason}"),
+        }
+    }
+}
+
+impl ConsumerContext for KafkaContext {
+    /// librdkafka's default rebalance, with the start offsets of assigned
+    /// partitions set from the checkpoint first.
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                self.resume_offsets(consumer, tpl);
+                self.pre_rebalance(consumer, &Rebalance::Assign(tpl));
+                let r = if cooperative {
+                    consumer.incremental_assign(tpl)
+                } else {
+                    consumer.assign(tpl)
+                };
+                if let Err(e) = r {
+                    warn!(source = %self.source, error = %e, "cannot take the assigned partitions");
+                }
+                self.post_rebalance(consumer, &Rebalance::Assign(tpl));
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                self.pre_rebalance(consumer, &Rebalance::Revoke(tpl));
+                let r = if cooperative {
+                    consumer.incremental_unassign(tpl)
+                } else {
+                    consumer.unassign()
+                };
+                if let Err(e) = r {
+                    warn!(source = %self.source, error = %e, "cannot give up the revoked partitions");
+                }
+                let mut starts = self.starts.lock();
+                for e in tpl.elements() {
+                    starts.remove(&(e.topic().to_string(), e.partition()));
+                }
+                drop(starts);
+                self.post_rebalance(consumer, &Rebalance::Revoke(tpl));
+            }
+            other => {
+                let code: RDKafkaErrorCode = other.into();
+                let _ = consumer.unassign();
+                self.starts.lock().clear();
+                self.pre_rebalance(consumer, &Rebalance::Error(KafkaError::Rebalance(code)));
+            }
+        }
+    }
+
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Revoke(tpl) => {
+                self.stats.revokes.increment(1);
+                // Everything polled so far was applied: checkpoint (with
+                // [state]) and commit it before the partitions go to another
+                // member.
+                self.commit_now(consumer, "before giving up partitions");
+                info!(source = %self.source, partitions = %describe(tpl), "partitions revoked");
+            }
+            Rebalance::Assign(tpl) => {
+                self.stats.assigns.increment(1);
+                info!(source = %self.source, partitions = %describe(tpl), "partitions assigned");
+            }
+            Rebalance::Error(e) => warn!(source = %self.source, error = %e, "rebalance failed"),
+        }
+    }
+
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, _rebalance: &Rebalance<'_>) {
+        if let Ok(a) = consumer.assignment() {
+            self.stats.assigned.set(a.count() as f64);
+        }
+    }
+
+    fn commit_callback(&self, result: rdkafka::error::KafkaResult<()>, _: &TopicPartitionList) {
+        match result {
+            Ok(()) => self.stats.commits.increment(1),
+            // Nothing new to commit.
+            Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+            Err(e) => {
+                self.stats.commit_failures.increment(1);
+                warn!(source = %self.source, error = %e, "offset commit failed; retried with the next one");
+            }
+        }
+    }
+}
+
+fn describe(tpl: &TopicPartitionList) -> String {
+    let mut s = String::new();
+    for e in tpl.elements() {
+        if !s.is_empty() {
+            s.push(' ');
+        }
+        let _ = write!(s, "{}/{}", e.topic(), e.partition());
+    }
+    s
+}
+
+/// A Kafka source, ready to run on its own thread.
+pub struct KafkaSource {
+    name: String,
+    spec: KafkaSpec,
+    max_line: usize,
+    ready: Arc<AtomicBool>,
+    positions: Positions,
+    hook: StateHook,
+}
+
+/// How a Kafka source takes part in checkpoints.
+pub struct StateHook {
+    /// Pauses sources between batches for consistent checkpoints.
+    pub coordinator: Arc<Coordinator>,
+    /// Where this source publishes its positions.
+    pub slot: PositionSlot,
+    /// The rule metrics, checkpointed with the positions.
+    pub registry: Arc<Registry>,
+    /// `[state]`, when configured: commits then follow checkpoints.
+    pub state: Option<StateSpec>,
+    /// Positions of this source in the checkpoint restored at start-up.
+    pub restored: BTreeMap<(String, i32), i64>,
+}
+
+impl StateHook {
+    /// A hook to a coordinator of its own, without `[state]`.
+    pub fn none() -> Self {
+        let coordinator = Coordinator::new();
+        Self {
+            slot: coordinator.register(""),
+            coordinator,
+            registry: Arc::new(Registry::new()),
+            state: None,
+            restored: BTreeMap::new(),
+        }
+    }
+}
+
+impl KafkaSource {
+    /// A source called `name`; `ready` is set while a broker is reachable.
+    pub fn new(
+        name: &str,
+        spec: &KafkaSpec,
+        max_line: usize,
+        ready: Arc<AtomicBool>,
+        hook: StateHook,
+    ) -> Self {
+        let positions = Positions::default();
+        positions.advance(
+            hook.restored
+                .iter()
+                .map(|((topic, partition), o)| KafkaPosition {
+                    topic: topic.clone(),
+                    partition: *partition,
+                    next_offset: *o,
+                }),
+        );
+        Self {
+            name: name.to_string(),
+            spec: spec.clone(),
+            max_line,
+            ready,
+            positions,
+            hook,
+        }
+    }
+
+    /// Where the source stands, per partition (shared, kept up to date).
+    pub fn positions(&self) -> Positions {
+        self.positions.clone()
+    }
+
+    /// The librdkafka configuration.
+    pub fn client_config(&self) -> ClientConfig {
+        let s = &self.spec;
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", s.brokers.join(","))
+            .set("group.id", &s.group_id)
+            .set("client.id", format!("logtally-{}", self.name))
+            .set("enable.auto.commit", "true")
+            .set(
+                "auto.commit.interval.ms",
+                s.commit_interval.as_millis().to_string(),
+            )
+            .set("enable.auto.offset.store", "false")
+            .set(
+                "auto.offset.reset",
+                match s.start_at {
+                    KafkaStartAt::Earliest => "earliest",
+                    KafkaStartAt::Latest => "latest",
+                },
+            )
+            .set("statistics.interval.ms", "1000")
+            .set("enable.partition.eof", "false");
+        for (k, v) in &s.options {
+            c.set(k, v);
+        }
+        c
+    }
+
+    /// Consumes until `stop` is set, then commits what was applied.
+    pub fn run(mut self, dispatcher: Dispatcher, stop: Arc<AtomicBool>) {
+        let config = self.client_config();
+        let hook = std::mem::replace(&mut self.hook, StateHook::none());
+        // Restored positions stay in every checkpoint until they advance:
+        // the restored values include the messages before them.
+        hook.slot.update(|v| {
+            for ((t, p), o) in &hook.restored {
+                publish(v, t, *p, *o);
+            }
+        });
+        let ctx = KafkaContext {
+            source: self.name.clone(),
+            work: Mutex::new(Work {
+                dispatcher,
+                fields: MessageFields::default(),
+                framing: self.spec.framing,
+                max_line: self.max_line,
+                frame: FrameCounts::default(),
+                applied: Vec::new(),
+                slot: hook.slot,
+                messages: 0,
+                bytes: 0,
+                invalid_utf8: 0,
+                no_payload: 0,
+            }),
+            stats: KafkaStats::new(&self.name),
+            ready: self.ready.clone(),
+            down_reported: AtomicBool::new(false),
+            positions: self.positions.clone(),
+            coordinator: hook.coordinator,
+            registry: hook.registry,
+            state: hook.state,
+            starts: Mutex::new(BTreeMap::new()),
+        };
+        let consumer: BaseConsumer<KafkaContext> = match config.create_with_context(ctx) {
+            Ok(c) => c,
+            Err(e) => {
+                error!(source = %self.name, error = %e, "cannot create the kafka consumer; source stopped");
+                return;
+            }
+        };
+        let subs = self.spec.subscriptions();
+        let subs: Vec<&str> = subs.iter().map(String::as_str).collect();
+        if let Err(e) = consumer.subscribe(&subs) {
+            error!(source = %self.name, error = %e, "cannot subscribe; source stopped");
+            return;
+        }
+        info!(source = %self.name, topics = ?subs, group = %self.spec.group_id, "consuming");
+        let ctx = consumer.context();
+        let mut unflushed = 0u64;
+        let mut last_flush = Instant::now();
+        while !stop.load(Ordering::Relaxed) {
+            let idle = match consumer.poll(if unflushed > 0 {
+                Duration::ZERO
+            } else {
+                POLL_WAIT
+            }) {
+                Some(Ok(msg)) => {
+                    let _batch = ctx.coordinator.batch();
+                    ctx.work.lock().apply(&msg);
+                    unflushed += 1;
+                    false
+                }
+                Some(Err(e)) => {
+                    match e.rdkafka_error_code() {
+                        // Connection trouble: shown by readiness and
+                        // logtally_kafka_connected; librdkafka reconnects.
+                        Some(RDKafkaErrorCode::AllBrokersDown) => ctx.set_connected(false),
+                        Some(
+                            RDKafkaErrorCode::BrokerTransportFailure
+                            | RDKafkaErrorCode::Resolve
+                            | RDKafkaErrorCode::OperationTimedOut,
+                        ) => debug!(source = %self.name, error = %e, "kafka connection trouble"),
+                        _ => {
+                            ctx.work.lock().dispatcher.read_error();
+                            warn!(source = %self.name, error = %e, "kafka consume error");
+                        }
+                    }
+                    true
+                }
+                None => true,
+            };
+            if unflushed > 0
+                && (idle || unflushed >= FLUSH_EVERY || last_flush.elapsed() >= FLUSH_INTERVAL)
+            {
+                ctx.work.lock().flush(&consumer, ctx);
+                unflushed = 0;
+                last_flush = Instant::now();
+            }
+        }
+        ctx.commit_now(&consumer, "at stop");
+        info!(source = %self.name, "kafka source stopped; offsets committed");
+        // Dropping the consumer leaves the group.
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_cut_on_a_character_boundary() {
+        let mut frame = FrameCounts::default();
+        let mut out = Vec::new();
+        emit("héllo\r", 2, &mut frame, |l| out.push(l.to_string()));
+        assert_eq!(out, vec!["h"]);
+        assert_eq!(frame.truncated, 1);
+        assert_eq!(frame.lines, 1);
+    }
+
+    #[test]
+    fn message_fields_come_from_key_headers_and_metadata() {
+        use rdkafka::message::{Header, OwnedHeaders, OwnedMessage, Timestamp};
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: "track",
+                value: Some("canary"),
+            })
+            .insert(Header {
+                key: "track",
+                value: Some("ignored: the first wins"),
+            })
+            .insert(Header {
+                key: "bin",
+                value: Some(&b"\xffx"[..]),
+            });
+        let msg = OwnedMessage::new(
+            Some(b"line".to_vec()),
+            Some(b"user-7".to_vec()),
+            "logs".into(),
+            Timestamp::CreateTime(1_700_000_000_123),
+            2,
+            41,
+            Some(headers),
+        );
+        let mut f = MessageFields::default();
+        f.fill(&msg);
+        let get = |n: &str| ContextFields::get(&f, n).map(str::to_string);
+        assert_eq!(get("_kafka.topic").as_deref(), Some("logs"));
+        assert_eq!(get("_kafka.partition").as_deref(), Some("2"));
+        assert_eq!(get("_kafka.offset").as_deref(), Some("41"));
+        assert_eq!(get("_kafka.key").as_deref(), Some("user-7"));
+        assert_eq!(get("_kafka.timestamp").as_deref(), Some("1700000000123"));
+        assert_eq!(get("_kafka.header.track").as_deref(), Some("canary"));
+        assert_eq!(get("_kafka.header.bin").as_deref(), Some("\u{fffd}x"));
+        assert_eq!(get("_kafka.header.none"), None);
+        assert_eq!(get("track"), None);
+        // Refilled in place: no header left over from the last message.
+        let bare = OwnedMessage::new(None, None, "t".into(), Timestamp::NotAvailable, 0, 0, None);
+        f.fill(&bare);
+        assert_eq!(ContextFields::get(&f, "_kafka.header.track"), None);
+        assert_eq!(ContextFields::get(&f, "_kafka.key"), None);
+        assert_eq!(ContextFields::get(&f, "_kafka.timestamp"), None);
+    }
+
+    #[test]
+    fn positions_keep_the_furthest_offset() {
+        let p = Positions::default();
+        let at = |o| KafkaPosition {
+            topic: "t".into(),
+            partition: 0,
+            next_offset: o,
+        };
+        p.advance([at(5)]);
+        p.advance([at(3)]);
+        assert_eq!(p.get("t", 0), Some(5));
+        assert_eq!(p.snapshot(), vec![at(5)]);
+    }
+}
