@@ -40,8 +40,7 @@ fn not_found(s: &AppState, name: &str) -> Response {
 }
 
 fn not_ready(s: &AppState) -> Option<Response> {
-    (!s.ready.is_started())
-        .then(|| error(StatusCode::SERVICE_UNAVAILABLE, "logtally is starting"))
+    (!s.ready.is_started()).then(|| error(StatusCode::SERVICE_UNAVAILABLE, "logtally is starting"))
 }
 
 async fn list(State(s): State<AppState>) -> Response {
