@@ -67,6 +67,13 @@ impl Pipeline {
     pub fn rules(&self) -> &[Rule] {
         &self.rules
     }
+
+    /// Whether its result depends on the order of the lines (see
+    /// [`Rule::order_sensitive`]): inputs must then be read one after the
+    /// other.
+    pub fn order_sensitive(&self) -> bool {
+        self.rules.iter().any(Rule::order_sensitive)
+    }
 }
 
 /// Counts of what a runner saw, for summaries.

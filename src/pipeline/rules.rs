@@ -181,6 +181,12 @@ impl Rule {
         &self.name
     }
 
+    /// Whether the result depends on the order of the lines: a gauge that
+    /// is set keeps the last value.
+    pub fn order_sensitive(&self) -> bool {
+        self.kind == MetricKind::Gauge && self.action == GaugeAction::Set
+    }
+
     /// Counts a series made by this rule, or says the bound is reached.
     fn reserve_series(&self) -> bool {
         self.series_made
@@ -362,13 +368,16 @@ impl RuleState {
             .collect()
     }
 
+    /// A series known up front: made even past the bound (which it counts
+    /// towards).
     fn create(&self, rule: &Rule, dyn_values: &[&str]) -> Arc<Series> {
         let labels = self.labels_for(dyn_values);
-        if let Some(s) = rule.family.get(&labels) {
-            return s;
-        }
-        rule.reserve_series();
-        rule.family.series(labels)
+        rule.family
+            .series_within(labels, || {
+                rule.reserve_series();
+                true
+            })
+            .expect("always admitted")
     }
 
     /// The series for `rec`'s label values.
@@ -398,11 +407,7 @@ impl RuleState {
             .map(|v| std::str::from_utf8(v).unwrap_or(""))
             .collect();
         let labels = self.labels_for(&values);
-        let series = match rule.family.get(&labels) {
-            Some(s) => Some(s),
-            None if rule.reserve_series() => Some(rule.family.series(labels)),
-            None => None,
-        };
+        let series = rule.family.series_within(labels, || rule.reserve_series());
         let out = match series {
             Some(s) => {
                 self.resolved.push(s);
