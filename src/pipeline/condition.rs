@@ -5,7 +5,7 @@ use regex::Regex;
 use super::record::{FieldRef, Record};
 
 /// What a condition looks at.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target<F> {
     /// A field (by name in a spec, resolved in a built pipeline).
     Field(F),

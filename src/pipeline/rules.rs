@@ -16,6 +16,7 @@ use regex::CaptureLocations;
 
 use super::condition::{parse_number, Condition, Target, Test};
 use super::record::{FieldRef, Record};
+use super::shared::{SharedMatches, SharedRef, SharedRegexes};
 use super::template::{Part, Template};
 use crate::config::{GaugeAction, MetricKind, RuleSpec};
 use crate::metrics::registry::{Cell, Family, LabelSet, Registry, Series};
@@ -89,6 +90,9 @@ pub struct Rule {
     /// For each condition, its capture slot when it is a `matches` whose
     /// named groups the rule reads.
     capturing: Vec<Option<usize>>,
+    /// For each condition, where its regex is among the pipeline's shared
+    /// regexes, if it is (see [`SharedRegexes`]).
+    shared: Vec<Option<SharedRef>>,
     /// Rule labels, sorted by name: constant ones hold `Some(value)`.
     labels: Vec<(Box<str>, Option<Box<str>>, CompiledTemplate)>,
     init: Vec<Vec<String>>,
@@ -161,6 +165,7 @@ impl Rule {
             action: spec.action,
             value: spec.value.as_deref().map(|v| caps.resolve(v, schema)),
             scale: spec.scale,
+            shared: vec![None; conditions.len()],
             conditions,
             capturing,
             labels,
@@ -179,6 +184,22 @@ impl Rule {
     /// The rule's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Its conditions, cheapest first.
+    pub fn conditions(&self) -> &[Condition] {
+        &self.conditions
+    }
+
+    /// The shared regex of the rule's first (cheapest) condition, if it
+    /// has one: a line it does not match is skipped at once.
+    pub(crate) fn gate(&self) -> Option<SharedRef> {
+        self.shared.first().copied().flatten()
+    }
+
+    /// Notes that condition `c`'s regex is evaluated as part of `at`.
+    pub(crate) fn share(&mut self, c: usize, at: SharedRef) {
+        self.shared[c] = Some(at);
     }
 
     /// Whether the result depends on the order of the lines: a gauge that
@@ -297,15 +318,34 @@ impl RuleState {
     }
 
     /// Whether every condition of `rule` holds on `rec` (recording the
-    /// captures the rule reads).
+    /// captures the rule reads). Regexes shared with other rules are
+    /// looked up in `matched`, computed once per line; a capturing one
+    /// then runs alone only on lines it matches.
     #[inline]
-    pub fn matches(&mut self, rule: &Rule, rec: &Record<'_>) -> bool {
-        for (c, slot) in rule.conditions.iter().zip(&rule.capturing) {
+    pub fn matches(
+        &mut self,
+        rule: &Rule,
+        rec: &Record<'_>,
+        shared: &SharedRegexes,
+        matched: &mut SharedMatches,
+    ) -> bool {
+        for ((c, slot), at) in rule
+            .conditions
+            .iter()
+            .zip(&rule.capturing)
+            .zip(&rule.shared)
+        {
+            if let Some(at) = at {
+                if !matched.is_match(shared, *at, rec) {
+                    return false;
+                }
+            }
             let ok = match (slot, &c.test) {
                 (Some(slot), Test::Matches(re)) => match target_value(&c.target, rec) {
                     Some(v) => re.captures_read(&mut self.locs[*slot], v).is_some(),
                     None => false,
                 },
+                _ if at.is_some() => true,
                 _ => c.holds(rec),
             };
             if !ok {
@@ -488,8 +528,9 @@ fn join_key(values: &[&str]) -> Vec<u8> {
     key
 }
 
+/// The text a condition's target refers to on `rec`.
 #[inline]
-fn target_value<'a>(t: &Target<FieldRef>, rec: &Record<'a>) -> Option<&'a str> {
+pub(crate) fn target_value<'a>(t: &Target<FieldRef>, rec: &Record<'a>) -> Option<&'a str> {
     match t {
         Target::Field(f) => rec.get(f),
         Target::Line => Some(rec.line),
