@@ -153,7 +153,7 @@ impl PipelineRunner {
                 }
             }
             let rule = &p.rules[state.rule_index()];
-            if state.matches(rule, &rec, &p.shared, &mut self.shared) {
+            if state.matches(rule, &rec) {
                 matched = true;
                 state.apply(rule, &rec);
             }

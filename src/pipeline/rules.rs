@@ -16,7 +16,7 @@ use regex::CaptureLocations;
 
 use super::condition::{parse_number, Condition, Target, Test};
 use super::record::{FieldRef, Record};
-use super::shared::{SharedMatches, SharedRef, SharedRegexes};
+use super::shared::SharedRef;
 use super::template::{Part, Template};
 use crate::config::{GaugeAction, MetricKind, RuleSpec};
 use crate::metrics::registry::{Cell, Family, LabelSet, Registry, Series};
@@ -90,9 +90,9 @@ pub struct Rule {
     /// For each condition, its capture slot when it is a `matches` whose
     /// named groups the rule reads.
     capturing: Vec<Option<usize>>,
-    /// For each condition, where its regex is among the pipeline's shared
-    /// regexes, if it is (see [`SharedRegexes`]).
-    shared: Vec<Option<SharedRef>>,
+    /// Where the regex of the first condition is among the pipeline's
+    /// shared regexes, if it is (see [`super::shared`]).
+    gate: Option<SharedRef>,
     /// Rule labels, sorted by name: constant ones hold `Some(value)`.
     labels: Vec<(Box<str>, Option<Box<str>>, CompiledTemplate)>,
     init: Vec<Vec<String>>,
@@ -165,7 +165,7 @@ impl Rule {
             action: spec.action,
             value: spec.value.as_deref().map(|v| caps.resolve(v, schema)),
             scale: spec.scale,
-            shared: vec![None; conditions.len()],
+            gate: None,
             conditions,
             capturing,
             labels,
@@ -194,12 +194,12 @@ impl Rule {
     /// The shared regex of the rule's first (cheapest) condition, if it
     /// has one: a line it does not match is skipped at once.
     pub(crate) fn gate(&self) -> Option<SharedRef> {
-        self.shared.first().copied().flatten()
+        self.gate
     }
 
-    /// Notes that condition `c`'s regex is evaluated as part of `at`.
-    pub(crate) fn share(&mut self, c: usize, at: SharedRef) {
-        self.shared[c] = Some(at);
+    /// Notes that the first condition's regex is evaluated as part of `at`.
+    pub(crate) fn set_gate(&mut self, at: SharedRef) {
+        self.gate = Some(at);
     }
 
     /// Whether the result depends on the order of the lines: a gauge that
@@ -318,34 +318,18 @@ impl RuleState {
     }
 
     /// Whether every condition of `rule` holds on `rec` (recording the
-    /// captures the rule reads). Regexes shared with other rules are
-    /// looked up in `matched`, computed once per line; a capturing one
-    /// then runs alone only on lines it matches.
+    /// captures the rule reads). A shared first condition (see
+    /// [`Rule::gate`]) has been checked by the caller: it runs again here
+    /// only to read its captures.
     #[inline]
-    pub fn matches(
-        &mut self,
-        rule: &Rule,
-        rec: &Record<'_>,
-        shared: &SharedRegexes,
-        matched: &mut SharedMatches,
-    ) -> bool {
-        for ((c, slot), at) in rule
-            .conditions
-            .iter()
-            .zip(&rule.capturing)
-            .zip(&rule.shared)
-        {
-            if let Some(at) = at {
-                if !matched.is_match(shared, *at, rec) {
-                    return false;
-                }
-            }
+    pub fn matches(&mut self, rule: &Rule, rec: &Record<'_>) -> bool {
+        let checked = usize::from(rule.gate.is_some() && rule.capturing[0].is_none());
+        for (c, slot) in rule.conditions.iter().zip(&rule.capturing).skip(checked) {
             let ok = match (slot, &c.test) {
                 (Some(slot), Test::Matches(re)) => match target_value(&c.target, rec) {
                     Some(v) => re.captures_read(&mut self.locs[*slot], v).is_some(),
                     None => false,
                 },
-                _ if at.is_some() => true,
                 _ => c.holds(rec),
             };
             if !ok {

@@ -1,7 +1,7 @@
 //! Regex conditions shared across the rules of a pipeline.
 //!
-//! When several rules test `matches` on the same field (or on the raw line),
-//! their regexes are compiled together into one multi-pattern regex: one
+//! When several rules start with a `matches` test on the same field (or on
+//! the raw line), their regexes are compiled together into one multi-pattern regex: one
 //! pass over the value tells which of them match, however many rules there
 //! are. The pass runs lazily, the first time a rule needs it on a line, so
 //! a line that no rule tests costs nothing. A target tested by one regex
@@ -33,12 +33,16 @@ impl SharedRegexes {
     /// Groups the `matches` conditions of `rules` by target, and tells
     /// each rule where its conditions' regexes went.
     pub fn build(rules: &mut [Rule]) -> Self {
-        // (target, [(rule, condition, pattern)]) in the order first seen.
-        let mut by_target: Vec<(Target<FieldRef>, Vec<(usize, usize, String)>)> = Vec::new();
+        // (target, [(rule, pattern)]) in the order first seen.
+        let mut by_target: Vec<(Target<FieldRef>, Vec<(usize, String)>)> = Vec::new();
         for (r, rule) in rules.iter().enumerate() {
-            for (c, cond) in rule.conditions().iter().enumerate() {
+            // Only a rule's first condition: it runs on every line anyway.
+            // A regex behind a cheaper condition (`program = "sshd"`) runs on
+            // the few lines that pass it, which is cheaper than a shared pass
+            // over every line.
+            if let Some(cond) = rule.conditions().first() {
                 if let Test::Matches(re) = &cond.test {
-                    let entry = (r, c, re.as_str().to_string());
+                    let entry = (r, re.as_str().to_string());
                     match by_target.iter_mut().find(|(t, _)| *t == cond.target) {
                         Some((_, v)) => v.push(entry),
                         None => by_target.push((cond.target.clone(), vec![entry])),
@@ -48,7 +52,7 @@ impl SharedRegexes {
         }
         let mut groups = Vec::new();
         for (target, members) in by_target.into_iter().filter(|(_, m)| m.len() > 1) {
-            let patterns: Vec<&str> = members.iter().map(|(_, _, p)| p.as_str()).collect();
+            let patterns: Vec<&str> = members.iter().map(|(_, p)| p.as_str()).collect();
             // The same configuration as `regex::RegexSet`, so every pattern
             // means what it meant as a single `regex::Regex`.
             let built = meta::Builder::new()
@@ -67,14 +71,11 @@ impl SharedRegexes {
             let Ok(set) = built else { continue };
             let group = groups.len();
             groups.push((target, set));
-            for (pattern, (r, c, _)) in members.into_iter().enumerate() {
-                rules[r].share(
-                    c,
-                    SharedRef {
-                        group,
-                        pattern: PatternID::must(pattern),
-                    },
-                );
+            for (pattern, (r, _)) in members.into_iter().enumerate() {
+                rules[r].set_gate(SharedRef {
+                    group,
+                    pattern: PatternID::must(pattern),
+                });
             }
         }
         Self { groups }
