@@ -2,7 +2,8 @@
 //! the metrics. This is how pipelines are tried, tested and backfilled.
 
 use std::fs::File;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{bail, Context};
 use tracing::info;
@@ -37,6 +38,52 @@ pub struct OnceArgs {
     pub self_metrics: bool,
 }
 
+/// Feeds one input (a file, or `-` for standard input) to `d`.
+fn read_input(d: &mut Dispatcher, input: &Path, max_line: usize) -> anyhow::Result<()> {
+    if input.as_os_str() == "-" {
+        d.read_all(&mut std::io::stdin().lock(), max_line)
+            .context("reading standard input")?;
+    } else {
+        let mut f =
+            File::open(input).with_context(|| format!("cannot open input {}", input.display()))?;
+        d.read_all(&mut f, max_line)
+            .with_context(|| format!("reading {}", input.display()))?;
+    }
+    Ok(())
+}
+
+/// Reads the input files on as many threads as there are cores (at most
+/// one per file), each thread with its own dispatcher: the series are
+/// shared and their cells atomic, so the counts are those of a sequential
+/// read. Only for pipelines whose result does not depend on line order.
+fn read_parallel(
+    inputs: &[PathBuf],
+    dispatcher: impl Fn() -> Dispatcher + Sync,
+    max_line: usize,
+) -> anyhow::Result<Vec<Dispatcher>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(inputs.len());
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut d = dispatcher();
+                    while let Some(input) = inputs.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        read_input(&mut d, input, max_line)?;
+                    }
+                    Ok(d)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("input reader panicked"))
+            .collect()
+    })
+}
+
 /// Runs `once`; the metrics go to standard output.
 pub fn once(args: OnceArgs) -> anyhow::Result<()> {
     let config = super::load(Some(&args.config)).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -61,7 +108,7 @@ pub fn once(args: OnceArgs) -> anyhow::Result<()> {
             dispatchers.push(d);
         }
     } else {
-        let (mut d, max_line) = match &args.source {
+        let (spec, max_line) = match &args.source {
             Some(name) => {
                 let Some(spec) = agent.config.sources.iter().find(|s| &s.name == name) else {
                     let known: Vec<&str> = agent
@@ -76,28 +123,26 @@ pub fn once(args: OnceArgs) -> anyhow::Result<()> {
                         known.join(", ")
                     );
                 };
-                (
-                    Dispatcher::for_source(spec, &agent.pipelines),
-                    spec.max_line_bytes,
-                )
+                (Some(spec), spec.max_line_bytes)
             }
-            None => (
-                Dispatcher::new("input", &[], &agent.pipelines, true),
-                crate::config::DEFAULT_MAX_LINE_BYTES,
-            ),
+            None => (None, crate::config::DEFAULT_MAX_LINE_BYTES),
         };
-        for input in &args.inputs {
-            if input.as_os_str() == "-" {
-                d.read_all(&mut std::io::stdin().lock(), max_line)
-                    .context("reading standard input")?;
-            } else {
-                let mut f = File::open(input)
-                    .with_context(|| format!("cannot open input {}", input.display()))?;
-                d.read_all(&mut f, max_line)
-                    .with_context(|| format!("reading {}", input.display()))?;
+        let dispatcher = || match spec {
+            Some(spec) => Dispatcher::for_source(spec, &agent.pipelines),
+            None => Dispatcher::new("input", &[], &agent.pipelines, true),
+        };
+        let parallel = args.inputs.len() > 1
+            && !args.inputs.iter().any(|i| i.as_os_str() == "-")
+            && !agent.pipelines.iter().any(|p| p.order_sensitive());
+        if parallel {
+            dispatchers = read_parallel(&args.inputs, dispatcher, max_line)?;
+        } else {
+            let mut d = dispatcher();
+            for input in &args.inputs {
+                read_input(&mut d, input, max_line)?;
             }
+            dispatchers.push(d);
         }
-        dispatchers.push(d);
     }
     for d in &dispatchers {
         for r in d.runners() {

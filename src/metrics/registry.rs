@@ -61,14 +61,45 @@ impl Family {
             .or_insert_with(|| {
                 Arc::new(Series {
                     labels,
-                    cell: match self.kind {
-                        MetricKind::Counter => Cell::Counter(CounterCell::default()),
-                        MetricKind::Gauge => Cell::Gauge(AtomicF64::default()),
-                        MetricKind::Histogram => Cell::Histogram(HistogramCell::new(&self.buckets)),
-                    },
+                    cell: self.new_cell(),
                 })
             })
             .clone()
+    }
+
+    /// The series with these labels; when it does not exist yet, it is
+    /// created only if `admit()` says so. `admit` runs under the family's
+    /// write lock, so that readers of several sources racing to create the
+    /// same series count it once.
+    pub fn series_within(
+        &self,
+        labels: LabelSet,
+        admit: impl FnOnce() -> bool,
+    ) -> Option<Arc<Series>> {
+        if let Some(s) = self.series.read().get(&labels) {
+            return Some(s.clone());
+        }
+        let mut w = self.series.write();
+        if let Some(s) = w.get(&labels) {
+            return Some(s.clone());
+        }
+        if !admit() {
+            return None;
+        }
+        let s = Arc::new(Series {
+            labels: labels.clone(),
+            cell: self.new_cell(),
+        });
+        w.insert(labels, s.clone());
+        Some(s)
+    }
+
+    fn new_cell(&self) -> Cell {
+        match self.kind {
+            MetricKind::Counter => Cell::Counter(CounterCell::default()),
+            MetricKind::Gauge => Cell::Gauge(AtomicF64::default()),
+            MetricKind::Histogram => Cell::Histogram(HistogramCell::new(&self.buckets)),
+        }
     }
 
     /// The series with these labels, if it exists.

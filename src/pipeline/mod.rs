@@ -7,6 +7,7 @@
 pub mod condition;
 pub mod record;
 pub mod rules;
+pub mod shared;
 pub mod template;
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use crate::metrics::registry::Registry;
 use crate::metrics::selfmetrics::{flush, PIPELINE_LINES};
 use record::{ContextFields, Record};
 use rules::{Rule, RuleState};
+use shared::{SharedMatches, SharedRef, SharedRegexes};
 
 /// A built pipeline.
 pub struct Pipeline {
@@ -26,6 +28,10 @@ pub struct Pipeline {
     sources: Vec<String>,
     parser: Arc<dyn Parser>,
     rules: Vec<Rule>,
+    shared: SharedRegexes,
+    /// Per rule, [`Rule::gate`]: kept apart so that skipping a rule does
+    /// not touch it.
+    gates: Vec<Option<SharedRef>>,
     matched: Counter,
     unmatched: Counter,
     parse_errors: Counter,
@@ -36,16 +42,20 @@ impl Pipeline {
     pub fn build(spec: &PipelineSpec, registry: &Registry) -> Arc<Self> {
         let parser = spec.parser.parser.clone();
         let schema = parser.schema();
-        let rules = spec
+        let mut rules: Vec<Rule> = spec
             .rules
             .iter()
             .map(|r| Rule::build(r, &spec.name, schema, registry))
             .collect();
+        let shared = SharedRegexes::build(&mut rules);
+        let gates = rules.iter().map(Rule::gate).collect();
         let lines = |result: &'static str| counter!(PIPELINE_LINES, "pipeline" => spec.name.clone(), "result" => result);
         Arc::new(Self {
             name: spec.name.clone(),
             sources: spec.sources.clone(),
             rules,
+            shared,
+            gates,
             matched: lines("matched"),
             unmatched: lines("unmatched"),
             parse_errors: lines("parse_error"),
@@ -67,6 +77,13 @@ impl Pipeline {
     pub fn rules(&self) -> &[Rule] {
         &self.rules
     }
+
+    /// Whether its result depends on the order of the lines (see
+    /// [`Rule::order_sensitive`]): inputs must then be read one after the
+    /// other.
+    pub fn order_sensitive(&self) -> bool {
+        self.rules.iter().any(Rule::order_sensitive)
+    }
 }
 
 /// Counts of what a runner saw, for summaries.
@@ -85,6 +102,7 @@ pub struct PipelineRunner {
     pipeline: Arc<Pipeline>,
     fields: Fields,
     states: Vec<RuleState>,
+    shared: SharedMatches,
     pending: LineCounts,
     total: LineCounts,
 }
@@ -100,6 +118,7 @@ impl PipelineRunner {
             .map(|(i, r)| RuleState::new(r, i, source_labels))
             .collect();
         Self {
+            shared: SharedMatches::new(&pipeline.shared),
             pipeline,
             fields: Fields::new(),
             states,
@@ -133,8 +152,14 @@ impl PipelineRunner {
             fields: &self.fields,
             context,
         };
+        self.shared.next_line();
         let mut matched = false;
-        for state in &mut self.states {
+        for (state, gate) in self.states.iter_mut().zip(&p.gates) {
+            if let Some(gate) = gate {
+                if !self.shared.is_match(&p.shared, *gate, &rec) {
+                    continue;
+                }
+            }
             let rule = &p.rules[state.rule_index()];
             if state.matches(rule, &rec) {
                 matched = true;

@@ -16,6 +16,7 @@ use regex::CaptureLocations;
 
 use super::condition::{parse_number, Condition, Target, Test};
 use super::record::{FieldRef, Record};
+use super::shared::SharedRef;
 use super::template::{Part, Template};
 use crate::config::{GaugeAction, MetricKind, RuleSpec};
 use crate::metrics::registry::{Cell, Family, LabelSet, Registry, Series};
@@ -89,6 +90,9 @@ pub struct Rule {
     /// For each condition, its capture slot when it is a `matches` whose
     /// named groups the rule reads.
     capturing: Vec<Option<usize>>,
+    /// Where the regex of the first condition is among the pipeline's
+    /// shared regexes, if it is (see [`super::shared`]).
+    gate: Option<SharedRef>,
     /// Rule labels, sorted by name: constant ones hold `Some(value)`.
     labels: Vec<(Box<str>, Option<Box<str>>, CompiledTemplate)>,
     init: Vec<Vec<String>>,
@@ -161,6 +165,7 @@ impl Rule {
             action: spec.action,
             value: spec.value.as_deref().map(|v| caps.resolve(v, schema)),
             scale: spec.scale,
+            gate: None,
             conditions,
             capturing,
             labels,
@@ -179,6 +184,28 @@ impl Rule {
     /// The rule's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Its conditions, cheapest first.
+    pub fn conditions(&self) -> &[Condition] {
+        &self.conditions
+    }
+
+    /// The shared regex of the rule's first (cheapest) condition, if it
+    /// has one: a line it does not match is skipped at once.
+    pub(crate) fn gate(&self) -> Option<SharedRef> {
+        self.gate
+    }
+
+    /// Notes that the first condition's regex is evaluated as part of `at`.
+    pub(crate) fn set_gate(&mut self, at: SharedRef) {
+        self.gate = Some(at);
+    }
+
+    /// Whether the result depends on the order of the lines: a gauge that
+    /// is set keeps the last value.
+    pub fn order_sensitive(&self) -> bool {
+        self.kind == MetricKind::Gauge && self.action == GaugeAction::Set
     }
 
     /// Counts a series made by this rule, or says the bound is reached.
@@ -291,10 +318,13 @@ impl RuleState {
     }
 
     /// Whether every condition of `rule` holds on `rec` (recording the
-    /// captures the rule reads).
+    /// captures the rule reads). A shared first condition (see
+    /// [`Rule::gate`]) has been checked by the caller: it runs again here
+    /// only to read its captures.
     #[inline]
     pub fn matches(&mut self, rule: &Rule, rec: &Record<'_>) -> bool {
-        for (c, slot) in rule.conditions.iter().zip(&rule.capturing) {
+        let checked = usize::from(rule.gate.is_some() && rule.capturing[0].is_none());
+        for (c, slot) in rule.conditions.iter().zip(&rule.capturing).skip(checked) {
             let ok = match (slot, &c.test) {
                 (Some(slot), Test::Matches(re)) => match target_value(&c.target, rec) {
                     Some(v) => re.captures_read(&mut self.locs[*slot], v).is_some(),
@@ -362,13 +392,16 @@ impl RuleState {
             .collect()
     }
 
+    /// A series known up front: made even past the bound (which it counts
+    /// towards).
     fn create(&self, rule: &Rule, dyn_values: &[&str]) -> Arc<Series> {
         let labels = self.labels_for(dyn_values);
-        if let Some(s) = rule.family.get(&labels) {
-            return s;
-        }
-        rule.reserve_series();
-        rule.family.series(labels)
+        rule.family
+            .series_within(labels, || {
+                rule.reserve_series();
+                true
+            })
+            .expect("always admitted")
     }
 
     /// The series for `rec`'s label values.
@@ -398,11 +431,7 @@ impl RuleState {
             .map(|v| std::str::from_utf8(v).unwrap_or(""))
             .collect();
         let labels = self.labels_for(&values);
-        let series = match rule.family.get(&labels) {
-            Some(s) => Some(s),
-            None if rule.reserve_series() => Some(rule.family.series(labels)),
-            None => None,
-        };
+        let series = rule.family.series_within(labels, || rule.reserve_series());
         let out = match series {
             Some(s) => {
                 self.resolved.push(s);
@@ -483,8 +512,9 @@ fn join_key(values: &[&str]) -> Vec<u8> {
     key
 }
 
+/// The text a condition's target refers to on `rec`.
 #[inline]
-fn target_value<'a>(t: &Target<FieldRef>, rec: &Record<'a>) -> Option<&'a str> {
+pub(crate) fn target_value<'a>(t: &Target<FieldRef>, rec: &Record<'a>) -> Option<&'a str> {
     match t {
         Target::Field(f) => rec.get(f),
         Target::Line => Some(rec.line),

@@ -44,9 +44,13 @@ impl FrameCounts {
 /// Splits a byte stream into lines.
 #[derive(Debug)]
 pub struct Framer {
+    /// Read bytes are `buf[..end]`; the rest is room for the next read,
+    /// zeroed once when the buffer grows rather than at every read.
     buf: Vec<u8>,
     /// Start of the unconsumed bytes in `buf`.
     start: usize,
+    /// End of the bytes read.
+    end: usize,
     max_line: usize,
     /// Skipping the rest of a line that was cut.
     discarding: bool,
@@ -67,6 +71,7 @@ impl Framer {
         Self {
             buf: Vec::new(),
             start: 0,
+            end: 0,
             max_line: max_line.max(1),
             discarding: false,
             consumed: 0,
@@ -117,7 +122,7 @@ impl Framer {
 
     /// Bytes held for an incomplete last line.
     pub fn pending(&self) -> usize {
-        self.buf.len() - self.start
+        self.end - self.start
     }
 
     /// Takes and resets the counts.
@@ -128,22 +133,22 @@ impl Framer {
     /// Reads once from `r` into the buffer; returns the bytes read (0 at EOF).
     pub fn fill(&mut self, r: &mut impl Read) -> io::Result<usize> {
         if self.start > 0 {
-            self.buf.drain(..self.start);
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
             self.start = 0;
         }
-        let len = self.buf.len();
-        self.buf.resize(len + READ_CHUNK, 0);
+        let len = self.end;
+        if self.buf.len() < len + READ_CHUNK {
+            self.buf.resize(len + READ_CHUNK, 0);
+        }
         let n = loop {
-            match r.read(&mut self.buf[len..]) {
+            match r.read(&mut self.buf[len..len + READ_CHUNK]) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.buf.truncate(len);
-                    return Err(e);
-                }
+                Err(e) => return Err(e),
             }
         };
-        self.buf.truncate(len + n);
+        self.end = len + n;
         self.counts.bytes += n as u64;
         // Stream offset of the bytes just read.
         let at = self.consumed + (len - self.start) as u64;
@@ -164,7 +169,7 @@ impl Framer {
 
     fn split(&mut self, mut f: impl FnMut(&str)) {
         loop {
-            let rest = &self.buf[self.start..];
+            let rest = &self.buf[self.start..self.end];
             match memchr::memchr(b'\n', rest) {
                 Some(nl) => {
                     if self.discarding {
@@ -179,12 +184,12 @@ impl Framer {
                 None => {
                     if self.discarding {
                         self.consumed += rest.len() as u64;
-                        self.start = self.buf.len();
+                        self.start = self.end;
                     } else if rest.len() > self.max_line {
                         emit(rest, self.max_line, &mut self.counts, &mut f);
                         self.discarding = true;
                         self.consumed += rest.len() as u64;
-                        self.start = self.buf.len();
+                        self.start = self.end;
                     }
                     return;
                 }
@@ -197,12 +202,12 @@ impl Framer {
     pub fn finish(&mut self, mut f: impl FnMut(&str)) {
         let from = self.start;
         self.split(&mut f);
-        let rest = &self.buf[self.start..];
+        let rest = &self.buf[self.start..self.end];
         if !rest.is_empty() && !self.discarding {
             emit(rest, self.max_line, &mut self.counts, &mut f);
         }
         self.consumed += rest.len() as u64;
-        self.start = self.buf.len();
+        self.start = self.end;
         self.discarding = false;
         self.note_consumed(from);
     }
@@ -210,8 +215,8 @@ impl Framer {
     /// Forgets buffered bytes and restarts at stream offset `offset` (after a
     /// truncation or when switching files).
     pub fn reset(&mut self, offset: u64) {
-        self.buf.clear();
         self.start = 0;
+        self.end = 0;
         self.discarding = false;
         self.consumed = offset;
         self.tail.clear();

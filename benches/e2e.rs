@@ -1,0 +1,376 @@
+//! End-to-end harness: `logtally once` on generated files, one workload per
+//! kind of log, measured from the outside (wall clock, CPU seconds and peak
+//! RSS of the child process, from `wait4`).
+//!
+//! ```text
+//! cargo bench --bench e2e                       # 100 MB per workload
+//! cargo bench --bench e2e -- --mb 2000          # 2 GB per workload
+//! cargo bench --bench e2e -- --only access,lines --dir /var/tmp/e2e
+//! ```
+//!
+//! Files are generated once into `--dir` (default: `target/e2e`) and reused.
+//! When `mtail` is on `PATH`, the access log also goes through
+//! `benches/e2e/access.mtail`; the harness checks that both tools count the
+//! same and prints the ratio of their speeds, measured in the same run.
+
+#[allow(dead_code)]
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+const LOGTALLY: &str = env!("CARGO_BIN_EXE_logtally");
+
+/// One workload: a generated file and the configuration that reads it.
+struct Workload {
+    name: &'static str,
+    config: &'static str,
+    /// Lines of a sample file repeated, or the access-log generator.
+    source: Source,
+}
+
+enum Source {
+    Access,
+    Repeat(&'static str),
+    /// logfmt lines whose `user` takes this many distinct values.
+    Users(usize),
+}
+
+const WORKLOADS: &[Workload] = &[
+    Workload {
+        name: "lines",
+        config: "benches/e2e/lines.toml",
+        source: Source::Access,
+    },
+    Workload {
+        name: "access",
+        config: "pipelines/nginx.toml",
+        source: Source::Access,
+    },
+    Workload {
+        name: "syslog",
+        config: "pipelines/syslog.toml",
+        source: Source::Repeat("pipelines/syslog/sample.log"),
+    },
+    Workload {
+        name: "json",
+        config: "pipelines/app-json.toml",
+        source: Source::Repeat("pipelines/app-json/sample.log"),
+    },
+    Workload {
+        name: "logfmt",
+        config: "pipelines/app-logfmt.toml",
+        source: Source::Repeat("pipelines/app-logfmt/sample.log"),
+    },
+    Workload {
+        name: "series-1",
+        config: "benches/e2e/series.toml",
+        source: Source::Users(1),
+    },
+    Workload {
+        name: "series-100k",
+        config: "benches/e2e/series.toml",
+        source: Source::Users(100_000),
+    },
+];
+
+/// Lines in each `series-*` file: every user is seen 4 times.
+const SERIES_LINES: usize = 400_000;
+
+struct Args {
+    mb: u64,
+    dir: PathBuf,
+    only: Option<Vec<String>>,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        mb: std::env::var("E2E_MB")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(100),
+        dir: Path::new(ROOT).join("target/e2e"),
+        only: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--mb" => a.mb = it.next().and_then(|v| v.parse().ok()).expect("--mb N"),
+            "--dir" => a.dir = it.next().expect("--dir DIR").into(),
+            "--only" => {
+                a.only = Some(
+                    it.next()
+                        .expect("--only a,b")
+                        .split(',')
+                        .map(String::from)
+                        .collect(),
+                )
+            }
+            // `cargo bench` passes `--bench`; filters are ignored.
+            _ => {}
+        }
+    }
+    a
+}
+
+/// Writes the workload's file if it does not exist yet; returns its path,
+/// size in bytes and number of lines.
+fn generate(w: &Workload, mb: u64, dir: &Path) -> (PathBuf, u64, u64) {
+    let path = match w.source {
+        Source::Users(n) => dir.join(format!("users-{n}.log")),
+        Source::Access => dir.join(format!("access-{mb}MB.log")),
+        Source::Repeat(_) => dir.join(format!("{}-{mb}MB.log", w.name)),
+    };
+    if !path.exists() {
+        let target = mb << 20;
+        let tmp = path.with_extension("tmp");
+        let mut out = BufWriter::with_capacity(1 << 20, File::create(&tmp).expect("create"));
+        let mut line = Vec::new();
+        let mut written = 0u64;
+        match w.source {
+            Source::Access => {
+                let mut rng = common::Rng::new();
+                let mut i = 0;
+                while written < target {
+                    line.clear();
+                    common::access_line(&mut rng, i, &mut line);
+                    out.write_all(&line).expect("write");
+                    written += line.len() as u64;
+                    i += 1;
+                }
+            }
+            Source::Repeat(sample) => {
+                let text = std::fs::read(Path::new(ROOT).join(sample)).expect("sample");
+                while written < target {
+                    out.write_all(&text).expect("write");
+                    written += text.len() as u64;
+                }
+            }
+            Source::Users(n) => {
+                let mut rng = common::Rng::new();
+                for i in 0..SERIES_LINES {
+                    let x = rng.next();
+                    writeln!(
+                        out,
+                        "level=info user=u{:06} msg=\"request served\" duration={}ms",
+                        i % n,
+                        x % 1000
+                    )
+                    .expect("write");
+                }
+            }
+        }
+        out.flush().expect("flush");
+        drop(out);
+        std::fs::rename(&tmp, &path).expect("rename");
+    }
+    let bytes = std::fs::metadata(&path).expect("stat").len();
+    let mut lines = 0u64;
+    let mut r = BufReader::with_capacity(1 << 20, File::open(&path).expect("open"));
+    loop {
+        let buf = r.fill_buf().expect("read");
+        if buf.is_empty() {
+            break;
+        }
+        lines += memchr::memchr_iter(b'\n', buf).count() as u64;
+        let n = buf.len();
+        r.consume(n);
+    }
+    (path, bytes, lines)
+}
+
+/// What a child process cost.
+struct Cost {
+    wall: f64,
+    cpu: f64,
+    max_rss_mb: f64,
+}
+
+/// Runs `cmd` to its end with its standard output in `out`.
+fn measure(cmd: &mut Command, out: &Path) -> Cost {
+    let start = Instant::now();
+    let child = cmd
+        .stdout(File::create(out).expect("output file"))
+        .spawn()
+        .expect("spawn");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: an all-zero `rusage` is a valid value; wait4 fills it in.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `pid` is our child, not yet reaped; the pointers are valid.
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    assert_eq!(r, pid, "wait4: {}", std::io::Error::last_os_error());
+    let wall = start.elapsed().as_secs_f64();
+    let status = std::process::ExitStatus::from_raw(status);
+    assert!(status.success(), "{cmd:?} failed: {status}");
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Cost {
+        wall,
+        cpu: secs(ru.ru_utime) + secs(ru.ru_stime),
+        max_rss_mb: ru.ru_maxrss as f64 / 1024.0,
+    }
+}
+
+/// Prometheus text samples by name and labels (without mtail's `prog`, `le`
+/// normalised as a number).
+fn samples(path: &Path) -> BTreeMap<(String, Vec<(String, String)>), f64> {
+    let text = std::fs::read_to_string(path).expect("read output");
+    let mut out = BTreeMap::new();
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let (series, value) = line.rsplit_once(' ').expect("sample line");
+        let (name, labels) = match series.split_once('{') {
+            Some((n, rest)) => (n, rest.trim_end_matches('}')),
+            None => (series, ""),
+        };
+        let mut set: Vec<(String, String)> = labels
+            .split(',')
+            .filter(|kv| !kv.is_empty())
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| {
+                let v = v.trim_matches('"');
+                let v = if k == "le" {
+                    format!("{}", v.parse::<f64>().expect("le"))
+                } else {
+                    v.to_string()
+                };
+                (k.to_string(), v)
+            })
+            .filter(|(k, _)| k != "prog")
+            .collect();
+        set.sort();
+        out.insert((name.to_string(), set), value.parse().expect("value"));
+    }
+    out
+}
+
+/// Checks that every mtail sample is in logtally's output with the same
+/// value; returns how many were compared. Histogram buckets are left out:
+/// mtail counts a value equal to a bound in the next bucket up, where
+/// Prometheus' `le` (and logtally) count it in that bucket.
+fn same_counts(logtally: &Path, mtail: &Path) -> usize {
+    let ours = samples(logtally);
+    let mut theirs = samples(mtail);
+    theirs.retain(|(name, _), _| !name.ends_with("_bucket"));
+    for (key, v) in &theirs {
+        let Some(o) = ours.get(key) else {
+            panic!("mtail has {key:?} = {v}, logtally does not")
+        };
+        assert!(
+            (o - v).abs() <= 1e-9 * v.abs().max(1.0),
+            "{key:?}: logtally {o}, mtail {v}"
+        );
+    }
+    theirs.len()
+}
+
+fn main() {
+    let a = args();
+    std::fs::create_dir_all(&a.dir).expect("create --dir");
+    println!(
+        "logtally once, {} MB per workload, files in {}",
+        a.mb,
+        a.dir.display()
+    );
+    println!();
+    println!("| workload | config | MB | lines | wall s | CPU s | lines/s (wall) | lines per CPU-s | MB/s (wall) | peak RSS MB |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut rss = BTreeMap::new();
+    let mut access: Option<(PathBuf, PathBuf, u64, Cost)> = None;
+    for w in WORKLOADS {
+        if let Some(only) = &a.only {
+            if !only.iter().any(|o| o == w.name) {
+                continue;
+            }
+        }
+        let (input, bytes, lines) = generate(w, a.mb, &a.dir);
+        let out = a.dir.join(format!("{}.prom", w.name));
+        let cost = measure(
+            Command::new(LOGTALLY)
+                .env("LOGTALLY_LOG", "warn")
+                .arg("once")
+                .arg("--config")
+                .arg(Path::new(ROOT).join(w.config))
+                .arg(&input),
+            &out,
+        );
+        let mb = bytes as f64 / (1 << 20) as f64;
+        println!(
+            "| {} | `{}` | {:.0} | {} | {:.2} | {:.2} | {:.2} M | {:.2} M | {:.0} | {:.1} |",
+            w.name,
+            w.config,
+            mb,
+            lines,
+            cost.wall,
+            cost.cpu,
+            lines as f64 / cost.wall / 1e6,
+            lines as f64 / cost.cpu / 1e6,
+            mb / cost.wall,
+            cost.max_rss_mb,
+        );
+        rss.insert(w.name, cost.max_rss_mb);
+        if w.name == "access" {
+            access = Some((input, out, lines, cost));
+        }
+    }
+    if let (Some(one), Some(many)) = (rss.get("series-1"), rss.get("series-100k")) {
+        println!();
+        println!(
+            "memory per active series: {:.0} bytes ((peak RSS at 100,000 series - at 1 series) / 99,999)",
+            (many - one) * 1024.0 * 1024.0 / 99_999.0
+        );
+    }
+    if let Some((input, out, lines, ours)) = access {
+        mtail(&a.dir, &input, &out, lines, &ours);
+    }
+}
+
+/// The access log through mtail, compared with logtally's run.
+fn mtail(dir: &Path, input: &Path, ours_out: &Path, lines: u64, ours: &Cost) {
+    if Command::new("mtail").arg("--version").output().is_err() {
+        println!();
+        println!("mtail: not on PATH, comparison skipped");
+        return;
+    }
+    let progs = dir.join("mtail-progs");
+    std::fs::create_dir_all(&progs).expect("progs dir");
+    std::fs::copy(
+        Path::new(ROOT).join("benches/e2e/access.mtail"),
+        progs.join("access.mtail"),
+    )
+    .expect("copy program");
+    let out = dir.join("access.mtail.prom");
+    let cost = measure(
+        Command::new("mtail")
+            .args(["--one_shot", "--one_shot_format", "prometheus", "--progs"])
+            .arg(&progs)
+            .arg("--logs")
+            .arg(input)
+            .arg("--logtostderr")
+            .stderr(Stdio::null()),
+        &out,
+    );
+    let compared = same_counts(ours_out, &out);
+    println!();
+    println!(
+        "mtail on the access log: {:.2} s wall, {:.2} CPU s, {:.3} M lines/s (wall), {:.3} M lines per CPU-s, peak RSS {:.0} MB",
+        cost.wall,
+        cost.cpu,
+        lines as f64 / cost.wall / 1e6,
+        lines as f64 / cost.cpu / 1e6,
+        cost.max_rss_mb
+    );
+    println!(
+        "same counts on all {compared} mtail samples (buckets aside); logtally/mtail: {:.1}x lines/s (wall), {:.1}x lines per CPU-s",
+        cost.wall / ours.wall,
+        cost.cpu / ours.cpu
+    );
+}
