@@ -195,6 +195,8 @@ struct Cost {
 /// Runs `cmd` to its end with its standard output in `out`.
 fn measure(cmd: &mut Command, out: &Path) -> Cost {
     let start = Instant::now();
+    // Reaped by `wait4` below, which also gives its resource usage.
+    #[allow(clippy::zombie_processes)]
     let child = cmd
         .stdout(File::create(out).expect("output file"))
         .spawn()

@@ -33,8 +33,10 @@ impl SharedRegexes {
     /// Groups the `matches` conditions of `rules` by target, and tells
     /// each rule where its conditions' regexes went.
     pub fn build(rules: &mut [Rule]) -> Self {
-        // (target, [(rule, pattern)]) in the order first seen.
-        let mut by_target: Vec<(Target<FieldRef>, Vec<(usize, String)>)> = Vec::new();
+        // The rules (index, pattern) whose first condition tests a target,
+        // by target in the order first seen.
+        type Members = Vec<(usize, String)>;
+        let mut by_target: Vec<(Target<FieldRef>, Members)> = Vec::new();
         for (r, rule) in rules.iter().enumerate() {
             // Only a rule's first condition: it runs on every line anyway.
             // A regex behind a cheaper condition (`program = "sshd"`) runs on
