@@ -67,6 +67,21 @@ struct Content {
     tail: u64,
 }
 
+impl Content {
+    /// What a checkpoint says was read of a file.
+    fn saved(p: &FilePosition) -> Content {
+        Content {
+            head: Head {
+                len: p.head_len,
+                hash: p.head,
+            },
+            lead: Lead::default(),
+            offset: p.offset,
+            tail: p.tail,
+        }
+    }
+}
+
 /// Up to the first 32 bytes of a file.
 #[derive(Debug, Clone, Copy, Default)]
 struct Lead {
@@ -253,15 +268,7 @@ impl FileTailer {
                 .iter()
                 .flatten()
                 .filter(|p| p.offset > 0)
-                .map(|p| Content {
-                    head: Head {
-                        len: p.head_len,
-                        hash: p.head,
-                    },
-                    lead: Lead::default(),
-                    offset: p.offset,
-                    tail: p.tail,
-                })
+                .map(Content::saved)
                 .collect();
             for c in restored {
                 self.remember(c);
@@ -458,15 +465,7 @@ impl FileTailer {
         let mut changed = None;
         if let Some(restored) = &self.restored {
             if let Some(p) = restored.iter().find(|p| p.dev == id.dev && p.ino == id.ino) {
-                let c = Content {
-                    head: Head {
-                        len: p.head_len,
-                        hash: p.head,
-                    },
-                    lead: Lead::default(),
-                    offset: p.offset,
-                    tail: p.tail,
-                };
+                let c = Content::saved(p);
                 if known(&c) || (p.offset == 0 && p.head_len == 0) {
                     return Start::At(p.offset);
                 }
@@ -609,11 +608,9 @@ impl FileTailer {
             let Ok(file) = File::open(entry.path()) else {
                 continue;
             };
-            let head = Head {
-                len: p.head_len,
-                hash: p.head,
-            };
-            if !(head.matches(&file) && tail_hash(&file, p.offset).is_ok_and(|h| h == p.tail)) {
+            let saved = Content::saved(p);
+            if !(saved.head.matches(&file) && tail_hash(&file, p.offset).is_ok_and(|h| h == p.tail))
+            {
                 continue;
             }
             info!(source = %self.name, path = %entry.path().display(), offset = p.offset, "finishing a file rotated while logtally was stopped");
@@ -621,7 +618,7 @@ impl FileTailer {
                 dev: p.dev,
                 ino: p.ino,
             };
-            self.track(entry.path(), id, head, file, p.offset, d);
+            self.track(entry.path(), id, saved.head, file, p.offset, d);
             if let Some(t) = self.files.last_mut() {
                 t.path = None;
             }
