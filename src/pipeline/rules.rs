@@ -33,21 +33,28 @@ const SEP: u8 = 0xFF;
 #[derive(Debug, Clone)]
 enum ValueRef {
     Field(FieldRef),
-    /// Group `group` of the capturing condition at `slot`.
+    /// Group `group` of the capturing condition `cond` (the rule's
+    /// condition at that index), whose positions are kept at `slot`.
     Capture {
+        cond: usize,
         slot: usize,
         group: usize,
     },
 }
 
-/// The named groups of the rule's capturing conditions, by slot.
-struct CaptureNames(Vec<Vec<Option<String>>>);
+/// The named groups of the rule's capturing conditions, by slot, with the
+/// index of each condition.
+struct CaptureNames(Vec<(usize, Vec<Option<String>>)>);
 
 impl CaptureNames {
     fn resolve(&self, name: &str, schema: Option<&[&str]>) -> ValueRef {
-        for (slot, names) in self.0.iter().enumerate() {
+        for (slot, (cond, names)) in self.0.iter().enumerate() {
             if let Some(group) = names.iter().position(|n| n.as_deref() == Some(name)) {
-                return ValueRef::Capture { slot, group };
+                return ValueRef::Capture {
+                    cond: *cond,
+                    slot,
+                    group,
+                };
             }
         }
         ValueRef::Field(FieldRef::resolve(name, schema))
@@ -137,9 +144,10 @@ impl Rule {
         let mut names = Vec::new();
         let capturing = conditions
             .iter()
-            .map(|c| match &c.test {
+            .enumerate()
+            .map(|(i, c)| match &c.test {
                 Test::Matches(re) if re.capture_names().flatten().any(|n| wanted.contains(&n)) => {
-                    names.push(re.capture_names().map(|n| n.map(String::from)).collect());
+                    names.push((i, re.capture_names().map(|n| n.map(String::from)).collect()));
                     Some(names.len() - 1)
                 }
                 _ => None,
@@ -344,14 +352,8 @@ impl RuleState {
     fn value<'a>(&self, rule: &Rule, rec: &Record<'a>, v: &ValueRef) -> Option<&'a str> {
         match v {
             ValueRef::Field(f) => rec.get(f),
-            ValueRef::Capture { slot, group } => {
-                let (i, c) = rule
-                    .capturing
-                    .iter()
-                    .position(|s| *s == Some(*slot))
-                    .map(|i| (i, &rule.conditions[i]))?;
-                let _ = i;
-                let text = target_value(&c.target, rec)?;
+            ValueRef::Capture { cond, slot, group } => {
+                let text = target_value(&rule.conditions[*cond].target, rec)?;
                 let (start, end) = self.locs[*slot].get(*group)?;
                 text.get(start..end)
             }
