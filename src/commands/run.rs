@@ -13,6 +13,7 @@ use crate::config::SourceKind;
 use crate::gates::Gates;
 use crate::http::{bind, router, AppState, Readiness};
 use crate::metrics::SelfMetrics;
+use crate::source::file::discover::Globs;
 use crate::state;
 
 /// Default listen address.
@@ -37,16 +38,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     for s in &config.sources {
         match &s.kind {
             SourceKind::File(f) => {
-                let present: Vec<&str> = f
-                    .include
-                    .iter()
-                    .filter(|g| {
-                        glob::glob(g)
-                            .map(|mut it| it.next().is_some())
-                            .unwrap_or(false)
-                    })
-                    .map(String::as_str)
-                    .collect();
+                // The same discovery the source runs: excludes applied.
+                let present = Globs::new(&f.include, &f.exclude).matched();
                 info!(source = %s.name, include = ?f.include, matching_now = ?present, "file source");
             }
             SourceKind::Stdin => info!(source = %s.name, "standard input source"),
