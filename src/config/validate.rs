@@ -654,10 +654,10 @@ fn check_condition(r: &mut Reporter<'_>, c: &Spanned<ConditionConfig>) -> Vec<Co
         }
     };
     if let Some(m) = &c.matches {
-        tests.extend(regex(r, m).map(Test::Matches));
+        tests.extend(regex(r, m).map(|re| Test::Matches(re.into())));
     }
     if let Some(m) = &c.not_matches {
-        tests.extend(regex(r, m).map(Test::NotMatches));
+        tests.extend(regex(r, m).map(|re| Test::NotMatches(re.into())));
     }
     if let Some(s) = &c.contains {
         tests.push(Test::Contains(s.clone()));

@@ -1,7 +1,6 @@
 //! Conditions on a field or on the raw line.
 
-use regex::Regex;
-
+use super::pattern::Pattern;
 use super::record::{FieldRef, Record};
 
 /// What a condition looks at.
@@ -18,9 +17,9 @@ pub enum Target<F> {
 #[derive(Debug, Clone)]
 pub enum Test {
     /// The regex matches somewhere in the value.
-    Matches(Regex),
+    Matches(Pattern),
     /// The regex matches nowhere in the value.
-    NotMatches(Regex),
+    NotMatches(Pattern),
     /// The value contains this text.
     Contains(String),
     /// The value equals one of these.
@@ -131,7 +130,14 @@ impl Condition<FieldRef> {
 // integers, and a call costs as much.
 #[inline(always)]
 pub fn parse_number(v: &str) -> Option<f64> {
-    let v = v.trim();
+    // Trimming looks for Unicode spaces: only worth it when an end is not
+    // a visible ASCII character.
+    let visible = |b: Option<&u8>| b.is_some_and(u8::is_ascii_graphic);
+    let v = if visible(v.as_bytes().first()) && visible(v.as_bytes().last()) {
+        v
+    } else {
+        v.trim()
+    };
     let b = v.as_bytes();
     // Fast path: `digits[.digits]`, at most 15 digits in all: the integer
     // and the power of ten are exact in an f64, so one division rounds
@@ -172,6 +178,7 @@ pub fn parse_number(v: &str) -> Option<f64> {
 mod tests {
     use super::*;
     use logtally_parsers::{Fields, Text};
+    use regex::Regex;
 
     fn rec_with<'a>(line: &'a str, fields: &'a mut Fields) -> Record<'a> {
         fields.clear();
@@ -222,9 +229,13 @@ mod tests {
         assert!(c(status(), Test::OneOf(vec![Expected::Number(503.0)])).holds(&rec));
         assert!(c(status(), Test::NoneOf(vec![Expected::Text("200".into())])).holds(&rec));
         assert!(c(Target::Line, Test::Contains("timed out".into())).holds(&rec));
-        assert!(c(Target::Line, Test::Matches(Regex::new("^5").unwrap())).holds(&rec));
+        assert!(c(
+            Target::Line,
+            Test::Matches(Regex::new("^5").unwrap().into())
+        )
+        .holds(&rec));
         let missing = || Target::Field(FieldRef::Name("nope".into()));
         assert!(c(missing(), Test::Present(false)).holds(&rec));
-        assert!(!c(missing(), Test::NotMatches(Regex::new("x").unwrap())).holds(&rec));
+        assert!(!c(missing(), Test::NotMatches(Regex::new("x").unwrap().into())).holds(&rec));
     }
 }

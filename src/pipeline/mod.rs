@@ -5,6 +5,7 @@
 //! reused parse buffer, the per-rule series caches and local counts.
 
 pub mod condition;
+pub mod pattern;
 pub mod record;
 pub mod rules;
 pub mod shared;

@@ -51,7 +51,7 @@ pub struct Record<'a> {
 
 impl<'a> Record<'a> {
     /// The value of a field, if present.
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, f: &FieldRef) -> Option<&'a str> {
         match f {
             FieldRef::Index(i) => self.fields.value_at(self.line, *i),

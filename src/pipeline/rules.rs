@@ -146,7 +146,13 @@ impl Rule {
             .iter()
             .enumerate()
             .map(|(i, c)| match &c.test {
-                Test::Matches(re) if re.capture_names().flatten().any(|n| wanted.contains(&n)) => {
+                Test::Matches(p)
+                    if p.regex()
+                        .capture_names()
+                        .flatten()
+                        .any(|n| wanted.contains(&n)) =>
+                {
+                    let re = p.regex();
                     names.push((i, re.capture_names().map(|n| n.map(String::from)).collect()));
                     Some(names.len() - 1)
                 }
@@ -299,7 +305,7 @@ impl RuleState {
                 .iter()
                 .zip(&rule.capturing)
                 .filter_map(|(c, slot)| match (&c.test, slot) {
-                    (Test::Matches(re), Some(_)) => Some(re.capture_locations()),
+                    (Test::Matches(p), Some(_)) => Some(p.regex().capture_locations()),
                     _ => None,
                 })
                 .collect(),
@@ -334,8 +340,11 @@ impl RuleState {
         let checked = usize::from(rule.gate.is_some() && rule.capturing[0].is_none());
         for (c, slot) in rule.conditions.iter().zip(&rule.capturing).skip(checked) {
             let ok = match (slot, &c.test) {
-                (Some(slot), Test::Matches(re)) => match target_value(&c.target, rec) {
-                    Some(v) => re.captures_read(&mut self.locs[*slot], v).is_some(),
+                (Some(slot), Test::Matches(p)) => match target_value(&c.target, rec) {
+                    Some(v) => {
+                        p.may_match(v)
+                            && p.regex().captures_read(&mut self.locs[*slot], v).is_some()
+                    }
                     None => false,
                 },
                 _ => c.holds(rec),
@@ -350,29 +359,7 @@ impl RuleState {
     /// The text `v` refers to on `rec`.
     #[inline]
     fn value<'a>(&self, rule: &Rule, rec: &Record<'a>, v: &ValueRef) -> Option<&'a str> {
-        match v {
-            ValueRef::Field(f) => rec.get(f),
-            ValueRef::Capture { cond, slot, group } => {
-                let text = target_value(&rule.conditions[*cond].target, rec)?;
-                let (start, end) = self.locs[*slot].get(*group)?;
-                text.get(start..end)
-            }
-        }
-    }
-
-    fn render(&mut self, rule: &Rule, rec: &Record<'_>, t: usize) {
-        let mut key = std::mem::take(&mut self.key);
-        for p in &rule.labels[t].2 .0 {
-            match p {
-                Piece::Text(s) => key.extend_from_slice(s.as_bytes()),
-                Piece::Value(v) => {
-                    if let Some(v) = self.value(rule, rec, v) {
-                        key.extend_from_slice(v.as_bytes());
-                    }
-                }
-            }
-        }
-        self.key = key;
+        value_of(rule, &self.locs, rec, v)
     }
 
     /// Index of the rule in its pipeline.
@@ -413,11 +400,11 @@ impl RuleState {
             return Resolved::Fixed;
         }
         self.key.clear();
-        for n in 0..self.dynamic.len() {
+        for (n, &t) in self.dynamic.iter().enumerate() {
             if n > 0 {
                 self.key.push(SEP);
             }
-            self.render(rule, rec, self.dynamic[n]);
+            render(&mut self.key, &rule.labels[t].2, rule, &self.locs, rec);
         }
         if let Some(&i) = self.cache.get(self.key.as_slice()) {
             return Resolved::Slot(i);
@@ -500,6 +487,45 @@ impl RuleState {
         flush(&rule.errors.not_a_number, &mut self.not_a_number);
         flush(&rule.errors.negative_value, &mut self.negative_value);
         flush(&rule.errors.overflow, &mut self.overflow);
+    }
+}
+
+/// The text `v` refers to on `rec`, with the capture positions `locs`.
+#[inline(always)]
+fn value_of<'a>(
+    rule: &Rule,
+    locs: &[CaptureLocations],
+    rec: &Record<'a>,
+    v: &ValueRef,
+) -> Option<&'a str> {
+    match v {
+        ValueRef::Field(f) => rec.get(f),
+        ValueRef::Capture { cond, slot, group } => {
+            let text = target_value(&rule.conditions[*cond].target, rec)?;
+            let (start, end) = locs[*slot].get(*group)?;
+            text.get(start..end)
+        }
+    }
+}
+
+/// Appends the value of label template `t` on `rec` to `key`.
+#[inline]
+fn render(
+    key: &mut Vec<u8>,
+    t: &CompiledTemplate,
+    rule: &Rule,
+    locs: &[CaptureLocations],
+    rec: &Record<'_>,
+) {
+    for p in &t.0 {
+        match p {
+            Piece::Text(s) => key.extend_from_slice(s.as_bytes()),
+            Piece::Value(v) => {
+                if let Some(v) = value_of(rule, locs, rec, v) {
+                    key.extend_from_slice(v.as_bytes());
+                }
+            }
+        }
     }
 }
 

@@ -43,8 +43,8 @@ impl SharedRegexes {
             // the few lines that pass it, which is cheaper than a shared pass
             // over every line.
             if let Some(cond) = rule.conditions().first() {
-                if let Test::Matches(re) = &cond.test {
-                    let entry = (r, re.as_str().to_string());
+                if let Test::Matches(p) = &cond.test {
+                    let entry = (r, p.regex().as_str().to_string());
                     match by_target.iter_mut().find(|(t, _)| *t == cond.target) {
                         Some((_, v)) => v.push(entry),
                         None => by_target.push((cond.target.clone(), vec![entry])),

@@ -168,6 +168,9 @@ impl Framer {
     }
 
     fn split(&mut self, mut f: impl FnMut(&str)) {
+        if !self.discarding {
+            self.split_valid(&mut f);
+        }
         loop {
             let rest = &self.buf[self.start..self.end];
             match memchr::memchr(b'\n', rest) {
@@ -195,6 +198,34 @@ impl Framer {
                 }
             }
         }
+    }
+
+    /// Fast path of [`split`](Self::split): when the complete lines in the
+    /// buffer are valid UTF-8 as a whole (the usual case), checks them once
+    /// and hands them out without checking each line again. Leaves the
+    /// buffer untouched otherwise, for the line-by-line path.
+    #[inline]
+    fn split_valid(&mut self, f: &mut impl FnMut(&str)) {
+        let rest = &self.buf[self.start..self.end];
+        let Some(last) = memchr::memrchr(b'\n', rest) else {
+            return;
+        };
+        let Ok(text) = std::str::from_utf8(&rest[..last]) else {
+            return;
+        };
+        let mut at = 0;
+        for nl in memchr::memchr_iter(b'\n', text.as_bytes()).chain([text.len()]) {
+            let line = &text[at..nl];
+            if line.len() > self.max_line {
+                emit(line.as_bytes(), self.max_line, &mut self.counts, f);
+            } else {
+                self.counts.lines += 1;
+                f(line.strip_suffix('\r').unwrap_or(line));
+            }
+            at = nl + 1;
+        }
+        self.start += last + 1;
+        self.consumed += last as u64 + 1;
     }
 
     /// Passes on the incomplete last line, if any (at the end of a stream
@@ -252,10 +283,14 @@ mod tests {
     use super::*;
 
     fn frame(input: &[u8], max: usize) -> (Vec<String>, FrameCounts, u64) {
+        frame_in(input, max, 3)
+    }
+
+    /// Frames `input` fed `piece` bytes at a time.
+    fn frame_in(input: &[u8], max: usize, piece: usize) -> (Vec<String>, FrameCounts, u64) {
         let mut fr = Framer::new(max);
         let mut out = Vec::new();
-        // Feed in small pieces to cross read boundaries.
-        for chunk in input.chunks(3) {
+        for chunk in input.chunks(piece) {
             let mut r = chunk;
             fr.fill(&mut r).unwrap();
             fr.lines(|l| out.push(l.to_string()));
@@ -271,6 +306,23 @@ mod tests {
         assert_eq!(c.lines, 4);
         assert_eq!(c.bytes, 10);
         assert_eq!(consumed, 10);
+    }
+
+    #[test]
+    fn whole_chunks_frame_like_small_pieces() {
+        // Whole reads take the path that checks UTF-8 once per read; three
+        // bytes at a time, nearly every line goes line by line.
+        let valid = b"a\r\nbb\n\n0123456789abcdef\n\xc3\xa9t\xc3\xa9\r\nlast";
+        let invalid = b"ok\n\xff\xfebad\nfine\r\n0123456789abcdef\ntail";
+        for input in [&valid[..], &invalid[..]] {
+            let small = frame_in(input, 8, 3);
+            let whole = frame_in(input, 8, input.len());
+            assert_eq!(whole, small, "{input:?}");
+        }
+        let (lines, c, consumed) = frame_in(valid, 8, valid.len());
+        assert_eq!(lines, vec!["a", "bb", "", "01234567", "été", "last"]);
+        assert_eq!((c.lines, c.truncated, c.invalid_utf8), (6, 1, 0));
+        assert_eq!(consumed, valid.len() as u64);
     }
 
     #[test]
