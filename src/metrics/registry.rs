@@ -5,7 +5,8 @@
 //! `Arc<Series>` they were given and update its cells directly, so the hot
 //! path never touches the registry.
 
-use std::collections::BTreeMap;
+use std::borrow::Borrow;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
@@ -36,6 +37,37 @@ pub struct Series {
     pub cell: Cell,
 }
 
+/// A series as kept in its family's set: ordered by its labels, so that
+/// the label set is stored once, in the series itself.
+#[derive(Debug, Clone)]
+struct ByLabels(Arc<Series>);
+
+impl Borrow<[(Box<str>, Box<str>)]> for ByLabels {
+    fn borrow(&self) -> &[(Box<str>, Box<str>)] {
+        &self.0.labels
+    }
+}
+
+impl PartialEq for ByLabels {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.labels == other.0.labels
+    }
+}
+
+impl Eq for ByLabels {}
+
+impl PartialOrd for ByLabels {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ByLabels {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.labels.cmp(&other.0.labels)
+    }
+}
+
 /// All series of one metric name.
 #[derive(Debug)]
 pub struct Family {
@@ -47,24 +79,14 @@ pub struct Family {
     pub kind: MetricKind,
     /// Histogram bucket bounds.
     pub buckets: Arc<[f64]>,
-    series: RwLock<BTreeMap<LabelSet, Arc<Series>>>,
+    series: RwLock<BTreeSet<ByLabels>>,
 }
 
 impl Family {
     /// The series with these labels, created at zero if new.
     pub fn series(&self, labels: LabelSet) -> Arc<Series> {
-        if let Some(s) = self.series.read().get(&labels) {
-            return s.clone();
-        }
-        let mut w = self.series.write();
-        w.entry(labels.clone())
-            .or_insert_with(|| {
-                Arc::new(Series {
-                    labels,
-                    cell: self.new_cell(),
-                })
-            })
-            .clone()
+        self.series_within(labels, || true)
+            .expect("always admitted")
     }
 
     /// The series with these labels; when it does not exist yet, it is
@@ -76,21 +98,21 @@ impl Family {
         labels: LabelSet,
         admit: impl FnOnce() -> bool,
     ) -> Option<Arc<Series>> {
-        if let Some(s) = self.series.read().get(&labels) {
-            return Some(s.clone());
+        if let Some(s) = self.get(&labels) {
+            return Some(s);
         }
         let mut w = self.series.write();
-        if let Some(s) = w.get(&labels) {
-            return Some(s.clone());
+        if let Some(s) = w.get(&labels[..]) {
+            return Some(s.0.clone());
         }
         if !admit() {
             return None;
         }
         let s = Arc::new(Series {
-            labels: labels.clone(),
+            labels,
             cell: self.new_cell(),
         });
-        w.insert(labels, s.clone());
+        w.insert(ByLabels(s.clone()));
         Some(s)
     }
 
@@ -103,13 +125,13 @@ impl Family {
     }
 
     /// The series with these labels, if it exists.
-    pub fn get(&self, labels: &LabelSet) -> Option<Arc<Series>> {
-        self.series.read().get(labels).cloned()
+    pub fn get(&self, labels: &[(Box<str>, Box<str>)]) -> Option<Arc<Series>> {
+        self.series.read().get(labels).map(|s| s.0.clone())
     }
 
     /// Every series, sorted by labels.
     pub fn all_series(&self) -> Vec<Arc<Series>> {
-        self.series.read().values().cloned().collect()
+        self.series.read().iter().map(|s| s.0.clone()).collect()
     }
 
     /// Number of series.
@@ -149,7 +171,7 @@ impl Registry {
                     help: help.to_string(),
                     kind,
                     buckets: buckets.into(),
-                    series: RwLock::new(BTreeMap::new()),
+                    series: RwLock::new(BTreeSet::new()),
                 })
             })
             .clone()
