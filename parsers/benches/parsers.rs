@@ -32,6 +32,13 @@ const ACCESS: &[&str] = &[
     r#"127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 404 -"#,
     r#"10.244.0.1 - - [16/Jun/2022:10:25:01 +0000] "GET /healthz HTTP/2.0" 200 548 "-" "kube-probe/1.21" 312 0.003 [default-backend-80] [] 10.244.0.7:8080 548 0.004 200 2d3c1b7a6e5f4a0b"#,
 ];
+/// The end-to-end workload's shape (`benches/common` in the agent): nginx
+/// `combined` plus `$request_time`.
+const ACCESS_TIMED: &[&str] = &[
+    r#"10.0.0.2 - - [27/Nov/2026:10:00:02 +0000] "DELETE /api/v1/items?page=3 HTTP/1.1" 500 9048 "https://shop.example/" "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0" 2.370"#,
+    r#"10.0.0.3 - - [27/Nov/2026:10:00:03 +0000] "GET /products/42 HTTP/1.1" 200 31337 "https://shop.example/" "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0" 0.042"#,
+    r#"10.0.1.4 - - [27/Nov/2026:10:04:04 +0000] "POST /checkout/confirm HTTP/1.1" 201 512 "https://shop.example/" "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0" 1.005"#,
+];
 const HDFS: &[&str] = &[
     "081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 for block blk_38865049064139660 terminating",
     "081109 203807 222 WARN dfs.DataNode$DataXceiver: 10.251.30.6:50010:Got exception while serving blk_-2918118818249673980 to /10.251.90.64:",
@@ -63,6 +70,12 @@ fn parsers(c: &mut Criterion) {
         "access",
         &AccessLogParser::new(AccessFormat::Auto),
         ACCESS,
+    );
+    bench_one(
+        c,
+        "access_combined_timed",
+        &AccessLogParser::new(AccessFormat::Auto),
+        ACCESS_TIMED,
     );
     let re = RegexParser::new(r"^(?P<date>\d{6}) (?P<time>\d{6}) (?P<pid>\d+) (?P<level>[A-Z]+) (?P<component>[^:]+): (?P<content>.*)$").unwrap();
     bench_one(c, "regex", &re, HDFS);

@@ -40,15 +40,9 @@
 //!   [`AccessFormat::Common`] and [`AccessFormat::Auto`] accept lines with
 //!   or without them.
 
-use crate::scan::{expect, fail, finish, quoted, spaces, text_of, till_byte, In, PResult};
+use crate::scan::{fail, finish, quoted, spaces, Fail, In, PResult};
 use crate::{Fields, ParseError, ParseErrorKind, Parser, Text};
-use memchr::memrchr;
-use nom::branch::alt;
-use nom::bytes::complete::{tag, take_till, take_till1, take_while1};
-use nom::character::complete::char;
-use nom::combinator::{map, opt, verify};
-use nom::sequence::{delimited, separated_pair, terminated};
-use nom::Parser as _;
+use memchr::memchr;
 
 /// Field names, in the order they are pushed.
 pub const SCHEMA: [&str; 14] = [
@@ -96,60 +90,131 @@ impl AccessLogParser {
     }
 }
 
-/// A space-delimited token (empty only at the end of the line).
+// The scanners below work on the line's bytes in nom's style (take the
+// input, return the rest and what they found) but without combinators: each
+// field of a record is found with one forward scan, `memchr` for the
+// delimiters that may be far away (`]`, quotes) and 8 bytes at a time for
+// short space-delimited tokens. Every delimiter is ASCII, so every slice
+// falls on a UTF-8 character boundary and maps straight to a `Text::Line`
+// span, with no UTF-8 check. The common line (no vhost, at most one bare
+// extra such as `$request_time`) takes no detour; other extras go through
+// `extras`. `access/reference.rs` keeps the previous, combinator-based
+// implementation for the differential tests.
+
+/// The [`Text`] span of `sub`, a sub-slice of `line` (as every slice the
+/// scanners return is), without the bounds checks of `Text::of`.
+#[inline(always)]
+fn span(line: In<'_>, sub: In<'_>) -> Text {
+    let start = (sub.as_ptr() as usize).wrapping_sub(line.as_ptr() as usize);
+    debug_assert!(start + sub.len() <= line.len(), "not a slice of the line");
+    Text::Line {
+        start: start as u32,
+        end: (start + sub.len()) as u32,
+    }
+}
+
+/// The part of `i` before `rest` (a suffix of `i`).
 #[inline]
-fn token(i: In<'_>) -> PResult<'_, In<'_>> {
-    take_till(|c| c == b' ').parse(i)
+fn consumed<'a>(i: In<'a>, rest: In<'a>) -> In<'a> {
+    i.get(..i.len().saturating_sub(rest.len()))
+        .unwrap_or_default()
+}
+
+/// The index of the first `c` in `s`, or `s.len()`. Looks at 8 bytes at a
+/// time (SWAR): the tokens of a record are short, too short for `memchr`'s
+/// set-up to pay off, and a byte loop costs ~5 instructions per byte.
+#[inline(always)]
+fn find_byte(s: &[u8], c: u8) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let pattern = ONES * u64::from(c);
+    let mut chunks = s.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default()) ^ pattern;
+        // The lowest byte of `word` that is zero has its high bit set here
+        // (borrows only create false hits above a true one).
+        let zeros = word.wrapping_sub(ONES) & !word & HIGHS;
+        if zeros != 0 {
+            return at + (zeros.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    let tail = chunks.remainder();
+    at + tail.iter().position(|&b| b == c).unwrap_or(tail.len())
+}
+
+/// Splits off a space-delimited token: `(token, rest)`, the rest starting at
+/// the space (or empty). The token is empty only when `i` is empty or starts
+/// with a space.
+#[inline(always)]
+fn token(i: In<'_>) -> (In<'_>, In<'_>) {
+    i.split_at_checked(find_byte(i, b' ')).unwrap_or((i, &[]))
 }
 
 /// The tokens before `[time]`: 3 (`client ident user`) or 4 (with a vhost
-/// first). Stops at the `[`.
+/// first), and how many. Stops at the `[`. A token that starts with `[`
+/// before the third is an ordinary token.
 fn leading_tokens(i: In<'_>) -> PResult<'_, ([In<'_>; 4], usize)> {
-    let mut toks: [In<'_>; 4] = Default::default();
+    let mut toks: [In<'_>; 4] = [&[]; 4];
     let mut n = 0;
-    let mut r = i;
+    let mut r = spaces(i);
     loop {
-        r = spaces(r);
         match (r.first(), toks.get_mut(n)) {
             (Some(b'['), _) if n >= 3 => return Ok((r, (toks, n))),
             (Some(_), Some(slot)) => {
-                let (rest, t) = token(r)?;
+                let (t, rest) = token(r);
                 *slot = t;
                 n += 1;
-                r = rest;
+                r = spaces(rest);
             }
             _ => return Err(fail(r, None, "'[' (the timestamp)")),
         }
     }
 }
 
-/// `[time]`: the text between the brackets.
+/// `[time]` (`i` starts with the `[`): the text between the brackets.
 #[inline]
 fn timestamp(i: In<'_>) -> PResult<'_, In<'_>> {
-    delimited(
-        char('['),
-        take_till(|c| c == b']'),
-        expect("']'", char(']')),
-    )
-    .parse(i)
+    let body = i.get(1..).unwrap_or_default();
+    match memchr(b']', body) {
+        Some(k) => Ok((
+            body.get(k + 1..).unwrap_or_default(),
+            body.get(..k).unwrap_or_default(),
+        )),
+        None => Err(fail(
+            body.get(body.len()..).unwrap_or_default(),
+            None,
+            "']'",
+        )),
+    }
 }
 
-/// The 3-digit status.
+/// `"request"`: the raw text between the quotes, escapes kept.
+#[inline]
+fn request(i: In<'_>) -> PResult<'_, In<'_>> {
+    match quoted(i) {
+        Ok((r, (req, _))) => Ok((r, req)),
+        Err(nom::Err::Error(_)) => Err(fail(i, None, "'\"' (the request)")),
+        Err(e) => Err(e),
+    }
+}
+
+/// The 3-digit status: a token of exactly three ASCII digits.
 #[inline]
 fn status(i: In<'_>) -> PResult<'_, In<'_>> {
-    expect(
-        "a 3-digit status",
-        verify(token, |t: &[u8]| {
-            t.len() == 3 && t.iter().all(u8::is_ascii_digit)
-        }),
-    )
-    .parse(i)
+    if let Some((st, rest)) = i.split_at_checked(3) {
+        if st.iter().all(u8::is_ascii_digit) && rest.first().is_none_or(|&c| c == b' ') {
+            return Ok((rest, st));
+        }
+    }
+    Err(fail(i, None, "a 3-digit status"))
 }
 
 /// The byte count: digits, or `-` (`None`).
 #[inline]
 fn byte_count(i: In<'_>) -> PResult<'_, Option<In<'_>>> {
-    let (r, t) = token(i)?;
+    let (t, r) = token(i);
     match t {
         b"-" => Ok((r, None)),
         [] => Err(fail(i, None, "a byte count")),
@@ -158,28 +223,60 @@ fn byte_count(i: In<'_>) -> PResult<'_, Option<In<'_>>> {
     }
 }
 
-/// A request method: upper-case letters, `_` and `-`.
-fn method(i: In<'_>) -> PResult<'_, In<'_>> {
-    terminated(
-        take_while1(|c: u8| c.is_ascii_uppercase() || c == b'_' || c == b'-'),
-        char(' '),
-    )
-    .parse(i)
+/// A quoted string when `i` starts with `"` (`None` otherwise). An
+/// unterminated one is an error.
+#[inline]
+fn opt_quoted(i: In<'_>) -> Result<Option<(In<'_>, In<'_>)>, nom::Err<Fail<'_>>> {
+    if i.first() != Some(&b'"') {
+        return Ok(None);
+    }
+    let (r, (text, _)) = quoted(i)?;
+    Ok(Some((r, text)))
 }
 
-fn http_version(i: In<'_>) -> PResult<'_, In<'_>> {
-    tag(&b"HTTP/"[..]).parse(i)
+/// The optional `"referer" "user_agent"` (the user agent may be missing,
+/// or both), and the rest with its leading spaces skipped.
+#[inline]
+fn referer_and_agent(i: In<'_>) -> PResult<'_, (Option<In<'_>>, Option<In<'_>>)> {
+    let Some((r, referer)) = opt_quoted(i)? else {
+        return Ok((i, (None, None)));
+    };
+    let r = spaces(r);
+    let Some((r2, agent)) = opt_quoted(r)? else {
+        return Ok((r, (Some(referer), None)));
+    };
+    Ok((spaces(r2), (Some(referer), Some(agent))))
 }
 
-/// `METHOD path[ protocol]` → (method, path, protocol).
+/// A request method: upper-case letters, `_` and `-`, then a space.
+/// Returns `(method, rest after the space)`.
+#[inline]
+fn method(req: In<'_>) -> Option<(In<'_>, In<'_>)> {
+    let n = req
+        .iter()
+        .position(|&c| !(c.is_ascii_uppercase() || c == b'_' || c == b'-'))?;
+    let (m, rest) = req.split_at_checked(n)?;
+    match rest {
+        [b' ', rest @ ..] if n > 0 => Some((m, rest)),
+        _ => None,
+    }
+}
+
+/// `METHOD path[ protocol]` → (method, path, protocol). The protocol is the
+/// last word when it starts with `HTTP/`; a last word that does not makes
+/// the whole split fail.
+#[inline]
 fn split_request(req: In<'_>) -> Option<(In<'_>, In<'_>, Option<In<'_>>)> {
-    let (rest, m) = method(req).ok()?;
+    let (m, rest) = method(req)?;
     // The protocol is the last word, so look for it from the end.
-    let (path, proto) = match memrchr(b' ', rest) {
+    let (path, proto) = match rest.iter().rposition(|&c| c == b' ') {
         Some(k) => {
-            let proto = rest.get(k + 1..)?;
-            http_version(proto).ok()?;
-            (rest.get(..k)?, Some(proto))
+            let (path, proto) = rest.split_at_checked(k)?;
+            let proto = proto.get(1..)?;
+            if !proto.starts_with(b"HTTP/") {
+                return None;
+            }
+            (path, Some(proto))
         }
         None => (rest, None),
     };
@@ -189,6 +286,8 @@ fn split_request(req: In<'_>) -> Option<(In<'_>, In<'_>, Option<In<'_>>)> {
     Some((m, path, proto))
 }
 
+/// A number as nginx writes `$request_time`: a digit, then digits and dots.
+#[inline]
 fn is_number(s: &[u8]) -> bool {
     s.first().is_some_and(u8::is_ascii_digit) && s.iter().all(|&c| c.is_ascii_digit() || c == b'.')
 }
@@ -212,12 +311,6 @@ enum Extra<'a> {
     },
 }
 
-impl Default for Extra<'_> {
-    fn default() -> Self {
-        Extra::Bare(&[])
-    }
-}
-
 impl<'a> Extra<'a> {
     fn raw(&self) -> In<'a> {
         match *self {
@@ -231,49 +324,62 @@ impl<'a> Extra<'a> {
     }
 }
 
-/// What `p` consumed of `i`.
+/// `[...]` (`i` starts with the `[`): what is inside, up to the `]` or the
+/// end of the line. Spaces inside do not end it.
 #[inline]
-fn consumed<'a, O>(
-    mut p: impl nom::Parser<In<'a>, Output = O, Error = crate::scan::Fail<'a>>,
-) -> impl FnMut(In<'a>) -> PResult<'a, (In<'a>, O)> {
-    move |i| {
-        let (r, o) = p.parse(i)?;
-        let raw = i.get(..i.len() - r.len()).unwrap_or_default();
-        Ok((r, (raw, o)))
+fn bracketed(i: In<'_>) -> (In<'_>, In<'_>) {
+    let body = i.get(1..).unwrap_or_default();
+    match memchr(b']', body) {
+        Some(k) => (
+            body.get(k + 1..).unwrap_or_default(),
+            body.get(..k).unwrap_or_default(),
+        ),
+        None => (body.get(body.len()..).unwrap_or_default(), body),
     }
 }
 
-fn key_value(i: In<'_>) -> PResult<'_, (In<'_>, In<'_>)> {
-    separated_pair(
-        take_till1(|c| c == b'=' || c == b' '),
-        char('='),
-        alt((map(quoted, |(v, _)| v), token)),
-    )
-    .parse(i)
+/// `key=value` or `key="value"` where `t` is the space-delimited token at
+/// the start of `i` and `rest` what follows it: `None` when `t` has no `=`
+/// or starts with one. A quoted value may hold spaces, so it can end past
+/// `t`.
+#[inline]
+fn key_value<'a>(
+    i: In<'a>,
+    t: In<'a>,
+    rest: In<'a>,
+) -> Result<Option<(In<'a>, Extra<'a>)>, nom::Err<Fail<'a>>> {
+    let eq = find_byte(t, b'=');
+    let Some(eq) = (eq < t.len() && eq > 0).then_some(eq) else {
+        return Ok(None);
+    };
+    let key = t.get(..eq).unwrap_or_default();
+    let after = i.get(eq + 1..).unwrap_or_default();
+    let (r, value) = match opt_quoted(after)? {
+        Some(q) => q,
+        None => (rest, t.get(eq + 1..).unwrap_or_default()),
+    };
+    let raw = consumed(i, r);
+    Ok(Some((r, Extra::KeyValue { raw, key, value })))
 }
 
-fn bracketed(i: In<'_>) -> PResult<'_, In<'_>> {
-    let (r, (_, inner)) = (char('['), till_byte(b']')).parse(i)?;
-    let (r, _) = opt(char(']')).parse(r)?;
-    Ok((r, inner))
-}
-
-/// One extra token (at least one byte of `i`, which starts with no space).
+/// One extra token (`i` is not empty and starts with no space).
+#[inline]
 fn extra(i: In<'_>) -> PResult<'_, Extra<'_>> {
-    alt((
-        map(consumed(quoted), |(raw, _)| Extra::Quoted(raw)),
-        map(consumed(bracketed), |(raw, inner)| Extra::Bracketed {
-            raw,
-            inner,
-        }),
-        map(consumed(key_value), |(raw, (key, value))| Extra::KeyValue {
-            raw,
-            key,
-            value,
-        }),
-        map(token, Extra::Bare),
-    ))
-    .parse(i)
+    match i.first() {
+        Some(b'"') => {
+            let (r, _) = quoted(i)?;
+            Ok((r, Extra::Quoted(consumed(i, r))))
+        }
+        Some(b'[') => {
+            let (r, inner) = bracketed(i);
+            let raw = consumed(i, r);
+            Ok((r, Extra::Bracketed { raw, inner }))
+        }
+        _ => {
+            let (t, rest) = token(i);
+            Ok(key_value(i, t, rest)?.unwrap_or((rest, Extra::Bare(t))))
+        }
+    }
 }
 
 impl Parser for AccessLogParser {
@@ -289,142 +395,199 @@ impl Parser for AccessLogParser {
 }
 
 impl AccessLogParser {
-    fn record<'a>(
-        &self,
-        b: In<'a>,
-        out: &mut Fields,
-    ) -> Result<(), nom::Err<crate::scan::Fail<'a>>> {
+    /// Parses the whole line `b` into `out`.
+    #[inline]
+    fn record<'a>(&self, b: In<'a>, out: &mut Fields) -> Result<(), nom::Err<Fail<'a>>> {
         let (r, (toks, n)) = leading_tokens(b)?;
-        let (vhost, first) = if n == 4 {
-            (text_of(b, toks[0]), 1)
-        } else {
-            (Text::None, 0)
-        };
-        let tok = |k: usize| toks.get(k).map_or(Text::None, |t| text_of(b, t));
         let (r, ts) = timestamp(r)?;
-        let (r, (req, _)) = expect("'\"' (the request)", quoted).parse(spaces(r))?;
-        let (method, path, protocol) = match split_request(req) {
-            Some((m, p, proto)) => (
-                text_of(b, m),
-                text_of(b, p),
-                proto.map_or(Text::None, |p| text_of(b, p)),
-            ),
-            None => (Text::None, Text::None, Text::None),
-        };
+        let (r, req) = request(spaces(r))?;
         let (r, st) = status(spaces(r))?;
-        let (r, by) = byte_count(spaces(r))?;
-        let mut r = spaces(r);
-        let mut referer = Text::None;
-        let mut user_agent = Text::None;
-        if let (rest, Some((re, _))) = opt(quoted).parse(r)? {
-            referer = text_of(b, re);
-            r = spaces(rest);
-            if let (rest, Some((ua, _))) = opt(quoted).parse(r)? {
-                user_agent = text_of(b, ua);
-                r = spaces(rest);
-            }
-        }
-        if self.format == AccessFormat::Combined && matches!(user_agent, Text::None) {
+        let (r, bytes) = byte_count(spaces(r))?;
+        let (r, (referer, user_agent)) = referer_and_agent(spaces(r))?;
+        if self.format == AccessFormat::Combined && user_agent.is_none() {
             return Err(fail(
                 r,
                 Some(ParseErrorKind::Incomplete),
                 "quoted referer and user agent",
             ));
         }
+        let text = |t: Option<In<'a>>| t.map_or(Text::None, |t| span(b, t));
+        let [vhost, client, ident, user] = match (n, toks) {
+            (4, [v, c, i, u]) => [span(b, v), span(b, c), span(b, i), span(b, u)],
+            (_, [c, i, u, _]) => [Text::None, span(b, c), span(b, i), span(b, u)],
+        };
+        let (method, path, protocol) = match split_request(req) {
+            Some((m, p, proto)) => (span(b, m), span(b, p), text(proto)),
+            None => (Text::None, Text::None, Text::None),
+        };
         let values = [
             vhost,
-            tok(first),
-            tok(first + 1),
-            tok(first + 2),
-            text_of(b, ts),
-            text_of(b, req),
+            client,
+            ident,
+            user,
+            span(b, ts),
+            span(b, req),
             method,
             path,
             protocol,
-            text_of(b, st),
-            by.map_or(Text::Static("0"), |t| text_of(b, t)),
-            referer,
-            user_agent,
+            span(b, st),
+            bytes.map_or(Text::Static("0"), |t| span(b, t)),
+            text(referer),
+            text(user_agent),
             Text::None,
         ];
-        for (name, value) in SCHEMA.into_iter().zip(values) {
-            out.push_static(name, value);
+        out.extend_static(&SCHEMA, values);
+        if r.is_empty() {
+            return Ok(());
         }
-        if !r.is_empty() {
-            Self::extras(b, r, out)?;
+        // Most lines with extras have one bare token, nginx's `$request_time`:
+        // read it without collecting the extras.
+        let (t, rest) = token(r);
+        let bare = !matches!(t.first(), Some(b'"' | b'[')) && find_byte(t, b'=') == t.len();
+        if bare && spaces(rest).is_empty() {
+            if is_number(t) {
+                out.set_value(REQUEST_TIME, span(b, t));
+            }
+            return Ok(());
+        }
+        Self::extras(b, r, out)
+    }
+
+    /// The extras after the user agent (`r` is not empty and starts with no
+    /// space) when they are not a single bare token.
+    #[inline(never)]
+    fn extras<'a>(b: In<'a>, r: In<'a>, out: &mut Fields) -> Result<(), nom::Err<Fail<'a>>> {
+        // One extra (e.g. a `"-"` for `$http_x_forwarded_for`, or `rt=`):
+        // nothing to collect either.
+        let (rest, first) = extra(r)?;
+        if spaces(rest).is_empty() {
+            Self::plain_extra(b, first, &mut false, out);
+            return Ok(());
+        }
+        Self::many_extras(b, r, out)
+    }
+
+    /// Pushes or sets the field(s) of an extra that is not part of the
+    /// ingress-nginx format: the first bare number or `rt=`/`request_time=`
+    /// is `request_time` (`have_rt` says whether it was seen), other
+    /// `key=value` pairs are pushed as they are, the rest is ignored.
+    #[inline]
+    fn plain_extra(b: In<'_>, e: Extra<'_>, have_rt: &mut bool, out: &mut Fields) {
+        match e {
+            Extra::Bare(t) if !*have_rt && is_number(t) => {
+                out.set_value(REQUEST_TIME, span(b, t));
+                *have_rt = true;
+            }
+            Extra::KeyValue { key, value, .. } => {
+                let value = span(b, value);
+                if !*have_rt && (key == b"rt" || key == b"request_time") {
+                    out.set_value(REQUEST_TIME, value);
+                    *have_rt = true;
+                } else {
+                    out.push(span(b, key), value);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The extras after the user agent (from `r`) when there are more than
+    /// one, read
+    /// as the ingress-nginx format (two numbers then a `[...]`) or one by
+    /// one. Up to [`MAX_EXTRAS`] tokens are looked at; any of them may make
+    /// the line an error (an unterminated quote).
+    #[inline(never)]
+    fn many_extras<'a>(b: In<'a>, r: In<'a>, out: &mut Fields) -> Result<(), nom::Err<Fail<'a>>> {
+        let mut extras = Extras {
+            rest: r,
+            left: MAX_EXTRAS,
+        };
+        let mut head = [Extra::Bare(&[]); 3];
+        let mut n = 0;
+        for slot in head.iter_mut() {
+            let Some(e) = extras.next()? else { break };
+            *slot = e;
+            n += 1;
+        }
+        if let [a, b2, Extra::Bracketed { inner, .. }] = head {
+            if n == 3 && a.is_number() && b2.is_number() {
+                return Self::ingress_extras(b, [a, b2], inner, extras, out);
+            }
+        }
+        let mut have_rt = false;
+        for &e in head.get(..n).unwrap_or_default() {
+            Self::plain_extra(b, e, &mut have_rt, out);
+        }
+        while let Some(e) = extras.next()? {
+            Self::plain_extra(b, e, &mut have_rt, out);
         }
         Ok(())
     }
 
-    fn extras<'a>(
+    /// ingress-nginx's `log-format-upstream` extras: `request_length`,
+    /// `request_time`, the `[proxy_upstream_name]` (its `inner` text), and
+    /// the rest of the `extras`.
+    fn ingress_extras<'a>(
         b: In<'a>,
-        mut r: In<'a>,
+        [request_length, request_time]: [Extra<'a>; 2],
+        upstream: In<'a>,
+        mut extras: Extras<'a>,
         out: &mut Fields,
-    ) -> Result<(), nom::Err<crate::scan::Fail<'a>>> {
-        let mut ex = [Extra::default(); MAX_EXTRAS];
-        let mut n = 0;
-        for slot in ex.iter_mut() {
-            r = spaces(r);
-            if r.is_empty() {
-                break;
-            }
-            let (rest, e) = extra(r)?;
-            *slot = e;
-            n += 1;
-            r = rest;
+    ) -> Result<(), nom::Err<Fail<'a>>> {
+        out.push_static("request_length", span(b, request_length.raw()));
+        out.set_value(REQUEST_TIME, span(b, request_time.raw()));
+        if !upstream.is_empty() {
+            out.push_static("proxy_upstream_name", span(b, upstream));
         }
-        let ex = ex.get(..n).unwrap_or_default();
-        if let [a, b2, Extra::Bracketed { .. }, ..] = ex {
-            if a.is_number() && b2.is_number() {
-                // ingress-nginx log-format-upstream.
-                out.push_static("request_length", text_of(b, a.raw()));
-                out.set_value(REQUEST_TIME, text_of(b, b2.raw()));
-                let mut k = 2;
-                for name in ["proxy_upstream_name", "proxy_alternative_upstream_name"] {
-                    if let Some(Extra::Bracketed { inner, .. }) = ex.get(k) {
-                        if !inner.is_empty() {
-                            out.push_static(name, text_of(b, inner));
-                        }
-                        k += 1;
-                    }
-                }
-                for (name, e) in [
-                    "upstream_addr",
-                    "upstream_response_length",
-                    "upstream_response_time",
-                    "upstream_status",
-                    "req_id",
-                ]
-                .into_iter()
-                .zip(ex.iter().skip(k))
-                {
-                    out.push_static(name, text_of(b, e.raw()));
-                }
-                return Ok(());
+        let mut names = [
+            "upstream_addr",
+            "upstream_response_length",
+            "upstream_response_time",
+            "upstream_status",
+            "req_id",
+        ]
+        .into_iter();
+        let mut next = extras.next()?;
+        if let Some(Extra::Bracketed { inner, .. }) = next {
+            if !inner.is_empty() {
+                out.push_static("proxy_alternative_upstream_name", span(b, inner));
             }
+            next = extras.next()?;
         }
-        let mut have_rt = false;
-        for e in ex {
-            match *e {
-                Extra::Bare(t) if !have_rt && is_number(t) => {
-                    out.set_value(REQUEST_TIME, text_of(b, t));
-                    have_rt = true;
-                }
-                Extra::KeyValue { key, value, .. } => {
-                    let value = text_of(b, value);
-                    if !have_rt && (key == b"rt" || key == b"request_time") {
-                        out.set_value(REQUEST_TIME, value);
-                        have_rt = true;
-                    } else {
-                        out.push(text_of(b, key), value);
-                    }
-                }
-                _ => {}
+        while let Some(e) = next {
+            if let Some(name) = names.next() {
+                out.push_static(name, span(b, e.raw()));
             }
+            next = extras.next()?;
         }
         Ok(())
     }
 }
+
+/// The extras of a line, one at a time, at most [`MAX_EXTRAS`] of them.
+struct Extras<'a> {
+    rest: In<'a>,
+    left: usize,
+}
+
+impl<'a> Extras<'a> {
+    /// The next extra, if any is left to look at.
+    fn next(&mut self) -> Result<Option<Extra<'a>>, nom::Err<Fail<'a>>> {
+        self.rest = spaces(self.rest);
+        if self.left == 0 || self.rest.is_empty() {
+            return Ok(None);
+        }
+        let (rest, e) = extra(self.rest)?;
+        self.rest = rest;
+        self.left -= 1;
+        Ok(Some(e))
+    }
+}
+
+#[cfg(test)]
+mod differential;
+#[cfg(test)]
+mod reference;
 
 #[cfg(test)]
 mod tests {
@@ -593,6 +756,25 @@ mod tests {
         ] {
             let _ = p.parse(&l, &mut Fields::new());
         }
+    }
+
+    #[test]
+    fn find_byte_is_position() {
+        for len in 0..40 {
+            for at in 0..=len {
+                let mut s = vec![b'a'; len];
+                if let Some(c) = s.get_mut(at) {
+                    *c = b' ';
+                }
+                // Bytes around the needle, and a second one after it.
+                s.extend_from_slice(b"\x1f!\x80 \xff");
+                let want = s.iter().position(|&c| c == b' ').unwrap_or(s.len());
+                assert_eq!(find_byte(&s, b' '), want, "{s:?}");
+                assert_eq!(find_byte(&s[..len], b' '), at.min(len));
+            }
+        }
+        assert_eq!(find_byte(b"\x00\x01\x02\x03\x04\x05\x06\x07\x08=", b'='), 9);
+        assert_eq!(find_byte(b"\x21\x21\x21\x21\x21\x21\x21\x21", b' '), 8);
     }
 
     #[test]

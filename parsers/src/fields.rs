@@ -101,6 +101,22 @@ impl Fields {
         self.push(Text::Static(name), value);
     }
 
+    /// Adds one field per name, names known at compile time: a fixed-schema
+    /// parser's whole schema at once, with one capacity check instead of one
+    /// per field.
+    #[inline]
+    pub(crate) fn extend_static<const N: usize>(
+        &mut self,
+        names: &[&'static str; N],
+        values: [Text; N],
+    ) {
+        self.entries
+            .extend(names.iter().zip(values).map(|(&name, value)| Entry {
+                name: Text::Static(name),
+                value,
+            }));
+    }
+
     /// Copies `s` into the arena and returns its span (for text that is not a
     /// plain slice of the line, such as an unescaped string).
     pub fn arena_push(&mut self, s: &str) -> Text {
@@ -179,6 +195,13 @@ impl Fields {
         self.entries
             .get(index)
             .and_then(|e| self.text(line, e.value))
+    }
+
+    /// Every entry as `(name, value)` spans, absent ones included, for tests
+    /// that compare two parsers' output exactly.
+    #[cfg(test)]
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (Text, Text)> + '_ {
+        self.entries.iter().map(|e| (e.name, e.value))
     }
 
     /// Every present field as `(name, value)`, in the order pushed.

@@ -9,7 +9,7 @@
 
 use crate::{ParseError, ParseErrorKind, Text};
 use memchr::{memchr, memchr2};
-use nom::bytes::complete::{tag, take, take_while};
+use nom::bytes::complete::{tag, take};
 use nom::error::ErrorKind;
 use nom::{IResult, Parser};
 
@@ -149,12 +149,18 @@ pub(crate) fn str_of<'a>(s: &'a str, sub: In<'_>) -> &'a str {
         .unwrap_or("")
 }
 
-/// Any run of spaces (`' '` only).
-#[inline]
+/// Any run of spaces (`' '` only). Fields are nearly always separated by
+/// exactly one, so that case is checked first.
+#[inline(always)]
 pub(crate) fn spaces(i: In<'_>) -> In<'_> {
-    take_while::<_, _, Fail<'_>>(|c| c == b' ')
-        .parse(i)
-        .map_or(i, |(r, _)| r)
+    match i {
+        [b' ', rest @ ..] if rest.first() != Some(&b' ') => rest,
+        [b' ', ..] => {
+            let n = i.iter().position(|&c| c != b' ').unwrap_or(i.len());
+            i.get(n..).unwrap_or_default()
+        }
+        _ => i,
+    }
 }
 
 /// Everything up to the first `c` (or the end), as nom's `take_till` but
