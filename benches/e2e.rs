@@ -6,15 +6,34 @@
 //! cargo bench --bench e2e                       # 100 MB per workload
 //! cargo bench --bench e2e -- --mb 2000          # 2 GB per workload
 //! cargo bench --bench e2e -- --only access,lines --dir /var/tmp/e2e
+//! cargo bench --bench e2e -- --only cores --mb 500 --cores-runs 3
+//! cargo bench --bench e2e -- --only live --live-rate 1000000 --live-secs 10
 //! ```
 //!
 //! Files are generated once into `--dir` (default: `target/e2e`) and reused.
 //! When `mtail` is on `PATH`, the access log also goes through
 //! `benches/e2e/access.mtail`; the harness checks that both tools count the
 //! same and prints the ratio of their speeds, measured in the same run.
+//!
+//! Two more modes, named like workloads in `--only`:
+//!
+//! * `cores` (also part of the default run): the access workload as one
+//!   file, then as two files of the same size, read on parallel threads; the
+//!   speed-up of lines/s (wall), and a check that the two-file counts are
+//!   exactly twice the one-file counts (`e2e/cores.rs`).
+//! * `live` (only when named: it writes `--live-rate` × `--live-secs` lines,
+//!   ~1.5 GB at the defaults, under `--dir`, and deletes them after):
+//!   `logtally run` tails a file appended at `--live-rate` lines/s (default
+//!   1,000,000) for `--live-secs` s (default 10), scraped every 50 ms; how
+//!   far the exported counts trail the writer (max, p99, median lag) and
+//!   whether the writer kept its rate (`e2e/live.rs`).
 
 #[allow(dead_code)]
 mod common;
+#[path = "e2e/cores.rs"]
+mod cores;
+#[path = "e2e/live.rs"]
+mod live;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -274,6 +293,11 @@ fn same_counts(logtally: &Path, mtail: &Path) -> usize {
     theirs.len()
 }
 
+/// Whether `--only` names `name` (everything is selected without `--only`).
+fn selected(a: &Args, name: &str) -> bool {
+    a.only.as_ref().is_none_or(|o| o.iter().any(|n| n == name))
+}
+
 fn main() {
     let a = args();
     std::fs::create_dir_all(&a.dir).expect("create --dir");
@@ -282,16 +306,16 @@ fn main() {
         a.mb,
         a.dir.display()
     );
-    println!();
-    println!("| workload | config | MB | lines | wall s | CPU s | lines/s (wall) | lines per CPU-s | MB/s (wall) | peak RSS MB |");
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    if WORKLOADS.iter().any(|w| selected(&a, w.name)) {
+        println!();
+        println!("| workload | config | MB | lines | wall s | CPU s | lines/s (wall) | lines per CPU-s | MB/s (wall) | peak RSS MB |");
+        println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    }
     let mut rss = BTreeMap::new();
     let mut access: Option<(PathBuf, PathBuf, u64, Cost)> = None;
     for w in WORKLOADS {
-        if let Some(only) = &a.only {
-            if !only.iter().any(|o| o == w.name) {
-                continue;
-            }
+        if !selected(&a, w.name) {
+            continue;
         }
         let (input, bytes, lines) = generate(w, a.mb, &a.dir);
         let out = a.dir.join(format!("{}.prom", w.name));
@@ -332,6 +356,15 @@ fn main() {
     }
     if let Some((input, out, lines, ours)) = access {
         mtail(&a.dir, &input, &out, lines, &ours);
+    }
+    if selected(&a, "cores") {
+        cores::run(&a);
+    }
+    if a.only
+        .as_ref()
+        .is_some_and(|o| o.iter().any(|n| n == "live"))
+    {
+        live::run(&a);
     }
 }
 
