@@ -104,24 +104,6 @@ where
     }
 }
 
-/// Like [`expect`], and the failure is a [`ParseErrorKind::Syntax`] error
-/// even at the end of the line.
-#[inline]
-pub(crate) fn syntax<'a, O, P>(expected: &'static str, p: P) -> impl FnMut(In<'a>) -> PResult<'a, O>
-where
-    P: Parser<In<'a>, Output = O, Error = Fail<'a>>,
-{
-    let mut p = expect(expected, p);
-    move |i| {
-        p(i).map_err(|e| {
-            e.map(|mut f| {
-                f.kind.get_or_insert(ParseErrorKind::Syntax);
-                f
-            })
-        })
-    }
-}
-
 /// The [`Text`] span of `sub` inside `line` (`sub` must be a sub-slice of
 /// `line`, else [`Text::None`]).
 #[inline]
@@ -174,36 +156,81 @@ pub(crate) fn till_byte<'a>(c: u8) -> impl Fn(In<'a>) -> PResult<'a, In<'a>> {
 /// the text between the quotes and whether it holds a backslash. A missing
 /// closing quote is a failure at the end of the input ("closing '\"'").
 ///
-/// The closing quote is found with `memchr2` (a nom parser with a
-/// vectorised scan inside); a byte-at-a-time `take_till` is slower here even
-/// on short strings.
+/// The closing quote is found with [`quote_or_backslash`] (a word-at-a-time
+/// scan of the first bytes, then `memchr2`); strings without escapes, the
+/// usual case, take a single search.
 #[inline]
 pub(crate) fn quoted(i: In<'_>) -> PResult<'_, (In<'_>, bool)> {
-    let (body, _) = tag(&b"\""[..]).parse(i)?;
+    let Some((b'"', body)) = i.split_first() else {
+        return Err(fail(i, None, ""));
+    };
     let mut j = 0;
     let mut escaped = false;
-    loop {
-        let found = body.get(j..).and_then(|r| memchr2(b'"', b'\\', r));
-        match found.map(|k| (j + k, body.get(j + k))) {
-            Some((p, Some(b'"'))) => {
-                return Ok((
-                    body.get(p + 1..).unwrap_or_default(),
-                    (body.get(..p).unwrap_or_default(), escaped),
-                ))
-            }
-            Some((p, _)) => {
-                escaped = true;
-                j = p + 2;
-            }
-            None => {
-                return Err(nom::Err::Failure(Fail {
-                    at: i.get(i.len()..).unwrap_or_default(),
-                    kind: Some(ParseErrorKind::Incomplete),
-                    expected: "closing '\"'",
-                }))
-            }
+    while let Some(k) = body.get(j..).and_then(quote_or_backslash) {
+        let p = j + k;
+        if body.get(p) == Some(&b'"') {
+            return Ok((
+                body.get(p + 1..).unwrap_or_default(),
+                (body.get(..p).unwrap_or_default(), escaped),
+            ));
         }
+        escaped = true;
+        j = p + 2;
     }
+    Err(unterminated(i))
+}
+
+/// The failure for a string `i` without its closing quote.
+#[cold]
+fn unterminated(i: In<'_>) -> nom::Err<Fail<'_>> {
+    nom::Err::Failure(Fail {
+        at: i.get(i.len()..).unwrap_or_default(),
+        kind: Some(ParseErrorKind::Incomplete),
+        expected: "closing '\"'",
+    })
+}
+
+/// The position of the first `"` or `\\` in `s`. The first bytes are
+/// tested eight at a time in a `u64` (most keys and values are short, and
+/// the vectorised `memchr2` costs more to set up than it saves on them); the
+/// rest of a long string is searched with `memchr2`.
+#[inline]
+fn quote_or_backslash(s: &[u8]) -> Option<usize> {
+    /// Bytes looked at in words before switching to `memchr2`.
+    const SHORT: usize = 32;
+    let head = s.get(..SHORT).unwrap_or(s);
+    let mut words = head.chunks_exact(8);
+    let mut at = 0;
+    for w in &mut words {
+        let w = u64::from_le_bytes(w.try_into().unwrap_or_default());
+        if let Some(p) = quote_or_backslash_in_word(w) {
+            return Some(at + p);
+        }
+        at += 8;
+    }
+    if let Some(p) = words
+        .remainder()
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\')
+    {
+        return Some(at + p);
+    }
+    let tail = s.get(SHORT..)?;
+    memchr2(b'"', b'\\', tail).map(|p| p + SHORT)
+}
+
+/// The index of the first `"` or `\\` byte among the eight bytes of `w`
+/// (little-endian). Uses the "has zero byte" bit trick on `w` XOR each
+/// needle: the lowest flagged byte is always a true match (only bytes above
+/// a match can be flagged wrongly).
+#[inline]
+fn quote_or_backslash_in_word(w: u64) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let zero_bytes = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let found =
+        zero_bytes(w ^ (ONES * u64::from(b'"'))) | zero_bytes(w ^ (ONES * u64::from(b'\\')));
+    (found != 0).then(|| (found.trailing_zeros() / 8) as usize)
 }
 
 /// Four hex digits.
@@ -276,5 +303,49 @@ pub(crate) fn unescape<'a>(raw: &'a str, out: &mut String) -> Result<(), nom::Er
         let (r, c) = escape(r)?;
         out.push(c);
         i = r;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The word-at-a-time search finds the same first `"` or `\\` as a
+    /// plain search, at every position and length, with other bytes (high
+    /// bytes, bytes one off the needles) around.
+    #[test]
+    fn quote_or_backslash_matches_a_plain_search() {
+        let fill = [b'a', b'!', b'#', b'[', b']', 0x80, 0xff, 0x00, 0x21, 0x5b];
+        for len in 0..80 {
+            for at in 0..=len {
+                for needle in [b'"', b'\\'] {
+                    for &f in &fill {
+                        let mut s = vec![f; len];
+                        if at < len {
+                            s[at] = needle;
+                        }
+                        if at + 3 < len {
+                            s[at + 3] = b'"';
+                        }
+                        let plain = s.iter().position(|&c| c == b'"' || c == b'\\');
+                        assert_eq!(quote_or_backslash(&s), plain, "{s:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn quoted_strings() {
+        let q = |s: &'static str| quoted(s.as_bytes()).map(|(r, (v, e))| (r, v, e));
+        assert_eq!(q(r#""abc" x"#).unwrap(), (&b" x"[..], &b"abc"[..], false));
+        let long = r#""0123456789012345678901234567890123456789\"x" y"#;
+        assert_eq!(
+            q(long).unwrap(),
+            (&b" y"[..], &long.as_bytes()[1..long.len() - 3], true)
+        );
+        assert!(q(r#""abc"#).is_err());
+        assert!(q(r#""abc\""#).is_err());
+        assert!(q("abc").is_err());
     }
 }
