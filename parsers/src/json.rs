@@ -201,7 +201,7 @@ fn push_key<'a>(s: &mut String, line: &'a str, k: Key<'a>) -> Res<'a, ()> {
 /// The dotted name of `key` inside the objects named by `path` (their keys,
 /// outermost first). A top-level key without escapes is a span of the line;
 /// any other name is written to the arena.
-#[inline]
+#[inline(never)]
 fn name_of<'a>(out: &mut Fields, line: &'a str, path: &[KeySpan], key: Key<'a>) -> Res<'a, Text> {
     if path.is_empty() && !key.escaped {
         return Ok(text_of(line.as_bytes(), key.raw));
@@ -338,8 +338,9 @@ impl Parser for JsonParser {
 }
 
 /// The field name for a value under `cur` (`None`: the value names no field,
-/// being inside an array).
-#[inline]
+/// being inside an array). Inlined for its common case, a top-level key
+/// without escapes, which is a span of the line.
+#[inline(always)]
 fn field_name<'a>(
     out: &mut Fields,
     line: &'a str,
@@ -347,7 +348,13 @@ fn field_name<'a>(
     cur: Option<Key<'a>>,
 ) -> Res<'a, Option<Text>> {
     match cur {
-        Some(k) if st.emitting() => name_of(out, line, st.path(), k).map(Some),
+        Some(k) if st.emitting() => {
+            if st.path_len == 0 && !k.escaped {
+                Ok(Some(text_of(line.as_bytes(), k.raw)))
+            } else {
+                name_of(out, line, st.path(), k).map(Some)
+            }
+        }
         _ => Ok(None),
     }
 }
