@@ -87,6 +87,28 @@ const WORKLOADS: &[Workload] = &[
         config: "pipelines/app-logfmt.toml",
         source: Source::Repeat("pipelines/app-logfmt/sample.log"),
     },
+    // Five rules each: the parsers' own cost weighs more than with the
+    // ten-rule example pipelines above.
+    Workload {
+        name: "json5",
+        config: "benches/e2e/json5.toml",
+        source: Source::Repeat("pipelines/app-json/sample.log"),
+    },
+    Workload {
+        name: "logfmt5",
+        config: "benches/e2e/logfmt5.toml",
+        source: Source::Repeat("pipelines/app-logfmt/sample.log"),
+    },
+    Workload {
+        name: "regex",
+        config: "benches/e2e/regex.toml",
+        source: Source::Access,
+    },
+    Workload {
+        name: "grok",
+        config: "benches/e2e/grok.toml",
+        source: Source::Access,
+    },
     Workload {
         name: "series-1",
         config: "benches/e2e/series.toml",

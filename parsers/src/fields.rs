@@ -62,6 +62,29 @@ struct Entry {
 pub struct Fields {
     entries: Vec<Entry>,
     arena: String,
+    /// Bit `n` is set when a name of `n` bytes (63 for 63 or more) was
+    /// pushed: a lookup by a name of another length fails without a scan.
+    name_lengths: u64,
+}
+
+/// The bit of [`Fields::name_lengths`] for a name of `len` bytes.
+#[inline]
+fn length_bit(len: usize) -> u64 {
+    1 << len.min(63)
+}
+
+impl Text {
+    /// The length in bytes of the text (0 for [`Text::None`]).
+    #[inline]
+    fn len(self) -> usize {
+        match self {
+            Text::Line { start, end } | Text::Arena { start, end } => {
+                end.saturating_sub(start) as usize
+            }
+            Text::Static(s) => s.len(),
+            Text::None => 0,
+        }
+    }
 }
 
 impl Fields {
@@ -75,6 +98,7 @@ impl Fields {
     pub fn clear(&mut self) {
         self.entries.clear();
         self.arena.clear();
+        self.name_lengths = 0;
     }
 
     /// Number of entries, absent ones included.
@@ -92,6 +116,7 @@ impl Fields {
     /// Adds a field.
     #[inline]
     pub fn push(&mut self, name: Text, value: Text) {
+        self.name_lengths |= length_bit(name.len());
         self.entries.push(Entry { name, value });
     }
 
@@ -180,11 +205,31 @@ impl Fields {
         }
     }
 
+    /// Whether span `t` spells `name`. Compares lengths first, then bytes:
+    /// equal bytes to a `&str` are on character boundaries anyway, so no
+    /// boundary check is needed (this runs for every field of a line on
+    /// every lookup by name).
+    #[inline]
+    fn spells(&self, line: &str, t: Text, name: &[u8]) -> bool {
+        let (bytes, start, end) = match t {
+            Text::Line { start, end } => (line.as_bytes(), start, end),
+            Text::Arena { start, end } => (self.arena.as_bytes(), start, end),
+            Text::Static(s) => return s.as_bytes() == name,
+            Text::None => return false,
+        };
+        end.wrapping_sub(start) as usize == name.len()
+            && bytes.get(start as usize..end as usize) == Some(name)
+    }
+
     /// The value of the first field called `name`, if present.
     pub fn get<'a>(&'a self, line: &'a str, name: &str) -> Option<&'a str> {
+        if self.name_lengths & length_bit(name.len()) == 0 {
+            return None;
+        }
+        let name = name.as_bytes();
         self.entries
             .iter()
-            .find(|e| self.text(line, e.name) == Some(name))
+            .find(|e| self.spells(line, e.name, name))
             .and_then(|e| self.text(line, e.value))
     }
 
@@ -227,10 +272,66 @@ mod tests {
         assert_eq!(f.get(line, "a"), Some("1"));
         assert_eq!(f.get(line, "b"), Some("two"));
         assert_eq!(f.get(line, "c"), None);
+        assert_eq!(f.get(line, ""), None);
+        assert_eq!(f.get(line, "a="), None);
+        assert_eq!(f.get(line, "tw"), None);
         assert_eq!(f.value_at(line, 1), Some("two"));
         assert_eq!(f.iter(line).count(), 2);
         f.clear();
         assert!(f.is_empty());
+    }
+
+    #[test]
+    fn names_compare_as_whole_texts() {
+        let line = "é=1 ab=2";
+        let mut f = Fields::new();
+        // A span cut inside a character never equals a name.
+        f.push(Text::Line { start: 1, end: 2 }, Text::Static("x"));
+        f.push(
+            Text::Line { start: 5, end: 7 },
+            Text::Line { start: 8, end: 9 },
+        );
+        f.push(Text::Line { start: 9, end: 40 }, Text::Static("y"));
+        let n = f.arena_push("a.b");
+        f.push(n, Text::Static("z"));
+        assert_eq!(f.get(line, "ab"), Some("2"));
+        assert_eq!(f.get(line, "a"), None);
+        assert_eq!(f.get(line, "a.b"), Some("z"));
+        assert_eq!(f.get(line, "\u{a9}"), None);
+    }
+
+    #[test]
+    fn lookups_by_length() {
+        let long = "k".repeat(100);
+        let line = format!("{long}=1 {}=2", "j".repeat(70));
+        let mut f = Fields::new();
+        f.push(
+            Text::Line { start: 0, end: 100 },
+            Text::Line {
+                start: 101,
+                end: 102,
+            },
+        );
+        f.push(
+            Text::Line {
+                start: 103,
+                end: 173,
+            },
+            Text::Line {
+                start: 174,
+                end: 175,
+            },
+        );
+        assert_eq!(f.get(&line, &long), Some("1"));
+        assert_eq!(f.get(&line, &"j".repeat(70)), Some("2"));
+        assert_eq!(f.get(&line, &"k".repeat(70)), None);
+        assert_eq!(f.get(&line, "k"), None);
+        f.push(Text::None, Text::Static("x"));
+        assert_eq!(f.get(&line, ""), None);
+        f.clear();
+        assert_eq!(f.get(&line, &long), None);
+        f.push_static("", Text::Static("e"));
+        assert_eq!(f.get(&line, ""), Some("e"));
     }
 
     #[test]

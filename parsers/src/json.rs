@@ -19,16 +19,8 @@
 //! Control characters inside strings are accepted as they are (lenient).
 //! The set of fields varies from line to line: [`Parser::schema`] is `None`.
 
-use crate::scan::{
-    expect, fail, finish, quoted, str_of, syntax, text_of, unescape, Fail, In, PResult,
-};
+use crate::scan::{fail, finish, quoted, str_of, text_of, unescape, Fail, In, PResult};
 use crate::{Fields, ParseError, ParseErrorKind, Parser, Text};
-use nom::branch::alt;
-use nom::bytes::complete::tag;
-use nom::character::complete::{char, digit1, multispace0, one_of};
-use nom::combinator::{cut, opt, recognize};
-use nom::sequence::preceded;
-use nom::Parser as _;
 
 /// Deepest nesting of objects and arrays accepted (the top-level object
 /// counts as 1).
@@ -63,115 +55,189 @@ struct Key<'a> {
     escaped: bool,
 }
 
-type Res<'a, T> = Result<T, nom::Err<Fail<'a>>>;
-
-/// JSON whitespace.
-#[inline]
-fn ws(i: In<'_>) -> In<'_> {
-    multispace0::<_, Fail<'_>>(i).map_or(i, |(r, _)| r)
+/// Where a key of an open object is in the line, compactly (the keys of the
+/// open objects are kept in a fixed array initialised on every line).
+#[derive(Clone, Copy, Default)]
+struct KeySpan {
+    start: u32,
+    end: u32,
+    escaped: bool,
 }
 
-/// A string: the text between the quotes, and whether it has escapes.
+impl KeySpan {
+    /// The span of `k`, a key in `line`.
+    #[inline]
+    fn of(line: In<'_>, k: Key<'_>) -> Self {
+        let start = (k.raw.as_ptr() as usize).wrapping_sub(line.as_ptr() as usize);
+        KeySpan {
+            start: start as u32,
+            end: (start + k.raw.len()) as u32,
+            escaped: k.escaped,
+        }
+    }
+
+    /// The key back from its span.
+    #[inline]
+    fn key(self, line: In<'_>) -> Key<'_> {
+        Key {
+            raw: line
+                .get(self.start as usize..self.end as usize)
+                .unwrap_or_default(),
+            escaped: self.escaped,
+        }
+    }
+}
+
+type Res<'a, T> = Result<T, nom::Err<Fail<'a>>>;
+
+/// `i` without its first `n` bytes (empty if it is shorter).
 #[inline]
-fn string(i: In<'_>) -> PResult<'_, (In<'_>, bool)> {
-    quoted(i)
+fn skip(i: In<'_>, n: usize) -> In<'_> {
+    i.get(n..).unwrap_or_default()
+}
+
+/// JSON whitespace (space, tab, CR, LF). Most tokens follow their delimiter
+/// directly, so the common case is a single comparison.
+#[inline]
+fn ws(i: In<'_>) -> In<'_> {
+    match i.first() {
+        Some(&c) if c > b' ' => i,
+        _ => skip(
+            i,
+            i.iter()
+                .take_while(|&&c| matches!(c, b' ' | b'\t' | b'\r' | b'\n'))
+                .count(),
+        ),
+    }
 }
 
 /// An object key and the `:` after it.
 #[inline]
 fn key(i: In<'_>) -> PResult<'_, Key<'_>> {
-    let (r, (raw, escaped)) = expect("'\"' (an object key)", string).parse(i)?;
-    let (r, _) = preceded(multispace0, expect("':'", char(':'))).parse(r)?;
-    Ok((r, Key { raw, escaped }))
+    if i.first() != Some(&b'"') {
+        return Err(fail(i, None, "'\"' (an object key)"));
+    }
+    let (r, (raw, escaped)) = quoted(i)?;
+    let r = ws(r);
+    if r.first() != Some(&b':') {
+        return Err(fail(r, None, "':'"));
+    }
+    Ok((skip(r, 1), Key { raw, escaped }))
 }
 
 /// `true`, `false` or `null`.
 #[inline]
 fn literal(i: In<'_>) -> PResult<'_, In<'_>> {
-    syntax(
-        "true, false or null",
-        alt((tag(&b"true"[..]), tag(&b"false"[..]), tag(&b"null"[..]))),
-    )
-    .parse(i)
+    let n = if i.starts_with(b"true") || i.starts_with(b"null") {
+        4
+    } else if i.starts_with(b"false") {
+        5
+    } else {
+        return Err(fail(i, Some(ParseErrorKind::Syntax), "true, false or null"));
+    };
+    Ok((skip(i, n), i.get(..n).unwrap_or_default()))
 }
 
-/// A number, as written.
+/// The number of ASCII digits `i` starts with.
+#[inline]
+fn digits(i: In<'_>) -> usize {
+    i.iter().take_while(|c| c.is_ascii_digit()).count()
+}
+
+/// A syntax error at `at` that no alternative can recover from.
+#[cold]
+fn bad_number<'a>(at: In<'a>, expected: &'static str) -> nom::Err<Fail<'a>> {
+    nom::Err::Failure(Fail {
+        at,
+        kind: Some(ParseErrorKind::Syntax),
+        expected,
+    })
+}
+
+/// A number, as written: `-`?, `0` or digits, then an optional fraction and
+/// exponent.
 #[inline]
 fn number(i: In<'_>) -> PResult<'_, In<'_>> {
-    recognize((
-        opt(char('-')),
-        syntax("a digit", alt((tag(&b"0"[..]), digit1))),
-        opt(preceded(
-            char('.'),
-            cut(syntax("a digit after '.'", digit1)),
-        )),
-        opt((
-            one_of("eE"),
-            opt(one_of("+-")),
-            cut(syntax("a digit in the exponent", digit1)),
-        )),
-    ))
-    .parse(i)
+    let mut n = usize::from(i.first() == Some(&b'-'));
+    match i.get(n) {
+        Some(b'0') => n += 1,
+        Some(b'1'..=b'9') => n += digits(skip(i, n)),
+        _ => return Err(bad_number(skip(i, n), "a digit")),
+    }
+    if i.get(n) == Some(&b'.') {
+        n += 1;
+        let d = digits(skip(i, n));
+        if d == 0 {
+            return Err(bad_number(skip(i, n), "a digit after '.'"));
+        }
+        n += d;
+    }
+    if matches!(i.get(n), Some(b'e' | b'E')) {
+        n += 1;
+        if matches!(i.get(n), Some(b'+' | b'-')) {
+            n += 1;
+        }
+        let d = digits(skip(i, n));
+        if d == 0 {
+            return Err(bad_number(skip(i, n), "a digit in the exponent"));
+        }
+        n += d;
+    }
+    Ok((skip(i, n), i.get(..n).unwrap_or_default()))
 }
 
-/// Appends text `t` (of the line or of the arena `s` itself) to `s`.
-fn append_text(s: &mut String, line: &str, t: Text) {
-    match t {
-        Text::None => {}
-        Text::Static(x) => s.push_str(x),
-        Text::Line { start, end } => {
-            s.push_str(line.get(start as usize..end as usize).unwrap_or(""))
-        }
-        Text::Arena { start, end } => {
-            // Copy a range of the arena onto its own end, char by char (no
-            // temporary allocation; prefixes are short).
-            let (mut i, end) = (start as usize, end as usize);
-            while let Some(c) = s.get(i..end).and_then(|r| r.chars().next()) {
-                s.push(c);
-                i += c.len_utf8();
-            }
-        }
+/// Appends key `k` (a slice of `line`), unescaped, to `s`.
+#[inline]
+fn push_key<'a>(s: &mut String, line: &'a str, k: Key<'a>) -> Res<'a, ()> {
+    let raw = str_of(line, k.raw);
+    if k.escaped {
+        unescape(raw, s)
+    } else {
+        s.push_str(raw);
+        Ok(())
     }
 }
 
-/// The dotted name of `key` inside the object named `prefix`.
-#[inline]
-fn name_of<'a>(out: &mut Fields, line: &'a str, prefix: Text, key: Key<'a>) -> Res<'a, Text> {
-    if matches!(prefix, Text::None) && !key.escaped {
+/// The dotted name of `key` inside the objects named by `path` (their keys,
+/// outermost first). A top-level key without escapes is a span of the line;
+/// any other name is written to the arena.
+#[inline(never)]
+fn name_of<'a>(out: &mut Fields, line: &'a str, path: &[KeySpan], key: Key<'a>) -> Res<'a, Text> {
+    if path.is_empty() && !key.escaped {
         return Ok(text_of(line.as_bytes(), key.raw));
     }
-    let raw = str_of(line, key.raw);
     let (t, r) = out.arena_with(|s| {
-        if !matches!(prefix, Text::None) {
-            append_text(s, line, prefix);
+        for k in path {
+            push_key(s, line, k.key(line.as_bytes()))?;
             s.push('.');
         }
-        if key.escaped {
-            unescape(raw, s)
-        } else {
-            s.push_str(raw);
-            Ok(())
-        }
+        push_key(s, line, key)
     });
     r.map(|()| t)
+}
+
+/// Checks the escapes of `raw`, a string that names no field (a key or a
+/// value inside an array): unescapes it into the arena, where it is then
+/// simply not used.
+#[cold]
+fn check_escapes<'a>(out: &mut Fields, line: &'a str, raw: In<'a>) -> Res<'a, ()> {
+    let raw = str_of(line, raw);
+    out.arena_with(|s| unescape(raw, s)).1
 }
 
 /// The open containers. Frame `d` (0: the top-level object) is an array
 /// when bit `d` of `arrays` is set, else an object.
 ///
-/// Only objects outside any array name fields, and each one's dotted name is
-/// its parent's name, a `.` and its key: so the name of the innermost such
-/// object is kept as a [`Text`], and for the others only their length
-/// (their name is a prefix of their child's).
+/// Only objects outside any array name fields; their keys, outermost first,
+/// are `path[..path_len]`, from which the dotted name of a field is built
+/// only when a field is pushed (a key of the top-level object without
+/// escapes, the usual case, is the field name as it is in the line).
 struct Stack<'a> {
     arrays: u64,
     depth: usize,
-    /// The dotted name of the innermost object outside arrays (`Text::None`
-    /// for the top level).
-    prefix: Text,
-    /// `prefix_len[d]`: the length of the name of object `d` (outside
-    /// arrays).
-    prefix_len: [u32; MAX_DEPTH],
+    /// Keys of the open objects outside arrays, the top level excepted.
+    path: [KeySpan; MAX_DEPTH],
+    path_len: usize,
     /// Depth at which the outermost open array was opened (0: none).
     arr_depth: usize,
     /// That array, from its `[` on, and its field name.
@@ -179,39 +245,61 @@ struct Stack<'a> {
     arr_name: Text,
 }
 
-fn text_len(t: Text) -> u32 {
-    match t {
-        Text::Line { start, end } | Text::Arena { start, end } => end.saturating_sub(start),
-        Text::Static(s) => s.len() as u32,
-        Text::None => 0,
-    }
-}
-
 impl<'a> Stack<'a> {
-    fn is_array(&self, d: usize) -> bool {
-        self.arrays & (1u64 << (d % MAX_DEPTH)) != 0
+    /// The stack holding just the top-level object.
+    fn new() -> Self {
+        Stack {
+            arrays: 0,
+            depth: 1,
+            path: [KeySpan::default(); MAX_DEPTH],
+            path_len: 0,
+            arr_depth: 0,
+            arr: &[],
+            arr_name: Text::None,
+        }
     }
 
-    /// Opens an object (`array` false) or an array one level deeper; `name`
-    /// is its field name when it is outside arrays.
+    /// Whether fields are pushed at this point (outside arrays).
     #[inline]
-    fn open(&mut self, array: bool, name: Text) {
-        let d = self.depth % MAX_DEPTH;
-        if array {
-            self.arrays |= 1 << d;
-        } else {
-            self.arrays &= !(1 << d);
-            if self.arr_depth == 0 {
-                self.prefix = name;
-                if let Some(l) = self.prefix_len.get_mut(d) {
-                    *l = text_len(name);
-                }
+    fn emitting(&self) -> bool {
+        self.arr_depth == 0
+    }
+
+    /// The keys of the objects around the current value.
+    #[inline]
+    fn path(&self) -> &[KeySpan] {
+        self.path.get(..self.path_len).unwrap_or_default()
+    }
+
+    /// Opens an object one level deeper, named `key` (a key in `line`) when
+    /// outside arrays.
+    #[inline]
+    fn open_object(&mut self, line: In<'a>, key: Option<Key<'a>>) {
+        self.arrays &= !(1u64 << (self.depth % MAX_DEPTH));
+        if let (true, Some(k)) = (self.emitting(), key) {
+            if let Some(slot) = self.path.get_mut(self.path_len) {
+                *slot = KeySpan::of(line, k);
+                self.path_len += 1;
             }
         }
         self.depth += 1;
     }
 
-    /// Closes the container whose closing bracket starts `r`.
+    /// Opens an array one level deeper; `at` starts with its `[` and `name`
+    /// is its field name (`Text::None` when it names no field).
+    #[inline]
+    fn open_array(&mut self, at: In<'a>, name: Text) {
+        self.arrays |= 1u64 << (self.depth % MAX_DEPTH);
+        if self.emitting() {
+            self.arr_depth = self.depth + 1;
+            self.arr = at;
+            self.arr_name = name;
+        }
+        self.depth += 1;
+    }
+
+    /// Closes the container whose closing bracket starts `r`; pushes the
+    /// field of an outermost array.
     #[inline]
     fn close(&mut self, line: In<'a>, r: In<'a>, out: &mut Fields) -> In<'a> {
         self.depth -= 1;
@@ -227,28 +315,18 @@ impl<'a> Stack<'a> {
                 self.arr_depth = 0;
             }
         } else if self.depth >= 1 {
-            // Back to the parent object: its name is the start of ours (or
-            // none at the top level).
-            let parent = self.depth - 1;
-            self.prefix = match (parent, self.prefix) {
-                (0, _) => Text::None,
-                (_, Text::Arena { start, .. }) => {
-                    let len = self.prefix_len.get(parent).copied().unwrap_or(0);
-                    Text::Arena {
-                        start,
-                        end: start.saturating_add(len),
-                    }
-                }
-                (_, p) => p,
-            };
+            // A nested object outside arrays: its key leaves the path.
+            self.path_len = self.path_len.saturating_sub(1);
         }
-        r.get(1..).unwrap_or_default()
+        skip(r, 1)
     }
 
     /// Whether the innermost open container is an array.
     #[inline]
     fn in_array(&self) -> bool {
-        self.depth.checked_sub(1).is_none_or(|d| self.is_array(d))
+        self.depth
+            .checked_sub(1)
+            .is_none_or(|d| self.arrays & (1u64 << (d % MAX_DEPTH)) != 0)
     }
 }
 
@@ -259,20 +337,66 @@ impl Parser for JsonParser {
     }
 }
 
+/// The field name for a value under `cur` (`None`: the value names no field,
+/// being inside an array). Inlined for its common case, a top-level key
+/// without escapes, which is a span of the line.
+#[inline(always)]
+fn field_name<'a>(
+    out: &mut Fields,
+    line: &'a str,
+    st: &Stack<'a>,
+    cur: Option<Key<'a>>,
+) -> Res<'a, Option<Text>> {
+    match cur {
+        Some(k) if st.emitting() => {
+            if st.path_len == 0 && !k.escaped {
+                Ok(Some(text_of(line.as_bytes(), k.raw)))
+            } else {
+                name_of(out, line, st.path(), k).map(Some)
+            }
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Parses a string value at `r` and pushes it under `cur`; returns the rest.
+#[inline]
+fn string_value<'a>(
+    out: &mut Fields,
+    line: &'a str,
+    st: &Stack<'a>,
+    cur: Option<Key<'a>>,
+    r: In<'a>,
+) -> Res<'a, In<'a>> {
+    let (rest, (raw, escaped)) = quoted(r)?;
+    match field_name(out, line, st, cur)? {
+        Some(name) => {
+            let value = if escaped {
+                let raw = str_of(line, raw);
+                let (t, res) = out.arena_with(|s| unescape(raw, s));
+                res?;
+                t
+            } else {
+                text_of(line.as_bytes(), raw)
+            };
+            out.push(name, value);
+        }
+        // Escapes are checked inside arrays too.
+        None if escaped => check_escapes(out, line, raw)?,
+        None => {}
+    }
+    Ok(rest)
+}
+
 /// Parses the object that is the whole line, iteratively.
 fn object<'a>(line: &'a str, out: &mut Fields) -> Res<'a, ()> {
     let b = line.as_bytes();
-    let (mut r, _) = expect("'{' (a JSON object)", char('{')).parse(ws(b))?;
-    let mut st = Stack {
-        arrays: 0,
-        depth: 0,
-        prefix: Text::None,
-        prefix_len: [0; MAX_DEPTH],
-        arr_depth: 0,
-        arr: b,
-        arr_name: Text::None,
-    };
-    st.open(false, Text::None);
+    let start = ws(b);
+    if start.first() != Some(&b'{') {
+        return Err(fail(start, None, "'{' (a JSON object)"));
+    }
+    let mut r = skip(start, 1);
+    let mut st = Stack::new();
     // The key of the value being parsed, when inside an object.
     let mut cur: Option<Key<'a>> = None;
     let mut state = State::ObjStart;
@@ -302,72 +426,48 @@ fn object<'a>(line: &'a str, out: &mut Fields) -> Res<'a, ()> {
                 state = State::Value;
             }
             State::Value => {
-                let emitting = st.arr_depth == 0;
-                let prefix = st.prefix;
                 let Some(&c) = r.first() else {
                     return Err(fail(r, Some(ParseErrorKind::Incomplete), "a value"));
                 };
-                let name = |out: &mut Fields| match (emitting, cur) {
-                    (true, Some(k)) => name_of(out, line, prefix, k).map(Some),
-                    _ => Ok(None),
-                };
+                state = State::After;
                 match c {
+                    b'"' => r = string_value(out, line, &st, cur, r)?,
                     b'{' | b'[' => {
                         if st.depth >= MAX_DEPTH {
                             return Err(fail(r, None, "nesting at most 64 deep"));
                         }
-                        let name = name(out)?.unwrap_or(Text::None);
                         if c == b'{' {
+                            // The object's own name is only built for its
+                            // fields, but an escaped key is checked now.
+                            if let (true, Some(k)) = (st.emitting(), cur) {
+                                if k.escaped {
+                                    check_escapes(out, line, k.raw)?;
+                                }
+                            }
+                            st.open_object(b, cur);
                             state = State::ObjStart;
                         } else {
-                            if emitting {
-                                st.arr_depth = st.depth + 1;
-                                st.arr = r;
-                                st.arr_name = name;
-                            }
+                            let name = field_name(out, line, &st, cur)?.unwrap_or(Text::None);
+                            st.open_array(r, name);
                             state = State::ArrStart;
                         }
-                        st.open(c == b'[', name);
-                        r = r.get(1..).unwrap_or_default();
-                    }
-                    b'"' => {
-                        let (rest, (raw, escaped)) = string(r)?;
-                        if let Some(name) = name(out)? {
-                            let value = if escaped {
-                                let raw = str_of(line, raw);
-                                let (t, res) = out.arena_with(|s| unescape(raw, s));
-                                res?;
-                                t
-                            } else {
-                                text_of(b, raw)
-                            };
-                            out.push(name, value);
-                        } else if escaped {
-                            // Validate escapes inside arrays too, into a
-                            // span that is then simply not used.
-                            let raw = str_of(line, raw);
-                            out.arena_with(|s| unescape(raw, s)).1?;
-                        }
-                        r = rest;
-                        state = State::After;
+                        r = skip(r, 1);
                     }
                     b't' | b'f' | b'n' => {
                         let (rest, lit) = literal(r)?;
                         if c != b'n' {
-                            if let Some(name) = name(out)? {
+                            if let Some(name) = field_name(out, line, &st, cur)? {
                                 out.push(name, text_of(b, lit));
                             }
                         }
                         r = rest;
-                        state = State::After;
                     }
                     b'-' | b'0'..=b'9' => {
                         let (rest, num) = number(r)?;
-                        if let Some(name) = name(out)? {
+                        if let Some(name) = field_name(out, line, &st, cur)? {
                             out.push(name, text_of(b, num));
                         }
                         r = rest;
-                        state = State::After;
                     }
                     _ => return Err(fail(r, None, "a JSON value")),
                 }
@@ -381,11 +481,11 @@ fn object<'a>(line: &'a str, out: &mut Fields) -> Res<'a, ()> {
                 }
                 match (r.first(), st.in_array()) {
                     (Some(b','), false) => {
-                        r = r.get(1..).unwrap_or_default();
+                        r = skip(r, 1);
                         state = State::Key;
                     }
                     (Some(b','), true) => {
-                        r = r.get(1..).unwrap_or_default();
+                        r = skip(r, 1);
                         cur = None;
                         state = State::Value;
                     }
@@ -564,6 +664,105 @@ mod tests {
         assert_eq!(f.len(), 1);
         assert_eq!(f.get(l2, "c"), Some("1"));
         assert_eq!(f.get(l2, "a.b"), None);
+    }
+
+    #[test]
+    fn escaped_keys_are_checked_where_they_name_fields() {
+        // An escaped key of a nested object is checked when the object
+        // opens, even when the object holds no field.
+        let e = parse(r#"{"a\q":{}}"#).unwrap_err();
+        assert_eq!((e.kind, e.offset), (ParseErrorKind::Syntax, 4));
+        assert!(parse(r#"{"a":{"b\x":{"c":1}}}"#).is_err());
+        assert!(parse(r#"{"a\u00":[1]}"#).is_err());
+        // Keys inside arrays name no field, and a `null` value pushes none:
+        // their escapes are not looked at.
+        assert_eq!(
+            parse(r#"{"a":[{"b\q":1}],"n\q":null}"#).unwrap(),
+            pairs(&[("a", r#"[{"b\q":1}]"#)])
+        );
+        // Escaped keys at every level of a dotted name.
+        assert_eq!(
+            parse(r#"{"\u0061":{"b\"":{"c":"\t"},"d":1},"e":2}"#).unwrap(),
+            pairs(&[("a.b\".c", "\t"), ("a.d", "1"), ("e", "2")])
+        );
+    }
+
+    #[test]
+    fn numbers() {
+        for (text, ok) in [
+            ("0", true),
+            ("-0", true),
+            ("10", true),
+            ("1.25", true),
+            ("-1.5E-7", true),
+            ("2e10", true),
+            ("1e+0", true),
+            ("-", false),
+            ("--1", false),
+            ("+1", false),
+            ("01", false),
+            ("1.", false),
+            (".5", false),
+            ("1e", false),
+            ("1e+", false),
+            ("1.e5", false),
+            ("0x10", false),
+        ] {
+            let line = format!(r#"{{"n":{text}}}"#);
+            match parse(&line) {
+                Ok(got) => {
+                    assert!(ok, "{text:?} should not parse");
+                    assert_eq!(got, pairs(&[("n", text)]));
+                }
+                Err(e) => {
+                    assert!(!ok, "{text:?} should parse: {e}");
+                    assert_eq!(e.kind, ParseErrorKind::Syntax, "{text:?}");
+                }
+            }
+        }
+    }
+
+    /// Every prefix of valid lines, and the lines with a byte replaced by a
+    /// JSON delimiter, parse or fail without panicking; a cut line fails.
+    #[test]
+    fn truncated_and_corrupted_lines_never_panic() {
+        let lines = [
+            r#"{"level":"info","http":{"method":"GET","status":200,"req":{"h":["x",{"y":null}]}},"d":-1.5e3,"ok":true,"s":"a\"\u00e9\ud83d\ude00"}"#,
+            r#" { "a" : [ 1 , 2 , { "b" : "c" } ] , "é" : "ü" } "#,
+        ];
+        let mut f = Fields::new();
+        let p = JsonParser::new();
+        for line in lines {
+            assert!(p.parse(line, &mut f).is_ok(), "{line}");
+            let end = line.trim_end().len();
+            for cut in (0..end).filter(|&i| line.is_char_boundary(i)) {
+                let e = p.parse(&line[..cut], &mut f);
+                assert!(e.is_err(), "{:?} should not parse", &line[..cut]);
+            }
+            for at in (0..line.len()).filter(|&i| line.is_char_boundary(i)) {
+                for c in ["{", "}", "[", "]", "\"", "\\", ":", ",", "\u{1}"] {
+                    let next = line[at..].chars().next().map_or(0, char::len_utf8);
+                    let bad = format!("{}{c}{}", &line[..at], &line[at + next..]);
+                    let _ = p.parse(&bad, &mut f);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn deep_nesting_fails_cleanly() {
+        for open in ["[", "{\"k\":", "[{\"k\":"] {
+            let deep = format!("{{\"a\":{}", open.repeat(10_000));
+            let e = parse(&deep).unwrap_err();
+            assert_eq!(e.expected, "nesting at most 64 deep");
+        }
+        // Nested arrays deep inside objects keep their text.
+        let line = format!(
+            "{{\"a\":{}1{}}}",
+            "[".repeat(MAX_DEPTH - 1),
+            "]".repeat(MAX_DEPTH - 1)
+        );
+        assert_eq!(parse(&line).unwrap()[0].1.len(), 2 * (MAX_DEPTH - 1) + 1);
     }
 
     #[test]

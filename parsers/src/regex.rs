@@ -53,14 +53,15 @@ impl Matcher {
         &self.names
     }
 
-    /// Matches `line` and pushes one field per group; calls `check(i, value)`
-    /// on each present value, which may reject the line.
+    /// Matches `line` and pushes one field per group; calls
+    /// `check(i, start, end)` on each present value (bytes `start..end` of
+    /// the line), which may reject the line.
     #[inline]
     pub(crate) fn parse(
         &self,
         line: &str,
         out: &mut Fields,
-        check: impl Fn(usize, &str) -> Result<(), ParseError>,
+        check: impl Fn(usize, usize, usize) -> Result<(), ParseError>,
     ) -> Result<(), ParseError> {
         out.clear();
         let mut locs = self
@@ -78,10 +79,15 @@ impl Matcher {
                 ));
             }
             for (k, (&g, &name)) in self.groups.iter().zip(&self.names).enumerate() {
-                let value = match locs.get(g).and_then(|(s, e)| line.get(s..e)) {
-                    Some(v) => {
-                        check(k, v)?;
-                        Text::of(line, v)
+                // Capture offsets are on character boundaries of `line`:
+                // they make a span as they are.
+                let value = match locs.get(g) {
+                    Some((start, end)) => {
+                        check(k, start, end)?;
+                        Text::Line {
+                            start: start as u32,
+                            end: end as u32,
+                        }
                     }
                     None => Text::None,
                 };
@@ -125,7 +131,7 @@ impl RegexParser {
 
 impl Parser for RegexParser {
     fn parse(&self, line: &str, out: &mut Fields) -> Result<(), ParseError> {
-        self.m.parse(line, out, |_, _| Ok(()))
+        self.m.parse(line, out, |_, _, _| Ok(()))
     }
 
     fn schema(&self) -> Option<&[&str]> {

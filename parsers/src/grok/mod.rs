@@ -150,9 +150,10 @@ impl GrokParser {
 impl Parser for GrokParser {
     fn parse(&self, line: &str, out: &mut Fields) -> Result<(), ParseError> {
         if !self.typed {
-            return self.m.parse(line, out, |_, _| Ok(()));
+            return self.m.parse(line, out, |_, _, _| Ok(()));
         }
-        self.m.parse(line, out, |k, v| {
+        self.m.parse(line, out, |k, start, end| {
+            let v = line.get(start..end).unwrap_or_default();
             let ok = match self.types.get(k) {
                 Some(FieldType::Int) => v.parse::<i64>().is_ok(),
                 Some(FieldType::Float) => v.parse::<f64>().is_ok(),
@@ -161,10 +162,9 @@ impl Parser for GrokParser {
             if ok {
                 Ok(())
             } else {
-                let offset = (v.as_ptr() as usize).wrapping_sub(line.as_ptr() as usize);
                 Err(ParseError::new(
                     ParseErrorKind::Type,
-                    offset,
+                    start,
                     "a value of the field's type",
                 ))
             }
