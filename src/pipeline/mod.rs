@@ -8,6 +8,7 @@ pub mod condition;
 pub mod pattern;
 pub mod record;
 pub mod rules;
+pub mod series_cache;
 pub mod shared;
 pub mod template;
 

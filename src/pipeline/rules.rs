@@ -9,13 +9,13 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use hashbrown::HashMap;
 use metrics::{counter, Counter};
 
 use regex::CaptureLocations;
 
 use super::condition::{parse_number, Condition, Target, Test};
 use super::record::{FieldRef, Record};
+use super::series_cache::SeriesCache;
 use super::shared::SharedRef;
 use super::template::{Part, Template};
 use crate::config::{GaugeAction, MetricKind, RuleSpec};
@@ -258,7 +258,7 @@ pub struct RuleState {
     dynamic: Vec<usize>,
     fixed: Option<Arc<Series>>,
     /// Label values (joined) → index in `resolved`.
-    cache: HashMap<Box<[u8]>, usize>,
+    cache: SeriesCache,
     /// The series this state has resolved.
     resolved: Vec<Arc<Series>>,
     key: Vec<u8>,
@@ -297,7 +297,7 @@ impl RuleState {
             slots,
             dynamic,
             fixed: None,
-            cache: HashMap::new(),
+            cache: SeriesCache::default(),
             resolved: Vec::new(),
             key: Vec::new(),
             locs: rule
@@ -321,11 +321,10 @@ impl RuleState {
             // `init` gives a value for every rule label, in rule-label order.
             let dyn_values: Vec<&str> = st.dynamic.iter().map(|&i| values[i].as_str()).collect();
             let key = join_key(&dyn_values);
-            if !st.cache.contains_key(key.as_slice()) {
+            if st.cache.get(&key).is_none() {
                 let s = st.create(rule, &dyn_values);
                 st.resolved.push(s);
-                st.cache
-                    .insert(key.into_boxed_slice(), st.resolved.len() - 1);
+                st.cache.insert(&key, st.resolved.len() - 1);
             }
         }
         st
@@ -406,7 +405,7 @@ impl RuleState {
             }
             render(&mut self.key, &rule.labels[t].2, rule, &self.locs, rec);
         }
-        if let Some(&i) = self.cache.get(self.key.as_slice()) {
+        if let Some(i) = self.cache.get(&self.key) {
             return Resolved::Slot(i);
         }
         self.series_slow(rule)
@@ -425,7 +424,7 @@ impl RuleState {
             Some(s) => {
                 self.resolved.push(s);
                 let i = self.resolved.len() - 1;
-                self.cache.insert(key.clone().into_boxed_slice(), i);
+                self.cache.insert(&key, i);
                 Resolved::Slot(i)
             }
             None => {

@@ -1,0 +1,109 @@
+//! A rule's per-source map from rendered label values to its series.
+//!
+//! Label values are short: a method and a status, a level, a program name.
+//! Keys of up to [`SHORT`] bytes are read, with their length, as integers:
+//! looking one up hashes and compares three integers, with no call to
+//! compare byte strings and no allocation per key. Longer keys go to
+//! an ordinary map of byte strings.
+
+use hashbrown::HashMap;
+
+/// Longest key packed into integers.
+const SHORT: usize = 16;
+
+/// A short key: its bytes in two words (see [`pack`]) and its length.
+type Packed = (u64, u64, u32);
+
+/// Rendered label values → index of the series among a rule state's.
+#[derive(Debug, Default)]
+pub struct SeriesCache {
+    short: HashMap<Packed, usize>,
+    long: HashMap<Box<[u8]>, usize>,
+}
+
+impl SeriesCache {
+    /// The series index stored for `key`.
+    #[inline]
+    pub fn get(&self, key: &[u8]) -> Option<usize> {
+        match pack(key) {
+            Some(k) => self.short.get(&k).copied(),
+            None => self.long.get(key).copied(),
+        }
+    }
+
+    /// Stores `index` for `key`.
+    pub fn insert(&mut self, key: &[u8], index: usize) {
+        match pack(key) {
+            Some(k) => self.short.insert(k, index),
+            None => self.long.insert(key.into(), index),
+        };
+    }
+
+    /// Number of keys stored.
+    pub fn len(&self) -> usize {
+        self.short.len() + self.long.len()
+    }
+
+    /// True when no key is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// `key` and its length as integers, when it is short enough. The words
+/// are read straight from the key, overlapping when it is shorter than
+/// they are: with the length, they still tell every key apart.
+#[inline]
+fn pack(key: &[u8]) -> Option<Packed> {
+    let n = key.len();
+    let word = |at: usize| u64::from_le_bytes(key[at..at + 8].try_into().expect("8 bytes"));
+    let half = |at: usize| u32::from_le_bytes(key[at..at + 4].try_into().expect("4 bytes"));
+    let words = match n {
+        0 => (0, 0),
+        1..=3 => {
+            let b = |i: usize| u64::from(key[i]);
+            (b(0) | b(n / 2) << 8 | b(n - 1) << 16, 0)
+        }
+        4..=7 => (u64::from(half(0)) | u64::from(half(n - 4)) << 32, 0),
+        8..=SHORT => (word(0), word(n - 8)),
+        _ => return None,
+    };
+    Some((words.0, words.1, n as u32))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_of_every_length_stay_apart() {
+        let mut c = SeriesCache::default();
+        // Keys that are prefixes of one another, with trailing zero bytes,
+        // on both sides of every length where the packing changes.
+        let mut keys: Vec<Vec<u8>> = (0..=20).map(|n| vec![b'a'; n]).collect();
+        keys.extend((0..=17).map(|n| {
+            let mut k = vec![b'a'; n];
+            k.push(0);
+            k
+        }));
+        keys.push(b"GET\xff200".to_vec());
+        keys.push(b"GET\xff20".to_vec());
+        // Every byte counts, at every position and length.
+        for n in 1..=SHORT {
+            for at in 0..n {
+                let mut k = vec![b'x'; n];
+                k[at] = b'y';
+                keys.push(k);
+            }
+        }
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(c.get(k), None, "{k:?} before insertion");
+            c.insert(k, i);
+        }
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(c.get(k), Some(i), "{k:?}");
+        }
+        assert_eq!(c.len(), keys.len());
+        assert!(c.short.len() > 0 && c.long.len() > 0);
+    }
+}
