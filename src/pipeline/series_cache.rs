@@ -104,6 +104,6 @@ mod tests {
             assert_eq!(c.get(k), Some(i), "{k:?}");
         }
         assert_eq!(c.len(), keys.len());
-        assert!(c.short.len() > 0 && c.long.len() > 0);
+        assert!(!c.short.is_empty() && !c.long.is_empty());
     }
 }
