@@ -548,17 +548,102 @@ fn kafka_restarts_mid_stream_resume_exactly_with_state() {
     assert!(agent.terminate().success());
 }
 
-/// Throughput against tansu, for the README's figure: `cargo test --release
-/// --test kafka -- --ignored --nocapture`.
+/// Per thread name (threads of one name summed), seconds on a CPU and
+/// seconds runnable but waiting for one, from `/proc/PID/task/*/schedstat`.
+/// Threads that ended are not included.
+fn thread_times(pid: u32) -> BTreeMap<String, (f64, f64)> {
+    let mut out = BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for t in tasks.flatten() {
+        let (Ok(comm), Ok(sched)) = (
+            std::fs::read_to_string(t.path().join("comm")),
+            std::fs::read_to_string(t.path().join("schedstat")),
+        ) else {
+            continue;
+        };
+        // Numbered threads of one kind (rdk:broker1, rdk:broker2) together.
+        let name = comm
+            .trim_end()
+            .trim_end_matches(|c: char| c.is_ascii_digit());
+        let f: Vec<f64> = sched
+            .split_whitespace()
+            .map(|v| v.parse().unwrap())
+            .collect();
+        let e = out.entry(name.to_string()).or_insert((0.0, 0.0));
+        e.0 += f[0] / 1e9;
+        e.1 += f[1] / 1e9;
+    }
+    out
+}
+
+/// Seconds runnable but waiting for a CPU, over every thread of `pid` alive.
+fn runqueue_wait(pid: u32) -> f64 {
+    thread_times(pid).values().map(|t| t.1).sum()
+}
+
+/// CPU seconds (user + system) of process `pid` so far, from
+/// `/proc/PID/stat`: every thread, including those that ended.
+fn process_cpu(pid: u32) -> Option<f64> {
+    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let f: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
+    Some((f[11].parse::<f64>().ok()? + f[12].parse::<f64>().ok()?) / tick)
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// Consumption throughput against tansu: messages/s (wall), and messages
+/// per CPU-second of logtally and of the broker.
+///
+/// ```text
+/// LOGTALLY_TEST_KAFKA=127.0.0.1:PORT [LOGTALLY_TEST_TANSU_PID=PID] \
+///   cargo test --release --test kafka -- --ignored --nocapture kafka_throughput
+/// ```
+///
+/// The topic (3 partitions, one logfmt line per message, `track` and
+/// `version` headers) is filled before logtally starts, so consumption is
+/// measured alone. The window runs from the first counted line to the last;
+/// CPU seconds are those of that window. Optional settings:
+///
+/// - `LOGTALLY_TEST_KAFKA_MESSAGES`: messages produced (1000000);
+/// - `LOGTALLY_TEST_KAFKA_TOPIC`: a topic filled by an earlier run (it
+///   prints its name) with that many messages, to skip producing;
+/// - `LOGTALLY_TEST_KAFKA_OPTIONS`: consumer options, `key=value,...`;
+/// - `LOGTALLY_TEST_TANSU_PID`: the broker's pid, for its CPU seconds;
+/// - `LOGTALLY_TEST_PERF_OUT`: record a profile of logtally over the window
+///   there (`perf record -e cpu-clock --call-graph dwarf`).
 #[test]
 #[ignore]
 fn kafka_throughput() {
     let Some(brokers) = tansu() else { return };
-    let topic = unique("lt-throughput");
-    create_topic(&brokers, &topic, 3);
-    const N: usize = 200_000;
-    let msgs = app_messages(N, 3, 0);
-    produce(&brokers, &topic, &msgs);
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let n: usize = env("LOGTALLY_TEST_KAFKA_MESSAGES").map_or(1_000_000, |v| v.parse().unwrap());
+    let topic = match env("LOGTALLY_TEST_KAFKA_TOPIC") {
+        Some(t) => t,
+        None => {
+            let topic = unique("lt-throughput");
+            create_topic(&brokers, &topic, 3);
+            let t = Instant::now();
+            let (p, d) = producer(&brokers);
+            for start in (0..n).step_by(100_000) {
+                let chunk = app_messages(100_000.min(n - start), 3, start);
+                send(&p, &topic, &chunk);
+            }
+            delivered(&p, &d);
+            eprintln!(
+                "produced {n} messages to {topic} in {:.1} s",
+                t.elapsed().as_secs_f64()
+            );
+            topic
+        }
+    };
+    let broker_pid: Option<u32> = env("LOGTALLY_TEST_TANSU_PID").map(|v| v.parse().unwrap());
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(
         dir.path(),
@@ -566,16 +651,115 @@ fn kafka_throughput() {
         &unique("g"),
         &[("events", &topic, "message")],
     );
+    let options = env("LOGTALLY_TEST_KAFKA_OPTIONS").unwrap_or_default();
+    if !options.is_empty() {
+        let extra: String = options
+            .split(',')
+            .map(|kv| {
+                let (k, v) = kv.split_once('=').expect("key=value");
+                format!(", \"{}\" = \"{}\"", k.trim(), v.trim())
+            })
+            .collect();
+        let text = std::fs::read_to_string(&cfg).unwrap();
+        let text = text.replace(
+            "\"session.timeout.ms\" = 6000 }",
+            &format!("\"session.timeout.ms\" = 6000{extra} }}"),
+        );
+        write(Path::new(&cfg), &text);
+    }
+    let load_before = loadavg();
     let agent = Agent::start(&["--config", &cfg]);
-    // Time from the first counted line, not from the group join.
-    agent.wait_for("first lines", |m| counts(m) > 0.0);
-    let t0 = Instant::now();
-    let first = counts(&agent.metrics());
-    agent.wait_for("every line counted", |m| counts(m) >= N as f64);
+    let pid = agent.child.id();
+    let perf = env("LOGTALLY_TEST_PERF_OUT").map(|out| {
+        std::process::Command::new("perf")
+            .args([
+                "record",
+                "-q",
+                "-e",
+                "cpu-clock",
+                "-F",
+                "1000",
+                "--call-graph",
+            ])
+            .args(["dwarf,16384", "-o", &out, "-p", &pid.to_string()])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("perf")
+    });
+    // The window runs from the first counted line (after the group join)
+    // to the last.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (first, t0, cpu0, threads0, broker0) = loop {
+        let (threads, broker) = (
+            thread_times(pid),
+            broker_pid.and_then(|b| Some((process_cpu(b)?, runqueue_wait(b)))),
+        );
+        let (cpu, t) = (process_cpu(pid).unwrap(), Instant::now());
+        let c = counts(&agent.metrics());
+        if c > 0.0 {
+            break (c, t, cpu, threads, broker);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nothing counted: {}",
+            agent.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let c = counts(&agent.metrics());
+        if c >= n as f64 {
+            assert_eq!(c, n as f64, "counted more than produced");
+            break;
+        }
+        assert!(Instant::now() < deadline, "only {c} of {n} counted");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let secs = t0.elapsed().as_secs_f64();
+    let cpu = process_cpu(pid).unwrap() - cpu0;
+    let threads = thread_times(pid);
+    let broker = broker_pid
+        .and_then(|b| Some((process_cpu(b)?, runqueue_wait(b))))
+        .zip(broker0)
+        .map(|(b, a)| (b.0 - a.0, b.1 - a.1));
+    if let Some(mut perf) = perf {
+        let _ = std::process::Command::new("kill")
+            .args(["-INT", &perf.id().to_string()])
+            .status();
+        let _ = perf.wait();
+    }
+    let m = n as f64 - first;
+    eprintln!("topic {topic} ({n} messages, 3 partitions), options {{{options}}}");
     eprintln!(
-        "{:.0} messages/s ({} messages in {secs:.2} s)",
-        (N as f64 - first) / secs,
-        N as f64 - first
+        "consumed {m} messages in {secs:.2} s: {:.0} messages/s (wall)",
+        m / secs
     );
+    eprintln!(
+        "logtally: {cpu:.2} CPU-s ({:.0}% of one core): {:.0} messages per CPU-second",
+        100.0 * cpu / secs,
+        m / cpu
+    );
+    // Wall time of a thread = on a CPU + waiting for one (the machine is
+    // busy) + sleeping (waiting for data, e.g. a fetch).
+    for (name, after) in &threads {
+        let before = threads0.get(name).copied().unwrap_or((0.0, 0.0));
+        let (run, wait) = (after.0 - before.0, after.1 - before.1);
+        if run >= 0.01 {
+            eprintln!(
+                "  thread {name:<16} {run:6.2} CPU-s ({:4.1}%), {wait:5.2} s waiting for a CPU",
+                100.0 * run / cpu
+            );
+        }
+    }
+    match broker {
+        Some((b, wait)) => eprintln!(
+            "broker: {b:.2} CPU-s ({:.0}% of one core): {:.0} messages per CPU-second; \
+             {wait:.2} s waiting for a CPU (summed over its threads)",
+            100.0 * b / secs,
+            m / b
+        ),
+        None => eprintln!("broker: CPU unknown (set LOGTALLY_TEST_TANSU_PID)"),
+    }
+    eprintln!("load average {load_before} before, {} after", loadavg());
 }

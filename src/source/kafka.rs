@@ -66,6 +66,13 @@ const FLUSH_EVERY: u64 = 4096;
 /// Longest wait before applied offsets are stored.
 const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 
+/// Messages between two readings of the clock for [`FLUSH_INTERVAL`] while
+/// messages keep coming (an idle poll flushes at once).
+const CLOCK_EVERY: u64 = 64;
+
+/// librdkafka's `fetch.queue.backoff.ms` (see [`KafkaSource::client_config`]).
+const FETCH_QUEUE_BACKOFF_MS: &str = "50";
+
 /// How long one poll waits for a message.
 const POLL_WAIT: Duration = Duration::from_millis(100);
 
@@ -136,26 +143,35 @@ pub struct MessageFields {
     timestamp: Option<String>,
     headers: Vec<(String, String)>,
     used_headers: usize,
+    /// The partition `partition` holds.
+    partition_num: Option<i32>,
 }
 
 impl MessageFields {
     /// Fills the fields from `msg`.
     pub fn fill<M: Message>(&mut self, msg: &M) {
-        set(&mut self.topic, msg.topic());
-        self.partition.clear();
-        let _ = write!(self.partition, "{}", msg.partition());
-        self.offset.clear();
-        let _ = write!(self.offset, "{}", msg.offset());
+        self.fill_in(msg, msg.topic());
+    }
+
+    /// Fills the fields from `msg`, whose topic is `topic` (read once by the
+    /// caller). Topic and partition change seldom from one message to the
+    /// next: they are rewritten only when they do.
+    fn fill_in<M: Message>(&mut self, msg: &M, topic: &str) {
+        if self.topic != topic {
+            set(&mut self.topic, topic);
+        }
+        let partition = msg.partition();
+        if self.partition_num != Some(partition) {
+            set_int(&mut self.partition, partition.into());
+            self.partition_num = Some(partition);
+        }
+        set_int(&mut self.offset, msg.offset());
         match msg.key() {
             Some(k) => set_lossy(self.key.get_or_insert_with(String::new), k),
             None => self.key = None,
         }
         match msg.timestamp().to_millis() {
-            Some(ms) => {
-                let t = self.timestamp.get_or_insert_with(String::new);
-                t.clear();
-                let _ = write!(t, "{ms}");
-            }
+            Some(ms) => set_int(self.timestamp.get_or_insert_with(String::new), ms),
             None => self.timestamp = None,
         }
         self.used_headers = 0;
@@ -165,7 +181,9 @@ impl MessageFields {
                     self.headers.push(Default::default());
                 }
                 let (k, v) = &mut self.headers[self.used_headers];
-                set(k, h.key);
+                if k != h.key {
+                    set(k, h.key);
+                }
                 set_lossy(v, h.value.unwrap_or_default());
                 self.used_headers += 1;
             }
@@ -198,6 +216,29 @@ fn set(buf: &mut String, s: &str) {
     buf.push_str(s);
 }
 
+/// Sets `buf` to `v` in decimal (without the formatting machinery: this
+/// runs for every message).
+fn set_int(buf: &mut String, v: i64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = v.unsigned_abs();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    buf.clear();
+    if v < 0 {
+        buf.push('-');
+    }
+    for &d in &digits[i..] {
+        buf.push(d as char);
+    }
+}
+
 fn set_lossy(buf: &mut String, b: &[u8]) {
     buf.clear();
     match std::str::from_utf8(b) {
@@ -228,21 +269,21 @@ impl Work {
     /// Applies the lines of `msg` to the metrics.
     fn apply(&mut self, msg: &BorrowedMessage<'_>) {
         self.messages += 1;
+        // Read once: each call goes through librdkafka and checks UTF-8.
+        let topic = msg.topic();
+        let partition = msg.partition();
         let next = msg.offset() + 1;
         match self
             .applied
             .iter_mut()
-            .find(|(t, p, _)| *p == msg.partition() && t == msg.topic())
+            .find(|(t, p, _)| *p == partition && t == topic)
         {
             Some(e) => e.2 = next,
-            None => self
-                .applied
-                .push((msg.topic().to_string(), msg.partition(), next)),
+            None => self.applied.push((topic.to_string(), partition, next)),
         }
         // Published now, with the lines applied below, under the caller's
         // batch guard.
-        self.slot
-            .update(|v| publish(v, msg.topic(), msg.partition(), next));
+        self.slot.update(|v| publish(v, topic, partition, next));
         let Some(payload) = msg.payload() else {
             self.no_payload += 1;
             return;
@@ -253,7 +294,7 @@ impl Work {
             self.invalid_utf8 += 1;
             return;
         };
-        self.fields.fill(msg);
+        self.fields.fill_in(msg, topic);
         let (dispatcher, fields, frame, max) = (
             &mut self.dispatcher,
             &self.fields,
@@ -801,7 +842,14 @@ impl KafkaSource {
                 },
             )
             .set("statistics.interval.ms", "1000")
-            .set("enable.partition.eof", "false");
+            .set("enable.partition.eof", "false")
+            // Once a partition's fetch queue holds queued.min.messages,
+            // librdkafka waits this long before fetching it again. Its
+            // default (1 s) is far longer than this source takes to drain
+            // the queue when it is behind (a fraction of a second for the
+            // default 100000 messages): consumption then stalls for most of
+            // every second. `options` may set another value.
+            .set("fetch.queue.backoff.ms", FETCH_QUEUE_BACKOFF_MS);
         for (k, v) in &s.options {
             c.set(k, v);
         }
@@ -891,8 +939,11 @@ impl KafkaSource {
                 }
                 None => true,
             };
+            // The clock is read every CLOCK_EVERY messages, not for each.
             if unflushed > 0
-                && (idle || unflushed >= FLUSH_EVERY || last_flush.elapsed() >= FLUSH_INTERVAL)
+                && (idle
+                    || unflushed >= FLUSH_EVERY
+                    || (unflushed % CLOCK_EVERY == 0 && last_flush.elapsed() >= FLUSH_INTERVAL))
             {
                 ctx.work.lock().flush(&consumer, ctx);
                 unflushed = 0;
@@ -962,6 +1013,18 @@ mod tests {
         assert_eq!(ContextFields::get(&f, "_kafka.header.track"), None);
         assert_eq!(ContextFields::get(&f, "_kafka.key"), None);
         assert_eq!(ContextFields::get(&f, "_kafka.timestamp"), None);
+        assert_eq!(ContextFields::get(&f, "_kafka.topic"), Some("t"));
+        assert_eq!(ContextFields::get(&f, "_kafka.partition"), Some("0"));
+        assert_eq!(ContextFields::get(&f, "_kafka.offset"), Some("0"));
+    }
+
+    #[test]
+    fn integers_are_written_in_decimal() {
+        let mut s = String::from("stale");
+        for v in [0, 7, 10, 41, -1, -120, i64::MAX, i64::MIN] {
+            set_int(&mut s, v);
+            assert_eq!(s, v.to_string());
+        }
     }
 
     #[test]
