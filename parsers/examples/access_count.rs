@@ -16,40 +16,22 @@ use logtally_parsers::access::{AccessFormat, AccessLogParser};
 use logtally_parsers::{Fields, Parser};
 use std::hint::black_box;
 
-/// The lines of `benches/common`'s `access_line`, from the same xorshift
-/// generator.
+/// The benchmarks' shared workloads (`benches/common` of the workspace).
+#[allow(dead_code)]
+#[path = "../../benches/common/mod.rs"]
+mod common;
+
+/// `n` lines of `benches/common`'s `access_line`, from the same generator.
 fn lines(n: usize) -> Vec<String> {
-    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-    let methods = ["GET", "GET", "GET", "POST", "PUT", "DELETE"];
-    let paths = [
-        "/",
-        "/products/42",
-        "/cart",
-        "/checkout",
-        "/checkout/confirm",
-        "/static/app.js",
-        "/api/v1/items?page=3",
-    ];
-    let statuses = [200, 200, 200, 200, 201, 304, 404, 500, 502];
+    let mut rng = common::Rng::new();
     (0..n)
         .map(|i| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let m = methods[(x % methods.len() as u64) as usize];
-            let p = paths[((x >> 8) % paths.len() as u64) as usize];
-            let s = statuses[((x >> 16) % statuses.len() as u64) as usize];
-            let bytes = (x >> 24) % 50_000;
-            let rt = (x >> 40) % 3000;
-            format!(
-                "10.0.{}.{} - - [27/Nov/2026:10:{:02}:{:02} +0000] \"{m} {p} HTTP/1.1\" {s} {bytes} \"https://shop.example/\" \"Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0\" {}.{:03}",
-                (i / 256) % 256,
-                i % 256,
-                (i / 60) % 60,
-                i % 60,
-                rt / 1000,
-                rt % 1000,
-            )
+            let mut line = Vec::new();
+            common::access_line(&mut rng, i, &mut line);
+            String::from_utf8(line)
+                .expect("generated lines are ASCII")
+                .trim_end()
+                .to_owned()
         })
         .collect()
 }
