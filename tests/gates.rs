@@ -183,8 +183,13 @@ fn inconclusive_then_pass_for_a_healthy_canary_then_fail_for_a_crashing_one() {
     assert_eq!(flagger(&agent, "rollback", None).0, 403);
 
     // The canary appears with little traffic: still inconclusive.
-    // (The experiment starts with the canary's first lines: stable lines
-    // count from then on.)
+    // (The experiment starts at the last sample before the canary's first
+    // lines: stable lines count from then on. So the stable history must be
+    // counted, and sampled, before the canary appears.)
+    agent.wait_for("the stable history", |m| {
+        value(m, r#"checkout_attempts_total{track="stable"}"#) == Some(100.0)
+    });
+    std::thread::sleep(Duration::from_millis(300)); // 3 sample intervals
     append(&canary, &lines(20, 10));
     poll_until(
         &agent,
