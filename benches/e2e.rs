@@ -260,6 +260,15 @@ fn measure(cmd: &mut Command, out: &Path) -> Cost {
     }
 }
 
+/// The sum of `http_requests_total` over its series in the Prometheus text
+/// `text`: the access lines counted (every one has a method and a status).
+fn requests(text: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with("http_requests_total{") || l.starts_with("http_requests_total "))
+        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum()
+}
+
 /// Prometheus text samples by name and labels (without mtail's `prog`, `le`
 /// normalised as a number).
 fn samples(path: &Path) -> BTreeMap<(String, Vec<(String, String)>), f64> {

@@ -22,7 +22,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::{generate, measure, samples, Args, Cost, Source, Workload, LOGTALLY, ROOT};
+use super::{generate, measure, requests, samples, Args, Cost, Source, Workload, LOGTALLY, ROOT};
 
 /// The pipeline the two-file comparison reads.
 const CONFIG: &str = "pipelines/nginx.toml";
@@ -98,16 +98,6 @@ fn doubled(one: &Path, two: &Path) -> usize {
     one.len()
 }
 
-/// Lines counted by `http_requests_total` (every access line has a method
-/// and a status) in the output `prom`.
-fn requests(prom: &Path) -> f64 {
-    samples(prom)
-        .iter()
-        .filter(|((name, _), _)| name == "http_requests_total")
-        .map(|(_, v)| v)
-        .sum()
-}
-
 /// Runs the one-file and two-file comparison and prints its figures.
 pub fn run(a: &Args) {
     let w = Workload {
@@ -123,7 +113,7 @@ pub fn run(a: &Args) {
     let one = best_once(&[&input], &out1, runs);
     let two = best_once(&[&input, &copy], &out2, runs);
     let compared = doubled(&out1, &out2);
-    let counted = requests(&out1);
+    let counted = requests(&std::fs::read_to_string(&out1).expect("read output"));
     assert_eq!(
         counted, lines as f64,
         "http_requests_total should count every line"

@@ -51,7 +51,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{common, Args, LOGTALLY, ROOT};
+use super::{common, requests, Args, LOGTALLY, ROOT};
 
 /// The pipelines read from the log file.
 const CONFIG: &str = "pipelines/nginx.toml";
@@ -237,14 +237,6 @@ fn get(http: &ureq::Agent, url: &str) -> Result<String, String> {
     resp.body_mut().read_to_string().map_err(|e| e.to_string())
 }
 
-/// The sum of `http_requests_total` over its series in `text`.
-fn requests(text: &str) -> u64 {
-    text.lines()
-        .filter(|l| l.starts_with("http_requests_total{") || l.starts_with("http_requests_total "))
-        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
-        .sum::<f64>() as u64
-}
-
 /// What the writer did.
 struct Written {
     /// (seconds since the start, lines written so far) after each write.
@@ -344,7 +336,7 @@ fn scrape(
     let mut k = 1u32;
     loop {
         match get(&http, &url) {
-            Ok(body) => scrapes.push((start.elapsed().as_secs_f64(), requests(&body))),
+            Ok(body) => scrapes.push((start.elapsed().as_secs_f64(), requests(&body) as u64)),
             // A scrape that timed out on a busy machine: the next one counts.
             Err(e) => {
                 let exit = agent.child.try_wait().expect("wait for logtally");

@@ -355,12 +355,6 @@ impl RuleState {
         true
     }
 
-    /// The text `v` refers to on `rec`.
-    #[inline]
-    fn value<'a>(&self, rule: &Rule, rec: &Record<'a>, v: &ValueRef) -> Option<&'a str> {
-        value_of(rule, &self.locs, rec, v)
-    }
-
     /// Index of the rule in its pipeline.
     pub fn rule_index(&self) -> usize {
         self.rule_index
@@ -442,7 +436,7 @@ impl RuleState {
     pub fn apply(&mut self, rule: &Rule, rec: &Record<'_>) {
         let value = match &rule.value {
             None => None,
-            Some(f) => match self.value(rule, rec, f) {
+            Some(f) => match value_of(rule, &self.locs, rec, f) {
                 None => {
                     self.missing_value += 1;
                     return;

@@ -157,9 +157,7 @@ impl MessageFields {
     /// caller). Topic and partition change seldom from one message to the
     /// next: they are rewritten only when they do.
     fn fill_in<M: Message>(&mut self, msg: &M, topic: &str) {
-        if self.topic != topic {
-            set(&mut self.topic, topic);
-        }
+        set(&mut self.topic, topic);
         let partition = msg.partition();
         if self.partition_num != Some(partition) {
             set_int(&mut self.partition, partition.into());
@@ -181,9 +179,7 @@ impl MessageFields {
                     self.headers.push(Default::default());
                 }
                 let (k, v) = &mut self.headers[self.used_headers];
-                if k != h.key {
-                    set(k, h.key);
-                }
+                set(k, h.key);
                 set_lossy(v, h.value.unwrap_or_default());
                 self.used_headers += 1;
             }
@@ -211,32 +207,19 @@ impl ContextFields for MessageFields {
     }
 }
 
+/// Sets `buf` to `s`; leaves it alone when it already holds `s` (topics,
+/// partitions and header names seldom change from one message to the next).
 fn set(buf: &mut String, s: &str) {
-    buf.clear();
-    buf.push_str(s);
+    if buf != s {
+        buf.clear();
+        buf.push_str(s);
+    }
 }
 
-/// Sets `buf` to `v` in decimal (without the formatting machinery: this
-/// runs for every message).
+/// Sets `buf` to `v` in decimal (`itoa`: no formatting machinery, which
+/// would show for every message).
 fn set_int(buf: &mut String, v: i64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    let mut n = v.unsigned_abs();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    buf.clear();
-    if v < 0 {
-        buf.push('-');
-    }
-    for &d in &digits[i..] {
-        buf.push(d as char);
-    }
+    set(buf, itoa::Buffer::new().format(v));
 }
 
 fn set_lossy(buf: &mut String, b: &[u8]) {
