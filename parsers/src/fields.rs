@@ -135,6 +135,9 @@ impl Fields {
         names: &[&'static str; N],
         values: [Text; N],
     ) {
+        for name in names {
+            self.name_lengths |= length_bit(name.len());
+        }
         self.entries
             .extend(names.iter().zip(values).map(|(&name, value)| Entry {
                 name: Text::Static(name),
@@ -279,6 +282,19 @@ mod tests {
         assert_eq!(f.iter(line).count(), 2);
         f.clear();
         assert!(f.is_empty());
+    }
+
+    #[test]
+    fn a_whole_schema_is_found_by_name() {
+        let line = "GET 200";
+        let mut f = Fields::new();
+        f.extend_static(
+            &["method", "status"],
+            [Text::of(line, &line[..3]), Text::of(line, &line[4..])],
+        );
+        assert_eq!(f.get(line, "method"), Some("GET"));
+        assert_eq!(f.get(line, "status"), Some("200"));
+        assert_eq!(f.get(line, "path"), None);
     }
 
     #[test]
