@@ -66,10 +66,23 @@ impl CounterCell {
     /// Adds `v`, which the caller has checked is finite and not negative.
     #[inline]
     pub fn add(&self, v: f64) {
-        if v.fract() == 0.0 && v < EXACT_LIMIT {
-            self.whole.fetch_add(v as u64, Ordering::Relaxed);
-        } else {
-            self.fraction.add(v);
+        match whole(v) {
+            Some(n) => {
+                self.whole.fetch_add(n, Ordering::Relaxed);
+            }
+            None => self.fraction.add(v),
+        }
+    }
+
+    /// Adds `whole` increments gathered exactly and `fraction`, the sum of
+    /// the others.
+    #[inline]
+    pub fn add_parts(&self, whole: u64, fraction: f64) {
+        if whole > 0 {
+            self.whole.fetch_add(whole, Ordering::Relaxed);
+        }
+        if fraction != 0.0 {
+            self.fraction.add(fraction);
         }
     }
 
@@ -89,6 +102,12 @@ impl CounterCell {
             self.fraction.set(v);
         }
     }
+}
+
+/// `v` as an integer, when it is a whole number kept exactly.
+#[inline]
+pub fn whole(v: f64) -> Option<u64> {
+    (v.fract() == 0.0 && v < EXACT_LIMIT).then_some(v as u64)
 }
 
 /// A histogram with fixed bucket bounds.
@@ -121,19 +140,40 @@ impl HistogramCell {
         }
     }
 
-    /// Records one observation.
+    /// Number of buckets, `+Inf` included.
+    pub fn bucket_count(&self) -> usize {
+        self.counts.len()
+    }
+
+    /// Index of the bucket `v` falls in: the first bound at least `v`.
     #[inline]
-    pub fn observe(&self, v: f64) {
-        let i = if self.bounds.len() <= 16 {
+    pub fn bucket_of(&self, v: f64) -> usize {
+        if self.bounds.len() <= 16 {
             self.bounds
                 .iter()
                 .position(|b| v <= *b)
                 .unwrap_or(self.bounds.len())
         } else {
             self.bounds.partition_point(|b| *b < v)
-        };
-        self.counts[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Records one observation.
+    #[inline]
+    pub fn observe(&self, v: f64) {
+        self.counts[self.bucket_of(v)].fetch_add(1, Ordering::Relaxed);
         self.sum.add(v);
+    }
+
+    /// Adds observations gathered elsewhere: `counts` per bucket (as
+    /// [`bucket_of`](Self::bucket_of) numbers them), summing to `sum`.
+    pub fn add_counts(&self, counts: &[u64], sum: f64) {
+        for (cell, n) in self.counts.iter().zip(counts) {
+            if *n > 0 {
+                cell.fetch_add(*n, Ordering::Relaxed);
+            }
+        }
+        self.sum.add(sum);
     }
 
     /// Reads the histogram.

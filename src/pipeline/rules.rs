@@ -4,7 +4,8 @@
 //! its per-source part: the source's static labels, a cache from label
 //! values to series handles, and local error counts. The hot path renders
 //! the rule's dynamic label values into a reused buffer, finds the series in
-//! the cache and updates its cell: no lock and no allocation once warm.
+//! the cache and adds to its local tally: no lock, no atomic instruction
+//! and no allocation once warm. [`RuleState::flush`] publishes the tallies.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use super::template::{Part, Template};
 use crate::config::{GaugeAction, MetricKind, RuleSpec};
 use crate::metrics::registry::{Cell, Family, LabelSet, Registry, Series};
 use crate::metrics::selfmetrics::{flush, RULE_ERRORS, RULE_OVERFLOW};
+use crate::metrics::tally::Tallies;
 
 /// Label value given to every dynamic label of updates past `max_series`.
 pub const OVERFLOW_VALUE: &str = "__overflow__";
@@ -234,11 +236,10 @@ impl Rule {
 
 /// A series found for a line, without touching its reference count.
 enum Resolved {
-    /// The rule's only series.
-    Fixed,
-    /// `resolved[i]`.
+    /// The series at this index among the state's tallies.
     Slot(usize),
-    /// The overflow series (rare: its lookup takes the family's lock).
+    /// The overflow series (rare: its lookup takes the family's lock, and
+    /// its cell is updated at once).
     Overflow(Arc<Series>),
 }
 
@@ -256,11 +257,14 @@ pub struct RuleState {
     slots: Vec<Slot>,
     /// Indexes (into the rule's labels) of the labels rendered per line.
     dynamic: Vec<usize>,
-    fixed: Option<Arc<Series>>,
-    /// Label values (joined) → index in `resolved`.
+    /// Whether the rule has a single series (no dynamic label): the first
+    /// of `tallies`.
+    fixed: bool,
+    /// Label values (joined) → index in `tallies`.
     cache: SeriesCache,
-    /// The series this state has resolved.
-    resolved: Vec<Arc<Series>>,
+    /// The series this state has resolved, with the updates not yet
+    /// published.
+    tallies: Tallies,
     key: Vec<u8>,
     /// Capture positions of the capturing conditions, by slot.
     locs: Vec<CaptureLocations>,
@@ -296,9 +300,9 @@ impl RuleState {
             names,
             slots,
             dynamic,
-            fixed: None,
+            fixed: false,
             cache: SeriesCache::default(),
-            resolved: Vec::new(),
+            tallies: Tallies::default(),
             key: Vec::new(),
             locs: rule
                 .conditions
@@ -315,7 +319,9 @@ impl RuleState {
             overflow: 0,
         };
         if st.dynamic.is_empty() {
-            st.fixed = Some(st.create(rule, &[]));
+            let s = st.create(rule, &[]);
+            st.tallies.push(s);
+            st.fixed = true;
         }
         for values in &rule.init {
             // `init` gives a value for every rule label, in rule-label order.
@@ -323,8 +329,8 @@ impl RuleState {
             let key = join_key(&dyn_values);
             if st.cache.get(&key).is_none() {
                 let s = st.create(rule, &dyn_values);
-                st.resolved.push(s);
-                st.cache.insert(&key, st.resolved.len() - 1);
+                let i = st.tallies.push(s);
+                st.cache.insert(&key, i);
             }
         }
         st
@@ -389,8 +395,8 @@ impl RuleState {
     /// The series for `rec`'s label values.
     #[inline]
     fn series(&mut self, rule: &Rule, rec: &Record<'_>) -> Resolved {
-        if self.fixed.is_some() {
-            return Resolved::Fixed;
+        if self.fixed {
+            return Resolved::Slot(0);
         }
         self.key.clear();
         for (n, &t) in self.dynamic.iter().enumerate() {
@@ -416,8 +422,7 @@ impl RuleState {
         let series = rule.family.series_within(labels, || rule.reserve_series());
         let out = match series {
             Some(s) => {
-                self.resolved.push(s);
-                let i = self.resolved.len() - 1;
+                let i = self.tallies.push(s);
                 self.cache.insert(&key, i);
                 Resolved::Slot(i)
             }
@@ -450,36 +455,50 @@ impl RuleState {
                 },
             },
         };
-        let resolved = self.series(rule, rec);
-        let series: &Series = match &resolved {
-            Resolved::Fixed => match &self.fixed {
-                Some(s) => s,
-                None => return,
+        if matches!((rule.kind, value), (MetricKind::Counter, Some(v)) if v < 0.0) {
+            self.negative_value += 1;
+            return;
+        }
+        if rule.kind == MetricKind::Histogram && value.is_none() {
+            self.missing_value += 1;
+            return;
+        }
+        match self.series(rule, rec) {
+            Resolved::Slot(i) => match (rule.kind, value) {
+                (MetricKind::Counter, None) => self.tallies.inc(i),
+                (MetricKind::Counter, Some(v)) => self.tallies.add(i, v),
+                (MetricKind::Histogram, Some(v)) => self.tallies.observe(i, v),
+                _ => update(&self.tallies.series(i).cell, rule.action, value),
             },
-            Resolved::Slot(i) => &self.resolved[*i],
-            Resolved::Overflow(s) => s,
-        };
-        match (&series.cell, value) {
-            (Cell::Counter(c), None) => c.inc(),
-            (Cell::Counter(c), Some(v)) if v >= 0.0 => c.add(v),
-            (Cell::Counter(_), Some(_)) => self.negative_value += 1,
-            (Cell::Gauge(g), v) => match rule.action {
-                GaugeAction::Set => g.set(v.unwrap_or(1.0)),
-                GaugeAction::Inc => g.add(v.unwrap_or(1.0)),
-                GaugeAction::Dec => g.add(-v.unwrap_or(1.0)),
-            },
-            (Cell::Histogram(h), Some(v)) => h.observe(v),
-            (Cell::Histogram(_), None) => self.missing_value += 1,
+            Resolved::Overflow(s) => update(&s.cell, rule.action, value),
         }
         debug_assert_eq!(rule.kind, rule.family.kind);
     }
 
-    /// Adds the local error counts to the self-metrics.
+    /// Publishes the updates gathered since the last flush, and adds the
+    /// local error counts to the self-metrics.
     pub fn flush(&mut self, rule: &Rule) {
+        self.tallies.publish();
         flush(&rule.errors.missing_value, &mut self.missing_value);
         flush(&rule.errors.not_a_number, &mut self.not_a_number);
         flush(&rule.errors.negative_value, &mut self.negative_value);
         flush(&rule.errors.overflow, &mut self.overflow);
+    }
+}
+
+/// Applies `value` to `cell` at once (gauges, and the overflow series).
+/// Counter values were checked not negative and histogram values present.
+fn update(cell: &Cell, action: GaugeAction, value: Option<f64>) {
+    match (cell, value) {
+        (Cell::Counter(c), None) => c.inc(),
+        (Cell::Counter(c), Some(v)) => c.add(v),
+        (Cell::Gauge(g), v) => match action {
+            GaugeAction::Set => g.set(v.unwrap_or(1.0)),
+            GaugeAction::Inc => g.add(v.unwrap_or(1.0)),
+            GaugeAction::Dec => g.add(-v.unwrap_or(1.0)),
+        },
+        (Cell::Histogram(h), Some(v)) => h.observe(v),
+        (Cell::Histogram(_), None) => {}
     }
 }
 

@@ -13,8 +13,9 @@
 //!   when it stops. A crash can thus count a message twice (it was counted,
 //!   its offset not yet committed) but never skip one.
 //! - [`Positions`] holds, per partition, the next offset whose message has
-//!   not been applied. Each message is applied and its position published to
-//!   the [`Coordinator`]'s slot under one batch guard, so a checkpoint pairs
+//!   not been applied. Messages are applied to local tallies; each flush
+//!   publishes the tallies and the positions they reach to the
+//!   [`Coordinator`]'s slot under one batch guard, so a checkpoint pairs
 //!   metric values with exactly the offsets they include.
 //! - With `[state]`, the offsets committed to the group are those of the
 //!   last checkpoint written (never ahead of it): after a crash the
@@ -264,9 +265,6 @@ impl Work {
             Some(e) => e.2 = next,
             None => self.applied.push((topic.to_string(), partition, next)),
         }
-        // Published now, with the lines applied below, under the caller's
-        // batch guard.
-        self.slot.update(|v| publish(v, topic, partition, next));
         let Some(payload) = msg.payload() else {
             self.no_payload += 1;
             return;
@@ -301,7 +299,18 @@ impl Work {
     /// Publishes counts and stores the offsets that may be committed: what
     /// was applied, or with `[state]` what the last checkpoint holds.
     fn flush(&mut self, consumer: &BaseConsumer<KafkaContext>, ctx: &KafkaContext) {
-        self.dispatcher.flush(std::mem::take(&mut self.frame));
+        {
+            // The counts and the positions they reach, published together:
+            // a checkpoint sees both or neither.
+            let _batch = ctx.coordinator.batch();
+            self.dispatcher.flush(std::mem::take(&mut self.frame));
+            let applied = &self.applied;
+            self.slot.update(|v| {
+                for (topic, partition, next) in applied {
+                    publish(v, topic, *partition, *next);
+                }
+            });
+        }
         let s = &ctx.stats;
         crate::metrics::selfmetrics::flush(&s.messages, &mut self.messages);
         crate::metrics::selfmetrics::flush(&s.bytes, &mut self.bytes);
