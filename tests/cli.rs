@@ -6,7 +6,7 @@ mod common;
 use std::io::Write;
 use std::process::Stdio;
 
-use common::{bin, run_cmd, value, write};
+use common::{assert_success, bin, run_cmd, stderr_of, stdout_of, value, write, ConfigDir};
 
 const GOOD: &str = r#"
 [[pipelines]]
@@ -27,10 +27,8 @@ when = [{ field = "bytes", present = true }]
 
 #[test]
 fn check_lists_every_error_with_file_line_column_and_key() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("broken.toml");
-    write(
-        &cfg,
+    let cfg = ConfigDir::with(
+        "broken.toml",
         r#"[server]
 listen = "nowhere"
 
@@ -56,10 +54,10 @@ type = "histogram"
 cuonter = 3
 "#,
     );
-    let out = run_cmd(&["check", "--config", cfg.to_str().unwrap()]);
+    let out = cfg.check();
     assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    let f = cfg.display().to_string();
+    let err = stderr_of(&out);
+    let f = cfg.file().display().to_string();
     for expected in [
         format!("{f}:2:10: server.listen: `nowhere` is not an address"),
         format!("{f}:8:12: sources[0].start_at: `middle` is not a place to start"),
@@ -76,50 +74,34 @@ cuonter = 3
 
 #[test]
 fn check_reports_toml_syntax_and_missing_files() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("syntax.toml");
-    write(&cfg, "[[pipelines]\nname = 1\n");
-    let out = run_cmd(&["check", "--config", cfg.to_str().unwrap()]);
+    let cfg = ConfigDir::with("syntax.toml", "[[pipelines]\nname = 1\n");
+    let out = cfg.check();
     assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr_of(&out);
     assert!(err.contains("syntax.toml:1:"), "{err}");
 
     let out = run_cmd(&["check", "--config", "/nonexistent/logtally.toml"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read the file"));
+    assert!(stderr_of(&out).contains("cannot read the file"));
 
     // A broken configuration never starts the agent.
-    let out = run_cmd(&[
-        "run",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-    ]);
+    let out = cfg.run_to_exit();
     assert!(!out.status.success());
 }
 
 #[test]
 fn check_accepts_a_good_config() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("good.toml");
-    write(&cfg, GOOD);
-    let out = run_cmd(&["check", "--config", cfg.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let s = String::from_utf8_lossy(&out.stdout);
+    let cfg = ConfigDir::with("good.toml", GOOD);
+    let out = cfg.check();
+    assert_success(&out);
+    let s = stdout_of(&out);
     assert!(s.contains("OK (0 sources, 1 pipeline, 2 rules)"), "{s}");
 }
 
 #[test]
 fn once_counts_and_skips_bad_input_without_failing() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("good.toml");
-    write(&cfg, GOOD);
-    let input = dir.path().join("in.log");
+    let cfg = ConfigDir::with("good.toml", GOOD);
+    let input = cfg.join("in.log");
     let mut data: Vec<u8> = Vec::new();
     data.extend_from_slice(b"level=info bytes=10\n");
     data.extend_from_slice(b"level=error bytes=not-a-number\n");
@@ -130,19 +112,9 @@ fn once_counts_and_skips_bad_input_without_failing() {
     data.extend_from_slice(b"\nlevel=warn"); // no final newline
     std::fs::write(&input, &data).unwrap();
 
-    let out = run_cmd(&[
-        "once",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--self-metrics",
-        input.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let m = String::from_utf8_lossy(&out.stdout);
+    let out = cfg.run("once", &["--self-metrics", input.to_str().unwrap()]);
+    assert_success(&out);
+    let m = stdout_of(&out);
     assert_eq!(
         value(&m, r#"app_events_total{level="info"}"#),
         Some(2.0),
@@ -194,18 +166,9 @@ fn once_counts_and_skips_bad_input_without_failing() {
 
 #[test]
 fn once_reads_standard_input_and_prints_json() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("good.toml");
-    write(&cfg, GOOD);
+    let cfg = ConfigDir::with("good.toml", GOOD);
     let mut child = bin()
-        .args([
-            "once",
-            "--config",
-            cfg.to_str().unwrap(),
-            "--format",
-            "json",
-            "-",
-        ])
+        .args(["once", "--config", cfg.arg(), "--format", "json", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -232,27 +195,20 @@ fn once_reads_standard_input_and_prints_json() {
 
 #[test]
 fn once_without_inputs_reads_the_configured_files_from_their_beginning() {
-    let dir = tempfile::tempdir().unwrap();
-    let logs = dir.path().join("logs");
+    let cfg = ConfigDir::new("files.toml", |dir| {
+        format!(
+            "[[sources]]\nname = \"files\"\ntype = \"file\"\ninclude = [\"{0}/**/*.log\"]\nexclude = [\"**/skip.log\"]\nstart_at = \"end\"\nlabels = {{ track = \"stable\" }}\n{GOOD}",
+            dir.join("logs").display()
+        )
+    });
+    let logs = cfg.join("logs");
     std::fs::create_dir_all(logs.join("nested")).unwrap();
     write(&logs.join("a.log"), "level=info\n");
     write(&logs.join("nested/b.log"), "level=info\nlevel=error\n");
     write(&logs.join("skip.log"), "level=info\n");
-    let cfg = dir.path().join("files.toml");
-    write(
-        &cfg,
-        &format!(
-            "[[sources]]\nname = \"files\"\ntype = \"file\"\ninclude = [\"{0}/**/*.log\"]\nexclude = [\"**/skip.log\"]\nstart_at = \"end\"\nlabels = {{ track = \"stable\" }}\n{GOOD}",
-            logs.display()
-        ),
-    );
-    let out = run_cmd(&["once", "--config", cfg.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let m = String::from_utf8_lossy(&out.stdout);
+    let out = cfg.run("once", &[]);
+    assert_success(&out);
+    let m = stdout_of(&out);
     assert_eq!(
         value(&m, r#"app_events_total{level="info",track="stable"}"#),
         Some(2.0),
@@ -266,36 +222,20 @@ fn once_without_inputs_reads_the_configured_files_from_their_beginning() {
 
 #[test]
 fn once_with_a_missing_input_fails_clearly() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("good.toml");
-    write(&cfg, GOOD);
-    let out = run_cmd(&[
-        "once",
-        "--config",
-        cfg.to_str().unwrap(),
-        "/nonexistent.log",
-    ]);
+    let cfg = ConfigDir::with("good.toml", GOOD);
+    let out = cfg.run("once", &["/nonexistent.log"]);
     assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr_of(&out);
     assert!(err.contains("cannot open input /nonexistent.log"), "{err}");
-    let out = run_cmd(&[
-        "once",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--source",
-        "nope",
-        "-",
-    ]);
+    let out = cfg.run("once", &["--source", "nope", "-"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no source is called `nope`"));
+    assert!(stderr_of(&out).contains("no source is called `nope`"));
 }
 
 #[test]
 fn series_beyond_max_series_fold_into_overflow() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("card.toml");
-    write(
-        &cfg,
+    let cfg = ConfigDir::with(
+        "card.toml",
         r#"
 [[pipelines]]
 name = "p"
@@ -308,16 +248,10 @@ max_series = 3
 "#,
     );
     let input: String = (0..10).map(|i| format!("user=u{i}\n")).collect();
-    let path = dir.path().join("in.log");
+    let path = cfg.join("in.log");
     write(&path, &input);
-    let out = run_cmd(&[
-        "once",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--self-metrics",
-        path.to_str().unwrap(),
-    ]);
-    let m = String::from_utf8_lossy(&out.stdout);
+    let out = cfg.run("once", &["--self-metrics", path.to_str().unwrap()]);
+    let m = stdout_of(&out);
     assert_eq!(value(&m, r#"users_total{user="u0"}"#), Some(1.0));
     assert_eq!(value(&m, r#"users_total{user="u2"}"#), Some(1.0));
     assert_eq!(value(&m, r#"users_total{user="u3"}"#), None);
@@ -337,10 +271,8 @@ max_series = 3
 
 #[test]
 fn rules_sharing_a_metric_must_agree_on_labels() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("labels.toml");
-    write(
-        &cfg,
+    let cfg = ConfigDir::with(
+        "labels.toml",
         r#"
 [[pipelines]]
 name = "p"
@@ -357,9 +289,9 @@ type = "counter"
 labels = ["msg"]
 "#,
     );
-    let out = run_cmd(&["check", "--config", cfg.to_str().unwrap()]);
+    let out = cfg.check();
     assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr_of(&out);
     assert!(
         err.contains(":10:1: pipelines[0].rules[1]: metric `x_total` has labels [level]"),
         "{err}"
@@ -375,13 +307,7 @@ fn the_readme_configuration_example_checks() {
         .expect("README has the full example")
         + 8;
     let end = start + readme[start..].find("```").unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("readme.toml");
-    write(&cfg, &readme[start..end]);
-    let out = run_cmd(&["check", "--config", cfg.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let cfg = ConfigDir::with("readme.toml", &readme[start..end]);
+    let out = cfg.check();
+    assert_success(&out);
 }

@@ -7,64 +7,23 @@
 mod common;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{append, value, write, Agent};
+use common::{append, checkout, done_if, stderr_of, value, wait_until, write, Agent, ConfigDir};
 use serde_json::Value;
 
 const TOKEN: &str = "s3cret";
 
 fn config(dir: &Path) -> String {
     format!(
-        r#"
-[server]
-admin_token = "{TOKEN}"
-
-[[sources]]
-name = "stable"
-type = "file"
-include = ["{dir}/stable.log"]
-start_at = "beginning"
-poll_interval = "50ms"
-labels = {{ track = "stable" }}
-
-[[sources]]
-name = "canary"
-type = "file"
-include = ["{dir}/canary.log"]
-start_at = "beginning"
-poll_interval = "50ms"
-labels = {{ track = "canary" }}
-
-[[pipelines]]
-name = "checkout"
-parser = "logfmt"
-
-[[pipelines.rules]]
-metric = "checkout_attempts_total"
-type = "counter"
-when = [{{ field = "msg", equals = "checkout" }}]
-
-[[pipelines.rules]]
-metric = "checkout_failures_total"
-type = "counter"
-when = [{{ field = "msg", equals = "checkout" }}, {{ field = "outcome", equals = "failed" }}]
-
-[[gates]]
-name = "checkout"
-events = "checkout_failures_total"
-exposures = "checkout_attempts_total"
-label = "track"
-baseline = "stable"
-candidate = "canary"
-allowed = 1.2
-confidence = 0.99
+        "\n[server]\nadmin_token = \"{TOKEN}\"\n{}{}",
+        checkout::sources_and_pipeline(dir),
+        checkout::gate(
+            r#"confidence = 0.99
 mode = "strict"
-min_events = 10
-min_exposures = 100
 sample_interval = "100ms"
-"#,
-        dir = dir.display()
+"#
+        )
     )
 }
 
@@ -93,23 +52,24 @@ fn get_gate(agent: &Agent, query: &str) -> Value {
 /// Polls like a rollout controller until `done(report)`; fails if a
 /// report matches `never` first.
 fn poll_until(agent: &Agent, what: &str, done: impl Fn(&Value) -> bool, never: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let r = get_gate(agent, "");
-        assert_ne!(
-            r["verdict"], never,
-            "saw {never} while waiting for {what}: {r:#}"
-        );
-        if done(&r) {
-            return r;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; last report: {r:#}\nstderr:\n{}",
-            agent.stderr()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until(
+        Duration::from_secs(30),
+        Duration::from_millis(100),
+        || {
+            let r = get_gate(agent, "");
+            assert_ne!(
+                r["verdict"], never,
+                "saw {never} while waiting for {what}: {r:#}"
+            );
+            done_if(done(&r), r)
+        },
+        |r| {
+            format!(
+                "timed out waiting for {what}; last report: {r:#}\nstderr:\n{}",
+                agent.stderr()
+            )
+        },
+    )
 }
 
 fn flagger(agent: &Agent, hook: &str, token: Option<&str>) -> (u16, Value) {
@@ -126,14 +86,12 @@ fn flagger(agent: &Agent, hook: &str, token: Option<&str>) -> (u16, Value) {
 
 #[test]
 fn inconclusive_then_pass_for_a_healthy_canary_then_fail_for_a_crashing_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("logtally.toml");
-    write(&cfg, &config(dir.path()));
-    let stable = dir.path().join("stable.log");
-    let canary = dir.path().join("canary.log");
+    let dir = ConfigDir::new("logtally.toml", config);
+    let stable = dir.join("stable.log");
+    let canary = dir.join("canary.log");
     write(&stable, &lines(100, 10));
     write(&canary, "");
-    let agent = Agent::start(&["--config", cfg.to_str().unwrap()]);
+    let agent = dir.start();
 
     // The gate list.
     let (status, body) = agent.try_get("/v1/gates").unwrap();
@@ -186,9 +144,11 @@ fn inconclusive_then_pass_for_a_healthy_canary_then_fail_for_a_crashing_one() {
     // (The experiment starts at the last sample before the canary's first
     // lines: stable lines count from then on. So the stable history must be
     // counted, and sampled, before the canary appears.)
-    agent.wait_for("the stable history", |m| {
-        value(m, r#"checkout_attempts_total{track="stable"}"#) == Some(100.0)
-    });
+    agent.wait_for_value(
+        "the stable history",
+        r#"checkout_attempts_total{track="stable"}"#,
+        100.0,
+    );
     std::thread::sleep(Duration::from_millis(300)); // 3 sample intervals
     append(&canary, &lines(20, 10));
     poll_until(
@@ -278,9 +238,11 @@ fn inconclusive_then_pass_for_a_healthy_canary_then_fail_for_a_crashing_one() {
     assert_eq!(flagger(&agent, "rollout", None).0, 403);
     assert_eq!(flagger(&agent, "confirm-promotion", None).0, 403);
     assert_eq!(flagger(&agent, "post-rollout", None).0, 200);
-    let m = agent.wait_for("the fail gauge", |m| {
-        value(m, r#"logtally_gate_verdict{gate="checkout"}"#) == Some(-1.0)
-    });
+    let m = agent.wait_for_value(
+        "the fail gauge",
+        r#"logtally_gate_verdict{gate="checkout"}"#,
+        -1.0,
+    );
     assert!(
         value(
             &m,
@@ -295,11 +257,10 @@ fn inconclusive_then_pass_for_a_healthy_canary_then_fail_for_a_crashing_one() {
 
 #[test]
 fn a_bad_gate_is_reported_at_its_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("bad.toml");
-    let mut text = config(dir.path()).replace("admin_token = \"s3cret\"\n", "");
-    text.push_str(
-        r#"
+    let dir = ConfigDir::new("bad.toml", |dir| {
+        let mut text = config(dir).replace("admin_token = \"s3cret\"\n", "");
+        text.push_str(
+            r#"
 [[gates]]
 name = "bad"
 events = "nope_total"
@@ -308,11 +269,12 @@ baseline = "a"
 candidate = "a"
 mode = "sloppy"
 "#,
-    );
-    write(&cfg, &text);
-    let out = common::run_cmd(&["check", "--config", cfg.to_str().unwrap()]);
+        );
+        text
+    });
+    let out = dir.check();
     assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr_of(&out);
     assert!(
         err.contains("no rule makes the events counter `nope_total`"),
         "{err}"

@@ -10,10 +10,12 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use common::{free_port, http_get, write, Agent};
+use common::{
+    append, checkout, done_if, free_port, http_get, value, wait_until, write, ConfigDir, KillOnDrop,
+};
 use serde_json::Value;
 
 fn prometheus_binary() -> Option<std::path::PathBuf> {
@@ -25,15 +27,8 @@ fn prometheus_binary() -> Option<std::path::PathBuf> {
 
 /// A Prometheus server in a temporary directory, killed on drop.
 struct Prometheus {
-    child: Child,
+    _child: KillOnDrop,
     port: u16,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Prometheus {
@@ -59,20 +54,36 @@ impl Prometheus {
             .stderr(log)
             .spawn()
             .expect("start prometheus");
-        let p = Prometheus { child, port };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !matches!(
-            http_get(&format!("http://127.0.0.1:{port}/-/ready")),
-            Ok((200, _))
-        ) {
-            assert!(
-                Instant::now() < deadline,
-                "prometheus not ready:\n{}",
-                std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let p = Prometheus {
+            _child: KillOnDrop(child),
+            port,
+        };
+        wait_until(
+            Duration::from_secs(60),
+            Duration::from_millis(100),
+            || {
+                let ready = http_get(&format!("http://127.0.0.1:{port}/-/ready"));
+                done_if(matches!(ready, Ok((200, _))), ())
+            },
+            |()| {
+                format!(
+                    "prometheus not ready:\n{}",
+                    std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default()
+                )
+            },
+        );
         p
+    }
+
+    /// Waits until the instant query `q` has the value `want`; fails with
+    /// the message `otherwise` after a minute.
+    fn wait_for(&self, q: &str, want: f64, otherwise: &str) {
+        wait_until(
+            Duration::from_secs(60),
+            Duration::from_millis(200),
+            || done_if(self.query(q) == Some(want), ()),
+            |()| otherwise.to_string(),
+        );
     }
 
     /// The single value of an instant query, if any.
@@ -95,57 +106,13 @@ impl Prometheus {
 }
 
 fn config(dir: &Path, gate_backend: Option<u16>) -> String {
-    let mut s = format!(
-        r#"
-[[sources]]
-name = "stable"
-type = "file"
-include = ["{dir}/stable.log"]
-start_at = "beginning"
-poll_interval = "50ms"
-labels = {{ track = "stable" }}
-
-[[sources]]
-name = "canary"
-type = "file"
-include = ["{dir}/canary.log"]
-start_at = "beginning"
-poll_interval = "50ms"
-labels = {{ track = "canary" }}
-
-[[pipelines]]
-name = "checkout"
-parser = "logfmt"
-
-[[pipelines.rules]]
-metric = "checkout_attempts_total"
-type = "counter"
-when = [{{ field = "msg", equals = "checkout" }}]
-
-[[pipelines.rules]]
-metric = "checkout_failures_total"
-type = "counter"
-when = [{{ field = "msg", equals = "checkout" }}, {{ field = "outcome", equals = "failed" }}]
-"#,
-        dir = dir.display()
-    );
+    let mut s = checkout::sources_and_pipeline(dir);
     if let Some(port) = gate_backend {
-        s.push_str(&format!(
-            r#"
-[[gates]]
-name = "checkout"
-events = "checkout_failures_total"
-exposures = "checkout_attempts_total"
-label = "track"
-baseline = "stable"
-candidate = "canary"
-allowed = 1.2
-min_events = 10
-min_exposures = 100
-sample_interval = "1s"
+        s.push_str(&checkout::gate(&format!(
+            r#"sample_interval = "1s"
 backend = {{ prometheus = "http://127.0.0.1:{port}" }}
 "#
-        ));
+        )));
     }
     s
 }
@@ -175,35 +142,25 @@ fn gate_sums_two_instances_through_prometheus() {
         return;
     };
     let prom_port = free_port();
-    let (da, db, dp) = (
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-    );
+    let da = ConfigDir::new("a.toml", |d| config(d, Some(prom_port)));
+    let db = ConfigDir::new("b.toml", |d| config(d, None));
+    let dp = tempfile::tempdir().unwrap();
     // Each instance starts with one line per track, so its series exist
     // before the experiment starts.
     for d in [&da, &db] {
-        write(&d.path().join("stable.log"), &lines(1, 0));
-        write(&d.path().join("canary.log"), &lines(1, 0));
+        write(&d.join("stable.log"), &lines(1, 0));
+        write(&d.join("canary.log"), &lines(1, 0));
     }
-    write(
-        &da.path().join("a.toml"),
-        &config(da.path(), Some(prom_port)),
-    );
-    write(&db.path().join("b.toml"), &config(db.path(), None));
-    let a = Agent::start(&["--config", da.path().join("a.toml").to_str().unwrap()]);
-    let b = Agent::start(&["--config", db.path().join("b.toml").to_str().unwrap()]);
+    let a = da.start();
+    let b = db.start();
     let prom = Prometheus::start(&bin, dp.path(), prom_port, &[a.port, b.port]);
 
     // Wait for a few scrapes of all four series (2 instances × 2 tracks).
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while prom.query("count(count_over_time(checkout_attempts_total[1m]) >= 3)") != Some(4.0) {
-        assert!(
-            Instant::now() < deadline,
-            "prometheus did not scrape both instances"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    prom.wait_for(
+        "count(count_over_time(checkout_attempts_total[1m]) >= 3)",
+        4.0,
+        "prometheus did not scrape both instances",
+    );
     // A new experiment from now on.
     let (status, body) = a.try_post("/v1/gates/checkout/reset", "", None).unwrap();
     assert_eq!(status, 200, "{body}");
@@ -212,42 +169,42 @@ fn gate_sums_two_instances_through_prometheus() {
     // The crashing canary, its traffic split over both instances: 400 of
     // 1000 canary checkouts fail on each, 10 of 1000 stable ones.
     for d in [&da, &db] {
-        common::append(&d.path().join("stable.log"), &lines(1000, 100));
-        common::append(&d.path().join("canary.log"), &lines(1000, 5));
+        append(&d.join("stable.log"), &lines(1000, 100));
+        append(&d.join("canary.log"), &lines(1000, 5));
     }
     for agent in [&a, &b] {
         agent.wait_for("the new lines", |m| {
-            common::value(m, r#"checkout_attempts_total{track="canary"}"#) == Some(1001.0)
-                && common::value(m, r#"checkout_attempts_total{track="stable"}"#) == Some(1001.0)
+            value(m, r#"checkout_attempts_total{track="canary"}"#) == Some(1001.0)
+                && value(m, r#"checkout_attempts_total{track="stable"}"#) == Some(1001.0)
         });
     }
     // Prometheus has the totals of both instances...
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while prom.query(r#"sum(checkout_failures_total{track="canary"})"#) != Some(400.0) {
-        assert!(
-            Instant::now() < deadline,
-            "prometheus did not scrape the new counts"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    prom.wait_for(
+        r#"sum(checkout_failures_total{track="canary"})"#,
+        400.0,
+        "prometheus did not scrape the new counts",
+    );
     // ...and the gate, evaluated through it, sees both: 400 candidate
     // events (200 per instance), and fails.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let report = loop {
-        let (status, body) = a.try_get("/v1/gates/checkout").unwrap();
-        assert_eq!(status, 200, "{body}");
-        let r: Value = serde_json::from_str(&body).unwrap();
-        assert_ne!(r["verdict"], "pass", "{r:#}");
-        if r["verdict"] == "fail" && r["candidate"]["events"].as_f64().unwrap() >= 400.0 {
-            break r;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no fail from the Prometheus backend; last: {r:#}\n{}",
-            a.stderr()
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    };
+    let report = wait_until(
+        Duration::from_secs(60),
+        Duration::from_millis(500),
+        || {
+            let (status, body) = a.try_get("/v1/gates/checkout").unwrap();
+            assert_eq!(status, 200, "{body}");
+            let r: Value = serde_json::from_str(&body).unwrap();
+            assert_ne!(r["verdict"], "pass", "{r:#}");
+            let failed =
+                r["verdict"] == "fail" && r["candidate"]["events"].as_f64().unwrap() >= 400.0;
+            done_if(failed, r)
+        },
+        |r| {
+            format!(
+                "no fail from the Prometheus backend; last: {r:#}\n{}",
+                a.stderr()
+            )
+        },
+    );
     assert_eq!(report["backend"], "prometheus");
     let ev = |side: &str| report[side]["events"].as_f64().unwrap();
     let ex = |side: &str| report[side]["exposures"].as_f64().unwrap();
@@ -259,7 +216,7 @@ fn gate_sums_two_instances_through_prometheus() {
     // Either instance alone holds half of it.
     let m = a.metrics();
     assert_eq!(
-        common::value(&m, r#"checkout_failures_total{track="canary"}"#),
+        value(&m, r#"checkout_failures_total{track="canary"}"#),
         Some(200.0)
     );
     let (s, _) = a

@@ -5,12 +5,11 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{value, write, Agent};
+use common::{done_if, value, wait_until, ConfigDir};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::message::{Header, OwnedHeaders};
@@ -187,7 +186,7 @@ fn expected(msgs: &[Msg], topic: &str, lines_per_message: usize) -> BTreeMap<Str
 
 /// A configuration with Kafka sources `(name, topic, framing)` on `brokers`
 /// in `group`, all read by one pipeline whose labels come from headers.
-fn config(dir: &Path, brokers: &str, group: &str, sources: &[(&str, &str, &str)]) -> String {
+fn config(brokers: &str, group: &str, sources: &[(&str, &str, &str)]) -> String {
     let mut c = String::new();
     for (name, topic, framing) in sources {
         c.push_str(&format!(
@@ -219,9 +218,12 @@ help = "Requests by status, topic, and the track and version headers."
 labels = { status = "{status}", topic = "{_kafka.topic}", track = "{_kafka.header.track}", version = "{_kafka.header.version}" }
 "#,
     );
-    let path = dir.join("kafka.toml");
-    write(&path, &c);
-    path.to_string_lossy().into_owned()
+    c
+}
+
+/// A temporary directory with `kafka.toml`, holding [`config`], in it.
+fn setup(brokers: &str, group: &str, sources: &[(&str, &str, &str)]) -> ConfigDir {
+    ConfigDir::new("kafka.toml", |_| config(brokers, group, sources))
 }
 
 /// Sum of every sample of `metric` (any labels).
@@ -267,9 +269,7 @@ fn kafka_counts_lines_with_header_labels_exactly() {
         .collect();
     produce(&brokers, &batched, &batches);
 
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(
-        dir.path(),
+    let dir = setup(
         &brokers,
         &unique("g"),
         &[
@@ -278,7 +278,7 @@ fn kafka_counts_lines_with_header_labels_exactly() {
         ],
     );
     let started = Instant::now();
-    let agent = Agent::start(&["--config", &cfg]);
+    let agent = dir.start();
     let want = 300.0 + 40.0 * 3.0;
     let m = agent.wait_for("every line counted", |m| counts(m) >= want);
     let elapsed = started.elapsed();
@@ -329,15 +329,9 @@ fn kafka_instances_in_one_group_split_the_partitions() {
     let Some(brokers) = tansu() else { return };
     let topic = unique("lt-split");
     create_topic(&brokers, &topic, 3);
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(
-        dir.path(),
-        &brokers,
-        &unique("g"),
-        &[("events", &topic, "message")],
-    );
+    let dir = setup(&brokers, &unique("g"), &[("events", &topic, "message")]);
     let assigned = |m: &str| total(m, "logtally_kafka_assigned_partitions");
-    let a = Agent::start(&["--config", &cfg]);
+    let a = dir.start();
     a.wait_for("first instance owns every partition", |m| {
         assigned(m) == 3.0
     });
@@ -361,36 +355,36 @@ fn kafka_instances_in_one_group_split_the_partitions() {
         })
     };
     a.wait_for("first lines", |m| counts(m) > 0.0);
-    let b = Agent::start(&["--config", &cfg]);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (ma, mb) = (a.metrics(), b.metrics());
-        if assigned(&ma) + assigned(&mb) == 3.0 && assigned(&ma) > 0.0 && assigned(&mb) > 0.0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "partitions not split:\n{ma}\n{mb}\nA:\n{}\nB:\n{}",
-            a.stderr(),
-            b.stderr()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let b = dir.start();
+    wait_until(
+        Duration::from_secs(60),
+        Duration::from_millis(100),
+        || {
+            let (ma, mb) = (a.metrics(), b.metrics());
+            let split =
+                assigned(&ma) + assigned(&mb) == 3.0 && assigned(&ma) > 0.0 && assigned(&mb) > 0.0;
+            done_if(split, (ma, mb))
+        },
+        |(ma, mb)| {
+            format!(
+                "partitions not split:\n{ma}\n{mb}\nA:\n{}\nB:\n{}",
+                a.stderr(),
+                b.stderr()
+            )
+        },
+    );
     std::thread::sleep(Duration::from_secs(1));
     stop.store(true, Ordering::Relaxed);
     let produced = stream.join().expect("producer");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (ma, mb) = (a.metrics(), b.metrics());
-        if counts(&ma) + counts(&mb) >= produced as f64 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not everything counted:\n{ma}\n{mb}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until(
+        Duration::from_secs(60),
+        Duration::from_millis(100),
+        || {
+            let (ma, mb) = (a.metrics(), b.metrics());
+            done_if(counts(&ma) + counts(&mb) >= produced as f64, (ma, mb))
+        },
+        |(ma, mb)| format!("not everything counted:\n{ma}\n{mb}"),
+    );
     std::thread::sleep(Duration::from_millis(500));
     let (ma, mb) = (a.metrics(), b.metrics());
     assert_eq!(
@@ -424,30 +418,21 @@ fn kafka_broker_down_and_back_loses_nothing() {
     send(&p, topic, &first);
     delivered(&p, &d);
 
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(
-        dir.path(),
-        &brokers,
-        "mock-group",
-        &[("events", topic, "message")],
-    );
-    let agent = Agent::start(&["--config", &cfg]);
+    let dir = setup(&brokers, "mock-group", &[("events", topic, "message")]);
+    let agent = dir.start();
     agent.wait_for("first batch counted", |m| counts(m) == 100.0);
     eprintln!("[{:?}] first batch counted", t0.elapsed());
 
     cluster.broker_down(1).expect("broker down");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let body = loop {
-        let (status, body) = agent.try_get("/ready").unwrap();
-        if status == 503 {
-            break body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "still ready with the broker down"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let body = wait_until(
+        Duration::from_secs(30),
+        Duration::from_millis(50),
+        || match agent.try_get("/ready").unwrap() {
+            (503, body) => Ok(body),
+            _ => Err(()),
+        },
+        |()| "still ready with the broker down".to_string(),
+    );
     assert!(body.contains("`events`"), "{body}");
     eprintln!("[{:?}] not ready: {body}", t0.elapsed());
     // Metrics are still served, with the broker marked down.
@@ -466,14 +451,12 @@ fn kafka_broker_down_and_back_loses_nothing() {
     });
     assert_eq!(counts(&m), 150.0, "{m}");
     eprintln!("[{:?}] second batch counted", t0.elapsed());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while agent.try_get("/ready").unwrap().0 != 200 {
-        assert!(
-            Instant::now() < deadline,
-            "not ready after the broker came back"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until(
+        Duration::from_secs(30),
+        Duration::from_millis(50),
+        || done_if(agent.try_get("/ready").unwrap().0 == 200, ()),
+        |()| "not ready after the broker came back".to_string(),
+    );
     let mut all = first;
     all.extend(second);
     for (series, v) in expected(&all, topic, 1) {
@@ -487,21 +470,13 @@ fn kafka_restarts_mid_stream_resume_exactly_with_state() {
     let Some(brokers) = tansu() else { return };
     let topic = unique("lt-restart");
     create_topic(&brokers, &topic, 3);
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = std::fs::read_to_string(config(
-        dir.path(),
-        &brokers,
-        &unique("g"),
-        &[("events", &topic, "message")],
-    ))
-    .unwrap();
-    cfg.push_str(&format!(
-        "\n[state]\ndir = \"{}/state\"\ninterval = \"1s\"\n",
-        dir.path().display()
-    ));
-    let cfg_path = dir.path().join("state.toml");
-    write(&cfg_path, &cfg);
-    let cfg_path = cfg_path.to_string_lossy().into_owned();
+    let dir = ConfigDir::new("state.toml", |dir| {
+        format!(
+            "{}\n[state]\ndir = \"{}/state\"\ninterval = \"1s\"\n",
+            config(&brokers, &unique("g"), &[("events", &topic, "message")]),
+            dir.display()
+        )
+    });
 
     // A steady stream: 3000 messages over about 15 s.
     const TOTAL: usize = 3000;
@@ -521,17 +496,17 @@ fn kafka_restarts_mid_stream_resume_exactly_with_state() {
         })
     };
 
-    let agent = Agent::start(&["--config", &cfg_path]);
+    let agent = dir.start();
     agent.wait_for("some lines counted", |m| counts(m) >= 200.0);
     assert!(agent.terminate().success(), "graceful stop");
-    assert!(dir.path().join("state/checkpoint.json").exists());
+    assert!(dir.join("state/checkpoint.json").exists());
 
-    let agent = Agent::start(&["--config", &cfg_path]);
+    let agent = dir.start();
     let before = counts(&agent.metrics());
     agent.wait_for("more lines counted", |m| counts(m) >= before + 300.0);
     drop(agent); // SIGKILL, mid-stream
 
-    let agent = Agent::start(&["--config", &cfg_path]);
+    let agent = dir.start();
     stream.join().expect("producer");
     let m = agent.wait_for("every line counted", |m| counts(m) >= TOTAL as f64);
     std::thread::sleep(Duration::from_secs(1));
@@ -644,31 +619,26 @@ fn kafka_throughput() {
         }
     };
     let broker_pid: Option<u32> = env("LOGTALLY_TEST_TANSU_PID").map(|v| v.parse().unwrap());
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(
-        dir.path(),
-        &brokers,
-        &unique("g"),
-        &[("events", &topic, "message")],
-    );
     let options = env("LOGTALLY_TEST_KAFKA_OPTIONS").unwrap_or_default();
-    if !options.is_empty() {
-        let extra: String = options
+    let extra: String = if options.is_empty() {
+        String::new()
+    } else {
+        options
             .split(',')
             .map(|kv| {
                 let (k, v) = kv.split_once('=').expect("key=value");
                 format!(", \"{}\" = \"{}\"", k.trim(), v.trim())
             })
-            .collect();
-        let text = std::fs::read_to_string(&cfg).unwrap();
-        let text = text.replace(
+            .collect()
+    };
+    let dir = ConfigDir::new("kafka.toml", |_| {
+        config(&brokers, &unique("g"), &[("events", &topic, "message")]).replace(
             "\"session.timeout.ms\" = 6000 }",
             &format!("\"session.timeout.ms\" = 6000{extra} }}"),
-        );
-        write(Path::new(&cfg), &text);
-    }
+        )
+    });
     let load_before = loadavg();
-    let agent = Agent::start(&["--config", &cfg]);
+    let agent = dir.start();
     let pid = agent.child.id();
     let perf = env("LOGTALLY_TEST_PERF_OUT").map(|out| {
         std::process::Command::new("perf")
@@ -688,34 +658,36 @@ fn kafka_throughput() {
     });
     // The window runs from the first counted line (after the group join)
     // to the last.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let (first, t0, cpu0, threads0, broker0) = loop {
-        let (threads, broker) = (
-            thread_times(pid),
-            broker_pid.and_then(|b| Some((process_cpu(b)?, runqueue_wait(b)))),
-        );
-        let (cpu, t) = (process_cpu(pid).unwrap(), Instant::now());
-        let c = counts(&agent.metrics());
-        if c > 0.0 {
-            break (c, t, cpu, threads, broker);
-        }
-        assert!(
-            Instant::now() < deadline,
-            "nothing counted: {}",
-            agent.stderr()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let deadline = Instant::now() + Duration::from_secs(600);
-    loop {
-        let c = counts(&agent.metrics());
-        if c >= n as f64 {
-            assert_eq!(c, n as f64, "counted more than produced");
-            break;
-        }
-        assert!(Instant::now() < deadline, "only {c} of {n} counted");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (first, t0, cpu0, threads0, broker0) = wait_until(
+        Duration::from_secs(60),
+        Duration::from_millis(10),
+        || {
+            let (threads, broker) = (
+                thread_times(pid),
+                broker_pid.and_then(|b| Some((process_cpu(b)?, runqueue_wait(b)))),
+            );
+            let (cpu, t) = (process_cpu(pid).unwrap(), Instant::now());
+            let c = counts(&agent.metrics());
+            if c > 0.0 {
+                Ok((c, t, cpu, threads, broker))
+            } else {
+                Err(())
+            }
+        },
+        |()| format!("nothing counted: {}", agent.stderr()),
+    );
+    wait_until(
+        Duration::from_secs(600),
+        Duration::from_millis(20),
+        || match counts(&agent.metrics()) {
+            c if c >= n as f64 => {
+                assert_eq!(c, n as f64, "counted more than produced");
+                Ok(())
+            }
+            c => Err(c),
+        },
+        |c| format!("only {c} of {n} counted"),
+    );
     let secs = t0.elapsed().as_secs_f64();
     let cpu = process_cpu(pid).unwrap() - cpu0;
     let threads = thread_times(pid);

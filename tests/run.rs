@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{append, value, write, Agent};
+use common::{append, run_cmd, stderr_of, truncate, value, write, Agent, ConfigDir};
 
 fn config(dir: &Path) -> String {
     format!(
@@ -46,35 +46,27 @@ when = [{{ field = "duration_ms", present = true }}]
     )
 }
 
+/// The `app_events_total` series of `level`, with the source's labels.
+fn events(level: &str) -> String {
+    format!(r#"app_events_total{{level="{level}",track="canary",version="v2"}}"#)
+}
+
 #[test]
 fn counts_move_while_the_file_grows_rotates_and_new_files_appear() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("logtally.toml");
-    write(&cfg, &config(dir.path()));
-    let log = dir.path().join("app.log");
+    let dir = ConfigDir::new("logtally.toml", config);
+    let log = dir.join("app.log");
     write(
         &log,
         "level=info msg=start\nlevel=info msg=checkout duration_ms=50\n",
     );
 
-    let agent = Agent::start(&["--config", cfg.to_str().unwrap()]);
+    let agent = dir.start();
     let (status, body) = agent.try_get("/healthz").unwrap();
     assert_eq!((status, body.trim()), (200, "ok"));
 
     // Declared series exist at zero from the start, with the source's labels.
-    let m = agent.wait_for("the existing lines", |m| {
-        value(
-            m,
-            r#"app_events_total{level="info",track="canary",version="v2"}"#,
-        ) == Some(2.0)
-    });
-    assert_eq!(
-        value(
-            &m,
-            r#"app_events_total{level="error",track="canary",version="v2"}"#
-        ),
-        Some(0.0)
-    );
+    let m = agent.wait_for_value("the existing lines", &events("info"), 2.0);
+    assert_eq!(value(&m, &events("error")), Some(0.0));
     assert_eq!(
         value(&m, r#"app_checkouts_total{track="canary",version="v2"}"#),
         Some(1.0)
@@ -92,12 +84,7 @@ fn counts_move_while_the_file_grows_rotates_and_new_files_appear() {
         &log,
         "level=error msg=boom\nlevel=info msg=checkout duration_ms=500\n",
     );
-    let m = agent.wait_for("the appended lines", |m| {
-        value(
-            m,
-            r#"app_events_total{level="error",track="canary",version="v2"}"#,
-        ) == Some(1.0)
-    });
+    let m = agent.wait_for_value("the appended lines", &events("error"), 1.0);
     assert_eq!(
         value(&m, r#"app_checkouts_total{track="canary",version="v2"}"#),
         Some(2.0)
@@ -114,44 +101,23 @@ fn counts_move_while_the_file_grows_rotates_and_new_files_appear() {
     append(&log, "level=warn msg=half");
     std::thread::sleep(std::time::Duration::from_millis(300));
     let m = agent.metrics();
-    assert_eq!(
-        value(
-            &m,
-            r#"app_events_total{level="warn",track="canary",version="v2"}"#
-        ),
-        None
-    );
+    assert_eq!(value(&m, &events("warn")), None);
     append(&log, "-done\n");
-    agent.wait_for("the completed line", |m| {
-        value(
-            m,
-            r#"app_events_total{level="warn",track="canary",version="v2"}"#,
-        ) == Some(1.0)
-    });
+    agent.wait_for_value("the completed line", &events("warn"), 1.0);
 
     // Rename + create: the rest of the old file and the whole new one count.
-    let rotated = dir.path().join("app.log.1");
+    let rotated = dir.join("app.log.1");
     std::fs::rename(&log, &rotated).unwrap();
     append(&rotated, "level=info msg=late-in-old-file\n");
     write(&log, "level=info msg=first-in-new-file\n");
-    agent.wait_for("both sides of the rotation", |m| {
-        value(
-            m,
-            r#"app_events_total{level="info",track="canary",version="v2"}"#,
-        ) == Some(5.0)
-    });
+    agent.wait_for_value("both sides of the rotation", &events("info"), 5.0);
 
     // A file that appears later is read from its beginning.
     write(
-        &dir.path().join("other.log"),
+        &dir.join("other.log"),
         "level=error msg=x\nlevel=error msg=y\n",
     );
-    let m = agent.wait_for("the new file", |m| {
-        value(
-            m,
-            r#"app_events_total{level="error",track="canary",version="v2"}"#,
-        ) == Some(3.0)
-    });
+    let m = agent.wait_for_value("the new file", &events("error"), 3.0);
     assert_eq!(
         value(&m, r#"logtally_source_lines_total{source="app"}"#),
         Some(9.0)
@@ -171,43 +137,21 @@ fn counts_move_while_the_file_grows_rotates_and_new_files_appear() {
 
 #[test]
 fn copytruncate_is_read_again_from_the_start() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("logtally.toml");
-    write(&cfg, &config(dir.path()));
-    let log = dir.path().join("app.log");
+    let dir = ConfigDir::new("logtally.toml", config);
+    let log = dir.join("app.log");
     write(
         &log,
         "level=info msg=a\nlevel=info msg=b\nlevel=info msg=c\n",
     );
-    let agent = Agent::start(&["--config", cfg.to_str().unwrap()]);
-    agent.wait_for("three lines", |m| {
-        value(
-            m,
-            r#"app_events_total{level="info",track="canary",version="v2"}"#,
-        ) == Some(3.0)
-    });
+    let agent = dir.start();
+    agent.wait_for_value("three lines", &events("info"), 3.0);
     // copytruncate: the file is emptied in place, then written again.
-    std::fs::OpenOptions::new()
-        .write(true)
-        .truncate(true)
-        .open(&log)
-        .unwrap();
+    truncate(&log);
     std::thread::sleep(std::time::Duration::from_millis(300));
     append(&log, "level=error msg=after-truncate\n");
-    agent.wait_for("the line after the truncation", |m| {
-        value(
-            m,
-            r#"app_events_total{level="error",track="canary",version="v2"}"#,
-        ) == Some(1.0)
-    });
+    agent.wait_for_value("the line after the truncation", &events("error"), 1.0);
     let m = agent.metrics();
-    assert_eq!(
-        value(
-            &m,
-            r#"app_events_total{level="info",track="canary",version="v2"}"#
-        ),
-        Some(3.0)
-    );
+    assert_eq!(value(&m, &events("info")), Some(3.0));
     assert_eq!(
         value(
             &m,
@@ -219,31 +163,18 @@ fn copytruncate_is_read_again_from_the_start() {
 
 #[test]
 fn start_at_end_counts_only_new_lines() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("logtally.toml");
-    write(
-        &cfg,
-        &config(dir.path()).replace("\"beginning\"", "\"end\""),
-    );
-    let log = dir.path().join("app.log");
+    let dir = ConfigDir::new("logtally.toml", |d| {
+        config(d).replace("\"beginning\"", "\"end\"")
+    });
+    let log = dir.join("app.log");
     write(&log, "level=info msg=old\n");
-    let agent = Agent::start(&["--config", cfg.to_str().unwrap()]);
+    let agent = dir.start();
     std::thread::sleep(std::time::Duration::from_millis(300));
     append(&log, "level=info msg=new\n");
     let m = agent.wait_for("the new line", |m| {
-        value(
-            m,
-            r#"app_events_total{level="info",track="canary",version="v2"}"#,
-        )
-        .is_some_and(|v| v >= 1.0)
+        value(m, &events("info")).is_some_and(|v| v >= 1.0)
     });
-    assert_eq!(
-        value(
-            &m,
-            r#"app_events_total{level="info",track="canary",version="v2"}"#
-        ),
-        Some(1.0)
-    );
+    assert_eq!(value(&m, &events("info")), Some(1.0));
 }
 
 #[test]
@@ -268,8 +199,8 @@ fn built_in_default_starts_without_any_log_file() {
 fn a_busy_port_is_a_clear_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let out = common::run_cmd(&["run", "--listen", &addr]);
+    let out = run_cmd(&["run", "--listen", &addr]);
     assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr_of(&out);
     assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
 }

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{http_get, value, write, Agent};
+use common::{done_if, truncate, value, wait_until, write, Agent, ConfigDir};
 
 const FILES: [&str; 2] = ["a", "b"];
 
@@ -66,9 +66,9 @@ labels = ["file"]
     )
 }
 
-/// Counts scraped from the agent listening on `port`, per file.
-fn scrape(port: u16) -> Option<[f64; 2]> {
-    let (status, body) = http_get(&format!("http://127.0.0.1:{port}/metrics")).ok()?;
+/// Counts scraped from `agent`, per file.
+fn scrape(agent: &Agent) -> Option<[f64; 2]> {
+    let (status, body) = agent.try_get("/metrics").ok()?;
     if status != 200 {
         return None;
     }
@@ -127,15 +127,17 @@ impl Writer {
 
     /// Waits until the agent's checkpoint holds every byte of file `i`.
     fn wait_checkpointed(&self, i: usize) {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while !checkpoint_covers(&self.dir.join("state"), &self.path(i)) {
-            assert!(
-                Instant::now() < deadline,
-                "the agent never caught up with {}",
-                FILES[i]
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_until(
+            Duration::from_secs(120),
+            Duration::from_millis(20),
+            || {
+                done_if(
+                    checkpoint_covers(&self.dir.join("state"), &self.path(i)),
+                    (),
+                )
+            },
+            |()| format!("the agent never caught up with {}", FILES[i]),
+        );
     }
 
     fn rotate(&mut self, i: usize, kind: u64) {
@@ -158,20 +160,12 @@ impl Writer {
             // copytruncate
             1 => {
                 std::fs::copy(&path, &aside).unwrap();
-                OpenOptions::new()
-                    .write(true)
-                    .truncate(true)
-                    .open(&path)
-                    .unwrap();
+                truncate(&path);
             }
             // truncate, then quickly write past the old size
             2 => {
                 self.wait_checkpointed(i);
-                OpenOptions::new()
-                    .write(true)
-                    .truncate(true)
-                    .open(&path)
-                    .unwrap();
+                truncate(&path);
                 let before = self.written[i];
                 self.append(i, 64);
                 assert!(self.written[i] > before);
@@ -200,11 +194,9 @@ fn counts_stay_exact_through_rotations_and_kills() {
         .map(|v| v.split(',').filter_map(|k| k.trim().parse().ok()).collect())
         .filter(|k: &Vec<u64>| !k.is_empty())
         .unwrap_or_else(|| vec![0, 1, 2, 3]);
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("torture.toml");
-    write(&cfg, &config(dir.path()));
+    let dir = ConfigDir::new("torture.toml", config);
     for f in FILES {
-        write(&dir.path().join(format!("{f}.log")), "");
+        write(&dir.join(format!("{f}.log")), "");
     }
 
     let port = Arc::new(AtomicU16::new(0));
@@ -249,7 +241,7 @@ fn counts_stay_exact_through_rotations_and_kills() {
     let mut agent;
     let mut history = String::new();
     loop {
-        agent = Agent::start(&["--config", cfg.to_str().unwrap()]);
+        agent = dir.start();
         port.store(agent.port, Ordering::SeqCst);
         std::thread::sleep(Duration::from_millis(300 + rng.below(900)));
         if done.load(Ordering::SeqCst) && restarts >= 5 {
@@ -269,29 +261,30 @@ fn counts_stay_exact_through_rotations_and_kills() {
 
     let caught_up = Instant::now();
     let expected = [w.written[0] as f64, w.written[1] as f64];
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let mut last = None;
-    while last != Some(expected) {
-        if Instant::now() >= deadline {
+    wait_until(
+        Duration::from_secs(120),
+        Duration::from_millis(20),
+        || {
+            let last = scrape(&agent);
+            done_if(last == Some(expected), last)
+        },
+        |last| {
             history.push_str(&agent.stderr());
             let _ = std::fs::write("/tmp/logtally-torture.log", &history);
-        }
-        assert!(
-            Instant::now() < deadline,
-            "counts {last:?}, written {expected:?}; stderr:\n{}",
-            agent.stderr()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-        last = scrape(agent.port);
-    }
+            format!(
+                "counts {last:?}, written {expected:?}; stderr:\n{}",
+                agent.stderr()
+            )
+        },
+    );
     let lag = caught_up.elapsed();
     // Stays exact: nothing more arrives later, and a last restart changes nothing.
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(scrape(agent.port), Some(expected));
+    assert_eq!(scrape(&agent), Some(expected));
     assert!(agent.terminate().success());
-    let agent = Agent::start(&["--config", cfg.to_str().unwrap()]);
+    let agent = dir.start();
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(scrape(agent.port), Some(expected));
+    assert_eq!(scrape(&agent), Some(expected));
     println!(
         "torture: {total} lines ({} in a, {} in b), rotations: {} rename, {} copytruncate, {} truncate+rewrite, {} delete+recreate; {} restarts; caught up {:?} after the writer stopped",
         w.written[0], w.written[1], w.rotations[0], w.rotations[1], w.rotations[2], w.rotations[3], restarts + 1, lag
