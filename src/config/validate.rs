@@ -671,15 +671,19 @@ fn check_condition(r: &mut Reporter<'_>, c: &Spanned<ConditionConfig>) -> Vec<Co
     if let Some(xs) = &c.one_of {
         tests.push(Test::OneOf(xs.iter().map(expected).collect()));
     }
-    for (v, op) in [
-        (c.gt, CmpOp::Gt),
-        (c.ge, CmpOp::Ge),
-        (c.lt, CmpOp::Lt),
-        (c.le, CmpOp::Le),
-    ] {
-        if let Some(v) = v {
-            tests.push(Test::Compare(op, v));
-        }
+    // All comparisons of one condition in one test: the value is parsed
+    // once.
+    let bounds: Vec<(CmpOp, f64)> = [
+        (CmpOp::Gt, c.gt),
+        (CmpOp::Ge, c.ge),
+        (CmpOp::Lt, c.lt),
+        (CmpOp::Le, c.le),
+    ]
+    .into_iter()
+    .filter_map(|(op, v)| Some((op, v?)))
+    .collect();
+    if !bounds.is_empty() {
+        tests.push(Test::Compare(bounds.into()));
     }
     if let Some(p) = c.present {
         tests.push(Test::Present(p));

@@ -107,7 +107,10 @@ impl CounterCell {
 /// `v` as an integer, when it is a whole number kept exactly.
 #[inline]
 pub fn whole(v: f64) -> Option<u64> {
-    (v.fract() == 0.0 && v < EXACT_LIMIT).then_some(v as u64)
+    // A conversion and a comparison, not `fract()` (a call to `trunc`
+    // on CPUs without SSE4.1).
+    let n = v as u64;
+    (v < EXACT_LIMIT && n as f64 == v).then_some(n)
 }
 
 /// A histogram with fixed bucket bounds.

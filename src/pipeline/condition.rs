@@ -26,8 +26,9 @@ pub enum Test {
     OneOf(Vec<Expected>),
     /// The value equals none of these.
     NoneOf(Vec<Expected>),
-    /// The value is a number and the comparison holds.
-    Compare(CmpOp, f64),
+    /// The value is a number and every comparison holds (`ge` and `lt`
+    /// of one condition: the value is parsed once).
+    Compare(Box<[(CmpOp, f64)]>),
     /// The field is present (`true`) or absent (`false`).
     Present(bool),
 }
@@ -61,6 +62,19 @@ pub enum CmpOp {
     Lt,
     /// `<=`
     Le,
+}
+
+impl CmpOp {
+    /// Whether `n op rhs`.
+    #[inline]
+    fn holds(self, n: f64, rhs: f64) -> bool {
+        match self {
+            CmpOp::Gt => n > rhs,
+            CmpOp::Ge => n >= rhs,
+            CmpOp::Lt => n < rhs,
+            CmpOp::Le => n <= rhs,
+        }
+    }
 }
 
 /// A condition: a target and a test.
@@ -111,13 +125,8 @@ impl Condition<FieldRef> {
             (Test::Contains(s), Some(v)) => v.contains(s.as_str()),
             (Test::OneOf(xs), Some(v)) => xs.iter().any(|x| x.holds(v)),
             (Test::NoneOf(xs), Some(v)) => !xs.iter().any(|x| x.holds(v)),
-            (Test::Compare(op, rhs), Some(v)) => match parse_number(v) {
-                Some(n) => match op {
-                    CmpOp::Gt => n > *rhs,
-                    CmpOp::Ge => n >= *rhs,
-                    CmpOp::Lt => n < *rhs,
-                    CmpOp::Le => n <= *rhs,
-                },
+            (Test::Compare(bounds), Some(v)) => match parse_number(v) {
+                Some(n) => bounds.iter().all(|(op, rhs)| op.holds(n, *rhs)),
                 None => false,
             },
         }
@@ -224,8 +233,13 @@ mod tests {
         let rec = rec_with("503 upstream timed out", &mut f);
         let status = || Target::Field(FieldRef::Name("status".into()));
         let c = |target, test| Condition { target, test };
-        assert!(c(status(), Test::Compare(CmpOp::Ge, 500.0)).holds(&rec));
-        assert!(!c(status(), Test::Compare(CmpOp::Lt, 500.0)).holds(&rec));
+        let cmp = |bounds: &[(CmpOp, f64)]| Test::Compare(bounds.into());
+        assert!(c(status(), cmp(&[(CmpOp::Ge, 500.0)])).holds(&rec));
+        assert!(!c(status(), cmp(&[(CmpOp::Lt, 500.0)])).holds(&rec));
+        assert!(c(status(), cmp(&[(CmpOp::Ge, 500.0), (CmpOp::Lt, 600.0)])).holds(&rec));
+        assert!(!c(status(), cmp(&[(CmpOp::Ge, 500.0), (CmpOp::Lt, 503.0)])).holds(&rec));
+        assert!(!c(status(), cmp(&[(CmpOp::Gt, 503.0), (CmpOp::Le, 600.0)])).holds(&rec));
+        assert!(c(status(), cmp(&[(CmpOp::Gt, 502.0), (CmpOp::Le, 503.0)])).holds(&rec));
         assert!(c(status(), Test::OneOf(vec![Expected::Number(503.0)])).holds(&rec));
         assert!(c(status(), Test::NoneOf(vec![Expected::Text("200".into())])).holds(&rec));
         assert!(c(Target::Line, Test::Contains("timed out".into())).holds(&rec));
