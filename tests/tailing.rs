@@ -135,6 +135,30 @@ fn a_copy_matched_by_the_globs_is_not_counted_twice() {
 }
 
 #[test]
+fn a_copy_still_being_written_after_a_restart_is_not_counted_twice() {
+    // The checkpoint holds a.log read to 100 lines; after the restart the
+    // agent reads on to 200.
+    let (dir, log, agent) = agent_on_a_log("a.log*", "", 100);
+    assert!(agent.terminate().success());
+    let agent = dir.start();
+    append(&log, &lines("a", 100, 200));
+    wait_count(&agent, "a", 200);
+    // copytruncate with a slow copy: for a while the copy holds more than
+    // the checkpoint's offset and less than what was read.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let part = lines("a", 0, 150).len();
+    let copy = dir.join("a.log.1");
+    write(&copy, &text[..part]);
+    std::thread::sleep(Duration::from_millis(300));
+    append(&copy, &text[part..]);
+    truncate(&log);
+    append(&log, &lines("a", 200, 210));
+    let m = wait_count(&agent, "a", 210);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(count(&agent.metrics(), "a"), Some(210.0), "{m}");
+}
+
+#[test]
 fn truncate_and_quick_rewrite_past_the_old_size_is_seen() {
     let dir = setup("*.log", "poll_interval = \"1s\"");
     let log = dir.join("a.log");

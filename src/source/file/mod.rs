@@ -495,11 +495,27 @@ impl FileTailer {
         let mut maybe_copy = false;
         let mut copy_of_live = false;
         let mut best: Option<u64> = None;
+        // Content remembered earlier (from the checkpoint, say) that a
+        // followed file still holds and has read past is superseded by what
+        // that file has read since: a copy of it being written is a copy of
+        // the live file, to wait for, not one to read from the old offset.
+        let superseded = |c: &Content| {
+            self.files.iter().any(|t| {
+                t.tail_at >= c.offset
+                    && c.head.matches(&t.file)
+                    && tail_hash(&t.file, c.offset).is_ok_and(|h| h == c.tail)
+            })
+        };
         for (live, c) in self
             .files
             .iter()
             .map(|t| (true, t.content()))
-            .chain(self.released.iter().map(|c| (false, *c)))
+            .chain(
+                self.released
+                    .iter()
+                    .filter(|c| !superseded(c))
+                    .map(|c| (false, *c)),
+            )
             .filter(|(_, c)| c.offset > 0)
         {
             if known(&c) {
