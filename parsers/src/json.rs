@@ -56,12 +56,12 @@ struct Key<'a> {
 }
 
 /// Where a key of an open object is in the line, compactly (the keys of the
-/// open objects are kept in a fixed array initialised on every line).
+/// open objects are kept in a fixed array initialised on every line: with
+/// two integers and no padding, that is a plain zero fill).
 #[derive(Clone, Copy, Default)]
 struct KeySpan {
     start: u32,
     end: u32,
-    escaped: bool,
 }
 
 impl KeySpan {
@@ -72,18 +72,18 @@ impl KeySpan {
         KeySpan {
             start: start as u32,
             end: (start + k.raw.len()) as u32,
-            escaped: k.escaped,
         }
     }
 
-    /// The key back from its span.
+    /// The key back from its span; `escaped` says whether it holds an
+    /// escape.
     #[inline]
-    fn key(self, line: In<'_>) -> Key<'_> {
+    fn key(self, line: In<'_>, escaped: bool) -> Key<'_> {
         Key {
             raw: line
                 .get(self.start as usize..self.end as usize)
                 .unwrap_or_default(),
-            escaped: self.escaped,
+            escaped,
         }
     }
 }
@@ -199,16 +199,23 @@ fn push_key<'a>(s: &mut String, line: &'a str, k: Key<'a>) -> Res<'a, ()> {
 }
 
 /// The dotted name of `key` inside the objects named by `path` (their keys,
-/// outermost first). A top-level key without escapes is a span of the line;
-/// any other name is written to the arena.
+/// outermost first; bit `n` of `escaped` is set when `path[n]` holds an
+/// escape). A top-level key without escapes is a span of the line; any
+/// other name is written to the arena.
 #[inline(never)]
-fn name_of<'a>(out: &mut Fields, line: &'a str, path: &[KeySpan], key: Key<'a>) -> Res<'a, Text> {
+fn name_of<'a>(
+    out: &mut Fields,
+    line: &'a str,
+    (path, escaped): (&[KeySpan], u64),
+    key: Key<'a>,
+) -> Res<'a, Text> {
     if path.is_empty() && !key.escaped {
         return Ok(text_of(line.as_bytes(), key.raw));
     }
     let (t, r) = out.arena_with(|s| {
-        for k in path {
-            push_key(s, line, k.key(line.as_bytes()))?;
+        for (n, k) in path.iter().enumerate() {
+            let k = k.key(line.as_bytes(), escaped & (1 << n) != 0);
+            push_key(s, line, k)?;
             s.push('.');
         }
         push_key(s, line, key)
@@ -229,7 +236,8 @@ fn check_escapes<'a>(out: &mut Fields, line: &'a str, raw: In<'a>) -> Res<'a, ()
 /// when bit `d` of `arrays` is set, else an object.
 ///
 /// Only objects outside any array name fields; their keys, outermost first,
-/// are `path[..path_len]`, from which the dotted name of a field is built
+/// are `path[..path_len]` (bit `n` of `path_escaped` set when `path[n]`
+/// holds an escape), from which the dotted name of a field is built
 /// only when a field is pushed (a key of the top-level object without
 /// escapes, the usual case, is the field name as it is in the line).
 struct Stack<'a> {
@@ -238,6 +246,7 @@ struct Stack<'a> {
     /// Keys of the open objects outside arrays, the top level excepted.
     path: [KeySpan; MAX_DEPTH],
     path_len: usize,
+    path_escaped: u64,
     /// Depth at which the outermost open array was opened (0: none).
     arr_depth: usize,
     /// That array, from its `[` on, and its field name.
@@ -253,6 +262,7 @@ impl<'a> Stack<'a> {
             depth: 1,
             path: [KeySpan::default(); MAX_DEPTH],
             path_len: 0,
+            path_escaped: 0,
             arr_depth: 0,
             arr: &[],
             arr_name: Text::None,
@@ -265,10 +275,14 @@ impl<'a> Stack<'a> {
         self.arr_depth == 0
     }
 
-    /// The keys of the objects around the current value.
+    /// The keys of the objects around the current value, and which of them
+    /// hold escapes.
     #[inline]
-    fn path(&self) -> &[KeySpan] {
-        self.path.get(..self.path_len).unwrap_or_default()
+    fn path(&self) -> (&[KeySpan], u64) {
+        (
+            self.path.get(..self.path_len).unwrap_or_default(),
+            self.path_escaped,
+        )
     }
 
     /// Opens an object one level deeper, named `key` (a key in `line`) when
@@ -279,6 +293,12 @@ impl<'a> Stack<'a> {
         if let (true, Some(k)) = (self.emitting(), key) {
             if let Some(slot) = self.path.get_mut(self.path_len) {
                 *slot = KeySpan::of(line, k);
+                let bit = 1u64 << (self.path_len % MAX_DEPTH);
+                if k.escaped {
+                    self.path_escaped |= bit;
+                } else {
+                    self.path_escaped &= !bit;
+                }
                 self.path_len += 1;
             }
         }
