@@ -39,15 +39,6 @@ impl JsonParser {
     }
 }
 
-#[derive(Clone, Copy)]
-enum State {
-    ObjStart,
-    Key,
-    ArrStart,
-    Value,
-    After,
-}
-
 /// A key as found in the line: the bytes between its quotes.
 #[derive(Clone, Copy)]
 struct Key<'a> {
@@ -408,7 +399,38 @@ fn string_value<'a>(
     Ok(rest)
 }
 
-/// Parses the object that is the whole line, iteratively.
+/// Just inside the `{` (when `object`) or `[` that `*r` follows: closes
+/// the container when it is empty (`false`: no value follows), else moves
+/// `*r` to the first value (`true`), past its key in an object (`*cur`).
+#[inline(always)]
+fn opened<'a>(
+    st: &mut Stack<'a>,
+    line: In<'a>,
+    r: &mut In<'a>,
+    cur: &mut Option<Key<'a>>,
+    out: &mut Fields,
+    object: bool,
+) -> Res<'a, bool> {
+    let i = ws(*r);
+    let closing = if object { b'}' } else { b']' };
+    if i.first() == Some(&closing) {
+        *r = st.close(line, i, out);
+        return Ok(false);
+    }
+    if object {
+        let (rest, k) = key(i)?;
+        *r = rest;
+        *cur = Some(k);
+    } else {
+        *r = i;
+        *cur = None;
+    }
+    Ok(true)
+}
+
+/// Parses the object that is the whole line, iteratively: each turn of the
+/// loop reads one value (when one comes next) and what follows it (a comma
+/// and the next key, or closing brackets).
 fn object<'a>(line: &'a str, out: &mut Fields) -> Res<'a, ()> {
     let b = line.as_bytes();
     let start = ws(b);
@@ -419,102 +441,81 @@ fn object<'a>(line: &'a str, out: &mut Fields) -> Res<'a, ()> {
     let mut st = Stack::new();
     // The key of the value being parsed, when inside an object.
     let mut cur: Option<Key<'a>> = None;
-    let mut state = State::ObjStart;
+    let mut value_next = opened(&mut st, b, &mut r, &mut cur, out, true)?;
     loop {
-        r = ws(r);
-        match state {
-            State::ObjStart | State::ArrStart => {
-                let closing = if matches!(state, State::ObjStart) {
-                    b'}'
-                } else {
-                    b']'
-                };
-                if r.first() == Some(&closing) {
-                    r = st.close(b, r, out);
-                    state = State::After;
-                } else if matches!(state, State::ObjStart) {
-                    state = State::Key;
-                } else {
-                    cur = None;
-                    state = State::Value;
+        if value_next {
+            r = ws(r);
+            let Some(&c) = r.first() else {
+                return Err(fail(r, Some(ParseErrorKind::Incomplete), "a value"));
+            };
+            match c {
+                b'"' => r = string_value(out, line, &st, cur, r)?,
+                b'{' | b'[' => {
+                    if st.depth >= MAX_DEPTH {
+                        return Err(fail(r, None, "nesting at most 64 deep"));
+                    }
+                    if c == b'{' {
+                        // The object's own name is only built for its
+                        // fields, but an escaped key is checked now.
+                        if let (true, Some(k)) = (st.emitting(), cur) {
+                            if k.escaped {
+                                check_escapes(out, line, k.raw)?;
+                            }
+                        }
+                        st.open_object(b, cur);
+                    } else {
+                        let name = field_name(out, line, &st, cur)?.unwrap_or(Text::None);
+                        st.open_array(r, name);
+                    }
+                    r = skip(r, 1);
+                    if opened(&mut st, b, &mut r, &mut cur, out, c == b'{')? {
+                        continue;
+                    }
                 }
-            }
-            State::Key => {
-                let (rest, k) = key(r)?;
-                cur = Some(k);
-                r = rest;
-                state = State::Value;
-            }
-            State::Value => {
-                let Some(&c) = r.first() else {
-                    return Err(fail(r, Some(ParseErrorKind::Incomplete), "a value"));
-                };
-                state = State::After;
-                match c {
-                    b'"' => r = string_value(out, line, &st, cur, r)?,
-                    b'{' | b'[' => {
-                        if st.depth >= MAX_DEPTH {
-                            return Err(fail(r, None, "nesting at most 64 deep"));
-                        }
-                        if c == b'{' {
-                            // The object's own name is only built for its
-                            // fields, but an escaped key is checked now.
-                            if let (true, Some(k)) = (st.emitting(), cur) {
-                                if k.escaped {
-                                    check_escapes(out, line, k.raw)?;
-                                }
-                            }
-                            st.open_object(b, cur);
-                            state = State::ObjStart;
-                        } else {
-                            let name = field_name(out, line, &st, cur)?.unwrap_or(Text::None);
-                            st.open_array(r, name);
-                            state = State::ArrStart;
-                        }
-                        r = skip(r, 1);
-                    }
-                    b't' | b'f' | b'n' => {
-                        let (rest, lit) = literal(r)?;
-                        if c != b'n' {
-                            if let Some(name) = field_name(out, line, &st, cur)? {
-                                out.push(name, text_of(b, lit));
-                            }
-                        }
-                        r = rest;
-                    }
-                    b'-' | b'0'..=b'9' => {
-                        let (rest, num) = number(r)?;
+                b't' | b'f' | b'n' => {
+                    let (rest, lit) = literal(r)?;
+                    if c != b'n' {
                         if let Some(name) = field_name(out, line, &st, cur)? {
-                            out.push(name, text_of(b, num));
+                            out.push(name, text_of(b, lit));
                         }
-                        r = rest;
                     }
-                    _ => return Err(fail(r, None, "a JSON value")),
+                    r = rest;
                 }
+                b'-' | b'0'..=b'9' => {
+                    let (rest, num) = number(r)?;
+                    if let Some(name) = field_name(out, line, &st, cur)? {
+                        out.push(name, text_of(b, num));
+                    }
+                    r = rest;
+                }
+                _ => return Err(fail(r, None, "a JSON value")),
             }
-            State::After => {
-                if st.depth == 0 {
-                    if !r.is_empty() {
-                        return Err(fail(r, None, "end of line"));
-                    }
-                    return Ok(());
-                }
-                match (r.first(), st.in_array()) {
-                    (Some(b','), false) => {
-                        r = skip(r, 1);
-                        state = State::Key;
-                    }
-                    (Some(b','), true) => {
-                        r = skip(r, 1);
-                        cur = None;
-                        state = State::Value;
-                    }
-                    (Some(b'}'), false) | (Some(b']'), true) => {
-                        r = st.close(b, r, out);
-                    }
-                    _ => return Err(fail(r, None, "',' or a closing bracket")),
-                }
+        }
+        // After a value or a closed container.
+        r = ws(r);
+        if st.depth == 0 {
+            if !r.is_empty() {
+                return Err(fail(r, None, "end of line"));
             }
+            return Ok(());
+        }
+        match (r.first(), st.in_array()) {
+            (Some(b','), false) => {
+                let (rest, k) = key(ws(skip(r, 1)))?;
+                r = rest;
+                cur = Some(k);
+                value_next = true;
+            }
+            (Some(b','), true) => {
+                r = skip(r, 1);
+                cur = None;
+                value_next = true;
+            }
+            (Some(b'}'), false) | (Some(b']'), true) => {
+                r = st.close(b, r, out);
+                value_next = false;
+            }
+            _ => return Err(fail(r, None, "',' or a closing bracket")),
         }
     }
 }
