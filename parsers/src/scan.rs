@@ -158,6 +158,17 @@ pub(crate) fn till_byte<'a>(c: u8) -> impl Fn(In<'a>) -> PResult<'a, In<'a>> {
     }
 }
 
+/// The index of the first `c` in `s`: as [`find2`], SSE2's `memchr`
+/// called directly on x86-64.
+#[inline(always)]
+pub(crate) fn find1(c: u8, s: &[u8]) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(finder) = memchr::arch::x86_64::sse2::memchr::One::new(c) {
+        return finder.find(s);
+    }
+    memchr(c, s)
+}
+
 /// The index of the first `a` or `b` in `s`. On x86-64 this is SSE2's
 /// `memchr2`, called directly: SSE2 is always there, and the strings
 /// searched (the rest of a line) end soon enough that the run-time choice
