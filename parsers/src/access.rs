@@ -40,7 +40,7 @@
 //!   [`AccessFormat::Common`] and [`AccessFormat::Auto`] accept lines with
 //!   or without them.
 
-use crate::scan::{fail, find1, finish, quoted, spaces, Fail, In, PResult};
+use crate::scan::{fail, find1, finish, quoted, spaces, span, Fail, In, PResult};
 use crate::{Fields, ParseError, ParseErrorKind, Parser, Text};
 
 /// Field names, in the order they are pushed.
@@ -99,18 +99,6 @@ impl AccessLogParser {
 // vhost, at most one bare extra such as `$request_time`) takes no detour;
 // other extras go through `extras`. `access/reference.rs` keeps the
 // previous, combinator-based implementation for the differential tests.
-
-/// The [`Text`] span of `sub`, a sub-slice of `line` (as every slice the
-/// scanners return is), without the bounds checks of `Text::of`.
-#[inline(always)]
-fn span(line: In<'_>, sub: In<'_>) -> Text {
-    let start = (sub.as_ptr() as usize).wrapping_sub(line.as_ptr() as usize);
-    debug_assert!(start + sub.len() <= line.len(), "not a slice of the line");
-    Text::Line {
-        start: start as u32,
-        end: (start + sub.len()) as u32,
-    }
-}
 
 /// The part of `i` before `rest` (a suffix of `i`).
 #[inline]

@@ -19,7 +19,7 @@
 //! Control characters inside strings are accepted as they are (lenient).
 //! The set of fields varies from line to line: [`Parser::schema`] is `None`.
 
-use crate::scan::{fail, finish, quoted, str_of, text_of, unescape, Fail, In, PResult};
+use crate::scan::{fail, finish, quoted, span, str_of, unescape, Fail, In, PResult};
 use crate::{Fields, ParseError, ParseErrorKind, Parser, Text};
 
 /// Deepest nesting of objects and arrays accepted (the top-level object
@@ -201,7 +201,7 @@ fn name_of<'a>(
     key: Key<'a>,
 ) -> Res<'a, Text> {
     if path.is_empty() && !key.escaped {
-        return Ok(text_of(line.as_bytes(), key.raw));
+        return Ok(span(line.as_bytes(), key.raw));
     }
     let (t, r) = out.arena_with(|s| {
         for (n, k) in path.iter().enumerate() {
@@ -320,7 +320,7 @@ impl<'a> Stack<'a> {
                     let len = self.arr.len() - r.len() + 1;
                     out.push(
                         self.arr_name,
-                        text_of(line, self.arr.get(..len).unwrap_or_default()),
+                        span(line, self.arr.get(..len).unwrap_or_default()),
                     );
                 }
                 self.arr_depth = 0;
@@ -361,7 +361,7 @@ fn field_name<'a>(
     match cur {
         Some(k) if st.emitting() => {
             if st.path_len == 0 && !k.escaped {
-                Ok(Some(text_of(line.as_bytes(), k.raw)))
+                Ok(Some(span(line.as_bytes(), k.raw)))
             } else {
                 name_of(out, line, st.path(), k).map(Some)
             }
@@ -388,7 +388,7 @@ fn string_value<'a>(
                 res?;
                 t
             } else {
-                text_of(line.as_bytes(), raw)
+                span(line.as_bytes(), raw)
             };
             out.push(name, value);
         }
@@ -476,7 +476,7 @@ fn object<'a>(line: &'a str, out: &mut Fields) -> Res<'a, ()> {
                     let (rest, lit) = literal(r)?;
                     if c != b'n' {
                         if let Some(name) = field_name(out, line, &st, cur)? {
-                            out.push(name, text_of(b, lit));
+                            out.push(name, span(b, lit));
                         }
                     }
                     r = rest;
@@ -484,7 +484,7 @@ fn object<'a>(line: &'a str, out: &mut Fields) -> Res<'a, ()> {
                 b'-' | b'0'..=b'9' => {
                     let (rest, num) = number(r)?;
                     if let Some(name) = field_name(out, line, &st, cur)? {
-                        out.push(name, text_of(b, num));
+                        out.push(name, span(b, num));
                     }
                     r = rest;
                 }
