@@ -143,21 +143,28 @@ fn token(i: In<'_>) -> (In<'_>, In<'_>) {
 /// first), and how many. Stops at the `[`. A token that starts with `[`
 /// before the third is an ordinary token.
 fn leading_tokens(i: In<'_>) -> PResult<'_, ([In<'_>; 4], usize)> {
-    let mut toks: [In<'_>; 4] = [&[]; 4];
-    let mut n = 0;
-    let mut r = spaces(i);
-    loop {
-        match (r.first(), toks.get_mut(n)) {
-            (Some(b'['), _) if n >= 3 => return Ok((r, (toks, n))),
-            (Some(_), Some(slot)) => {
-                let (t, rest) = token(r);
-                *slot = t;
-                n += 1;
-                r = spaces(rest);
-            }
-            _ => return Err(fail(r, None, "'[' (the timestamp)")),
-        }
+    let (a, r) = leading_token(spaces(i))?;
+    let (b, r) = leading_token(r)?;
+    let (c, r) = leading_token(r)?;
+    if r.first() == Some(&b'[') {
+        return Ok((r, ([a, b, c, &[]], 3)));
     }
+    let (d, r) = leading_token(r)?;
+    if r.first() == Some(&b'[') {
+        return Ok((r, ([a, b, c, d], 4)));
+    }
+    Err(fail(r, None, "'[' (the timestamp)"))
+}
+
+/// One of [`leading_tokens`]: the token at the start of `i` and the rest
+/// after the spaces that follow it; the line must not end before it.
+#[inline(always)]
+fn leading_token(i: In<'_>) -> Result<(In<'_>, In<'_>), nom::Err<Fail<'_>>> {
+    if i.is_empty() {
+        return Err(fail(i, None, "'[' (the timestamp)"));
+    }
+    let (t, rest) = token(i);
+    Ok((t, spaces(rest)))
 }
 
 /// `[time]` (`i` starts with the `[`): the text between the brackets.
@@ -296,7 +303,11 @@ fn split_request(req: In<'_>) -> Option<(In<'_>, In<'_>, Option<In<'_>>)> {
 /// A number as nginx writes `$request_time`: a digit, then digits and dots.
 #[inline]
 fn is_number(s: &[u8]) -> bool {
-    s.first().is_some_and(u8::is_ascii_digit) && s.iter().all(|&c| c.is_ascii_digit() || c == b'.')
+    // `.` and the digits are `.`..=`9` but for `/`: one subtraction and two
+    // comparisons a byte.
+    s.first().is_some_and(u8::is_ascii_digit)
+        && s.iter()
+            .all(|&c| c.wrapping_sub(b'.') <= b'9' - b'.' && c != b'/')
 }
 
 /// A token after the user agent.
