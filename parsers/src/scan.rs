@@ -162,7 +162,7 @@ pub(crate) fn spaces(i: In<'_>) -> In<'_> {
 #[inline]
 pub(crate) fn till_byte<'a>(c: u8) -> impl Fn(In<'a>) -> PResult<'a, In<'a>> {
     move |i| {
-        let n = memchr(c, i).unwrap_or(i.len());
+        let n = find1(c, i).unwrap_or(i.len());
         Ok((
             i.get(n..).unwrap_or_default(),
             i.get(..n).unwrap_or_default(),
