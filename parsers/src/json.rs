@@ -708,6 +708,51 @@ mod tests {
         );
     }
 
+    /// Empty containers, spaces around every delimiter, and a misplaced
+    /// delimiter at each step from one member to the next: where the error
+    /// is and what was expected there.
+    #[test]
+    fn members_commas_and_brackets() {
+        assert_eq!(parse("{ }").unwrap(), pairs(&[]));
+        assert_eq!(
+            parse(r#"{"a":{ },"b":[ ]}"#).unwrap(),
+            pairs(&[("b", "[ ]")])
+        );
+        assert_eq!(
+            parse(r#"{"a":1 , "b" : 2 }"#).unwrap(),
+            pairs(&[("a", "1"), ("b", "2")])
+        );
+        assert_eq!(
+            parse(r#"{"a":[[],[[]],{}],"b":{"c":{}}}"#).unwrap(),
+            pairs(&[("a", "[[],[[]],{}]")])
+        );
+        let key = "'\"' (an object key)";
+        let next = "',' or a closing bracket";
+        for (bad, kind, offset, expected) in [
+            (r#"{"a":1, }"#, ParseErrorKind::Syntax, 8, key),
+            (r#"{"a":[1,]}"#, ParseErrorKind::Syntax, 8, "a JSON value"),
+            (r#"{"a":[,1]}"#, ParseErrorKind::Syntax, 6, "a JSON value"),
+            (r#"{"a":{,}}"#, ParseErrorKind::Syntax, 6, key),
+            (r#"{"a":1,,"b":2}"#, ParseErrorKind::Syntax, 7, key),
+            (r#"{"a":[1 2]}"#, ParseErrorKind::Syntax, 8, next),
+            (r#"{"a":{"b":1 "c":2}}"#, ParseErrorKind::Syntax, 12, next),
+            (r#"{"a":1]"#, ParseErrorKind::Syntax, 6, next),
+            (r#"{"a":[1}"#, ParseErrorKind::Syntax, 7, next),
+            (r#"{"a" 1}"#, ParseErrorKind::Syntax, 5, "':'"),
+            (r#"{,"a":1}"#, ParseErrorKind::Syntax, 1, key),
+            (r#"{"a":}"#, ParseErrorKind::Syntax, 5, "a JSON value"),
+            (r#"{"a":[}"#, ParseErrorKind::Syntax, 6, "a JSON value"),
+            (r#"{"a":[1,"#, ParseErrorKind::Incomplete, 8, "a value"),
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert_eq!(
+                (e.kind, e.offset, e.expected),
+                (kind, offset, expected),
+                "{bad}"
+            );
+        }
+    }
+
     #[test]
     fn numbers() {
         for (text, ok) in [

@@ -325,4 +325,81 @@ mod tests {
         assert!(q(r#""abc\""#).is_err());
         assert!(q("abc").is_err());
     }
+
+    /// `quoted` by a byte loop, for comparison: the end of the string after
+    /// the opening quote, and whether it held a backslash.
+    fn quoted_by_bytes(body: &[u8]) -> Option<(usize, bool)> {
+        let mut k = 0;
+        let mut escaped = false;
+        while let Some(&c) = body.get(k) {
+            match c {
+                b'"' => return Some((k, escaped)),
+                b'\\' => {
+                    escaped = true;
+                    k += 2;
+                }
+                _ => k += 1,
+            }
+        }
+        None
+    }
+
+    /// Quotes and backslashes on every side of the vector searches' 16- and
+    /// 64-byte blocks (aligned or not), lines ending inside a string or
+    /// right after a backslash, and bytes around the needles.
+    #[test]
+    fn quoted_agrees_with_a_byte_loop() {
+        let mut cases = 0;
+        for offset in 0..3 {
+            for len in 0..140usize {
+                for (at, needle) in [
+                    (len / 3, b'\\'),
+                    (len / 2, b'"'),
+                    (len.saturating_sub(1), b'\\'),
+                ] {
+                    let mut line = vec![b'x'; offset];
+                    line.push(b'"');
+                    line.extend((0..len).map(|k| [b'a', b'!', b'#', b'[', 0x80, b']'][k % 6]));
+                    if let Some(c) = line.get_mut(offset + 1 + at) {
+                        *c = needle;
+                    }
+                    for tail in [&b""[..], b"\"", b"\"\"", b"\\", b"\\\"", b"\\\\\"x"] {
+                        let mut l = line.clone();
+                        l.extend_from_slice(tail);
+                        let i = l.get(offset..).unwrap_or_default();
+                        let body = i.get(1..).unwrap_or_default();
+                        let got = quoted(i).ok().map(|(r, (v, e))| {
+                            assert_eq!(body.get(v.len()), Some(&b'"'));
+                            assert_eq!(r.len(), body.len() - v.len() - 1);
+                            (v.len(), e)
+                        });
+                        assert_eq!(got, quoted_by_bytes(body), "{l:?}");
+                        cases += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(cases, 3 * 140 * 3 * 6);
+    }
+
+    #[test]
+    fn find1_is_position() {
+        for len in 0..100 {
+            for at in 0..=len {
+                let mut s = vec![b'a'; len];
+                if let Some(c) = s.get_mut(at) {
+                    *c = b']';
+                }
+                s.extend_from_slice(b"]x");
+                for start in 0..3.min(s.len()) {
+                    let hay = &s[start..];
+                    let want = hay.iter().position(|&c| c == b']');
+                    assert_eq!(find1(b']', hay), want);
+                    assert_eq!(find2(b']', b'!', hay), want);
+                }
+            }
+        }
+        assert_eq!(find1(b']', b""), None);
+        assert_eq!(find2(b'"', b'\\', b"abc"), None);
+    }
 }
