@@ -411,7 +411,7 @@ fn opened<'a>(
     out: &mut Fields,
     object: bool,
 ) -> Res<'a, bool> {
-    let i = ws(*r);
+    let i = ws(r);
     let closing = if object { b'}' } else { b']' };
     if i.first() == Some(&closing) {
         *r = st.close(line, i, out);
