@@ -40,9 +40,8 @@
 //!   [`AccessFormat::Common`] and [`AccessFormat::Auto`] accept lines with
 //!   or without them.
 
-use crate::scan::{fail, finish, quoted, spaces, Fail, In, PResult};
+use crate::scan::{fail, find1, finish, quoted, spaces, span, Fail, In, PResult};
 use crate::{Fields, ParseError, ParseErrorKind, Parser, Text};
-use memchr::memchr;
 
 /// Field names, in the order they are pushed.
 pub const SCHEMA: [&str; 14] = [
@@ -92,26 +91,14 @@ impl AccessLogParser {
 
 // The scanners below work on the line's bytes in nom's style (take the
 // input, return the rest and what they found) but without combinators: each
-// field of a record is found with one forward scan, `memchr` for the
-// delimiters that may be far away (`]`, quotes) and 8 bytes at a time for
-// short space-delimited tokens. Every delimiter is ASCII, so every slice
-// falls on a UTF-8 character boundary and maps straight to a `Text::Line`
-// span, with no UTF-8 check. The common line (no vhost, at most one bare
-// extra such as `$request_time`) takes no detour; other extras go through
-// `extras`. `access/reference.rs` keeps the previous, combinator-based
-// implementation for the differential tests.
-
-/// The [`Text`] span of `sub`, a sub-slice of `line` (as every slice the
-/// scanners return is), without the bounds checks of `Text::of`.
-#[inline(always)]
-fn span(line: In<'_>, sub: In<'_>) -> Text {
-    let start = (sub.as_ptr() as usize).wrapping_sub(line.as_ptr() as usize);
-    debug_assert!(start + sub.len() <= line.len(), "not a slice of the line");
-    Text::Line {
-        start: start as u32,
-        end: (start + sub.len()) as u32,
-    }
-}
+// field of a record is found with one forward scan, a vector search for the
+// delimiters that may be far away (`]`, quotes: `scan::find1`, `quoted`) and
+// 8 bytes at a time for short space-delimited tokens. Every delimiter is
+// ASCII, so every slice falls on a UTF-8 character boundary and maps
+// straight to a `Text::Line` span, with no UTF-8 check. The common line (no
+// vhost, at most one bare extra such as `$request_time`) takes no detour;
+// other extras go through `extras`. `access/reference.rs` keeps the
+// previous, combinator-based implementation for the differential tests.
 
 /// The part of `i` before `rest` (a suffix of `i`).
 #[inline]
@@ -156,28 +143,35 @@ fn token(i: In<'_>) -> (In<'_>, In<'_>) {
 /// first), and how many. Stops at the `[`. A token that starts with `[`
 /// before the third is an ordinary token.
 fn leading_tokens(i: In<'_>) -> PResult<'_, ([In<'_>; 4], usize)> {
-    let mut toks: [In<'_>; 4] = [&[]; 4];
-    let mut n = 0;
-    let mut r = spaces(i);
-    loop {
-        match (r.first(), toks.get_mut(n)) {
-            (Some(b'['), _) if n >= 3 => return Ok((r, (toks, n))),
-            (Some(_), Some(slot)) => {
-                let (t, rest) = token(r);
-                *slot = t;
-                n += 1;
-                r = spaces(rest);
-            }
-            _ => return Err(fail(r, None, "'[' (the timestamp)")),
-        }
+    let (a, r) = leading_token(spaces(i))?;
+    let (b, r) = leading_token(r)?;
+    let (c, r) = leading_token(r)?;
+    if r.first() == Some(&b'[') {
+        return Ok((r, ([a, b, c, &[]], 3)));
     }
+    let (d, r) = leading_token(r)?;
+    if r.first() == Some(&b'[') {
+        return Ok((r, ([a, b, c, d], 4)));
+    }
+    Err(fail(r, None, "'[' (the timestamp)"))
+}
+
+/// One of [`leading_tokens`]: the token at the start of `i` and the rest
+/// after the spaces that follow it; the line must not end before it.
+#[inline(always)]
+fn leading_token(i: In<'_>) -> Result<(In<'_>, In<'_>), nom::Err<Fail<'_>>> {
+    if i.is_empty() {
+        return Err(fail(i, None, "'[' (the timestamp)"));
+    }
+    let (t, rest) = token(i);
+    Ok((t, spaces(rest)))
 }
 
 /// `[time]` (`i` starts with the `[`): the text between the brackets.
 #[inline]
 fn timestamp(i: In<'_>) -> PResult<'_, In<'_>> {
     let body = i.get(1..).unwrap_or_default();
-    match memchr(b']', body) {
+    match find1(b']', body) {
         Some(k) => Ok((
             body.get(k + 1..).unwrap_or_default(),
             body.get(..k).unwrap_or_default(),
@@ -262,12 +256,32 @@ fn method(req: In<'_>) -> Option<(In<'_>, In<'_>)> {
     }
 }
 
+/// `rest` split as `path HTTP/d.d` when it ends so (the common request
+/// line, found without scanning the path): the same split as the general
+/// one, since the last space is then the one before `HTTP/`.
+#[inline]
+fn http_1x_suffix(rest: In<'_>) -> Option<(In<'_>, In<'_>)> {
+    let at = rest.len().checked_sub(9)?;
+    let (path, tail) = rest.split_at_checked(at)?;
+    match tail {
+        [b' ', b'H', b'T', b'T', b'P', b'/', d, b'.', e]
+            if d.is_ascii_digit() && e.is_ascii_digit() && !path.is_empty() =>
+        {
+            Some((path, tail.get(1..)?))
+        }
+        _ => None,
+    }
+}
+
 /// `METHOD path[ protocol]` → (method, path, protocol). The protocol is the
 /// last word when it starts with `HTTP/`; a last word that does not makes
 /// the whole split fail.
 #[inline]
 fn split_request(req: In<'_>) -> Option<(In<'_>, In<'_>, Option<In<'_>>)> {
     let (m, rest) = method(req)?;
+    if let Some((path, proto)) = http_1x_suffix(rest) {
+        return Some((m, path, Some(proto)));
+    }
     // The protocol is the last word, so look for it from the end.
     let (path, proto) = match rest.iter().rposition(|&c| c == b' ') {
         Some(k) => {
@@ -289,7 +303,11 @@ fn split_request(req: In<'_>) -> Option<(In<'_>, In<'_>, Option<In<'_>>)> {
 /// A number as nginx writes `$request_time`: a digit, then digits and dots.
 #[inline]
 fn is_number(s: &[u8]) -> bool {
-    s.first().is_some_and(u8::is_ascii_digit) && s.iter().all(|&c| c.is_ascii_digit() || c == b'.')
+    // `.` and the digits are `.`..=`9` but for `/`: one subtraction and two
+    // comparisons a byte.
+    s.first().is_some_and(u8::is_ascii_digit)
+        && s.iter()
+            .all(|&c| c.wrapping_sub(b'.') <= b'9' - b'.' && c != b'/')
 }
 
 /// A token after the user agent.
@@ -329,7 +347,7 @@ impl<'a> Extra<'a> {
 #[inline]
 fn bracketed(i: In<'_>) -> (In<'_>, In<'_>) {
     let body = i.get(1..).unwrap_or_default();
-    match memchr(b']', body) {
+    match find1(b']', body) {
         Some(k) => (
             body.get(k + 1..).unwrap_or_default(),
             body.get(..k).unwrap_or_default(),
@@ -443,12 +461,15 @@ impl AccessLogParser {
         // Most lines with extras have one bare token, nginx's `$request_time`:
         // read it without collecting the extras.
         let (t, rest) = token(r);
-        let bare = !matches!(t.first(), Some(b'"' | b'[')) && find_byte(t, b'=') == t.len();
-        if bare && spaces(rest).is_empty() {
+        if spaces(rest).is_empty() {
+            // A number is bare (no quote, bracket or `=`).
             if is_number(t) {
                 out.set_value(REQUEST_TIME, span(b, t));
+                return Ok(());
             }
-            return Ok(());
+            if !matches!(t.first(), Some(b'"' | b'[')) && find_byte(t, b'=') == t.len() {
+                return Ok(());
+            }
         }
         Self::extras(b, r, out)
     }

@@ -19,7 +19,7 @@
 //! Control characters inside strings are accepted as they are (lenient).
 //! The set of fields varies from line to line: [`Parser::schema`] is `None`.
 
-use crate::scan::{fail, finish, quoted, str_of, text_of, unescape, Fail, In, PResult};
+use crate::scan::{fail, finish, quoted, span, str_of, unescape, Fail, In, PResult};
 use crate::{Fields, ParseError, ParseErrorKind, Parser, Text};
 
 /// Deepest nesting of objects and arrays accepted (the top-level object
@@ -39,15 +39,6 @@ impl JsonParser {
     }
 }
 
-#[derive(Clone, Copy)]
-enum State {
-    ObjStart,
-    Key,
-    ArrStart,
-    Value,
-    After,
-}
-
 /// A key as found in the line: the bytes between its quotes.
 #[derive(Clone, Copy)]
 struct Key<'a> {
@@ -56,12 +47,12 @@ struct Key<'a> {
 }
 
 /// Where a key of an open object is in the line, compactly (the keys of the
-/// open objects are kept in a fixed array initialised on every line).
+/// open objects are kept in a fixed array initialised on every line: with
+/// two integers and no padding, that is a plain zero fill).
 #[derive(Clone, Copy, Default)]
 struct KeySpan {
     start: u32,
     end: u32,
-    escaped: bool,
 }
 
 impl KeySpan {
@@ -72,18 +63,18 @@ impl KeySpan {
         KeySpan {
             start: start as u32,
             end: (start + k.raw.len()) as u32,
-            escaped: k.escaped,
         }
     }
 
-    /// The key back from its span.
+    /// The key back from its span; `escaped` says whether it holds an
+    /// escape.
     #[inline]
-    fn key(self, line: In<'_>) -> Key<'_> {
+    fn key(self, line: In<'_>, escaped: bool) -> Key<'_> {
         Key {
             raw: line
                 .get(self.start as usize..self.end as usize)
                 .unwrap_or_default(),
-            escaped: self.escaped,
+            escaped,
         }
     }
 }
@@ -199,16 +190,23 @@ fn push_key<'a>(s: &mut String, line: &'a str, k: Key<'a>) -> Res<'a, ()> {
 }
 
 /// The dotted name of `key` inside the objects named by `path` (their keys,
-/// outermost first). A top-level key without escapes is a span of the line;
-/// any other name is written to the arena.
+/// outermost first; bit `n` of `escaped` is set when `path[n]` holds an
+/// escape). A top-level key without escapes is a span of the line; any
+/// other name is written to the arena.
 #[inline(never)]
-fn name_of<'a>(out: &mut Fields, line: &'a str, path: &[KeySpan], key: Key<'a>) -> Res<'a, Text> {
+fn name_of<'a>(
+    out: &mut Fields,
+    line: &'a str,
+    (path, escaped): (&[KeySpan], u64),
+    key: Key<'a>,
+) -> Res<'a, Text> {
     if path.is_empty() && !key.escaped {
-        return Ok(text_of(line.as_bytes(), key.raw));
+        return Ok(span(line.as_bytes(), key.raw));
     }
     let (t, r) = out.arena_with(|s| {
-        for k in path {
-            push_key(s, line, k.key(line.as_bytes()))?;
+        for (n, k) in path.iter().enumerate() {
+            let k = k.key(line.as_bytes(), escaped & (1 << n) != 0);
+            push_key(s, line, k)?;
             s.push('.');
         }
         push_key(s, line, key)
@@ -229,7 +227,8 @@ fn check_escapes<'a>(out: &mut Fields, line: &'a str, raw: In<'a>) -> Res<'a, ()
 /// when bit `d` of `arrays` is set, else an object.
 ///
 /// Only objects outside any array name fields; their keys, outermost first,
-/// are `path[..path_len]`, from which the dotted name of a field is built
+/// are `path[..path_len]` (bit `n` of `path_escaped` set when `path[n]`
+/// holds an escape), from which the dotted name of a field is built
 /// only when a field is pushed (a key of the top-level object without
 /// escapes, the usual case, is the field name as it is in the line).
 struct Stack<'a> {
@@ -238,6 +237,7 @@ struct Stack<'a> {
     /// Keys of the open objects outside arrays, the top level excepted.
     path: [KeySpan; MAX_DEPTH],
     path_len: usize,
+    path_escaped: u64,
     /// Depth at which the outermost open array was opened (0: none).
     arr_depth: usize,
     /// That array, from its `[` on, and its field name.
@@ -253,6 +253,7 @@ impl<'a> Stack<'a> {
             depth: 1,
             path: [KeySpan::default(); MAX_DEPTH],
             path_len: 0,
+            path_escaped: 0,
             arr_depth: 0,
             arr: &[],
             arr_name: Text::None,
@@ -265,10 +266,14 @@ impl<'a> Stack<'a> {
         self.arr_depth == 0
     }
 
-    /// The keys of the objects around the current value.
+    /// The keys of the objects around the current value, and which of them
+    /// hold escapes.
     #[inline]
-    fn path(&self) -> &[KeySpan] {
-        self.path.get(..self.path_len).unwrap_or_default()
+    fn path(&self) -> (&[KeySpan], u64) {
+        (
+            self.path.get(..self.path_len).unwrap_or_default(),
+            self.path_escaped,
+        )
     }
 
     /// Opens an object one level deeper, named `key` (a key in `line`) when
@@ -279,6 +284,12 @@ impl<'a> Stack<'a> {
         if let (true, Some(k)) = (self.emitting(), key) {
             if let Some(slot) = self.path.get_mut(self.path_len) {
                 *slot = KeySpan::of(line, k);
+                let bit = 1u64 << (self.path_len % MAX_DEPTH);
+                if k.escaped {
+                    self.path_escaped |= bit;
+                } else {
+                    self.path_escaped &= !bit;
+                }
                 self.path_len += 1;
             }
         }
@@ -309,7 +320,7 @@ impl<'a> Stack<'a> {
                     let len = self.arr.len() - r.len() + 1;
                     out.push(
                         self.arr_name,
-                        text_of(line, self.arr.get(..len).unwrap_or_default()),
+                        span(line, self.arr.get(..len).unwrap_or_default()),
                     );
                 }
                 self.arr_depth = 0;
@@ -350,7 +361,7 @@ fn field_name<'a>(
     match cur {
         Some(k) if st.emitting() => {
             if st.path_len == 0 && !k.escaped {
-                Ok(Some(text_of(line.as_bytes(), k.raw)))
+                Ok(Some(span(line.as_bytes(), k.raw)))
             } else {
                 name_of(out, line, st.path(), k).map(Some)
             }
@@ -377,7 +388,7 @@ fn string_value<'a>(
                 res?;
                 t
             } else {
-                text_of(line.as_bytes(), raw)
+                span(line.as_bytes(), raw)
             };
             out.push(name, value);
         }
@@ -388,7 +399,38 @@ fn string_value<'a>(
     Ok(rest)
 }
 
-/// Parses the object that is the whole line, iteratively.
+/// Just inside the `{` (when `object`) or `[` that `*r` follows: closes
+/// the container when it is empty (`false`: no value follows), else moves
+/// `*r` to the first value (`true`), past its key in an object (`*cur`).
+#[inline(always)]
+fn opened<'a>(
+    st: &mut Stack<'a>,
+    line: In<'a>,
+    r: &mut In<'a>,
+    cur: &mut Option<Key<'a>>,
+    out: &mut Fields,
+    object: bool,
+) -> Res<'a, bool> {
+    let i = ws(r);
+    let closing = if object { b'}' } else { b']' };
+    if i.first() == Some(&closing) {
+        *r = st.close(line, i, out);
+        return Ok(false);
+    }
+    if object {
+        let (rest, k) = key(i)?;
+        *r = rest;
+        *cur = Some(k);
+    } else {
+        *r = i;
+        *cur = None;
+    }
+    Ok(true)
+}
+
+/// Parses the object that is the whole line, iteratively: each turn of the
+/// loop reads one value (when one comes next) and what follows it (a comma
+/// and the next key, or closing brackets).
 fn object<'a>(line: &'a str, out: &mut Fields) -> Res<'a, ()> {
     let b = line.as_bytes();
     let start = ws(b);
@@ -399,102 +441,81 @@ fn object<'a>(line: &'a str, out: &mut Fields) -> Res<'a, ()> {
     let mut st = Stack::new();
     // The key of the value being parsed, when inside an object.
     let mut cur: Option<Key<'a>> = None;
-    let mut state = State::ObjStart;
+    let mut value_next = opened(&mut st, b, &mut r, &mut cur, out, true)?;
     loop {
-        r = ws(r);
-        match state {
-            State::ObjStart | State::ArrStart => {
-                let closing = if matches!(state, State::ObjStart) {
-                    b'}'
-                } else {
-                    b']'
-                };
-                if r.first() == Some(&closing) {
-                    r = st.close(b, r, out);
-                    state = State::After;
-                } else if matches!(state, State::ObjStart) {
-                    state = State::Key;
-                } else {
-                    cur = None;
-                    state = State::Value;
+        if value_next {
+            r = ws(r);
+            let Some(&c) = r.first() else {
+                return Err(fail(r, Some(ParseErrorKind::Incomplete), "a value"));
+            };
+            match c {
+                b'"' => r = string_value(out, line, &st, cur, r)?,
+                b'{' | b'[' => {
+                    if st.depth >= MAX_DEPTH {
+                        return Err(fail(r, None, "nesting at most 64 deep"));
+                    }
+                    if c == b'{' {
+                        // The object's own name is only built for its
+                        // fields, but an escaped key is checked now.
+                        if let (true, Some(k)) = (st.emitting(), cur) {
+                            if k.escaped {
+                                check_escapes(out, line, k.raw)?;
+                            }
+                        }
+                        st.open_object(b, cur);
+                    } else {
+                        let name = field_name(out, line, &st, cur)?.unwrap_or(Text::None);
+                        st.open_array(r, name);
+                    }
+                    r = skip(r, 1);
+                    if opened(&mut st, b, &mut r, &mut cur, out, c == b'{')? {
+                        continue;
+                    }
                 }
-            }
-            State::Key => {
-                let (rest, k) = key(r)?;
-                cur = Some(k);
-                r = rest;
-                state = State::Value;
-            }
-            State::Value => {
-                let Some(&c) = r.first() else {
-                    return Err(fail(r, Some(ParseErrorKind::Incomplete), "a value"));
-                };
-                state = State::After;
-                match c {
-                    b'"' => r = string_value(out, line, &st, cur, r)?,
-                    b'{' | b'[' => {
-                        if st.depth >= MAX_DEPTH {
-                            return Err(fail(r, None, "nesting at most 64 deep"));
-                        }
-                        if c == b'{' {
-                            // The object's own name is only built for its
-                            // fields, but an escaped key is checked now.
-                            if let (true, Some(k)) = (st.emitting(), cur) {
-                                if k.escaped {
-                                    check_escapes(out, line, k.raw)?;
-                                }
-                            }
-                            st.open_object(b, cur);
-                            state = State::ObjStart;
-                        } else {
-                            let name = field_name(out, line, &st, cur)?.unwrap_or(Text::None);
-                            st.open_array(r, name);
-                            state = State::ArrStart;
-                        }
-                        r = skip(r, 1);
-                    }
-                    b't' | b'f' | b'n' => {
-                        let (rest, lit) = literal(r)?;
-                        if c != b'n' {
-                            if let Some(name) = field_name(out, line, &st, cur)? {
-                                out.push(name, text_of(b, lit));
-                            }
-                        }
-                        r = rest;
-                    }
-                    b'-' | b'0'..=b'9' => {
-                        let (rest, num) = number(r)?;
+                b't' | b'f' | b'n' => {
+                    let (rest, lit) = literal(r)?;
+                    if c != b'n' {
                         if let Some(name) = field_name(out, line, &st, cur)? {
-                            out.push(name, text_of(b, num));
+                            out.push(name, span(b, lit));
                         }
-                        r = rest;
                     }
-                    _ => return Err(fail(r, None, "a JSON value")),
+                    r = rest;
                 }
+                b'-' | b'0'..=b'9' => {
+                    let (rest, num) = number(r)?;
+                    if let Some(name) = field_name(out, line, &st, cur)? {
+                        out.push(name, span(b, num));
+                    }
+                    r = rest;
+                }
+                _ => return Err(fail(r, None, "a JSON value")),
             }
-            State::After => {
-                if st.depth == 0 {
-                    if !r.is_empty() {
-                        return Err(fail(r, None, "end of line"));
-                    }
-                    return Ok(());
-                }
-                match (r.first(), st.in_array()) {
-                    (Some(b','), false) => {
-                        r = skip(r, 1);
-                        state = State::Key;
-                    }
-                    (Some(b','), true) => {
-                        r = skip(r, 1);
-                        cur = None;
-                        state = State::Value;
-                    }
-                    (Some(b'}'), false) | (Some(b']'), true) => {
-                        r = st.close(b, r, out);
-                    }
-                    _ => return Err(fail(r, None, "',' or a closing bracket")),
-                }
+        }
+        // After a value or a closed container.
+        r = ws(r);
+        if st.depth == 0 {
+            if !r.is_empty() {
+                return Err(fail(r, None, "end of line"));
             }
+            return Ok(());
+        }
+        match (r.first(), st.in_array()) {
+            (Some(b','), false) => {
+                let (rest, k) = key(ws(skip(r, 1)))?;
+                r = rest;
+                cur = Some(k);
+                value_next = true;
+            }
+            (Some(b','), true) => {
+                r = skip(r, 1);
+                cur = None;
+                value_next = true;
+            }
+            (Some(b'}'), false) | (Some(b']'), true) => {
+                r = st.close(b, r, out);
+                value_next = false;
+            }
+            _ => return Err(fail(r, None, "',' or a closing bracket")),
         }
     }
 }
@@ -685,6 +706,51 @@ mod tests {
             parse(r#"{"\u0061":{"b\"":{"c":"\t"},"d":1},"e":2}"#).unwrap(),
             pairs(&[("a.b\".c", "\t"), ("a.d", "1"), ("e", "2")])
         );
+    }
+
+    /// Empty containers, spaces around every delimiter, and a misplaced
+    /// delimiter at each step from one member to the next: where the error
+    /// is and what was expected there.
+    #[test]
+    fn members_commas_and_brackets() {
+        assert_eq!(parse("{ }").unwrap(), pairs(&[]));
+        assert_eq!(
+            parse(r#"{"a":{ },"b":[ ]}"#).unwrap(),
+            pairs(&[("b", "[ ]")])
+        );
+        assert_eq!(
+            parse(r#"{"a":1 , "b" : 2 }"#).unwrap(),
+            pairs(&[("a", "1"), ("b", "2")])
+        );
+        assert_eq!(
+            parse(r#"{"a":[[],[[]],{}],"b":{"c":{}}}"#).unwrap(),
+            pairs(&[("a", "[[],[[]],{}]")])
+        );
+        let key = "'\"' (an object key)";
+        let next = "',' or a closing bracket";
+        for (bad, kind, offset, expected) in [
+            (r#"{"a":1, }"#, ParseErrorKind::Syntax, 8, key),
+            (r#"{"a":[1,]}"#, ParseErrorKind::Syntax, 8, "a JSON value"),
+            (r#"{"a":[,1]}"#, ParseErrorKind::Syntax, 6, "a JSON value"),
+            (r#"{"a":{,}}"#, ParseErrorKind::Syntax, 6, key),
+            (r#"{"a":1,,"b":2}"#, ParseErrorKind::Syntax, 7, key),
+            (r#"{"a":[1 2]}"#, ParseErrorKind::Syntax, 8, next),
+            (r#"{"a":{"b":1 "c":2}}"#, ParseErrorKind::Syntax, 12, next),
+            (r#"{"a":1]"#, ParseErrorKind::Syntax, 6, next),
+            (r#"{"a":[1}"#, ParseErrorKind::Syntax, 7, next),
+            (r#"{"a" 1}"#, ParseErrorKind::Syntax, 5, "':'"),
+            (r#"{,"a":1}"#, ParseErrorKind::Syntax, 1, key),
+            (r#"{"a":}"#, ParseErrorKind::Syntax, 5, "a JSON value"),
+            (r#"{"a":[}"#, ParseErrorKind::Syntax, 6, "a JSON value"),
+            (r#"{"a":[1,"#, ParseErrorKind::Incomplete, 8, "a value"),
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert_eq!(
+                (e.kind, e.offset, e.expected),
+                (kind, offset, expected),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -120,6 +120,18 @@ pub(crate) fn text_of(line: In<'_>, sub: In<'_>) -> Text {
     }
 }
 
+/// The [`Text`] span of `sub`, a sub-slice of `line` (as every slice the
+/// scanners return is), without the bounds checks of `Text::of`.
+#[inline(always)]
+pub(crate) fn span(line: In<'_>, sub: In<'_>) -> Text {
+    let start = (sub.as_ptr() as usize).wrapping_sub(line.as_ptr() as usize);
+    debug_assert!(start + sub.len() <= line.len(), "not a slice of the line");
+    Text::Line {
+        start: start as u32,
+        end: (start + sub.len()) as u32,
+    }
+}
+
 /// The `&str` of `sub`, a sub-slice of `s`'s bytes split at ASCII
 /// delimiters (`""` if it is not).
 #[inline]
@@ -150,7 +162,7 @@ pub(crate) fn spaces(i: In<'_>) -> In<'_> {
 #[inline]
 pub(crate) fn till_byte<'a>(c: u8) -> impl Fn(In<'a>) -> PResult<'a, In<'a>> {
     move |i| {
-        let n = memchr(c, i).unwrap_or(i.len());
+        let n = find1(c, i).unwrap_or(i.len());
         Ok((
             i.get(n..).unwrap_or_default(),
             i.get(..n).unwrap_or_default(),
@@ -158,21 +170,48 @@ pub(crate) fn till_byte<'a>(c: u8) -> impl Fn(In<'a>) -> PResult<'a, In<'a>> {
     }
 }
 
+/// The index of the first `c` in `s`: as [`find2`], SSE2's `memchr`
+/// called directly on x86-64.
+#[inline(always)]
+pub(crate) fn find1(c: u8, s: &[u8]) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(finder) = memchr::arch::x86_64::sse2::memchr::One::new(c) {
+        return finder.find(s);
+    }
+    memchr(c, s)
+}
+
+/// The index of the first `a` or `b` in `s`. On x86-64 this is SSE2's
+/// `memchr2`, called directly: SSE2 is always there, and the strings
+/// searched (the rest of a line) end soon enough that the run-time choice
+/// of the AVX2 routine, through a function pointer, costs more than the
+/// wider vectors save.
+#[inline(always)]
+fn find2(a: u8, b: u8, s: &[u8]) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(finder) = memchr::arch::x86_64::sse2::memchr::Two::new(a, b) {
+        return finder.find(s);
+    }
+    memchr2(a, b, s)
+}
+
 /// A `"`-quoted string in which a backslash escapes the next byte: returns
 /// the text between the quotes and whether it holds a backslash. A missing
 /// closing quote is a failure at the end of the input ("closing '\"'").
 ///
-/// The closing quote is found with `memchr2`; a byte-at-a-time scan is
-/// slower here even on short strings, and so is a word-at-a-time scan of
-/// the first bytes (measured on the JSON and logfmt samples).
-#[inline]
+/// The closing quote is found with [`find2`] (`memchr2`'s SSE2 search); a
+/// byte-at-a-time scan is slower here even on short strings, and so is a
+/// word-at-a-time scan of the first bytes (measured on the JSON and logfmt
+/// samples). Always inlined, so that its result stays in registers rather
+/// than going back through memory.
+#[inline(always)]
 pub(crate) fn quoted(i: In<'_>) -> PResult<'_, (In<'_>, bool)> {
     let Some((b'"', body)) = i.split_first() else {
         return Err(fail(i, None, ""));
     };
     let mut j = 0;
     let mut escaped = false;
-    while let Some(k) = body.get(j..).and_then(|r| memchr2(b'"', b'\\', r)) {
+    while let Some(k) = body.get(j..).and_then(|r| find2(b'"', b'\\', r)) {
         let p = j + k;
         if body.get(p) == Some(&b'"') {
             return Ok((
@@ -285,5 +324,82 @@ mod tests {
         assert!(q(r#""abc"#).is_err());
         assert!(q(r#""abc\""#).is_err());
         assert!(q("abc").is_err());
+    }
+
+    /// `quoted` by a byte loop, for comparison: the end of the string after
+    /// the opening quote, and whether it held a backslash.
+    fn quoted_by_bytes(body: &[u8]) -> Option<(usize, bool)> {
+        let mut k = 0;
+        let mut escaped = false;
+        while let Some(&c) = body.get(k) {
+            match c {
+                b'"' => return Some((k, escaped)),
+                b'\\' => {
+                    escaped = true;
+                    k += 2;
+                }
+                _ => k += 1,
+            }
+        }
+        None
+    }
+
+    /// Quotes and backslashes on every side of the vector searches' 16- and
+    /// 64-byte blocks (aligned or not), lines ending inside a string or
+    /// right after a backslash, and bytes around the needles.
+    #[test]
+    fn quoted_agrees_with_a_byte_loop() {
+        let mut cases = 0;
+        for offset in 0..3 {
+            for len in 0..140usize {
+                for (at, needle) in [
+                    (len / 3, b'\\'),
+                    (len / 2, b'"'),
+                    (len.saturating_sub(1), b'\\'),
+                ] {
+                    let mut line = vec![b'x'; offset];
+                    line.push(b'"');
+                    line.extend((0..len).map(|k| [b'a', b'!', b'#', b'[', 0x80, b']'][k % 6]));
+                    if let Some(c) = line.get_mut(offset + 1 + at) {
+                        *c = needle;
+                    }
+                    for tail in [&b""[..], b"\"", b"\"\"", b"\\", b"\\\"", b"\\\\\"x"] {
+                        let mut l = line.clone();
+                        l.extend_from_slice(tail);
+                        let i = l.get(offset..).unwrap_or_default();
+                        let body = i.get(1..).unwrap_or_default();
+                        let got = quoted(i).ok().map(|(r, (v, e))| {
+                            assert_eq!(body.get(v.len()), Some(&b'"'));
+                            assert_eq!(r.len(), body.len() - v.len() - 1);
+                            (v.len(), e)
+                        });
+                        assert_eq!(got, quoted_by_bytes(body), "{l:?}");
+                        cases += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(cases, 3 * 140 * 3 * 6);
+    }
+
+    #[test]
+    fn find1_is_position() {
+        for len in 0..100 {
+            for at in 0..=len {
+                let mut s = vec![b'a'; len];
+                if let Some(c) = s.get_mut(at) {
+                    *c = b']';
+                }
+                s.extend_from_slice(b"]x");
+                for start in 0..3.min(s.len()) {
+                    let hay = &s[start..];
+                    let want = hay.iter().position(|&c| c == b']');
+                    assert_eq!(find1(b']', hay), want);
+                    assert_eq!(find2(b']', b'!', hay), want);
+                }
+            }
+        }
+        assert_eq!(find1(b']', b""), None);
+        assert_eq!(find2(b'"', b'\\', b"abc"), None);
     }
 }

@@ -305,6 +305,34 @@ fn same_as_reference_on_tricky_lines() {
     }
 }
 
+/// Request lines at the edges of the `path HTTP/d.d` shortcut: the split
+/// must be the general one's.
+#[test]
+fn same_as_reference_on_request_line_endings() {
+    for req in [
+        "GET / HTTP/1.1",
+        "GET /a b HTTP/1.0",
+        "GET  HTTP/1.1",
+        "GET HTTP/1.1",
+        "GET x HTTP/1.1",
+        "GET / HTTP/1 1",
+        "GET / HTTP/1.x",
+        "GET / HTTP/x.1",
+        "GET / HTTP/11.1",
+        "GET / HTTP/1.11",
+        "GET / http/1.1",
+        "GET /HTTP/1.1",
+        "GET / XTTP/1.1",
+        "GET / HTTP/2",
+        "GET / HTTP/1.1 ",
+        "GET /a\\ HTTP/1.1",
+        " HTTP/1.1",
+        "GET /é HTTP/1.1",
+    ] {
+        same(&format!(r#"1.2.3.4 - - [t] "{req}" 200 1 "-" "ua" 0.5"#));
+    }
+}
+
 /// Pseudo-random lines built from the pieces of access lines, and random
 /// bytes.
 #[test]
