@@ -145,6 +145,22 @@ impl GrokParser {
             types,
         })
     }
+
+    /// The same parser with every line on the Unicode regex (the reference
+    /// for differential tests).
+    #[cfg(test)]
+    pub(crate) fn without_ascii(self) -> Self {
+        Self {
+            m: self.m.without_ascii(),
+            ..self
+        }
+    }
+
+    /// Whether ASCII lines take the regex's ASCII twin.
+    #[cfg(test)]
+    pub(crate) fn has_ascii(&self) -> bool {
+        self.m.has_ascii()
+    }
 }
 
 impl Parser for GrokParser {
