@@ -23,6 +23,8 @@ pub mod json;
 pub mod logfmt;
 pub mod regex;
 mod scan;
+#[cfg(test)]
+mod shared_logs;
 pub mod syslog;
 
 pub use error::{BuildError, ParseError, ParseErrorKind};

@@ -4,7 +4,7 @@
 //!   formats and the output is compared with `access/snapshot.txt`, which
 //!   spells out every field (or the error) of every line.
 //! * The same lines, variations of them, and every line of the shared sample
-//!   folder (`/work/shared/logs`, skipped when absent) are parsed by both
+//!   folder (`../shared/logs`, skipped when absent) are parsed by both
 //!   [`AccessLogParser`] and the [reference implementation](super::reference),
 //!   which must agree exactly: the same spans, or the same error.
 
@@ -12,7 +12,7 @@ use super::reference::ReferenceParser;
 use super::{AccessFormat, AccessLogParser};
 use crate::{Fields, Parser, Text};
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const FORMATS: [AccessFormat; 3] = [
     AccessFormat::Auto,
@@ -387,37 +387,15 @@ fn same_as_reference_on_generated_lines() {
     }
 }
 
-/// Every file under `dir`, recursively.
-fn files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let path = e.path();
-        if path.is_dir() {
-            files(&path, out);
-        } else {
-            out.push(path);
-        }
-    }
-}
-
 /// Every line of every file of the shared sample folder, as is and without a
 /// `docker compose` `service  | ` prefix.
 #[test]
 fn same_as_reference_on_shared_logs() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/logs");
-    if !dir.is_dir() {
+    let Some(texts) = crate::shared_logs::texts("same_as_reference_on_shared_logs") else {
         return;
-    }
-    let mut paths = Vec::new();
-    files(&dir, &mut paths);
+    };
     let mut n = 0;
-    for path in paths {
-        let Ok(bytes) = std::fs::read(&path) else {
-            continue;
-        };
-        let text = String::from_utf8_lossy(&bytes);
+    for text in &texts {
         for line in text.lines() {
             same(line);
             if let Some((_, rest)) = line.split_once("| ") {

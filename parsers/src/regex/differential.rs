@@ -4,12 +4,11 @@
 //! same error). Lines: the end-to-end workload, hand-made ASCII lines around
 //! classes, word boundaries and case folding, random lines from ASCII and
 //! non-ASCII pieces, and every line of the shared sample folder
-//! (`/work/shared/logs`, skipped when absent).
+//! (`../shared/logs`, skipped when absent).
 
 use super::RegexParser;
 use crate::grok::GrokParser;
 use crate::{Fields, ParseErrorKind, Parser};
-use std::path::{Path, PathBuf};
 
 /// The benchmarks' shared workloads (`benches/common` of the workspace).
 #[allow(dead_code)]
@@ -268,37 +267,17 @@ fn same_on_random_and_non_ascii_lines() {
     );
 }
 
-fn files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let path = e.path();
-        if path.is_dir() {
-            files(&path, out);
-        } else {
-            out.push(path);
-        }
-    }
-}
-
 /// Every line of every file of the shared sample folder, for the patterns
 /// that read real logs whole.
 #[test]
 fn same_on_shared_logs() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/logs");
-    if !dir.is_dir() {
+    let Some(texts) = crate::shared_logs::texts("same_on_shared_logs") else {
         return;
-    }
-    let mut paths = Vec::new();
-    files(&dir, &mut paths);
-    let mut lines = Vec::new();
-    for path in paths {
-        let Ok(bytes) = std::fs::read(&path) else {
-            continue;
-        };
-        lines.extend(String::from_utf8_lossy(&bytes).lines().map(str::to_owned));
-    }
+    };
+    let lines: Vec<String> = texts
+        .iter()
+        .flat_map(|t| t.lines().map(str::to_owned))
+        .collect();
     assert!(lines.len() > 10_000);
     let regexes = [
         E2E_REGEX,
