@@ -60,6 +60,8 @@ const RELEASED_MEMORY: usize = 256;
 /// the offset read up to.
 #[derive(Debug, Clone, Copy)]
 struct Content {
+    /// The file it was read from.
+    file: FileId,
     head: Head,
     /// The first bytes themselves, to recognise a copy still being written.
     lead: Lead,
@@ -68,9 +70,19 @@ struct Content {
 }
 
 impl Content {
+    /// Whether `f` holds this content: the same head, and the same bytes
+    /// before the offset.
+    fn held_by(&self, f: &File) -> bool {
+        self.head.matches(f) && tail_hash(f, self.offset).is_ok_and(|h| h == self.tail)
+    }
+
     /// What a checkpoint says was read of a file.
     fn saved(p: &FilePosition) -> Content {
         Content {
+            file: FileId {
+                dev: p.dev,
+                ino: p.ino,
+            },
             head: Head {
                 len: p.head_len,
                 hash: p.head,
@@ -179,6 +191,7 @@ impl Tracked {
     /// What has been read of this file, as far as its lines were applied.
     fn content(&self) -> Content {
         Content {
+            file: self.id,
             head: self.head,
             lead: self.lead,
             offset: self.tail_at,
@@ -377,7 +390,7 @@ impl FileTailer {
             let Ok(f) = File::open(e.path()) else {
                 continue;
             };
-            if !read.head.matches(&f) || tail_hash(&f, offset).ok() != Some(read.tail) {
+            if !read.held_by(&f) {
                 continue;
             }
             info!(source = %self.name, copy = %e.path().display(), from = offset, "reading the rest of the truncated file from its copy");
@@ -391,6 +404,7 @@ impl FileTailer {
             let end = framer.consumed();
             if let Ok(tail) = tail_hash(&f, end) {
                 self.remember(Content {
+                    file: read.file,
                     head: read.head,
                     lead: read.lead,
                     offset: end,
@@ -455,12 +469,7 @@ impl FileTailer {
     /// empty file, or what may be a copy of read content still being
     /// written).
     fn start_offset(&mut self, file: &File, id: FileId, size: u64, first: bool) -> Start {
-        let known = |c: &Content| {
-            c.head.len > 0
-                && c.offset <= size
-                && c.head.matches(file)
-                && tail_hash(file, c.offset).is_ok_and(|h| h == c.tail)
-        };
+        let known = |c: &Content| c.head.len > 0 && c.offset <= size && c.held_by(file);
         // Resuming from the checkpoint.
         let mut changed = None;
         if let Some(restored) = &self.restored {
@@ -495,28 +504,23 @@ impl FileTailer {
         let mut maybe_copy = false;
         let mut copy_of_live = false;
         let mut best: Option<u64> = None;
-        // Content remembered earlier (from the checkpoint, say) that a
-        // followed file still holds and has read past is superseded by what
-        // that file has read since: a copy of it being written is a copy of
-        // the live file, to wait for, not one to read from the old offset.
+        // Content remembered earlier (from the checkpoint, say) of a file
+        // still followed, and read past since, is superseded by what that
+        // file has read: a copy of it being written is a copy of the live
+        // file, to wait for, not one to read from the old offset. Told by
+        // identity, not by reading the file again, which may be truncated
+        // by now.
         let superseded = |c: &Content| {
-            self.files.iter().any(|t| {
-                t.tail_at >= c.offset
-                    && c.head.matches(&t.file)
-                    && tail_hash(&t.file, c.offset).is_ok_and(|h| h == c.tail)
-            })
+            self.files
+                .iter()
+                .any(|t| t.id == c.file && t.tail_at >= c.offset)
         };
         for (live, c) in self
             .files
             .iter()
             .map(|t| (true, t.content()))
-            .chain(
-                self.released
-                    .iter()
-                    .filter(|c| !superseded(c))
-                    .map(|c| (false, *c)),
-            )
-            .filter(|(_, c)| c.offset > 0)
+            .chain(self.released.iter().map(|c| (false, *c)))
+            .filter(|(live, c)| c.offset > 0 && (*live || !superseded(c)))
         {
             if known(&c) {
                 if live {
@@ -625,8 +629,7 @@ impl FileTailer {
                 continue;
             };
             let saved = Content::saved(p);
-            if !(saved.head.matches(&file) && tail_hash(&file, p.offset).is_ok_and(|h| h == p.tail))
-            {
+            if !saved.held_by(&file) {
                 continue;
             }
             info!(source = %self.name, path = %entry.path().display(), offset = p.offset, "finishing a file rotated while logtally was stopped");
