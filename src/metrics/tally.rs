@@ -70,16 +70,6 @@ impl Tallies {
         self.tallies.len() - 1
     }
 
-    /// Number of series.
-    pub fn len(&self) -> usize {
-        self.tallies.len()
-    }
-
-    /// True when there is none.
-    pub fn is_empty(&self) -> bool {
-        self.tallies.is_empty()
-    }
-
     /// The series at `i`.
     pub fn series(&self, i: usize) -> &Arc<Series> {
         &self.tallies[i].series

@@ -257,9 +257,6 @@ pub struct RuleState {
     slots: Vec<Slot>,
     /// Indexes (into the rule's labels) of the labels rendered per line.
     dynamic: Vec<usize>,
-    /// Whether the rule has a single series (no dynamic label): the first
-    /// of `tallies`.
-    fixed: bool,
     /// Label values (joined) → index in `tallies`.
     cache: SeriesCache,
     /// The series this state has resolved, with the updates not yet
@@ -300,7 +297,6 @@ impl RuleState {
             names,
             slots,
             dynamic,
-            fixed: false,
             cache: SeriesCache::default(),
             tallies: Tallies::default(),
             key: Vec::new(),
@@ -319,9 +315,9 @@ impl RuleState {
             overflow: 0,
         };
         if st.dynamic.is_empty() {
+            // The rule's only series: the first of `tallies`.
             let s = st.create(rule, &[]);
             st.tallies.push(s);
-            st.fixed = true;
         }
         for values in &rule.init {
             // `init` gives a value for every rule label, in rule-label order.
@@ -395,7 +391,7 @@ impl RuleState {
     /// The series for `rec`'s label values.
     #[inline]
     fn series(&mut self, rule: &Rule, rec: &Record<'_>) -> Resolved {
-        if self.fixed {
+        if self.dynamic.is_empty() {
             return Resolved::Slot(0);
         }
         self.key.clear();

@@ -907,6 +907,9 @@ impl KafkaSource {
                 POLL_WAIT
             }) {
                 Some(Ok(msg)) => {
+                    // Counts wait for the flush, but gauges and the overflow
+                    // series are written at once: not while a checkpoint
+                    // is taken.
                     let _batch = ctx.coordinator.batch();
                     ctx.work.lock().apply(&msg);
                     unflushed += 1;
