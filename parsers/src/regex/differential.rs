@@ -191,13 +191,8 @@ fn workload(n: usize) -> Vec<String> {
 }
 
 fn random_lines(n: usize) -> Vec<String> {
-    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-    let mut next = |k: usize| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        (seed % k as u64) as usize
-    };
+    let mut rng = common::Rng::new();
+    let mut next = |k: usize| (rng.next() % k as u64) as usize;
     (0..n)
         .map(|_| (0..next(12)).map(|_| PIECES[next(PIECES.len())]).collect())
         .collect()
