@@ -187,12 +187,22 @@ pub(crate) fn find1(c: u8, s: &[u8]) -> Option<usize> {
 /// of the AVX2 routine, through a function pointer, costs more than the
 /// wider vectors save.
 #[inline(always)]
-fn find2(a: u8, b: u8, s: &[u8]) -> Option<usize> {
+pub(crate) fn find2(a: u8, b: u8, s: &[u8]) -> Option<usize> {
     #[cfg(target_arch = "x86_64")]
     if let Some(finder) = memchr::arch::x86_64::sse2::memchr::Two::new(a, b) {
         return finder.find(s);
     }
     memchr2(a, b, s)
+}
+
+/// The index of the first `a`, `b` or `c` in `s`, as [`find2`].
+#[inline(always)]
+pub(crate) fn find3(a: u8, b: u8, c: u8, s: &[u8]) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(finder) = memchr::arch::x86_64::sse2::memchr::Three::new(a, b, c) {
+        return finder.find(s);
+    }
+    memchr::memchr3(a, b, c, s)
 }
 
 /// A `"`-quoted string in which a backslash escapes the next byte: returns

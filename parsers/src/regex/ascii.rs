@@ -89,6 +89,17 @@ pub(crate) fn restrict_to_ascii(hir: &Hir) -> Hir {
     }
 }
 
+/// `pattern`'s HIR as the regex crate parses it (its defaults: Unicode on,
+/// UTF-8 only, default nesting limit), and its ASCII restriction.
+pub(crate) fn ascii_hir(pattern: &str) -> Option<(Hir, Hir)> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .build()
+        .parse(pattern)
+        .ok()?;
+    let ascii = restrict_to_ascii(&hir);
+    Some((hir, ascii))
+}
+
 /// The ASCII word-boundary assertion that agrees with `look` on ASCII text.
 fn ascii_look(look: Look) -> Look {
     match look {
@@ -144,13 +155,7 @@ impl AsciiRegex {
     /// The ASCII twin of `pattern`, or `None` when it would be the same
     /// regex (nothing Unicode in the pattern) or cannot be built.
     pub(crate) fn new(pattern: &str) -> Option<Self> {
-        // The regex crate's own defaults (`regex::RegexBuilder`): Unicode
-        // on, UTF-8 only, default nesting limit.
-        let hir = regex_syntax::ParserBuilder::new()
-            .build()
-            .parse(pattern)
-            .ok()?;
-        let ascii = restrict_to_ascii(&hir);
+        let (hir, ascii) = ascii_hir(pattern)?;
         if ascii == hir {
             return None;
         }

@@ -55,6 +55,28 @@ const REGEXES: &[&str] = &[
     r"(?U)(?P<short>\w+)(?P<tail>.*)",
 ];
 
+/// Anchored patterns the walk without backtracking takes (module
+/// `greedy`), with choices it decides by the next byte and choices it must
+/// leave to the regex: overlapping alternations, a lazy repetition, a
+/// class run followed by its own class, a repeated group failing in its
+/// last turn, empty and `$` branches.
+const WALKED: &[&str] = &[
+    r"^(?P<x>a|ab)(?P<y>c|bcd)",
+    r"^(?P<x>[a-z]*)(?P<y>[a-z0-9]+)",
+    r"^(?:(?P<k>[a-z]+)=(?P<v>[^ ]*) ?)*$",
+    r"^(?P<o>x)?(?P<e>)(?P<alt>$|y)",
+    r"^(?P<n>\d{2,4})(?P<r>\d*)",
+    r"^(?:a|b|)(?P<c>c)",
+    r"^(?i)(?P<m>get|post) (?P<p>\S+)",
+    r"^(?P<all>.*)$",
+    r"(?s)^(?P<all>.*)",
+    r"^\s*(?P<lvl>[A-Z]+):\s+(?P<msg>.+?)\s*$",
+    r"^(?P<a>(?:ab)+)(?P<b>a)?",
+    r"^(?P<w>\w+?)(?P<d>\d*)$",
+    r"^(?P<q>[^ ]+) (?P<r>.*) (?P<s>\S+)$",
+    r"^(?P<first>a)|^(?P<second>a)b",
+];
+
 /// Grok patterns: the workload's and a few from the library's users.
 const GROKS: &[&str] = &[
     "^%{COMBINEDAPACHELOG}(?: %{NUMBER:request_time:float})?$",
@@ -104,6 +126,23 @@ const TRICKY: &[&str] = &[
     r#"1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "BREW /pot HTCPCP/1.0" 418 - "-" "-" 0.25"#,
     "https://user@example.com:8443/a/b?c=d&e=f example.com:80 a.b@c.de",
     "Mar 5 12:34",
+    "abcd",
+    "abc",
+    "ababa",
+    "abab",
+    "x",
+    "xy",
+    "xz",
+    "k=v a=b",
+    "k=v a=",
+    "k=v =b",
+    "GET /x",
+    "post /x y",
+    "  ERROR:  disk  full  ",
+    "WARN:x",
+    "12345678",
+    "1",
+    "ab12",
 ];
 
 /// Pieces of random lines: ASCII and non-ASCII, including the characters
@@ -177,6 +216,11 @@ fn check_all(lines: &[String]) {
         let unicode = GrokParser::new(pat, &[]).unwrap().without_ascii();
         agree(pat, &with_twin, &unicode, lines);
     }
+    for pat in WALKED {
+        let walked = RegexParser::new(pat).unwrap();
+        let unicode = RegexParser::new(pat).unwrap().without_ascii();
+        agree(pat, &walked, &unicode, lines);
+    }
 }
 
 fn workload(n: usize) -> Vec<String> {
@@ -213,6 +257,22 @@ fn twins_exist() {
         .unwrap()
         .m
         .has_ascii());
+}
+
+/// The walk takes the patterns meant for it, and decides every line of
+/// the workload (so `same_on_workload` compares it, not the fallback).
+#[test]
+fn walks_exist() {
+    for pat in WALKED.iter().chain([&E2E_REGEX]) {
+        assert!(RegexParser::new(pat).unwrap().m.has_walk(), "{pat}");
+    }
+    // Not anchored, a word boundary: no walk.
+    for pat in [r"(?P<w>\w+)", r"^\b(?P<w>\w+)"] {
+        assert!(!RegexParser::new(pat).unwrap().m.has_walk(), "{pat}");
+    }
+    let p = RegexParser::new(E2E_REGEX).unwrap();
+    let lines = workload(2_000);
+    assert_eq!(p.m.lines_walked(&lines), lines.len());
 }
 
 #[test]

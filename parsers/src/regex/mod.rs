@@ -18,20 +18,42 @@
 //! `%{COMBINEDAPACHELOG}`: 1,584 NFA states instead of 2,101), and, for a
 //! pattern anchored with `^`, runs its capture engine without the regex
 //! crate's preliminary lazy-DFA pass.
+//!
+//! Before either, an ASCII line of a pattern anchored with `^` is walked
+//! without backtracking (module `greedy`): each choice decided by the next
+//! byte, each run of a class measured by a vectorised search for its
+//! delimiter. Where the walk finds a match, it is the regex's match;
+//! where it cannot decide, the regex is asked.
 
 mod ascii;
+mod greedy;
 
 use crate::intern::intern;
 use crate::{BuildError, Fields, ParseError, ParseErrorKind, Parser, Text};
 use ascii::AsciiRegex;
+use greedy::Greedy;
 use regex::{CaptureLocations, Regex};
 use std::sync::Mutex;
 
-/// Per-search scratch space: capture positions for either regex.
+/// Per-search scratch space: capture positions for each way of matching,
+/// and how the walk has fared.
 #[derive(Debug)]
 struct Locations {
     unicode: CaptureLocations,
     ascii: Option<ascii::Scratch>,
+    walk: Vec<usize>,
+    /// Lines the walk decided, and lines it left undecided that matched.
+    walked: u32,
+    undecided: u32,
+}
+
+impl Locations {
+    /// Whether to try the walk: not on a stream where it often leaves
+    /// matching lines undecided (each such line is matched twice).
+    #[inline]
+    fn walk_pays(&self) -> bool {
+        self.undecided < 64 || self.undecided / 8 <= self.walked / 64
+    }
 }
 
 /// A compiled regex with the groups that become fields (shared with grok).
@@ -41,6 +63,9 @@ pub(crate) struct Matcher {
     /// The ASCII twin of `re`, for ASCII lines (`None` when `re` has
     /// nothing Unicode-specific).
     ascii: Option<AsciiRegex>,
+    /// The walk without backtracking, tried first on ASCII lines (`None`
+    /// when the pattern is not one it can take).
+    greedy: Option<Greedy>,
     /// Capture group index of each field, in schema order.
     groups: Vec<usize>,
     names: Vec<&'static str>,
@@ -55,6 +80,9 @@ impl Matcher {
         // field values are read by group index from either.
         let ascii =
             AsciiRegex::new(re.as_str()).filter(|a| a.capture_names().eq(re.capture_names()));
+        let greedy = ascii::ascii_hir(re.as_str())
+            .filter(|(hir, _)| hir.properties().explicit_captures_len() + 1 == re.captures_len())
+            .and_then(|(_, ascii)| Greedy::new(&ascii));
         let mut idx = Vec::with_capacity(groups.len());
         let mut names = Vec::with_capacity(groups.len());
         for (group, field) in groups {
@@ -70,6 +98,7 @@ impl Matcher {
         Ok(Self {
             re,
             ascii,
+            greedy,
             groups: idx,
             names,
             pool: Mutex::new(Vec::new()),
@@ -81,8 +110,26 @@ impl Matcher {
     #[cfg(test)]
     pub(crate) fn without_ascii(mut self) -> Self {
         self.ascii = None;
+        self.greedy = None;
         self.pool = Mutex::new(Vec::new());
         self
+    }
+
+    /// Whether ASCII lines are walked first (module `greedy`).
+    #[cfg(test)]
+    pub(crate) fn has_walk(&self) -> bool {
+        self.greedy.is_some()
+    }
+
+    /// How many of `lines` the walk decides.
+    #[cfg(test)]
+    pub(crate) fn lines_walked(&self, lines: &[String]) -> usize {
+        let Some(g) = &self.greedy else { return 0 };
+        let mut slots = g.new_slots();
+        lines
+            .iter()
+            .filter(|l| l.is_ascii() && g.run(l, &mut slots))
+            .count()
     }
 
     /// Whether ASCII lines take an ASCII twin.
@@ -99,6 +146,12 @@ impl Matcher {
         Locations {
             unicode: self.re.capture_locations(),
             ascii: self.ascii.as_ref().map(AsciiRegex::new_scratch),
+            walk: self
+                .greedy
+                .as_ref()
+                .map_or_else(Vec::new, Greedy::new_slots),
+            walked: 0,
+            undecided: 0,
         }
     }
 
@@ -119,8 +172,21 @@ impl Matcher {
             .ok()
             .and_then(|mut p| p.pop())
             .unwrap_or_else(|| self.new_locations());
+        let ascii_line = line.is_ascii();
+        let walk = self
+            .greedy
+            .as_ref()
+            .filter(|_| ascii_line && locs.walk_pays());
+        if let Some(greedy) = walk {
+            if greedy.run(line, &mut locs.walk) {
+                locs.walked = locs.walked.saturating_add(1);
+                let result = self.emit(true, out, &check, |g| greedy::span(&locs.walk, g));
+                self.recycle(locs);
+                return result;
+            }
+        }
         let result = match (&self.ascii, &mut locs.ascii) {
-            (Some(ascii), Some(scratch)) if line.is_ascii() => {
+            (Some(ascii), Some(scratch)) if ascii_line => {
                 let found = ascii.search(line, scratch);
                 self.emit(found, out, &check, |g| scratch.span(g))
             }
@@ -129,12 +195,21 @@ impl Matcher {
                 self.emit(found, out, &check, |g| locs.unicode.get(g))
             }
         };
+        if walk.is_some() && result.is_ok() {
+            locs.undecided = locs.undecided.saturating_add(1);
+        }
+        self.recycle(locs);
+        result
+    }
+
+    /// Returns scratch space to the pool.
+    #[inline]
+    fn recycle(&self, locs: Locations) {
         if let Ok(mut p) = self.pool.try_lock() {
             if p.len() < 64 {
                 p.push(locs);
             }
         }
-        result
     }
 
     /// Pushes the fields of a search's result: `span(g)` is the span of
@@ -264,6 +339,32 @@ mod tests {
         let long_c = format!("{long}c");
         p.parse(&long_c, &mut f).unwrap();
         assert_eq!(f.value_at(&long_c, 1), Some("c"));
+    }
+
+    /// On a stream where the walk leaves matching lines undecided (`\S+`
+    /// then ` .*`: the run is never stopped by a byte of its own class),
+    /// it stops being tried; the fields stay right throughout.
+    #[test]
+    fn the_walk_is_given_up_where_it_does_not_pay() {
+        let p = RegexParser::new(r"^(?P<x>[a-z]*)(?P<y>[a-z0-9]+)$").unwrap();
+        let mut f = Fields::new();
+        let pays = |p: &RegexParser| p.m.pool.lock().unwrap()[0].walk_pays();
+        for _ in 0..100 {
+            p.parse("abc", &mut f).unwrap();
+            assert_eq!(f.value_at("abc", 0), Some("ab"));
+            assert_eq!(f.value_at("abc", 1), Some("c"));
+        }
+        assert!(!pays(&p));
+        // Where it decides, it keeps being tried.
+        for _ in 0..100 {
+            p.parse("abc1", &mut f).unwrap();
+            assert_eq!(f.value_at("abc1", 0), Some("abc"));
+        }
+        let p = RegexParser::new(r"^(?P<x>[a-z]*)(?P<y>[a-z0-9]+)$").unwrap();
+        for _ in 0..100 {
+            p.parse("abc1", &mut f).unwrap();
+        }
+        assert!(pays(&p));
     }
 
     #[test]
