@@ -161,6 +161,18 @@ impl GrokParser {
     pub(crate) fn has_ascii(&self) -> bool {
         self.m.has_ascii()
     }
+
+    /// Whether ASCII lines are walked first (see the regex module).
+    #[cfg(test)]
+    pub(crate) fn has_walk(&self) -> bool {
+        self.m.has_walk()
+    }
+
+    /// How many of `lines` the walk decides.
+    #[cfg(test)]
+    pub(crate) fn lines_walked(&self, lines: &[String]) -> usize {
+        self.m.lines_walked(lines)
+    }
 }
 
 impl Parser for GrokParser {

@@ -55,11 +55,11 @@ const REGEXES: &[&str] = &[
     r"(?U)(?P<short>\w+)(?P<tail>.*)",
 ];
 
-/// Anchored patterns the walk without backtracking takes (module
-/// `greedy`), with choices it decides by the next byte and choices it must
-/// leave to the regex: overlapping alternations, a lazy repetition, a
-/// class run followed by its own class, a repeated group failing in its
-/// last turn, empty and `$` branches.
+/// Anchored patterns the walk (module `walk`) takes, with choices the next
+/// byte decides and choices it backtracks from: overlapping alternations,
+/// lazy repetitions, a class run followed by its own class, a repeated
+/// group failing in its last turn, bounded repetitions of groups, empty
+/// and `$` branches, word boundaries.
 const WALKED: &[&str] = &[
     r"^(?P<x>a|ab)(?P<y>c|bcd)",
     r"^(?P<x>[a-z]*)(?P<y>[a-z0-9]+)",
@@ -75,6 +75,14 @@ const WALKED: &[&str] = &[
     r"^(?P<w>\w+?)(?P<d>\d*)$",
     r"^(?P<q>[^ ]+) (?P<r>.*) (?P<s>\S+)$",
     r"^(?P<first>a)|^(?P<second>a)b",
+    r"^(?:(?P<h>[0-9a-f]{1,4}):){2,3}(?P<t>[0-9a-f]{1,4})?",
+    r"^(?P<w>\b\w+\b)(?P<sep>\W*)(?P<rest>.*?)(?P<end>\d*)$",
+    r"^(?P<d>(?:\d\d){1,2})(?P<n>\d?)",
+    r"^(?P<o>(?:ab|a)(?:bc|c)?)(?P<r>.*)",
+    r"^(?:(?P<a>a)|(?P<b>b))*?(?P<c>c)",
+    r"^(?:[ab](?P<x>x)|[ac](?P<y>.)|[ad](?P<z>.))",
+    r#"^"(?P<q>(?:[^"\\]|\\.)*)" ?(?P<rest>.*)$"#,
+    r#"^(?:(?P<plain>[^"\\])|\\(?P<esc>.))*"#,
 ];
 
 /// Grok patterns: the workload's and a few from the library's users.
@@ -143,6 +151,8 @@ const TRICKY: &[&str] = &[
     "12345678",
     "1",
     "ab12",
+    "ay",
+    "ax",
 ];
 
 /// Pieces of random lines: ASCII and non-ASCII, including the characters
@@ -260,19 +270,24 @@ fn twins_exist() {
 }
 
 /// The walk takes the patterns meant for it, and decides every line of
-/// the workload (so `same_on_workload` compares it, not the fallback).
+/// the workload, for the regex and the grok pattern (so `same_on_workload`
+/// compares it, not the fallback).
 #[test]
 fn walks_exist() {
     for pat in WALKED.iter().chain([&E2E_REGEX]) {
         assert!(RegexParser::new(pat).unwrap().m.has_walk(), "{pat}");
     }
-    // Not anchored, a word boundary: no walk.
-    for pat in [r"(?P<w>\w+)", r"^\b(?P<w>\w+)"] {
+    let grok = GrokParser::new(GROKS[0], &[]).unwrap();
+    assert!(grok.has_walk());
+    // Not anchored (also: at line starts only), an empty body repeated:
+    // no walk.
+    for pat in [r"(?P<w>\w+)", r"(?m)^(?P<l>[a-z]+)$", r"^(?P<e>a*)*"] {
         assert!(!RegexParser::new(pat).unwrap().m.has_walk(), "{pat}");
     }
     let p = RegexParser::new(E2E_REGEX).unwrap();
     let lines = workload(2_000);
     assert_eq!(p.m.lines_walked(&lines), lines.len());
+    assert_eq!(grok.lines_walked(&lines), lines.len());
 }
 
 #[test]

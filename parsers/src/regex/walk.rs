@@ -1,0 +1,882 @@
+//! A backtracking walk of an anchored pattern over an ASCII line, tried
+//! before the regex crate's engines.
+//!
+//! Log patterns are mostly runs of a class up to a delimiter the class
+//! excludes (`(?P<client>\S+) `, `\[(?P<time>[^\]]+)\]`,
+//! `"(?P<agent>[^"]*)"`), and choices that the next byte decides (grok's
+//! `(?:-|%{NUMBER:bytes})`, an IPv6 or an IPv4 client). The regex crate's
+//! capture engines pay for the pattern's whole automaton on every byte
+//! (about thirty instructions a byte for the one-pass DFA; the bounded
+//! backtracker also clears a bit per state and byte, 60,000 instructions a
+//! line on grok's `%{COMBINEDAPACHELOG}`). [`Walk`] instead runs the
+//! pattern as a small program, depth first, in the pattern's priority
+//! order, the way a backtracking engine does:
+//!
+//! * a run of one class (`\S+`, `[^"]*`) is measured at once, by a
+//!   vectorised search for the bytes outside the class when there are at
+//!   most three, and given back one byte at a time only when what follows
+//!   fails;
+//! * at a choice (a branch of an alternation, one more turn of a
+//!   repetition or not) an option is skipped when the next byte cannot
+//!   start it and it cannot match the empty string: it could not match
+//!   from here, so skipping it changes nothing but the work. Options are
+//!   otherwise tried in priority order, the later ones remembered for
+//!   backtracking together with the group positions to restore.
+//!
+//! Exploring in priority order, the first match found is the leftmost-first
+//! match, with the group spans every engine of the regex crate reports
+//! (it defines those semantics by exactly this backtracking order); when
+//! every option fails, there is no match, as every match starts at the
+//! line's start. Without a visited set, some patterns could take
+//! exponential time: the walk stops after a budget of steps proportional
+//! to the line and leaves the line to the regex ([`Outcome::GaveUp`]).
+//!
+//! Only patterns whose every match starts at the line's start are walked.
+//! [`Walk::new`] declines repetitions of something that can match the
+//! empty string (whose semantics the regex crate defines by other rules),
+//! Unicode word boundaries (there are none in the ASCII restriction the
+//! walk is built from) and programs above a size bound.
+
+use crate::scan::{find1, find2, find3};
+use regex_automata::util::look::{Look as Assertion, LookMatcher};
+use regex_syntax::hir::{Class, Hir, HirKind, Look};
+
+/// A set of ASCII bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Bytes128(u128);
+
+impl Bytes128 {
+    #[inline(always)]
+    fn contains(self, b: u8) -> bool {
+        b < 128 && (self.0 >> b) & 1 != 0
+    }
+
+    fn of(b: u8) -> Self {
+        let mut s = Self::default();
+        s.add_range(u32::from(b), u32::from(b));
+        s
+    }
+
+    fn add_range(&mut self, lo: u32, hi: u32) {
+        for b in lo..=hi.min(127) {
+            self.0 |= 1 << b;
+        }
+    }
+
+    fn union(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+}
+
+/// How a run of one class is measured on an ASCII line: by searching for
+/// the first ASCII byte outside the class when there are at most three
+/// (`[^"]`, `[^\]]`, `[^ "]`: SSE2's `memchr`, without the run-time
+/// dispatch that costs more than it saves on a line's short runs), else
+/// byte by byte in a table.
+#[derive(Debug)]
+enum Scan {
+    Until1(u8),
+    Until2(u8, u8),
+    Until3(u8, u8, u8),
+    Table(Box<[bool; 256]>),
+}
+
+impl Scan {
+    fn new(class: Bytes128) -> Self {
+        let outside: Vec<u8> = (0..128u8).filter(|&b| !class.contains(b)).collect();
+        match outside[..] {
+            [a] => Scan::Until1(a),
+            [a, b] => Scan::Until2(a, b),
+            [a, b, c] => Scan::Until3(a, b, c),
+            _ => {
+                let mut table = Box::new([false; 256]);
+                for b in 0..128u8 {
+                    table[usize::from(b)] = class.contains(b);
+                }
+                Scan::Table(table)
+            }
+        }
+    }
+
+    /// How many bytes `rest` (ASCII) starts with that are in the class.
+    #[inline(always)]
+    fn run(&self, rest: &[u8]) -> usize {
+        let end = match self {
+            Scan::Until1(a) => find1(*a, rest),
+            Scan::Until2(a, b) => find2(*a, *b, rest),
+            Scan::Until3(a, b, c) => find3(*a, *b, *c, rest),
+            Scan::Table(t) => rest.iter().position(|&b| !t[usize::from(b)]),
+        };
+        end.unwrap_or(rest.len())
+    }
+}
+
+/// What an option can start with.
+#[derive(Debug, Clone, Copy)]
+struct Guard {
+    /// Bytes a non-empty match can start with.
+    first: Bytes128,
+    /// Whether it may match the empty string (anchors and word boundaries
+    /// count as empty).
+    nullable: bool,
+}
+
+impl Guard {
+    /// Any continuation: tried whatever the next byte.
+    const ANY: Guard = Guard {
+        first: Bytes128(0),
+        nullable: true,
+    };
+
+    /// Whether the option may match at `pos` of `line` (false: it cannot).
+    #[inline(always)]
+    fn admits(&self, line: &[u8], pos: usize) -> bool {
+        self.nullable || line.get(pos).is_some_and(|&b| self.first.contains(b))
+    }
+}
+
+/// One instruction of a [`Walk`]'s program.
+#[derive(Debug)]
+enum Inst {
+    /// One byte.
+    Byte(u8),
+    /// A literal byte string of two bytes or more.
+    Literal(Box<[u8]>),
+    /// One byte of a class.
+    Class(Bytes128),
+    /// One byte of a class, then, while the next byte is one of `again`,
+    /// that byte too: for each of them the program would come straight
+    /// back here (through jumps and options the byte alone decides, with
+    /// nothing recorded on the way), as in `"(?:[^"\\]|\\.)*"`.
+    ClassLoop {
+        class: Bytes128,
+        again: Scan,
+    },
+    /// A greedy repetition of one class, measured at once and given back
+    /// byte by byte on backtracking, unless what follows cannot start with
+    /// a byte of the class (`give_back` false: giving back cannot help).
+    Run {
+        scan: Scan,
+        class: Bytes128,
+        min: u32,
+        max: u32,
+        give_back: bool,
+    },
+    /// A zero-width assertion: start or end of the line, word boundary...
+    Look(Assertion),
+    /// Records the position in `slots[_]` (a group's start or end).
+    Save(usize),
+    /// Options in priority order: where each starts, and its guard.
+    Split(Box<[(usize, Guard)]>),
+    /// A split of more than two options, as a table: the options admitted
+    /// by each next byte (index 128: the end of the line).
+    Dispatch(Box<[Box<[u32]>]>),
+    Jump(usize),
+    Match,
+}
+
+/// What a walk found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// The leftmost-first match; [`span`] reads the groups.
+    Match,
+    /// No match anywhere in the line.
+    NoMatch,
+    /// The step budget ran out: ask the regex.
+    GaveUp,
+}
+
+/// Something to come back to on failure.
+#[derive(Debug, Clone, Copy)]
+enum Frame {
+    /// Try the option at `pc` from `pos`.
+    Resume { pc: usize, pos: usize },
+    /// Put back the value a slot had before a `Save`.
+    Restore { slot: usize, value: usize },
+    /// The run that ended at `start + len` and continued at `pc`: try it
+    /// one byte shorter (it may not go below `min`).
+    GiveBack {
+        pc: usize,
+        start: usize,
+        len: usize,
+        min: usize,
+    },
+}
+
+/// Per-line scratch space of a [`Walk`]: group slots and the backtracking
+/// stack, reused from line to line.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    slots: Vec<usize>,
+    stack: Vec<Frame>,
+}
+
+impl Scratch {
+    /// The span of group `g` after [`Outcome::Match`].
+    #[inline]
+    pub(crate) fn span(&self, g: usize) -> Option<(usize, usize)> {
+        match (self.slots.get(2 * g), self.slots.get(2 * g + 1)) {
+            (Some(&s), Some(&e)) if s != NONE && e != NONE => Some((s, e)),
+            _ => None,
+        }
+    }
+}
+
+/// An unset slot.
+const NONE: usize = usize::MAX;
+
+/// Lines longer than this go to the regex (the budget, and so the stack,
+/// grow with the line).
+const MAX_LINE: usize = 8 * 1024;
+
+/// Program size bound (bounded repetitions are written out).
+const MAX_PROGRAM: usize = 20_000;
+
+/// A pattern compiled for the walk. See the [module documentation](self).
+#[derive(Debug)]
+pub(crate) struct Walk {
+    program: Box<[Inst]>,
+    slots: usize,
+    looks: LookMatcher,
+}
+
+impl Walk {
+    /// The walk for `hir` (an ASCII restriction: classes beyond ASCII
+    /// are cut), or `None` when it declines the pattern (see the [module
+    /// documentation](self)).
+    pub(crate) fn new(hir: &Hir) -> Option<Self> {
+        if !hir.properties().look_set_prefix().contains(Look::Start) {
+            return None;
+        }
+        let mut c = Compiler::default();
+        c.compile(hir)?;
+        c.push(Inst::Match)?;
+        c.sharpen_guards();
+        let groups = hir.properties().explicit_captures_len() + 1;
+        Some(Self {
+            program: c.program.into(),
+            slots: 2 * groups,
+            looks: LookMatcher::new(),
+        })
+    }
+
+    /// Scratch space for [`Self::run`].
+    pub(crate) fn new_scratch(&self) -> Scratch {
+        Scratch {
+            slots: vec![NONE; self.slots],
+            stack: Vec::new(),
+        }
+    }
+
+    /// Walks `line` (ASCII).
+    pub(crate) fn run(&self, line: &str, scratch: &mut Scratch) -> Outcome {
+        debug_assert!(line.is_ascii());
+        let line = line.as_bytes();
+        if line.len() > MAX_LINE || scratch.slots.len() != self.slots {
+            return Outcome::GaveUp;
+        }
+        let Scratch { slots, stack } = scratch;
+        slots.fill(NONE);
+        stack.clear();
+        let mut budget = 16 * line.len() + 256;
+        let (mut pc, mut pos) = (0, 0);
+        loop {
+            if budget == 0 {
+                return Outcome::GaveUp;
+            }
+            budget -= 1;
+            let ok = match &self.program[pc] {
+                Inst::Byte(b) => {
+                    let ok = line.get(pos) == Some(b);
+                    pos += 1;
+                    ok
+                }
+                Inst::Literal(lit) => {
+                    let ok = line
+                        .get(pos..pos + lit.len())
+                        .is_some_and(|text| text.iter().zip(lit.iter()).all(|(a, b)| a == b));
+                    pos += lit.len();
+                    ok
+                }
+                Inst::Class(class) => {
+                    let ok = line.get(pos).is_some_and(|&b| class.contains(b));
+                    pos += 1;
+                    ok
+                }
+                Inst::ClassLoop { class, again } => {
+                    let ok = line.get(pos).is_some_and(|&b| class.contains(b));
+                    pos += 1;
+                    if ok {
+                        pos += again.run(line.get(pos..).unwrap_or_default());
+                    }
+                    ok
+                }
+                Inst::Run {
+                    scan,
+                    min,
+                    max,
+                    give_back,
+                    ..
+                } => {
+                    let rest = line.get(pos..).unwrap_or_default();
+                    let len = scan.run(&rest[..rest.len().min(*max as usize)]);
+                    let min = *min as usize;
+                    if *give_back && len > min {
+                        stack.push(Frame::GiveBack {
+                            pc: pc + 1,
+                            start: pos,
+                            len,
+                            min,
+                        });
+                    }
+                    pos += len;
+                    len >= min
+                }
+                Inst::Look(look) => self.looks.matches(*look, line, pos),
+                Inst::Save(slot) => {
+                    // With nothing to come back to, a failure ends the walk:
+                    // no need to remember the old value.
+                    if !stack.is_empty() {
+                        stack.push(Frame::Restore {
+                            slot: *slot,
+                            value: slots[*slot],
+                        });
+                    }
+                    slots[*slot] = pos;
+                    true
+                }
+                Inst::Split(options) => {
+                    let mut admitted = options.iter().filter(|(_, g)| g.admits(line, pos));
+                    match admitted.next() {
+                        Some(&(first, _)) => {
+                            // The others, lowest priority deepest.
+                            let mark = stack.len();
+                            stack.extend(admitted.map(|&(pc, _)| Frame::Resume { pc, pos }));
+                            stack[mark..].reverse();
+                            pc = first;
+                            continue;
+                        }
+                        None => false,
+                    }
+                }
+                Inst::Dispatch(table) => {
+                    let key = line.get(pos).map_or(128, |&b| usize::from(b));
+                    match table.get(key).and_then(|options| options.split_first()) {
+                        Some((&first, rest)) => {
+                            stack.extend(rest.iter().rev().map(|&pc| Frame::Resume {
+                                pc: pc as usize,
+                                pos,
+                            }));
+                            pc = first as usize;
+                            continue;
+                        }
+                        None => false,
+                    }
+                }
+                Inst::Jump(to) => {
+                    pc = *to;
+                    continue;
+                }
+                Inst::Match => {
+                    slots[0] = 0;
+                    slots[1] = pos;
+                    return Outcome::Match;
+                }
+            };
+            if ok {
+                pc += 1;
+                continue;
+            }
+            // Back to the latest option left.
+            loop {
+                match stack.pop() {
+                    None => return Outcome::NoMatch,
+                    Some(Frame::Restore { slot, value }) => slots[slot] = value,
+                    Some(Frame::Resume { pc: p, pos: at }) => {
+                        (pc, pos) = (p, at);
+                        break;
+                    }
+                    Some(Frame::GiveBack {
+                        pc: p,
+                        start,
+                        len,
+                        min,
+                    }) => {
+                        let len = len - 1;
+                        if len > min {
+                            stack.push(Frame::GiveBack {
+                                pc: p,
+                                start,
+                                len,
+                                min,
+                            });
+                        }
+                        (pc, pos) = (p, start + len);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Builds a program from HIR.
+#[derive(Default)]
+struct Compiler {
+    program: Vec<Inst>,
+}
+
+impl Compiler {
+    fn push(&mut self, inst: Inst) -> Option<usize> {
+        if self.program.len() >= MAX_PROGRAM {
+            return None;
+        }
+        self.program.push(inst);
+        Some(self.program.len() - 1)
+    }
+
+    /// Appends the program of `hir` and returns its guard; `None` when the
+    /// walk declines it.
+    fn compile(&mut self, hir: &Hir) -> Option<Guard> {
+        let one = |set: Bytes128| Guard {
+            first: set,
+            nullable: false,
+        };
+        Some(match hir.kind() {
+            HirKind::Empty => Guard::ANY,
+            HirKind::Literal(lit) => {
+                if !lit.0.is_ascii() {
+                    // Cannot occur in an ASCII line: a class that never matches.
+                    self.push(Inst::Class(Bytes128::default()))?;
+                    return Some(one(Bytes128::default()));
+                }
+                let Some(&b) = lit.0.first() else {
+                    return Some(Guard::ANY);
+                };
+                self.push(match &lit.0[..] {
+                    [b] => Inst::Byte(*b),
+                    bytes => Inst::Literal(bytes.into()),
+                })?;
+                one(Bytes128::of(b))
+            }
+            HirKind::Class(class) => {
+                let set = class_bytes(class);
+                self.push(Inst::Class(set))?;
+                one(set)
+            }
+            HirKind::Look(look) => {
+                self.push(Inst::Look(assertion(*look)?))?;
+                Guard::ANY
+            }
+            HirKind::Capture(cap) => {
+                let slot = 2 * usize::try_from(cap.index).ok()?;
+                self.push(Inst::Save(slot))?;
+                let guard = self.compile(&cap.sub)?;
+                self.push(Inst::Save(slot + 1))?;
+                guard
+            }
+            HirKind::Concat(subs) => {
+                let mut guard = Guard::ANY;
+                for sub in subs {
+                    let g = self.compile(sub)?;
+                    if guard.nullable {
+                        guard.first = guard.first.union(g.first);
+                        guard.nullable = g.nullable;
+                    }
+                }
+                guard
+            }
+            HirKind::Alternation(subs) => {
+                let split = self.push(Inst::Split(Box::new([])))?;
+                let mut options = Vec::with_capacity(subs.len());
+                let mut jumps = Vec::with_capacity(subs.len());
+                let mut guard = one(Bytes128::default());
+                for sub in subs {
+                    let start = self.program.len();
+                    let g = self.compile(sub)?;
+                    jumps.push(self.push(Inst::Jump(0))?);
+                    guard.first = guard.first.union(g.first);
+                    guard.nullable |= g.nullable;
+                    options.push((start, g));
+                }
+                let end = self.program.len();
+                for j in jumps {
+                    self.program[j] = Inst::Jump(end);
+                }
+                self.program[split] = Inst::Split(options.into());
+                guard
+            }
+            HirKind::Repetition(rep) => {
+                let g = self.repetition(&rep.sub, rep.min, rep.max, rep.greedy)?;
+                Guard {
+                    first: g.first,
+                    nullable: rep.min == 0,
+                }
+            }
+        })
+    }
+
+    /// Appends `sub{min,max}` (greedy or not) and returns the guard of
+    /// `sub`; `None` when `sub` can match the empty string.
+    fn repetition(&mut self, sub: &Hir, min: u32, max: Option<u32>, greedy: bool) -> Option<Guard> {
+        // A class repeated greedily is a run.
+        if greedy {
+            if let Some(set) = single_byte_set(sub) {
+                self.push(Inst::Run {
+                    scan: Scan::new(set),
+                    class: set,
+                    min,
+                    max: max.unwrap_or(u32::MAX),
+                    give_back: true,
+                })?;
+                return Some(Guard {
+                    first: set,
+                    nullable: false,
+                });
+            }
+        }
+        let mut guard = Guard::ANY;
+        let mut body = |this: &mut Self| -> Option<()> {
+            guard = this.compile(sub)?;
+            (!guard.nullable).then_some(())
+        };
+        for _ in 0..min {
+            body(self)?;
+        }
+        // The optional turns: `split(body, exit)` (`split(exit, body)` when
+        // lazy), then the body; unbounded: one turn that jumps back.
+        let mut splits = Vec::new();
+        match max {
+            None => {
+                splits.push(self.push(Inst::Split(Box::new([])))?);
+                body(self)?;
+                self.push(Inst::Jump(splits[0]))?;
+            }
+            Some(max) => {
+                for _ in min..max {
+                    splits.push(self.push(Inst::Split(Box::new([])))?);
+                    body(self)?;
+                }
+            }
+        }
+        let exit = self.program.len();
+        for split in splits {
+            let options = if greedy {
+                [(split + 1, guard), (exit, Guard::ANY)]
+            } else {
+                [(exit, Guard::ANY), (split + 1, guard)]
+            };
+            self.program[split] = Inst::Split(Box::new(options));
+        }
+        Some(guard)
+    }
+}
+
+impl Compiler {
+    /// Replaces each option's guard by the guard of everything that can
+    /// follow from its start to the end of the pattern (an option that
+    /// can match empty is then still skipped when what comes after it
+    /// cannot start with the next byte), and keeps a run from giving back
+    /// bytes when what follows it cannot start with one of them.
+    ///
+    /// The guard of each instruction is the least fixed point of: a byte,
+    /// literal or class starts with itself; a run with `min = 0`, a save,
+    /// an assertion (taken as always true) and a jump see through to where
+    /// they continue; a split is the union of its options; `Match` matches
+    /// empty.
+    fn sharpen_guards(&mut self) {
+        let n = self.program.len();
+        let mut guards = vec![
+            Guard {
+                first: Bytes128::default(),
+                nullable: false,
+            };
+            n
+        ];
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for pc in (0..n).rev() {
+                let after = |to: usize| guards.get(to).copied().unwrap_or(Guard::ANY);
+                let g = match &self.program[pc] {
+                    Inst::Byte(b) => Guard {
+                        first: Bytes128::of(*b),
+                        nullable: false,
+                    },
+                    Inst::Literal(lit) => Guard {
+                        first: Bytes128::of(lit[0]),
+                        nullable: false,
+                    },
+                    Inst::Class(class) | Inst::ClassLoop { class, .. } => Guard {
+                        first: *class,
+                        nullable: false,
+                    },
+                    Inst::Run { class, min, .. } => {
+                        if *min == 0 {
+                            let next = after(pc + 1);
+                            Guard {
+                                first: class.union(next.first),
+                                nullable: next.nullable,
+                            }
+                        } else {
+                            Guard {
+                                first: *class,
+                                nullable: false,
+                            }
+                        }
+                    }
+                    Inst::Look(_) | Inst::Save(_) => after(pc + 1),
+                    Inst::Jump(to) => after(*to),
+                    // Made from splits below, after this.
+                    Inst::Dispatch(_) => Guard::ANY,
+                    Inst::Split(options) => options.iter().fold(
+                        Guard {
+                            first: Bytes128::default(),
+                            nullable: false,
+                        },
+                        |acc, &(to, _)| {
+                            let g = after(to);
+                            Guard {
+                                first: acc.first.union(g.first),
+                                nullable: acc.nullable || g.nullable,
+                            }
+                        },
+                    ),
+                    Inst::Match => Guard::ANY,
+                };
+                let old = guards[pc];
+                if g.first != old.first || g.nullable != old.nullable {
+                    guards[pc] = g;
+                    changed = true;
+                }
+            }
+        }
+        for pc in 0..n {
+            let next = guards.get(pc + 1).copied().unwrap_or(Guard::ANY);
+            let mut table = None;
+            match &mut self.program[pc] {
+                Inst::Split(options) => {
+                    for (to, guard) in options.iter_mut() {
+                        *guard = guards[*to];
+                    }
+                    if options.len() > 2 {
+                        let admitted = |key: usize| -> Box<[u32]> {
+                            options
+                                .iter()
+                                .filter(|(_, g)| match u8::try_from(key) {
+                                    Ok(b) if key < 128 => g.nullable || g.first.contains(b),
+                                    _ => g.nullable,
+                                })
+                                .map(|&(to, _)| to as u32)
+                                .collect()
+                        };
+                        table = Some((0..=128).map(admitted).collect());
+                    }
+                }
+                Inst::Run {
+                    class, give_back, ..
+                } => *give_back = next.nullable || next.first.0 & class.0 != 0,
+                _ => {}
+            }
+            if let Some(table) = table {
+                self.program[pc] = Inst::Dispatch(table);
+            }
+        }
+        for pc in 0..n {
+            if let Inst::Class(class) = self.program[pc] {
+                let mut again = Bytes128::default();
+                for b in 0..128u8 {
+                    if class.contains(b) && self.comes_back(pc, b) {
+                        again.0 |= 1 << b;
+                    }
+                }
+                if again != Bytes128::default() {
+                    self.program[pc] = Inst::ClassLoop {
+                        class,
+                        again: Scan::new(again),
+                    };
+                }
+            }
+        }
+    }
+
+    /// Whether, after the class at `pc` consumed a byte and the next byte
+    /// is `b`, the program goes straight back to `pc`: only through jumps
+    /// and options where `b` admits exactly one (so nothing is pushed),
+    /// recording nothing.
+    fn comes_back(&self, pc: usize, b: u8) -> bool {
+        let mut at = pc + 1;
+        for _ in 0..64 {
+            if at == pc {
+                return true;
+            }
+            at = match self.program.get(at) {
+                Some(Inst::Jump(to)) => *to,
+                Some(Inst::Split(options)) => {
+                    let mut admitted = options
+                        .iter()
+                        .filter(|(_, g)| g.nullable || g.first.contains(b));
+                    match (admitted.next(), admitted.next()) {
+                        (Some(&(to, _)), None) => to,
+                        _ => return false,
+                    }
+                }
+                Some(Inst::Dispatch(table)) => match &table[usize::from(b)][..] {
+                    [to] => *to as usize,
+                    _ => return false,
+                },
+                _ => return false,
+            };
+        }
+        false
+    }
+}
+
+/// The byte set of `hir` when it matches exactly one byte.
+fn single_byte_set(hir: &Hir) -> Option<Bytes128> {
+    match hir.kind() {
+        HirKind::Class(class) => Some(class_bytes(class)),
+        HirKind::Literal(lit) if lit.0.len() == 1 && lit.0.is_ascii() => {
+            Some(Bytes128::of(lit.0[0]))
+        }
+        _ => None,
+    }
+}
+
+/// The assertion the walk checks for `look`; `None` for Unicode word
+/// boundaries (absent from an ASCII restriction).
+fn assertion(look: Look) -> Option<Assertion> {
+    Some(match look {
+        Look::Start => Assertion::Start,
+        Look::End => Assertion::End,
+        Look::StartLF => Assertion::StartLF,
+        Look::EndLF => Assertion::EndLF,
+        Look::StartCRLF => Assertion::StartCRLF,
+        Look::EndCRLF => Assertion::EndCRLF,
+        Look::WordAscii => Assertion::WordAscii,
+        Look::WordAsciiNegate => Assertion::WordAsciiNegate,
+        Look::WordStartAscii => Assertion::WordStartAscii,
+        Look::WordEndAscii => Assertion::WordEndAscii,
+        Look::WordStartHalfAscii => Assertion::WordStartHalfAscii,
+        Look::WordEndHalfAscii => Assertion::WordEndHalfAscii,
+        _ => return None,
+    })
+}
+
+/// The ASCII members of `class`.
+fn class_bytes(class: &Class) -> Bytes128 {
+    let mut set = Bytes128::default();
+    match class {
+        Class::Unicode(c) => {
+            for r in c.ranges() {
+                if r.start().is_ascii() {
+                    set.add_range(u32::from(r.start()), u32::from(r.end()));
+                }
+            }
+        }
+        Class::Bytes(c) => {
+            for r in c.ranges() {
+                if r.start().is_ascii() {
+                    set.add_range(u32::from(r.start()), u32::from(r.end()));
+                }
+            }
+        }
+    }
+    set
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn walk(pattern: &str) -> Option<Walk> {
+        let (_, ascii) = super::super::ascii::ascii_hir(pattern).unwrap();
+        Walk::new(&ascii)
+    }
+
+    /// The walk's outcome and spans on `line`.
+    fn spans(pattern: &str, line: &str) -> (Outcome, Vec<Option<(usize, usize)>>) {
+        let w = walk(pattern).expect("walked");
+        let mut scratch = w.new_scratch();
+        let outcome = w.run(line, &mut scratch);
+        (outcome, (0..w.slots / 2).map(|g| scratch.span(g)).collect())
+    }
+
+    #[test]
+    fn declines_what_it_cannot_walk() {
+        assert!(walk(r"a(?P<x>b)").is_none(), "not anchored");
+        assert!(walk(r"^\b(?P<x>\w+)").is_some(), "ASCII word boundary");
+        assert!(walk(r"^(?P<x>a*)*").is_none(), "repeated empty match");
+        assert!(walk(r"^(?P<x>a|)+").is_none(), "repeated empty branch");
+        assert!(walk(r"^(?:(?:ab){1000}){30}").is_none(), "too large");
+        assert!(walk(r"^(?P<x>\S+) (?P<y>.*)$").is_some());
+    }
+
+    #[test]
+    fn runs_stop_at_the_delimiter_and_give_back() {
+        let p = r#"^(?P<c>\S+) \[(?P<t>[^\]]+)\] "(?P<q>[^"]*)"$"#;
+        let (o, s) = spans(p, r#"10.0.0.1 [1/Jan/2024] """#);
+        assert_eq!(o, Outcome::Match);
+        assert_eq!(
+            s,
+            [Some((0, 24)), Some((0, 8)), Some((10, 20)), Some((23, 23))]
+        );
+        assert_eq!(spans(p, "10.0.0.1 [] \"\"").0, Outcome::NoMatch);
+        // `.*` takes the whole line, then gives back up to the last space.
+        let (o, s) = spans(r"^(?P<a>.*) (?P<b>\S+)$", "x y z");
+        assert_eq!(o, Outcome::Match);
+        assert_eq!(s, [Some((0, 5)), Some((0, 3)), Some((4, 5))]);
+    }
+
+    #[test]
+    fn options_in_priority_order() {
+        let p = r"^(?P<b>\d+|-)(?: (?P<t>\d+(?:\.\d+)?))?";
+        assert_eq!(
+            spans(p, "12 0.5").1,
+            [Some((0, 6)), Some((0, 2)), Some((3, 6))]
+        );
+        assert_eq!(spans(p, "-").1, [Some((0, 1)), Some((0, 1)), None]);
+        // The optional tail fails after its space: the match stops before.
+        assert_eq!(spans(p, "12 x").1, [Some((0, 2)), Some((0, 2)), None]);
+        // The first branch that leads to a match wins, not the longest.
+        let (_, s) = spans(r"^(?P<x>a|ab)(?P<y>c|bcd)", "abc");
+        assert_eq!(s, [Some((0, 3)), Some((0, 2)), Some((2, 3))]);
+        // Options left for later are tried in their order.
+        let (_, s) = spans(r"^(?:[ab](?P<x>x)|[ac](?P<y>.)|[ad](?P<z>.))", "ay");
+        assert_eq!(s, [Some((0, 2)), None, Some((1, 2)), None]);
+        // A group's slots are put back when its branch is left.
+        let (_, s) = spans(r"^(?:(?P<x>a)z|a(?P<y>b))", "ab");
+        assert_eq!(s, [Some((0, 2)), None, Some((1, 2))]);
+    }
+
+    #[test]
+    fn lazy_bounded_and_repeated_groups() {
+        assert_eq!(
+            spans(r"^(?P<a>a{2,3})", "aaaa").1,
+            [Some((0, 3)), Some((0, 3))]
+        );
+        assert_eq!(spans(r"^(?P<a>a+?)", "aaa").1, [Some((0, 1)), Some((0, 1))]);
+        assert_eq!(
+            spans(r"^(?P<a>a+?)b", "aab").1,
+            [Some((0, 3)), Some((0, 2))]
+        );
+        // The last turn of a repeated group is its span.
+        assert_eq!(
+            spans(r"^(?:(?P<x>[a-z])[0-9])+$", "a1b2").1,
+            [Some((0, 4)), Some((2, 3))]
+        );
+        assert_eq!(
+            spans(r"^(?:(?P<x>ab)|a)+$", "aba").1,
+            [Some((0, 3)), Some((0, 2))]
+        );
+    }
+
+    #[test]
+    fn gives_up_past_its_budget() {
+        let (o, _) = spans(r"^(?:a+)+b", &"a".repeat(40));
+        assert_eq!(o, Outcome::GaveUp);
+        assert_eq!(spans(r"^(?:a+)+b", "aab").0, Outcome::Match);
+        let long = format!("{}b", "a".repeat(MAX_LINE));
+        assert_eq!(spans(r"^a*b", &long).0, Outcome::GaveUp);
+    }
+}
