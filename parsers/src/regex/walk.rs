@@ -168,6 +168,14 @@ enum Inst {
     Save(usize),
     /// Options in priority order: where each starts, and its guard.
     Split(Box<[(usize, Guard)]>),
+    /// A split of two options, as a table: bit 0 (1) when the next byte
+    /// admits option `a` (`b`), by next byte (index 128: the end of the
+    /// line).
+    Split2 {
+        a: u32,
+        b: u32,
+        admit: Box<[u8; 129]>,
+    },
     /// A split of more than two options, as a table: the options admitted
     /// by each next byte (index 128: the end of the line).
     Dispatch(Box<[Box<[u32]>]>),
@@ -357,6 +365,27 @@ impl Walk {
                             continue;
                         }
                         None => false,
+                    }
+                }
+                Inst::Split2 { a, b, admit } => {
+                    let key = line.get(pos).map_or(128, |&b| usize::from(b));
+                    let bits = admit.get(key).copied().unwrap_or(0);
+                    if bits == 3 {
+                        stack.push(Frame::Resume {
+                            pc: *b as usize,
+                            pos,
+                        });
+                    }
+                    match bits {
+                        0 => false,
+                        2 => {
+                            pc = *b as usize;
+                            continue;
+                        }
+                        _ => {
+                            pc = *a as usize;
+                            continue;
+                        }
                     }
                 }
                 Inst::Dispatch(table) => {
@@ -628,7 +657,7 @@ impl Compiler {
                     Inst::Look(_) | Inst::Save(_) => after(pc + 1),
                     Inst::Jump(to) => after(*to),
                     // Made from splits below, after this.
-                    Inst::Dispatch(_) => Guard::ANY,
+                    Inst::Dispatch(_) | Inst::Split2 { .. } => Guard::ANY,
                     Inst::Split(options) => options.iter().fold(
                         Guard {
                             first: Bytes128::default(),
@@ -694,6 +723,25 @@ impl Compiler {
                     self.program[pc] = Inst::ClassLoop {
                         class,
                         again: Scan::new(again),
+                    };
+                }
+            }
+        }
+        for inst in &mut self.program {
+            if let Inst::Split(options) = inst {
+                if let [(a, ga), (b, gb)] = options[..] {
+                    let mut admit = Box::new([0u8; 129]);
+                    for (key, bits) in admit.iter_mut().enumerate() {
+                        let admits = |g: Guard| match u8::try_from(key) {
+                            Ok(b) if key < 128 => g.nullable || g.first.contains(b),
+                            _ => g.nullable,
+                        };
+                        *bits = u8::from(admits(ga)) | u8::from(admits(gb)) << 1;
+                    }
+                    *inst = Inst::Split2 {
+                        a: a as u32,
+                        b: b as u32,
+                        admit,
                     };
                 }
             }
