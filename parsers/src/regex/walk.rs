@@ -29,7 +29,8 @@
 //! every option fails, there is no match, as every match starts at the
 //! line's start. Without a visited set, some patterns could take
 //! exponential time: the walk stops after a budget of steps proportional
-//! to the line and leaves the line to the regex ([`Outcome::GaveUp`]).
+//! to the line, or when too many options are pending (its memory stays
+//! bounded), and leaves the line to the regex ([`Outcome::GaveUp`]).
 //!
 //! Only patterns whose every match starts at the line's start are walked.
 //! [`Walk::new`] declines repetitions of something that can match the
@@ -190,7 +191,8 @@ pub(crate) enum Outcome {
     Match,
     /// No match anywhere in the line.
     NoMatch,
-    /// The step budget ran out: ask the regex.
+    /// The step budget ran out, or too many options were pending: ask the
+    /// regex.
     GaveUp,
 }
 
@@ -236,6 +238,13 @@ const NONE: usize = usize::MAX;
 /// Lines longer than this go to the regex (the budget, and so the stack,
 /// grow with the line).
 const MAX_LINE: usize = 8 * 1024;
+
+/// Most options remembered at once: past this the walk gives up (a
+/// pattern with this many pending options is one for the regex's engines).
+const MAX_STACK: usize = 16 * 1024;
+
+/// Stack capacity kept between lines.
+const KEPT_STACK: usize = 1024;
 
 /// Program size bound (bounded repetitions are written out).
 const MAX_PROGRAM: usize = 20_000;
@@ -289,7 +298,10 @@ impl Walk {
         let mut budget = 16 * line.len() + 256;
         let (mut pc, mut pos) = (0, 0);
         loop {
-            if budget == 0 {
+            if budget == 0 || stack.len() > MAX_STACK {
+                if stack.capacity() > KEPT_STACK {
+                    *stack = Vec::with_capacity(KEPT_STACK);
+                }
                 return Outcome::GaveUp;
             }
             budget -= 1;
@@ -926,5 +938,12 @@ mod tests {
         assert_eq!(spans(r"^(?:a+)+b", "aab").0, Outcome::Match);
         let long = format!("{}b", "a".repeat(MAX_LINE));
         assert_eq!(spans(r"^a*b", &long).0, Outcome::GaveUp);
+        // Three options left pending per byte: the stack bound is reached first.
+        let pending = format!("{}z", "a".repeat(6_000));
+        assert_eq!(
+            spans(r"^(?:[a-c]|a|ab?|a[bc]?)+z", &pending).0,
+            Outcome::GaveUp
+        );
+        assert_eq!(spans(r"^(?:[a-c]|a|ab?|a[bc]?)+z", "aaz").0, Outcome::Match);
     }
 }
