@@ -8,6 +8,8 @@
 //! Nothing here borrows the line, so the caller passes the line back in when
 //! reading a value.
 
+use std::any::Any;
+
 /// Where the text of a field name or value lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Text {
@@ -65,6 +67,20 @@ pub struct Fields {
     /// Bit `n` is set when a name of `n` bytes (63 for 63 or more) was
     /// pushed: a lookup by a name of another length fails without a scan.
     name_lengths: u64,
+    scratch: Scratch,
+}
+
+/// Working memory a parser keeps with the fields it fills (a regex's
+/// capture positions and backtracking stack), so that a stream of lines
+/// parsed into the same [`Fields`] reuses it without a lock; tagged with
+/// the parser that owns it.
+#[derive(Default)]
+struct Scratch(Option<(u64, Box<dyn Any + Send + Sync>)>);
+
+impl std::fmt::Debug for Scratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Scratch")
+    }
 }
 
 /// The bit of [`Fields::name_lengths`] for a name of `len` bytes.
@@ -88,6 +104,22 @@ impl Text {
 }
 
 impl Fields {
+    /// Takes the scratch space that parser `owner` left here, if the last
+    /// one to leave some was that parser.
+    #[inline]
+    pub(crate) fn take_scratch<T: Any + Send + Sync>(&mut self, owner: u64) -> Option<Box<T>> {
+        match self.scratch.0.take() {
+            Some((o, b)) if o == owner => b.downcast().ok(),
+            _ => None,
+        }
+    }
+
+    /// Leaves scratch space of parser `owner` for its next line.
+    #[inline]
+    pub(crate) fn put_scratch<T: Any + Send + Sync>(&mut self, owner: u64, scratch: Box<T>) {
+        self.scratch.0 = Some((owner, scratch));
+    }
+
     /// An empty set of fields.
     pub fn new() -> Self {
         Self::default()

@@ -8,8 +8,9 @@
 //! `^`/`$` to match whole lines.
 //!
 //! Capture positions are read with [`regex::Regex::captures_read`] into
-//! [`regex::CaptureLocations`] kept in a small per-parser pool, so a
-//! steady stream of lines allocates nothing.
+//! [`regex::CaptureLocations`] kept with the [`Fields`] they fill (tagged
+//! with the matcher's identity), so a steady stream of lines allocates
+//! nothing and takes no lock.
 //!
 //! Lines that are pure ASCII (most logs) are matched by the pattern's ASCII
 //! twin instead (module `ascii`): the same pattern with its Unicode classes
@@ -33,7 +34,10 @@ use crate::intern::intern;
 use crate::{BuildError, Fields, ParseError, ParseErrorKind, Parser, Text};
 use ascii::AsciiRegex;
 use regex::{CaptureLocations, Regex};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Identities of matchers, for their scratch space (see [`Fields`]).
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 use walk::{Outcome, Walk};
 
 /// Per-search scratch space: capture positions for each way of matching,
@@ -70,7 +74,9 @@ pub(crate) struct Matcher {
     /// Capture group index of each field, in schema order.
     groups: Vec<usize>,
     names: Vec<&'static str>,
-    pool: Mutex<Vec<Locations>>,
+    /// Tells this matcher's scratch space apart from other parsers' in a
+    /// [`Fields`].
+    id: u64,
 }
 
 impl Matcher {
@@ -102,7 +108,7 @@ impl Matcher {
             walk,
             groups: idx,
             names,
-            pool: Mutex::new(Vec::new()),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         })
     }
 
@@ -112,7 +118,7 @@ impl Matcher {
     pub(crate) fn without_ascii(mut self) -> Self {
         self.ascii = None;
         self.walk = None;
-        self.pool = Mutex::new(Vec::new());
+        self.id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         self
     }
 
@@ -167,12 +173,9 @@ impl Matcher {
         check: impl Fn(usize, usize, usize) -> Result<(), ParseError>,
     ) -> Result<(), ParseError> {
         out.clear();
-        let mut locs = self
-            .pool
-            .try_lock()
-            .ok()
-            .and_then(|mut p| p.pop())
-            .unwrap_or_else(|| self.new_locations());
+        let mut locs = out
+            .take_scratch::<Locations>(self.id)
+            .unwrap_or_else(|| Box::new(self.new_locations()));
         let ascii_line = line.is_ascii();
         if let Some(w) = self
             .walk
@@ -187,7 +190,7 @@ impl Matcher {
             if let Some(found) = found {
                 locs.walked = locs.walked.saturating_add(1);
                 let result = self.emit(found, out, &check, |g| locs.walk.span(g));
-                self.recycle(locs);
+                self.recycle(out, locs);
                 return result;
             }
             locs.undecided = locs.undecided.saturating_add(1);
@@ -202,18 +205,14 @@ impl Matcher {
                 self.emit(found, out, &check, |g| locs.unicode.get(g))
             }
         };
-        self.recycle(locs);
+        self.recycle(out, locs);
         result
     }
 
-    /// Returns scratch space to the pool.
+    /// Leaves the scratch space in `out` for the next line.
     #[inline]
-    fn recycle(&self, locs: Locations) {
-        if let Ok(mut p) = self.pool.try_lock() {
-            if p.len() < 64 {
-                p.push(locs);
-            }
-        }
+    fn recycle(&self, out: &mut Fields, locs: Box<Locations>) {
+        out.put_scratch(self.id, locs);
     }
 
     /// Pushes the fields of a search's result: `span(g)` is the span of
@@ -353,20 +352,43 @@ mod tests {
         let pattern = r"^(?:a+)+(?P<b>b)$";
         let p = RegexParser::new(pattern).unwrap();
         let mut f = Fields::new();
-        let pays = |p: &RegexParser| p.m.pool.lock().unwrap()[0].walk_pays();
+        let pays = |p: &RegexParser, f: &mut Fields| {
+            let locs = f.take_scratch::<Locations>(p.m.id).unwrap();
+            let pays = locs.walk_pays();
+            f.put_scratch(p.m.id, locs);
+            pays
+        };
         let no_b = "a".repeat(40);
         for _ in 0..100 {
             let e = p.parse(&no_b, &mut f).unwrap_err();
             assert_eq!(e.kind, ParseErrorKind::NoMatch);
         }
-        assert!(!pays(&p));
+        assert!(!pays(&p, &mut f));
         // Where it decides, it keeps being tried.
         let p = RegexParser::new(pattern).unwrap();
         for _ in 0..100 {
             p.parse("aab", &mut f).unwrap();
             assert_eq!(f.value_at("aab", 0), Some("b"));
         }
-        assert!(pays(&p));
+        assert!(pays(&p, &mut f));
+    }
+
+    /// Parsers taking turns on one `Fields` each find their own scratch
+    /// space (or make a new one), never another's.
+    #[test]
+    fn parsers_sharing_fields_keep_their_scratch_apart() {
+        let a = RegexParser::new(r"^(?P<x>[a-z]+)-(?P<y>\d+)$").unwrap();
+        let b = RegexParser::new(r"^(?P<p>\d+)").unwrap();
+        let c = RegexParser::new(r"(?P<q>é+)").unwrap();
+        let mut f = Fields::new();
+        for _ in 0..3 {
+            a.parse("ab-12", &mut f).unwrap();
+            assert_eq!(f.value_at("ab-12", 1), Some("12"));
+            b.parse("345x", &mut f).unwrap();
+            assert_eq!(f.value_at("345x", 0), Some("345"));
+            c.parse("xéé", &mut f).unwrap();
+            assert_eq!(f.value_at("xéé", 0), Some("éé"));
+        }
     }
 
     #[test]

@@ -28,9 +28,10 @@
 //! (it defines those semantics by exactly this backtracking order); when
 //! every option fails, there is no match, as every match starts at the
 //! line's start. Without a visited set, some patterns could take
-//! exponential time: the walk stops after a budget of steps proportional
-//! to the line, or when too many options are pending (its memory stays
-//! bounded), and leaves the line to the regex ([`Outcome::GaveUp`]).
+//! exponential time: the walk stops after a budget proportional to the
+//! line (each step and each option remembered costs one, so its memory
+//! stays bounded too), and leaves the line to the regex
+//! ([`Outcome::GaveUp`]).
 //!
 //! Only patterns whose every match starts at the line's start are walked.
 //! [`Walk::new`] declines repetitions of something that can match the
@@ -191,8 +192,7 @@ pub(crate) enum Outcome {
     Match,
     /// No match anywhere in the line.
     NoMatch,
-    /// The step budget ran out, or too many options were pending: ask the
-    /// regex.
+    /// The budget of steps and pending options ran out: ask the regex.
     GaveUp,
 }
 
@@ -239,9 +239,9 @@ const NONE: usize = usize::MAX;
 /// grow with the line).
 const MAX_LINE: usize = 8 * 1024;
 
-/// Most options remembered at once: past this the walk gives up (a
-/// pattern with this many pending options is one for the regex's engines).
-const MAX_STACK: usize = 16 * 1024;
+/// Most steps and remembered options of one walk, whatever the line's
+/// length (so the stack stays under 3 MB).
+const MAX_BUDGET: usize = 64 * 1024;
 
 /// Stack capacity kept between lines.
 const KEPT_STACK: usize = 1024;
@@ -285,7 +285,9 @@ impl Walk {
         }
     }
 
-    /// Walks `line` (ASCII).
+    /// Walks `line` (ASCII). Never inlined: its loop is compiled the same
+    /// way wherever it is called from.
+    #[inline(never)]
     pub(crate) fn run(&self, line: &str, scratch: &mut Scratch) -> Outcome {
         debug_assert!(line.is_ascii());
         let line = line.as_bytes();
@@ -295,10 +297,11 @@ impl Walk {
         let Scratch { slots, stack } = scratch;
         slots.fill(NONE);
         stack.clear();
-        let mut budget = 16 * line.len() + 256;
+        // Each step and each option remembered for later costs one.
+        let mut budget = (16 * line.len() + 256).min(MAX_BUDGET);
         let (mut pc, mut pos) = (0, 0);
         loop {
-            if budget == 0 || stack.len() > MAX_STACK {
+            if budget == 0 {
                 if stack.capacity() > KEPT_STACK {
                     *stack = Vec::with_capacity(KEPT_STACK);
                 }
@@ -342,6 +345,7 @@ impl Walk {
                     let len = scan.run(&rest[..rest.len().min(*max as usize)]);
                     let min = *min as usize;
                     if *give_back && len > min {
+                        budget = budget.saturating_sub(1);
                         stack.push(Frame::GiveBack {
                             pc: pc + 1,
                             start: pos,
@@ -357,6 +361,7 @@ impl Walk {
                     // With nothing to come back to, a failure ends the walk:
                     // no need to remember the old value.
                     if !stack.is_empty() {
+                        budget = budget.saturating_sub(1);
                         stack.push(Frame::Restore {
                             slot: *slot,
                             value: slots[*slot],
@@ -373,6 +378,7 @@ impl Walk {
                             let mark = stack.len();
                             stack.extend(admitted.map(|&(pc, _)| Frame::Resume { pc, pos }));
                             stack[mark..].reverse();
+                            budget = budget.saturating_sub(stack.len() - mark);
                             pc = first;
                             continue;
                         }
@@ -383,6 +389,7 @@ impl Walk {
                     let key = line.get(pos).map_or(128, |&b| usize::from(b));
                     let bits = admit.get(key).copied().unwrap_or(0);
                     if bits == 3 {
+                        budget = budget.saturating_sub(1);
                         stack.push(Frame::Resume {
                             pc: *b as usize,
                             pos,
@@ -404,6 +411,7 @@ impl Walk {
                     let key = line.get(pos).map_or(128, |&b| usize::from(b));
                     match table.get(key).and_then(|options| options.split_first()) {
                         Some((&first, rest)) => {
+                            budget = budget.saturating_sub(rest.len());
                             stack.extend(rest.iter().rev().map(|&pc| Frame::Resume {
                                 pc: pc as usize,
                                 pos,
@@ -938,12 +946,11 @@ mod tests {
         assert_eq!(spans(r"^(?:a+)+b", "aab").0, Outcome::Match);
         let long = format!("{}b", "a".repeat(MAX_LINE));
         assert_eq!(spans(r"^a*b", &long).0, Outcome::GaveUp);
-        // Three options left pending per byte: the stack bound is reached first.
-        let pending = format!("{}z", "a".repeat(6_000));
-        assert_eq!(
-            spans(r"^(?:[a-c]|a|ab?|a[bc]?)+z", &pending).0,
-            Outcome::GaveUp
-        );
-        assert_eq!(spans(r"^(?:[a-c]|a|ab?|a[bc]?)+z", "aaz").0, Outcome::Match);
+        // Thirteen options left pending per byte: within the steps alone,
+        // the options remembered exhaust the budget.
+        let many = r"^(?:[a-b]x?|[a-c]x?|[a-d]x?|[a-e]x?|[a-f]x?|[a-g]x?|[a-h]x?|[a-i]x?|[a-j]x?|[a-k]x?|[a-l]x?|[a-m]x?|[a-n]x?|[a-o]x?)+z";
+        let pending = format!("{}z", "a".repeat(1_000));
+        assert_eq!(spans(many, &pending).0, Outcome::GaveUp);
+        assert_eq!(spans(many, "aaz").0, Outcome::Match);
     }
 }
