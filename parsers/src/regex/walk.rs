@@ -168,7 +168,9 @@ enum Inst {
     Look(Assertion),
     /// Records the position in `slots[_]` (a group's start or end).
     Save(usize),
-    /// Options in priority order: where each starts, and its guard.
+    /// Options in priority order: where each starts, and its guard (as
+    /// compiled: once the guards are known, each becomes a `Split2` or a
+    /// `Dispatch`).
     Split(Box<[(usize, Guard)]>),
     /// A split of two options, as a table: bit 0 (1) when the next byte
     /// admits option `a` (`b`), by next byte (index 128: the end of the
@@ -188,7 +190,7 @@ enum Inst {
 /// What a walk found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Outcome {
-    /// The leftmost-first match; [`span`] reads the groups.
+    /// The leftmost-first match; [`Scratch::span`] reads the groups.
     Match,
     /// No match anywhere in the line.
     NoMatch,
