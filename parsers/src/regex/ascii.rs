@@ -152,10 +152,10 @@ enum DirectCache {
 }
 
 impl AsciiRegex {
-    /// The ASCII twin of `pattern`, or `None` when it would be the same
-    /// regex (nothing Unicode in the pattern) or cannot be built.
-    pub(crate) fn new(pattern: &str) -> Option<Self> {
-        let (hir, ascii) = ascii_hir(pattern)?;
+    /// The twin built from `ascii`, the ASCII restriction of `hir` (see
+    /// [`ascii_hir`]), or `None` when it would be the same regex (nothing
+    /// Unicode in the pattern) or cannot be built.
+    pub(crate) fn new(hir: &Hir, ascii: &Hir) -> Option<Self> {
         if ascii == hir {
             return None;
         }
@@ -169,11 +169,11 @@ impl AsciiRegex {
             .hybrid_cache_capacity(2 * (1 << 20));
         let re = meta::Builder::new()
             .configure(config)
-            .build_from_hir(&ascii)
+            .build_from_hir(ascii)
             .ok()?;
         Some(Self {
             re,
-            direct: Direct::new(&ascii),
+            direct: Direct::new(ascii),
         })
     }
 

@@ -81,13 +81,16 @@ pub(crate) struct Matcher {
 
 impl Matcher {
     /// `groups`: `(capture group name in the regex, field name)`. Builds
-    /// the ASCII twin of `re` from its pattern.
+    /// the ASCII twin of `re` and its walk from its pattern, parsed once.
     pub(crate) fn new(re: Regex, groups: &[(&str, &str)]) -> Result<Self, BuildError> {
-        // The twin has the same groups by construction; checked anyway, as
-        // field values are read by group index from either.
-        let ascii =
-            AsciiRegex::new(re.as_str()).filter(|a| a.capture_names().eq(re.capture_names()));
-        let walk = ascii::ascii_hir(re.as_str())
+        let hirs = ascii::ascii_hir(re.as_str());
+        // The twin and the walk have the same groups by construction;
+        // checked anyway, as field values are read by group index.
+        let ascii = hirs
+            .as_ref()
+            .and_then(|(hir, ascii)| AsciiRegex::new(hir, ascii))
+            .filter(|a| a.capture_names().eq(re.capture_names()));
+        let walk = hirs
             .filter(|(hir, _)| hir.properties().explicit_captures_len() + 1 == re.captures_len())
             .and_then(|(_, ascii)| Walk::new(&ascii));
         let mut idx = Vec::with_capacity(groups.len());

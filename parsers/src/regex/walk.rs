@@ -133,7 +133,20 @@ impl Guard {
     /// Whether the option may match at `pos` of `line` (false: it cannot).
     #[inline(always)]
     fn admits(&self, line: &[u8], pos: usize) -> bool {
-        self.nullable || line.get(pos).is_some_and(|&b| self.first.contains(b))
+        self.admits_next(line.get(pos).copied())
+    }
+
+    /// Whether the option may match before `next` (`None`: the end of the
+    /// line).
+    #[inline(always)]
+    fn admits_next(&self, next: Option<u8>) -> bool {
+        self.nullable || next.is_some_and(|b| self.first.contains(b))
+    }
+
+    /// [`Self::admits_next`] for a table index: a byte, or 128 for the end
+    /// of the line.
+    fn admits_key(&self, key: usize) -> bool {
+        self.admits_next(u8::try_from(key).ok().filter(|b| b.is_ascii()))
     }
 }
 
@@ -714,10 +727,7 @@ impl Compiler {
                         let admitted = |key: usize| -> Box<[u32]> {
                             options
                                 .iter()
-                                .filter(|(_, g)| match u8::try_from(key) {
-                                    Ok(b) if key < 128 => g.nullable || g.first.contains(b),
-                                    _ => g.nullable,
-                                })
+                                .filter(|(_, g)| g.admits_key(key))
                                 .map(|&(to, _)| to as u32)
                                 .collect()
                         };
@@ -754,11 +764,7 @@ impl Compiler {
                 if let [(a, ga), (b, gb)] = options[..] {
                     let mut admit = Box::new([0u8; 129]);
                     for (key, bits) in admit.iter_mut().enumerate() {
-                        let admits = |g: Guard| match u8::try_from(key) {
-                            Ok(b) if key < 128 => g.nullable || g.first.contains(b),
-                            _ => g.nullable,
-                        };
-                        *bits = u8::from(admits(ga)) | u8::from(admits(gb)) << 1;
+                        *bits = u8::from(ga.admits_key(key)) | u8::from(gb.admits_key(key)) << 1;
                     }
                     *inst = Inst::Split2 {
                         a: a as u32,
@@ -783,9 +789,7 @@ impl Compiler {
             at = match self.program.get(at) {
                 Some(Inst::Jump(to)) => *to,
                 Some(Inst::Split(options)) => {
-                    let mut admitted = options
-                        .iter()
-                        .filter(|(_, g)| g.nullable || g.first.contains(b));
+                    let mut admitted = options.iter().filter(|(_, g)| g.admits_next(Some(b)));
                     match (admitted.next(), admitted.next()) {
                         (Some(&(to, _)), None) => to,
                         _ => return false,
@@ -836,20 +840,21 @@ fn assertion(look: Look) -> Option<Assertion> {
 /// The ASCII members of `class`.
 fn class_bytes(class: &Class) -> Bytes128 {
     let mut set = Bytes128::default();
-    match class {
-        Class::Unicode(c) => {
-            for r in c.ranges() {
-                if r.start().is_ascii() {
-                    set.add_range(u32::from(r.start()), u32::from(r.end()));
-                }
-            }
-        }
-        Class::Bytes(c) => {
-            for r in c.ranges() {
-                if r.start().is_ascii() {
-                    set.add_range(u32::from(r.start()), u32::from(r.end()));
-                }
-            }
+    let ranges: Vec<(u32, u32)> = match class {
+        Class::Unicode(c) => c
+            .ranges()
+            .iter()
+            .map(|r| (r.start().into(), r.end().into()))
+            .collect(),
+        Class::Bytes(c) => c
+            .ranges()
+            .iter()
+            .map(|r| (r.start().into(), r.end().into()))
+            .collect(),
+    };
+    for (lo, hi) in ranges {
+        if lo < 128 {
+            set.add_range(lo, hi);
         }
     }
     set
