@@ -270,6 +270,78 @@ max_series = 3
 }
 
 #[test]
+fn label_values_of_every_length_find_their_series() {
+    // Short values are looked up packed into integers, longer ones joined
+    // into a key: both must lead to the same series, also for missing and
+    // non-ASCII values and values equal but for their length.
+    let cfg = ConfigDir::with(
+        "lengths.toml",
+        r#"
+[[pipelines]]
+name = "p"
+parser = "logfmt"
+[[pipelines.rules]]
+metric = "events_total"
+type = "counter"
+labels = ["a", "b", "c"]
+max_series = 1000
+[[pipelines.rules]]
+metric = "events_by_a_total"
+type = "counter"
+labels = ["a"]
+"#,
+    );
+    let values = [
+        "",
+        "a",
+        "ab",
+        "abc",
+        "abcd",
+        "abcdefgh",
+        "abcdefghi",
+        "GET",
+        "\u{3a9}x",
+        "a long value",
+    ];
+    let mut expected = std::collections::BTreeMap::new();
+    let mut input = String::new();
+    for i in 0..3000usize {
+        let a = values[i * 7 % values.len()];
+        let b = values[(i / 3) % values.len()];
+        let c = if i % 5 == 0 {
+            None
+        } else {
+            Some(values[i % 4])
+        };
+        input.push_str(&format!("a=\"{a}\" b=\"{b}\""));
+        if let Some(c) = c {
+            input.push_str(&format!(" c=\"{c}\""));
+        }
+        input.push('\n');
+        *expected.entry((a, b, c.unwrap_or(""))).or_insert(0.0) += 1.0;
+    }
+    let path = cfg.join("in.log");
+    write(&path, &input);
+    let out = cfg.run("once", &[path.to_str().unwrap()]);
+    let m = stdout_of(&out);
+    for ((a, b, c), n) in &expected {
+        let series = format!(r#"events_total{{a="{a}",b="{b}",c="{c}"}}"#);
+        assert_eq!(value(&m, &series), Some(*n), "{series}");
+    }
+    let made = m.lines().filter(|l| l.starts_with("events_total{")).count();
+    assert_eq!(made, expected.len(), "{m}");
+    for a in values {
+        let n: f64 = expected
+            .iter()
+            .filter(|(k, _)| k.0 == a)
+            .map(|(_, n)| n)
+            .sum();
+        let series = format!(r#"events_by_a_total{{a="{a}"}}"#);
+        assert_eq!(value(&m, &series), Some(n), "{series}");
+    }
+}
+
+#[test]
 fn rules_sharing_a_metric_must_agree_on_labels() {
     let cfg = ConfigDir::with(
         "labels.toml",

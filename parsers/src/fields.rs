@@ -277,6 +277,21 @@ impl Fields {
             .and_then(|e| self.text(line, e.value))
     }
 
+    /// The bytes of the value at position `index`: [`Fields::value_at`]
+    /// without checking that the ends fall on character boundaries (they
+    /// do: every span was cut from a `&str`), for callers that only copy,
+    /// compare or hash the value.
+    #[inline]
+    pub fn bytes_at<'a>(&'a self, line: &'a str, index: usize) -> Option<&'a [u8]> {
+        let (bytes, start, end) = match self.entries.get(index)?.value {
+            Text::Line { start, end } => (line.as_bytes(), start, end),
+            Text::Arena { start, end } => (self.arena.as_bytes(), start, end),
+            Text::Static(s) => return Some(s.as_bytes()),
+            Text::None => return None,
+        };
+        bytes.get(start as usize..end as usize)
+    }
+
     /// Every entry as `(name, value)` spans, absent ones included, for tests
     /// that compare two parsers' output exactly.
     #[cfg(test)]

@@ -43,9 +43,9 @@ pub enum Expected {
 }
 
 impl Expected {
-    fn holds(&self, v: &str) -> bool {
+    fn holds(&self, v: &[u8]) -> bool {
         match self {
-            Expected::Text(t) => v == t,
+            Expected::Text(t) => v == t.as_bytes(),
             Expected::Number(n) => parse_number(v) == Some(*n),
         }
     }
@@ -113,22 +113,26 @@ impl Condition<FieldRef> {
     /// Whether the condition holds on `rec`.
     #[inline]
     pub fn holds(&self, rec: &Record<'_>) -> bool {
-        let value = match &self.target {
+        // Only regexes need the value as a `&str`: the other tests read
+        // its bytes, which skips checking character boundaries.
+        let text = || match &self.target {
             Target::Field(f) => rec.get(f),
             Target::Line => Some(rec.line),
         };
-        match (&self.test, value) {
-            (Test::Present(want), v) => v.is_some() == *want,
-            (_, None) => false,
-            (Test::Matches(re), Some(v)) => re.is_match(v),
-            (Test::NotMatches(re), Some(v)) => !re.is_match(v),
-            (Test::Contains(s), Some(v)) => v.contains(s.as_str()),
-            (Test::OneOf(xs), Some(v)) => xs.iter().any(|x| x.holds(v)),
-            (Test::NoneOf(xs), Some(v)) => !xs.iter().any(|x| x.holds(v)),
-            (Test::Compare(bounds), Some(v)) => match parse_number(v) {
-                Some(n) => bounds.iter().all(|(op, rhs)| op.holds(n, *rhs)),
-                None => false,
-            },
+        let bytes = || match &self.target {
+            Target::Field(f) => rec.bytes(f),
+            Target::Line => Some(rec.line.as_bytes()),
+        };
+        match &self.test {
+            Test::Present(want) => bytes().is_some() == *want,
+            Test::Matches(re) => text().is_some_and(|v| re.is_match(v)),
+            Test::NotMatches(re) => text().is_some_and(|v| !re.is_match(v)),
+            Test::Contains(s) => text().is_some_and(|v| v.contains(s.as_str())),
+            Test::OneOf(xs) => bytes().is_some_and(|v| xs.iter().any(|x| x.holds(v))),
+            Test::NoneOf(xs) => bytes().is_some_and(|v| !xs.iter().any(|x| x.holds(v))),
+            Test::Compare(bounds) => bytes()
+                .and_then(parse_number)
+                .is_some_and(|n| bounds.iter().all(|(op, rhs)| op.holds(n, *rhs))),
         }
     }
 }
@@ -138,16 +142,15 @@ impl Condition<FieldRef> {
 // Always inlined: the fast path is a few instructions for the usual short
 // integers, and a call costs as much.
 #[inline(always)]
-pub fn parse_number(v: &str) -> Option<f64> {
+pub fn parse_number(v: &[u8]) -> Option<f64> {
     // Trimming looks for Unicode spaces: only worth it when an end is not
     // a visible ASCII character.
     let visible = |b: Option<&u8>| b.is_some_and(u8::is_ascii_graphic);
-    let v = if visible(v.as_bytes().first()) && visible(v.as_bytes().last()) {
+    let b = if visible(v.first()) && visible(v.last()) {
         v
     } else {
-        v.trim()
+        std::str::from_utf8(v).ok()?.trim().as_bytes()
     };
-    let b = v.as_bytes();
     // Fast path: `digits[.digits]`, at most 15 digits in all: the integer
     // and the power of ten are exact in an f64, so one division rounds
     // correctly, as `str::parse` would.
@@ -180,7 +183,11 @@ pub fn parse_number(v: &str) -> Option<f64> {
             });
         }
     }
-    v.parse::<f64>().ok().filter(|n| n.is_finite())
+    std::str::from_utf8(b)
+        .ok()?
+        .parse::<f64>()
+        .ok()
+        .filter(|n| n.is_finite())
 }
 
 #[cfg(test)]
@@ -201,14 +208,14 @@ mod tests {
 
     #[test]
     fn numbers_parse_like_logs_write_them() {
-        assert_eq!(parse_number("200"), Some(200.0));
-        assert_eq!(parse_number(" 0.25 "), Some(0.25));
-        assert_eq!(parse_number("1e3"), Some(1000.0));
-        assert_eq!(parse_number("0.123"), Some(0.123));
-        assert_eq!(parse_number("12.5"), Some(12.5));
-        assert_eq!(parse_number("1."), Some(1.0));
-        assert_eq!(parse_number(".5"), Some(0.5));
-        assert_eq!(parse_number("1.2.3"), None);
+        assert_eq!(parse_number(b"200"), Some(200.0));
+        assert_eq!(parse_number(b" 0.25 "), Some(0.25));
+        assert_eq!(parse_number(b"1e3"), Some(1000.0));
+        assert_eq!(parse_number(b"0.123"), Some(0.123));
+        assert_eq!(parse_number(b"12.5"), Some(12.5));
+        assert_eq!(parse_number(b"1."), Some(1.0));
+        assert_eq!(parse_number(b".5"), Some(0.5));
+        assert_eq!(parse_number(b"1.2.3"), None);
         // Same result as the standard parser, digit for digit.
         for s in [
             "0.1",
@@ -218,13 +225,13 @@ mod tests {
             "0.000000000000001",
             "999999999999999",
         ] {
-            assert_eq!(parse_number(s), s.parse::<f64>().ok(), "{s}");
+            assert_eq!(parse_number(s.as_bytes()), s.parse::<f64>().ok(), "{s}");
         }
-        assert_eq!(parse_number("-4"), Some(-4.0));
-        assert_eq!(parse_number("NaN"), None);
-        assert_eq!(parse_number("inf"), None);
-        assert_eq!(parse_number("12abc"), None);
-        assert_eq!(parse_number(""), None);
+        assert_eq!(parse_number(b"-4"), Some(-4.0));
+        assert_eq!(parse_number(b"NaN"), None);
+        assert_eq!(parse_number(b"inf"), None);
+        assert_eq!(parse_number(b"12abc"), None);
+        assert_eq!(parse_number(b""), None);
     }
 
     #[test]

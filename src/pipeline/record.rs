@@ -61,4 +61,14 @@ impl<'a> Record<'a> {
             },
         }
     }
+
+    /// The bytes of a field's value, if present: cheaper than
+    /// [`Record::get`] for values that are only copied or hashed.
+    #[inline(always)]
+    pub fn bytes(&self, f: &FieldRef) -> Option<&'a [u8]> {
+        match f {
+            FieldRef::Index(i) => self.fields.bytes_at(self.line, *i),
+            _ => self.get(f).map(str::as_bytes),
+        }
+    }
 }

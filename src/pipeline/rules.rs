@@ -16,7 +16,7 @@ use regex::CaptureLocations;
 
 use super::condition::{parse_number, Condition, Target, Test};
 use super::record::{FieldRef, Record};
-use super::series_cache::SeriesCache;
+use super::series_cache::{pack_value, SeriesCache, VALUES};
 use super::shared::SharedRef;
 use super::template::{Part, Template};
 use crate::config::{GaugeAction, MetricKind, RuleSpec};
@@ -257,6 +257,10 @@ pub struct RuleState {
     slots: Vec<Slot>,
     /// Indexes (into the rule's labels) of the labels rendered per line.
     dynamic: Vec<usize>,
+    /// Where the dynamic labels' values come from, when each is a plain
+    /// value and there are at most [`VALUES`] of them: short values are
+    /// then looked up without being joined (empty otherwise).
+    by_value: Vec<ValueRef>,
     /// Label values (joined) → index in `tallies`.
     cache: SeriesCache,
     /// The series this state has resolved, with the updates not yet
@@ -292,11 +296,21 @@ impl RuleState {
         }
         merged.sort_by(|a, b| a.0.cmp(&b.0));
         let (names, slots) = merged.into_iter().unzip();
+        let by_value = dynamic
+            .iter()
+            .map(|&i| match rule.labels[i].2 .0.as_slice() {
+                [Piece::Value(v)] => Some(v.clone()),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()
+            .filter(|v| v.len() <= VALUES)
+            .unwrap_or_default();
         let mut st = RuleState {
             rule_index,
             names,
             slots,
             dynamic,
+            by_value,
             cache: SeriesCache::default(),
             tallies: Tallies::default(),
             key: Vec::new(),
@@ -394,17 +408,54 @@ impl RuleState {
         if self.dynamic.is_empty() {
             return Resolved::Slot(0);
         }
+        if self.by_value.is_empty() {
+            self.key.clear();
+            for (n, &t) in self.dynamic.iter().enumerate() {
+                if n > 0 {
+                    self.key.push(SEP);
+                }
+                render(&mut self.key, &rule.labels[t].2, rule, &self.locs, rec);
+            }
+            return self.series_of_key(rule);
+        }
+        // Plain values: read each once, look them up packed when they are
+        // short, else (or the first time) joined.
+        let mut values: [&[u8]; VALUES] = [&[]; VALUES];
+        for (value, v) in values.iter_mut().zip(&self.by_value) {
+            *value = value_bytes(rule, &self.locs, rec, v).unwrap_or_default();
+        }
+        let values = &values[..self.by_value.len()];
+        let mut packed = [0; VALUES + 1];
+        let short = values
+            .iter()
+            .enumerate()
+            .all(|(n, v)| pack_value(&mut packed, n, v));
+        if short {
+            if let Some(i) = self.cache.get_values(&packed) {
+                return Resolved::Slot(i);
+            }
+        }
         self.key.clear();
-        for (n, &t) in self.dynamic.iter().enumerate() {
+        for (n, v) in values.iter().enumerate() {
             if n > 0 {
                 self.key.push(SEP);
             }
-            render(&mut self.key, &rule.labels[t].2, rule, &self.locs, rec);
+            self.key.extend_from_slice(v);
         }
-        if let Some(i) = self.cache.get(&self.key) {
-            return Resolved::Slot(i);
+        let found = self.series_of_key(rule);
+        if let (true, Resolved::Slot(i)) = (short, &found) {
+            self.cache.insert_values(packed, *i);
         }
-        self.series_slow(rule)
+        found
+    }
+
+    /// The series of the joined label values in `self.key`.
+    #[inline]
+    fn series_of_key(&mut self, rule: &Rule) -> Resolved {
+        match self.cache.get(&self.key) {
+            Some(i) => Resolved::Slot(i),
+            None => self.series_slow(rule),
+        }
     }
 
     #[cold]
@@ -437,7 +488,7 @@ impl RuleState {
     pub fn apply(&mut self, rule: &Rule, rec: &Record<'_>) {
         let value = match &rule.value {
             None => None,
-            Some(f) => match value_of(rule, &self.locs, rec, f) {
+            Some(f) => match value_bytes(rule, &self.locs, rec, f) {
                 None => {
                     self.missing_value += 1;
                     return;
@@ -516,6 +567,20 @@ fn value_of<'a>(
     }
 }
 
+/// The bytes of [`value_of`], for values that are only copied.
+#[inline(always)]
+fn value_bytes<'a>(
+    rule: &Rule,
+    locs: &[CaptureLocations],
+    rec: &Record<'a>,
+    v: &ValueRef,
+) -> Option<&'a [u8]> {
+    match v {
+        ValueRef::Field(f) => rec.bytes(f),
+        ValueRef::Capture { .. } => value_of(rule, locs, rec, v).map(str::as_bytes),
+    }
+}
+
 /// Appends the value of label template `t` on `rec` to `key`.
 #[inline]
 fn render(
@@ -529,8 +594,8 @@ fn render(
         match p {
             Piece::Text(s) => key.extend_from_slice(s.as_bytes()),
             Piece::Value(v) => {
-                if let Some(v) = value_of(rule, locs, rec, v) {
-                    key.extend_from_slice(v.as_bytes());
+                if let Some(v) = value_bytes(rule, locs, rec, v) {
+                    key.extend_from_slice(v);
                 }
             }
         }

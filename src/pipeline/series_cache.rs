@@ -5,6 +5,11 @@
 //! looking one up hashes and compares three integers, with no call to
 //! compare byte strings and no allocation per key. Longer keys go to
 //! an ordinary map of byte strings.
+//!
+//! Rules whose labels are plain field values (`labels = ["method",
+//! "status"]`) need not join them first: up to [`VALUES`] values of up to
+//! 8 bytes each are read as one integer apiece, and the integers are the
+//! key ([`pack_value`]).
 
 use hashbrown::HashMap;
 
@@ -14,14 +19,36 @@ const SHORT: usize = 16;
 /// A short key: its bytes in two words (see [`pack`]) and its length.
 type Packed = (u64, u64, u32);
 
+/// How many label values a [`Values`] key holds.
+pub const VALUES: usize = 3;
+
+/// The longest label value a [`Values`] key holds.
+const VALUE_BYTES: usize = 8;
+
+/// Up to [`VALUES`] label values, one integer each, and their lengths
+/// (a byte each) in the last integer.
+pub type Values = [u64; VALUES + 1];
+
 /// Rendered label values → index of the series among a rule state's.
 #[derive(Debug, Default)]
 pub struct SeriesCache {
     short: HashMap<Packed, usize>,
     long: HashMap<Box<[u8]>, usize>,
+    values: HashMap<Values, usize>,
 }
 
 impl SeriesCache {
+    /// The series index stored for label values packed by [`pack_value`].
+    #[inline]
+    pub fn get_values(&self, key: &Values) -> Option<usize> {
+        self.values.get(key).copied()
+    }
+
+    /// Stores `index` for packed label values.
+    pub fn insert_values(&mut self, key: Values, index: usize) {
+        self.values.insert(key, index);
+    }
+
     /// The series index stored for `key`.
     #[inline]
     pub fn get(&self, key: &[u8]) -> Option<usize> {
@@ -48,6 +75,28 @@ impl SeriesCache {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Adds label value `v`, the `n`th of its key, to `key`; `false` when it
+/// is too long to be packed (or `n` is past [`VALUES`]).
+///
+/// The value is read as one integer whose bytes, given the value's length,
+/// include every byte of the value: keys whose lengths are equal are equal
+/// exactly when their values are.
+#[inline]
+pub fn pack_value(key: &mut Values, n: usize, v: &[u8]) -> bool {
+    let len = v.len();
+    if len > VALUE_BYTES || n >= VALUES {
+        return false;
+    }
+    let half = |at: usize| u32::from_le_bytes([v[at], v[at + 1], v[at + 2], v[at + 3]]);
+    key[n] = match len {
+        0 => 0,
+        1..=3 => u64::from(v[0]) | u64::from(v[len / 2]) << 8 | u64::from(v[len - 1]) << 16,
+        _ => u64::from(half(0)) | u64::from(half(len - 4)) << 32,
+    };
+    key[VALUES] |= (len as u64) << (8 * n);
+    true
 }
 
 /// `key` and its length as integers, when it is short enough. The words
@@ -105,5 +154,47 @@ mod tests {
         }
         assert_eq!(c.len(), keys.len());
         assert!(!c.short.is_empty() && !c.long.is_empty());
+    }
+
+    /// Values of every length up to 8 over a small alphabet (all of them
+    /// up to 4 bytes, a sample of the longer ones).
+    fn small_values() -> Vec<Vec<u8>> {
+        let mut out = vec![Vec::new()];
+        let mut last = vec![Vec::new()];
+        for len in 1..=VALUE_BYTES {
+            let mut next = Vec::new();
+            for v in &last {
+                for b in [b'a', b'b', 0] {
+                    let mut w: Vec<u8> = v.clone();
+                    w.push(b);
+                    next.push(w);
+                }
+            }
+            if len > 4 {
+                next = next.into_iter().step_by(3).collect();
+            }
+            out.extend(next.iter().cloned());
+            last = next;
+        }
+        out
+    }
+
+    #[test]
+    fn packed_values_are_equal_exactly_when_the_values_are() {
+        let values = small_values();
+        let mut seen = std::collections::HashMap::new();
+        for a in &values {
+            for b in values.iter().take(40) {
+                let mut key = [0; VALUES + 1];
+                assert!(pack_value(&mut key, 0, a) && pack_value(&mut key, 1, b));
+                if let Some((a0, b0)) = seen.insert(key, (a, b)) {
+                    panic!("{a:?},{b:?} packs like {a0:?},{b0:?}");
+                }
+            }
+        }
+        assert!(seen.len() > 10_000, "{}", seen.len());
+        let mut key = [0; VALUES + 1];
+        assert!(!pack_value(&mut key, 0, b"123456789"));
+        assert!(!pack_value(&mut key, VALUES, b"1"));
     }
 }
