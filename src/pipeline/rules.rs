@@ -416,7 +416,7 @@ impl RuleState {
                 }
                 render(&mut self.key, &rule.labels[t].2, rule, &self.locs, rec);
             }
-            return self.series_of_key(rule);
+            return self.series_of_key(rule, true);
         }
         // Plain values: read each once, look them up packed when they are
         // short, else (or the first time) joined.
@@ -442,24 +442,28 @@ impl RuleState {
             }
             self.key.extend_from_slice(v);
         }
-        let found = self.series_of_key(rule);
+        // A series found by packed values is kept under them alone.
+        let found = self.series_of_key(rule, !short);
         if let (true, Resolved::Slot(i)) = (short, &found) {
             self.cache.insert_values(packed, *i);
         }
         found
     }
 
-    /// The series of the joined label values in `self.key`.
+    /// The series of the joined label values in `self.key`; a new one is
+    /// remembered under them when `keep`.
     #[inline]
-    fn series_of_key(&mut self, rule: &Rule) -> Resolved {
+    fn series_of_key(&mut self, rule: &Rule, keep: bool) -> Resolved {
         match self.cache.get(&self.key) {
             Some(i) => Resolved::Slot(i),
-            None => self.series_slow(rule),
+            None => self.series_slow(rule, keep),
         }
     }
 
+    /// Finds or makes the series of the joined values in `self.key` (see
+    /// [`RuleState::series_of_key`]).
     #[cold]
-    fn series_slow(&mut self, rule: &Rule) -> Resolved {
+    fn series_slow(&mut self, rule: &Rule, keep: bool) -> Resolved {
         let key = std::mem::take(&mut self.key);
         let values: Vec<&str> = key
             .split(|b| *b == SEP)
@@ -470,7 +474,9 @@ impl RuleState {
         let out = match series {
             Some(s) => {
                 let i = self.tallies.push(s);
-                self.cache.insert(&key, i);
+                if keep {
+                    self.cache.insert(&key, i);
+                }
                 Resolved::Slot(i)
             }
             None => {
