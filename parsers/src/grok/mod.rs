@@ -43,8 +43,8 @@ enum FieldType {
 #[derive(Debug)]
 pub struct GrokParser {
     m: Matcher,
-    types: Vec<FieldType>,
-    typed: bool,
+    /// The fields that must hold a number, by position, with their type.
+    typed: Vec<(usize, FieldType)>,
 }
 
 struct Expander<'a> {
@@ -141,8 +141,12 @@ impl GrokParser {
         let types: Vec<FieldType> = ex.fields.iter().map(|(_, t)| *t).collect();
         Ok(Self {
             m: Matcher::new(re, &pairs)?,
-            typed: types.iter().any(|t| *t != FieldType::Text),
-            types,
+            typed: types
+                .iter()
+                .copied()
+                .enumerate()
+                .filter(|(_, t)| *t != FieldType::Text)
+                .collect(),
         })
     }
 
@@ -177,26 +181,29 @@ impl GrokParser {
 
 impl Parser for GrokParser {
     fn parse(&self, line: &str, out: &mut Fields) -> Result<(), ParseError> {
-        if !self.typed {
-            return self.m.parse(line, out, |_, _, _| Ok(()));
-        }
-        self.m.parse(line, out, |k, start, end| {
-            let v = line.get(start..end).unwrap_or_default();
-            let ok = match self.types.get(k) {
-                Some(FieldType::Int) => v.parse::<i64>().is_ok(),
-                Some(FieldType::Float) => v.parse::<f64>().is_ok(),
-                _ => true,
+        self.m.parse(line, out)?;
+        // Typed fields are checked once the line matched: text fields, most
+        // of them, are taken as they are.
+        for &(k, ty) in &self.typed {
+            let Some(v) = out.value_at(line, k) else {
+                continue;
             };
-            if ok {
-                Ok(())
-            } else {
-                Err(ParseError::new(
+            let ok = match ty {
+                FieldType::Int => v.parse::<i64>().is_ok(),
+                FieldType::Float => v.parse::<f64>().is_ok(),
+                FieldType::Text => true,
+            };
+            if !ok {
+                let start = (v.as_ptr() as usize).wrapping_sub(line.as_ptr() as usize);
+                out.clear();
+                return Err(ParseError::new(
                     ParseErrorKind::Type,
                     start,
                     "a value of the field's type",
-                ))
+                ));
             }
-        })
+        }
+        Ok(())
     }
 
     fn schema(&self) -> Option<&[&str]> {
@@ -338,6 +345,13 @@ mod tests {
         let p = GrokParser::new("^%{NOTSPACE:n:int}$", &[]).unwrap();
         let e = p.parse("12x", &mut Fields::new()).unwrap_err();
         assert_eq!(e.kind, ParseErrorKind::Type);
+        // The error points at the first field of the wrong type.
+        let p2 = GrokParser::new("^%{WORD:w} %{NOTSPACE:a:int} %{NOTSPACE:b:int}$", &[]).unwrap();
+        let mut f = Fields::new();
+        assert_eq!(p2.parse("x 1 2y", &mut f).unwrap_err().offset, 4);
+        assert_eq!(p2.parse("x 1z 2y", &mut f).unwrap_err().offset, 2);
+        assert!(p2.parse("x 1 2", &mut f).is_ok());
+        assert_eq!(f.value_at("x 1 2", 2), Some("2"));
         assert!(p.parse("99999999999999999999", &mut Fields::new()).is_err());
         assert!(p.parse("-12", &mut Fields::new()).is_ok());
         let p = GrokParser::new("^%{NOTSPACE:n:float}$", &[]).unwrap();

@@ -165,16 +165,9 @@ impl Matcher {
         }
     }
 
-    /// Matches `line` and pushes one field per group; calls
-    /// `check(i, start, end)` on each present value (bytes `start..end` of
-    /// the line), which may reject the line.
+    /// Matches `line` and pushes one field per group.
     #[inline]
-    pub(crate) fn parse(
-        &self,
-        line: &str,
-        out: &mut Fields,
-        check: impl Fn(usize, usize, usize) -> Result<(), ParseError>,
-    ) -> Result<(), ParseError> {
+    pub(crate) fn parse(&self, line: &str, out: &mut Fields) -> Result<(), ParseError> {
         out.clear();
         let mut locs = out
             .take_scratch::<Locations>(self.id)
@@ -192,7 +185,7 @@ impl Matcher {
             };
             if let Some(found) = found {
                 locs.walked = locs.walked.saturating_add(1);
-                let result = self.emit(found, out, &check, |g| locs.walk.span(g));
+                let result = self.emit(found, out, |g| locs.walk.span(g));
                 self.recycle(out, locs);
                 return result;
             }
@@ -201,11 +194,11 @@ impl Matcher {
         let result = match (&self.ascii, &mut locs.ascii) {
             (Some(ascii), Some(scratch)) if ascii_line => {
                 let found = ascii.search(line, scratch);
-                self.emit(found, out, &check, |g| scratch.span(g))
+                self.emit(found, out, |g| scratch.span(g))
             }
             _ => {
                 let found = self.re.captures_read(&mut locs.unicode, line).is_some();
-                self.emit(found, out, &check, |g| locs.unicode.get(g))
+                self.emit(found, out, |g| locs.unicode.get(g))
             }
         };
         self.recycle(out, locs);
@@ -225,7 +218,6 @@ impl Matcher {
         &self,
         found: bool,
         out: &mut Fields,
-        check: &impl Fn(usize, usize, usize) -> Result<(), ParseError>,
         span: impl Fn(usize) -> Option<(usize, usize)>,
     ) -> Result<(), ParseError> {
         if !found {
@@ -235,17 +227,14 @@ impl Matcher {
                 "a match of the pattern",
             ));
         }
-        for (k, (&g, &name)) in self.groups.iter().zip(&self.names).enumerate() {
+        for (&g, &name) in self.groups.iter().zip(&self.names) {
             // Capture offsets are on character boundaries of `line`: they
             // make a span as they are.
             let value = match span(g) {
-                Some((start, end)) => {
-                    check(k, start, end)?;
-                    Text::Line {
-                        start: start as u32,
-                        end: end as u32,
-                    }
-                }
+                Some((start, end)) => Text::Line {
+                    start: start as u32,
+                    end: end as u32,
+                },
                 None => Text::None,
             };
             out.push_static(name, value);
@@ -292,7 +281,7 @@ impl RegexParser {
 
 impl Parser for RegexParser {
     fn parse(&self, line: &str, out: &mut Fields) -> Result<(), ParseError> {
-        self.m.parse(line, out, |_, _, _| Ok(()))
+        self.m.parse(line, out)
     }
 
     fn schema(&self) -> Option<&[&str]> {
