@@ -40,6 +40,7 @@
 //!   [`AccessFormat::Common`] and [`AccessFormat::Auto`] accept lines with
 //!   or without them.
 
+use crate::fields::NameBits;
 use crate::scan::{fail, find1, finish, quoted, spaces, span, Fail, In, PResult};
 use crate::{Fields, ParseError, ParseErrorKind, Parser, Text};
 
@@ -60,6 +61,9 @@ pub const SCHEMA: [&str; 14] = [
     "user_agent",
     "request_time",
 ];
+
+/// The lengths of the schema's names, for [`Fields`].
+const SCHEMA_BITS: NameBits = Fields::names_bits(&SCHEMA);
 
 const REQUEST_TIME: usize = 13;
 const MAX_EXTRAS: usize = 32;
@@ -219,7 +223,7 @@ fn byte_count(i: In<'_>) -> PResult<'_, Option<In<'_>>> {
 
 /// A quoted string when `i` starts with `"` (`None` otherwise). An
 /// unterminated one is an error.
-#[inline]
+#[inline(always)]
 fn opt_quoted(i: In<'_>) -> Result<Option<(In<'_>, In<'_>)>, nom::Err<Fail<'_>>> {
     if i.first() != Some(&b'"') {
         return Ok(None);
@@ -244,7 +248,7 @@ fn referer_and_agent(i: In<'_>) -> PResult<'_, (Option<In<'_>>, Option<In<'_>>)>
 
 /// A request method: upper-case letters, `_` and `-`, then a space.
 /// Returns `(method, rest after the space)`.
-#[inline]
+#[inline(always)]
 fn method(req: In<'_>) -> Option<(In<'_>, In<'_>)> {
     let n = req
         .iter()
@@ -259,7 +263,7 @@ fn method(req: In<'_>) -> Option<(In<'_>, In<'_>)> {
 /// `rest` split as `path HTTP/d.d` when it ends so (the common request
 /// line, found without scanning the path): the same split as the general
 /// one, since the last space is then the one before `HTTP/`.
-#[inline]
+#[inline(always)]
 fn http_1x_suffix(rest: In<'_>) -> Option<(In<'_>, In<'_>)> {
     let at = rest.len().checked_sub(9)?;
     let (path, tail) = rest.split_at_checked(at)?;
@@ -276,7 +280,7 @@ fn http_1x_suffix(rest: In<'_>) -> Option<(In<'_>, In<'_>)> {
 /// `METHOD path[ protocol]` → (method, path, protocol). The protocol is the
 /// last word when it starts with `HTTP/`; a last word that does not makes
 /// the whole split fail.
-#[inline]
+#[inline(always)]
 fn split_request(req: In<'_>) -> Option<(In<'_>, In<'_>, Option<In<'_>>)> {
     let (m, rest) = method(req)?;
     if let Some((path, proto)) = http_1x_suffix(rest) {
@@ -454,7 +458,7 @@ impl AccessLogParser {
             text(user_agent),
             Text::None,
         ];
-        out.extend_static(&SCHEMA, values);
+        out.extend_static(&SCHEMA, SCHEMA_BITS, values);
         if r.is_empty() {
             return Ok(());
         }

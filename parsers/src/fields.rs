@@ -83,10 +83,15 @@ impl std::fmt::Debug for Scratch {
     }
 }
 
+/// The lengths of a set of names, as [`Fields`] records them to skip
+/// looking up a name no field has (see [`Fields::names_bits`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct NameBits(u64);
+
 /// The bit of [`Fields::name_lengths`] for a name of `len` bytes.
 #[inline]
-fn length_bit(len: usize) -> u64 {
-    1 << len.min(63)
+const fn length_bit(len: usize) -> u64 {
+    1 << if len < 63 { len } else { 63 }
 }
 
 impl Text {
@@ -158,23 +163,59 @@ impl Fields {
         self.push(Text::Static(name), value);
     }
 
+    /// Adds one field per name of `names`, with the value `value(i)` for
+    /// the `i`th: a whole schema at once, with one capacity check. `names`
+    /// are known for good, so [`Fields::names_bits`] of them is worked out
+    /// once by the caller and passed as `bits`.
+    #[inline]
+    pub(crate) fn extend_names(
+        &mut self,
+        names: &[&'static str],
+        bits: NameBits,
+        value: impl FnMut(usize) -> Text,
+    ) {
+        debug_assert_eq!(bits, Self::names_bits(names));
+        self.name_lengths |= bits.0;
+        self.entries.extend(
+            names
+                .iter()
+                .zip((0..names.len()).map(value))
+                .map(|(&name, value)| Entry {
+                    name: Text::Static(name),
+                    value,
+                }),
+        );
+    }
+
+    /// What [`Fields::extend_names`] records about `names` to look them up.
+    pub(crate) const fn names_bits(names: &[&'static str]) -> NameBits {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < names.len() {
+            bits |= length_bit(names[i].len());
+            i += 1;
+        }
+        NameBits(bits)
+    }
+
     /// Adds one field per name, names known at compile time: a fixed-schema
     /// parser's whole schema at once, with one capacity check instead of one
-    /// per field.
-    #[inline]
+    /// per field. `bits` is [`Fields::names_bits`] of `names`, worked out
+    /// once.
+    #[inline(always)]
     pub(crate) fn extend_static<const N: usize>(
         &mut self,
         names: &[&'static str; N],
+        bits: NameBits,
         values: [Text; N],
     ) {
-        for name in names {
-            self.name_lengths |= length_bit(name.len());
-        }
-        self.entries
-            .extend(names.iter().zip(values).map(|(&name, value)| Entry {
-                name: Text::Static(name),
-                value,
-            }));
+        debug_assert_eq!(bits, Self::names_bits(names));
+        self.name_lengths |= bits.0;
+        let entries: [Entry; N] = std::array::from_fn(|i| Entry {
+            name: Text::Static(names[i]),
+            value: values[i],
+        });
+        self.entries.extend_from_slice(&entries);
     }
 
     /// Copies `s` into the arena and returns its span (for text that is not a
@@ -335,13 +376,29 @@ mod tests {
     fn a_whole_schema_is_found_by_name() {
         let line = "GET 200";
         let mut f = Fields::new();
+        let names = ["method", "status"];
         f.extend_static(
-            &["method", "status"],
+            &names,
+            Fields::names_bits(&names),
             [Text::of(line, &line[..3]), Text::of(line, &line[4..])],
         );
         assert_eq!(f.get(line, "method"), Some("GET"));
         assert_eq!(f.get(line, "status"), Some("200"));
         assert_eq!(f.get(line, "path"), None);
+        // A schema given value by value.
+        let line = "a bc";
+        let names = ["a", "bc", "none"];
+        f.clear();
+        f.extend_names(&names, Fields::names_bits(&names), |i| match i {
+            0 => Text::of(line, &line[..1]),
+            1 => Text::of(line, &line[2..]),
+            _ => Text::None,
+        });
+        assert_eq!(f.get(line, "a"), Some("a"));
+        assert_eq!(f.get(line, "bc"), Some("bc"));
+        assert_eq!(f.get(line, "none"), None);
+        assert_eq!(f.get(line, "method"), None);
+        assert_eq!(f.len(), 3);
     }
 
     #[test]

@@ -29,24 +29,44 @@ const VALUE_BYTES: usize = 8;
 /// (a byte each) in the last integer.
 pub type Values = [u64; VALUES + 1];
 
+/// A [`Values`] key in the map: hashed as one integer folded from its
+/// integers (equal keys are still told apart by all of them), where an
+/// array would be hashed as a length and a byte string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ValuesKey(Values);
+
+impl std::hash::Hash for ValuesKey {
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let [a, b, c, lengths] = self.0;
+        // Odd multipliers keep each integer's bits; the map's hasher mixes
+        // the result.
+        state.write_u64(
+            (a ^ lengths).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                ^ b.wrapping_mul(0xC2B2_AE3D_27D4_EB4F).rotate_left(21)
+                ^ c.wrapping_mul(0x1656_67B1_9E37_79F9).rotate_left(42),
+        );
+    }
+}
+
 /// Rendered label values → index of the series among a rule state's.
 #[derive(Debug, Default)]
 pub struct SeriesCache {
     short: HashMap<Packed, usize>,
     long: HashMap<Box<[u8]>, usize>,
-    values: HashMap<Values, usize>,
+    values: HashMap<ValuesKey, usize>,
 }
 
 impl SeriesCache {
     /// The series index stored for label values packed by [`pack_value`].
     #[inline]
     pub fn get_values(&self, key: &Values) -> Option<usize> {
-        self.values.get(key).copied()
+        self.values.get(&ValuesKey(*key)).copied()
     }
 
     /// Stores `index` for packed label values.
     pub fn insert_values(&mut self, key: Values, index: usize) {
-        self.values.insert(key, index);
+        self.values.insert(ValuesKey(key), index);
     }
 
     /// The series index stored for `key`.

@@ -30,6 +30,7 @@
 mod ascii;
 mod walk;
 
+use crate::fields::NameBits;
 use crate::intern::intern;
 use crate::{BuildError, Fields, ParseError, ParseErrorKind, Parser, Text};
 use ascii::AsciiRegex;
@@ -74,6 +75,7 @@ pub(crate) struct Matcher {
     /// Capture group index of each field, in schema order.
     groups: Vec<usize>,
     names: Vec<&'static str>,
+    name_bits: NameBits,
     /// Tells this matcher's scratch space apart from other parsers' in a
     /// [`Fields`].
     id: u64,
@@ -110,6 +112,7 @@ impl Matcher {
             ascii,
             walk,
             groups: idx,
+            name_bits: Fields::names_bits(&names),
             names,
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         })
@@ -227,18 +230,17 @@ impl Matcher {
                 "a match of the pattern",
             ));
         }
-        for (&g, &name) in self.groups.iter().zip(&self.names) {
-            // Capture offsets are on character boundaries of `line`: they
-            // make a span as they are.
-            let value = match span(g) {
+        // Capture offsets are on character boundaries of `line`: they make
+        // a span as they are.
+        out.extend_names(&self.names, self.name_bits, |k| {
+            match self.groups.get(k).and_then(|&g| span(g)) {
                 Some((start, end)) => Text::Line {
                     start: start as u32,
                     end: end as u32,
                 },
                 None => Text::None,
-            };
-            out.push_static(name, value);
-        }
+            }
+        });
         Ok(())
     }
 }
