@@ -284,6 +284,7 @@ impl Walk {
         c.compile(hir)?;
         c.push(Inst::Match)?;
         c.sharpen_guards();
+        c.thread_jumps();
         let groups = hir.properties().explicit_captures_len() + 1;
         Some(Self {
             program: c.program.into(),
@@ -637,6 +638,91 @@ impl Compiler {
 }
 
 impl Compiler {
+    /// Points every jump and option at the end of the jumps it would go
+    /// through, and drops the jumps left that go to the next instruction
+    /// (an alternation's last branch jumps to the end of the alternation,
+    /// which is often right after it): each is a step saved.
+    fn thread_jumps(&mut self) {
+        let n = self.program.len();
+        let target = |program: &[Inst], mut to: usize| {
+            // At most `n` jumps in a row: a cycle of jumps is left as is.
+            for _ in 0..n {
+                match program.get(to) {
+                    Some(Inst::Jump(next)) if *next != to => to = *next,
+                    _ => break,
+                }
+            }
+            to
+        };
+        for pc in 0..n {
+            let threaded = |to: usize| target(&self.program, to);
+            let inst = match &self.program[pc] {
+                Inst::Jump(to) => Inst::Jump(threaded(*to)),
+                Inst::Split2 { a, b, admit } => Inst::Split2 {
+                    a: threaded(*a as usize) as u32,
+                    b: threaded(*b as usize) as u32,
+                    admit: admit.clone(),
+                },
+                Inst::Dispatch(table) => Inst::Dispatch(
+                    table
+                        .iter()
+                        .map(|options| {
+                            options
+                                .iter()
+                                .map(|&to| threaded(to as usize) as u32)
+                                .collect()
+                        })
+                        .collect(),
+                ),
+                Inst::Split(options) => Inst::Split(
+                    options
+                        .iter()
+                        .map(|&(to, guard)| (threaded(to), guard))
+                        .collect(),
+                ),
+                _ => continue,
+            };
+            self.program[pc] = inst;
+        }
+        // Where each instruction lands once the dropped jumps are gone: a
+        // dropped jump's own index lands on the instruction after it.
+        let dropped = |pc: usize, inst: &Inst| matches!(inst, Inst::Jump(to) if *to == pc + 1);
+        let mut new_pc = Vec::with_capacity(n + 1);
+        let mut kept = 0;
+        for (pc, inst) in self.program.iter().enumerate() {
+            new_pc.push(kept);
+            kept += usize::from(!dropped(pc, inst));
+        }
+        new_pc.push(kept);
+        let program = std::mem::take(&mut self.program);
+        for (pc, mut inst) in program.into_iter().enumerate() {
+            if dropped(pc, &inst) {
+                continue;
+            }
+            match &mut inst {
+                Inst::Jump(to) => *to = new_pc[*to],
+                Inst::Split(options) => {
+                    for (to, _) in options.iter_mut() {
+                        *to = new_pc[*to];
+                    }
+                }
+                Inst::Split2 { a, b, .. } => {
+                    *a = new_pc[*a as usize] as u32;
+                    *b = new_pc[*b as usize] as u32;
+                }
+                Inst::Dispatch(table) => {
+                    for options in table.iter_mut() {
+                        for to in options.iter_mut() {
+                            *to = new_pc[*to as usize] as u32;
+                        }
+                    }
+                }
+                _ => {}
+            }
+            self.program.push(inst);
+        }
+    }
+
     /// Replaces each option's guard by the guard of everything that can
     /// follow from its start to the end of the pattern (an option that
     /// can match empty is then still skipped when what comes after it
@@ -885,6 +971,44 @@ mod tests {
         assert!(walk(r"^(?P<x>a|)+").is_none(), "repeated empty branch");
         assert!(walk(r"^(?:(?:ab){1000}){30}").is_none(), "too large");
         assert!(walk(r"^(?P<x>\S+) (?P<y>.*)$").is_some());
+    }
+
+    #[test]
+    fn no_step_is_spent_on_a_jump_to_the_next_instruction() {
+        // Alternations (nested, some branches ending at the group's end,
+        // some at the pattern's) leave jumps to jumps and to the next
+        // instruction when compiled.
+        let p = r"^(?P<a>x|(?:y|zz)|w)(?:(?P<b>1|22)|3)?(?:u|v)$";
+        let w = walk(p).expect("walked");
+        let jump = |to: usize| matches!(w.program.get(to), Some(Inst::Jump(_)));
+        for (pc, inst) in w.program.iter().enumerate() {
+            match inst {
+                Inst::Jump(to) => {
+                    assert_ne!(*to, pc + 1, "jump to the next at {pc}");
+                    assert!(!jump(*to), "jump to a jump at {pc}");
+                }
+                Inst::Split2 { a, b, .. } => {
+                    assert!(!jump(*a as usize) && !jump(*b as usize), "split at {pc}");
+                }
+                Inst::Dispatch(table) => {
+                    assert!(table.iter().flatten().all(|&to| !jump(to as usize)));
+                }
+                _ => {}
+            }
+        }
+        let re = regex::Regex::new(p).unwrap();
+        for line in ["x1u", "zz22v", "w3u", "yv", "y22", "zz1v", "x22u", "w", "q"] {
+            let (o, s) = spans(p, line);
+            let want: Option<Vec<_>> = re.captures(line).map(|c| {
+                (0..c.len())
+                    .map(|g| c.get(g).map(|m| (m.start(), m.end())))
+                    .collect()
+            });
+            assert_eq!(o == Outcome::Match, want.is_some(), "{line}");
+            if let Some(want) = want {
+                assert_eq!(s, want, "{line}");
+            }
+        }
     }
 
     #[test]
