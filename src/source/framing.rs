@@ -202,7 +202,9 @@ impl Framer {
 
     /// Fast path of [`split`](Self::split): when the complete lines in the
     /// buffer are valid UTF-8 as a whole (the usual case), checks them once
-    /// and hands them out without checking each line again. Leaves the
+    /// (`simdutf8`: vector instructions, several times faster than the
+    /// standard library's check on log text) and hands them out without
+    /// checking each line again. Leaves the
     /// buffer untouched otherwise, for the line-by-line path.
     #[inline]
     fn split_valid(&mut self, f: &mut impl FnMut(&str)) {
@@ -210,7 +212,7 @@ impl Framer {
         let Some(last) = memchr::memrchr(b'\n', rest) else {
             return;
         };
-        let Ok(text) = std::str::from_utf8(&rest[..last]) else {
+        let Ok(text) = simdutf8::basic::from_utf8(&rest[..last]) else {
             return;
         };
         let mut at = 0;
