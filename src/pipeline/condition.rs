@@ -109,20 +109,35 @@ impl<F> Condition<F> {
     }
 }
 
+impl Target<FieldRef> {
+    /// The text this target refers to on `rec`.
+    #[inline]
+    pub fn text<'a>(&self, rec: &Record<'a>) -> Option<&'a str> {
+        match self {
+            Target::Field(f) => rec.get(f),
+            Target::Line => Some(rec.line),
+        }
+    }
+
+    /// Its bytes: cheaper than [`Target::text`] where a `&str` is not
+    /// needed (no check of character boundaries).
+    #[inline]
+    pub fn bytes<'a>(&self, rec: &Record<'a>) -> Option<&'a [u8]> {
+        match self {
+            Target::Field(f) => rec.bytes(f),
+            Target::Line => Some(rec.line.as_bytes()),
+        }
+    }
+}
+
 impl Condition<FieldRef> {
     /// Whether the condition holds on `rec`.
     #[inline]
     pub fn holds(&self, rec: &Record<'_>) -> bool {
         // Only regexes need the value as a `&str`: the other tests read
-        // its bytes, which skips checking character boundaries.
-        let text = || match &self.target {
-            Target::Field(f) => rec.get(f),
-            Target::Line => Some(rec.line),
-        };
-        let bytes = || match &self.target {
-            Target::Field(f) => rec.bytes(f),
-            Target::Line => Some(rec.line.as_bytes()),
-        };
+        // its bytes.
+        let text = || self.target.text(rec);
+        let bytes = || self.target.bytes(rec);
         match &self.test {
             Test::Present(want) => bytes().is_some() == *want,
             Test::Matches(re) => text().is_some_and(|v| re.is_match(v)),

@@ -57,9 +57,6 @@ impl From<Regex> for Pattern {
     }
 }
 
-/// The literals that begin every match of `pattern`, when it can only match
-/// at the start of the text and there are at most [`MAX_PREFIXES`] of them,
-/// none empty.
 /// A literal a value must start with. Its first 8 bytes are also kept as
 /// an integer: most values are rejected by one comparison of integers,
 /// without a call to compare byte strings.
@@ -96,6 +93,9 @@ impl Prefix {
     }
 }
 
+/// The literals that begin every match of `pattern`, when it can only match
+/// at the start of the text and there are at most [`MAX_PREFIXES`] of them,
+/// none empty.
 fn anchored_prefixes(pattern: &str) -> Option<Box<[Prefix]>> {
     let hir = regex_syntax::parse(pattern).ok()?;
     if !hir.properties().look_set_prefix().contains(Look::Start) {

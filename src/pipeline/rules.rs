@@ -14,7 +14,7 @@ use metrics::{counter, Counter};
 
 use regex::CaptureLocations;
 
-use super::condition::{parse_number, Condition, Target, Test};
+use super::condition::{parse_number, Condition, Test};
 use super::record::{FieldRef, Record};
 use super::series_cache::{pack_value, SeriesCache, VALUES};
 use super::shared::SharedRef;
@@ -336,7 +336,8 @@ impl RuleState {
         for values in &rule.init {
             // `init` gives a value for every rule label, in rule-label order.
             let dyn_values: Vec<&str> = st.dynamic.iter().map(|&i| values[i].as_str()).collect();
-            let key = join_key(&dyn_values);
+            let mut key = Vec::new();
+            join_into(&mut key, dyn_values.iter().map(|v| v.as_bytes()));
             if st.cache.get(&key).is_none() {
                 let s = st.create(rule, &dyn_values);
                 let i = st.tallies.push(s);
@@ -355,7 +356,7 @@ impl RuleState {
         let checked = usize::from(rule.gate.is_some() && rule.capturing[0].is_none());
         for (c, slot) in rule.conditions.iter().zip(&rule.capturing).skip(checked) {
             let ok = match (slot, &c.test) {
-                (Some(slot), Test::Matches(p)) => match target_value(&c.target, rec) {
+                (Some(slot), Test::Matches(p)) => match c.target.text(rec) {
                     Some(v) => {
                         p.may_match(v)
                             && p.regex().captures_read(&mut self.locs[*slot], v).is_some()
@@ -436,12 +437,7 @@ impl RuleState {
             }
         }
         self.key.clear();
-        for (n, v) in values.iter().enumerate() {
-            if n > 0 {
-                self.key.push(SEP);
-            }
-            self.key.extend_from_slice(v);
-        }
+        join_into(&mut self.key, values.iter().copied());
         // A series found by packed values is kept under them alone.
         let found = self.series_of_key(rule, !short);
         if let (true, Resolved::Slot(i)) = (short, &found) {
@@ -566,7 +562,7 @@ fn value_of<'a>(
     match v {
         ValueRef::Field(f) => rec.get(f),
         ValueRef::Capture { cond, slot, group } => {
-            let text = target_value(&rule.conditions[*cond].target, rec)?;
+            let text = rule.conditions[*cond].target.text(rec)?;
             let (start, end) = locs[*slot].get(*group)?;
             text.get(start..end)
         }
@@ -608,22 +604,12 @@ fn render(
     }
 }
 
-fn join_key(values: &[&str]) -> Vec<u8> {
-    let mut key = Vec::new();
-    for (n, v) in values.iter().enumerate() {
+/// Appends `values` to `key`, joined by [`SEP`].
+fn join_into<'v>(key: &mut Vec<u8>, values: impl IntoIterator<Item = &'v [u8]>) {
+    for (n, v) in values.into_iter().enumerate() {
         if n > 0 {
             key.push(SEP);
         }
-        key.extend_from_slice(v.as_bytes());
-    }
-    key
-}
-
-/// The text a condition's target refers to on `rec`.
-#[inline]
-pub(crate) fn target_value<'a>(t: &Target<FieldRef>, rec: &Record<'a>) -> Option<&'a str> {
-    match t {
-        Target::Field(f) => rec.get(f),
-        Target::Line => Some(rec.line),
+        key.extend_from_slice(v);
     }
 }

@@ -109,14 +109,23 @@ pub fn pack_value(key: &mut Values, n: usize, v: &[u8]) -> bool {
     if len > VALUE_BYTES || n >= VALUES {
         return false;
     }
-    let half = |at: usize| u32::from_le_bytes([v[at], v[at + 1], v[at + 2], v[at + 3]]);
-    key[n] = match len {
-        0 => 0,
-        1..=3 => u64::from(v[0]) | u64::from(v[len / 2]) << 8 | u64::from(v[len - 1]) << 16,
-        _ => u64::from(half(0)) | u64::from(half(len - 4)) << 32,
-    };
+    key[n] = word_of(v);
     key[VALUES] |= (len as u64) << (8 * n);
     true
+}
+
+/// Up to 8 bytes read as one integer, overlapping when there are fewer:
+/// given their number, the integer tells every byte string apart.
+#[inline(always)]
+fn word_of(v: &[u8]) -> u64 {
+    let n = v.len();
+    debug_assert!(n <= 8);
+    let half = |at: usize| u32::from_le_bytes([v[at], v[at + 1], v[at + 2], v[at + 3]]);
+    match n {
+        0 => 0,
+        1..=3 => u64::from(v[0]) | u64::from(v[n / 2]) << 8 | u64::from(v[n - 1]) << 16,
+        _ => u64::from(half(0)) | u64::from(half(n - 4)) << 32,
+    }
 }
 
 /// `key` and its length as integers, when it is short enough. The words
@@ -126,15 +135,9 @@ pub fn pack_value(key: &mut Values, n: usize, v: &[u8]) -> bool {
 fn pack(key: &[u8]) -> Option<Packed> {
     let n = key.len();
     let word = |at: usize| u64::from_le_bytes(key[at..at + 8].try_into().expect("8 bytes"));
-    let half = |at: usize| u32::from_le_bytes(key[at..at + 4].try_into().expect("4 bytes"));
     let words = match n {
-        0 => (0, 0),
-        1..=3 => {
-            let b = |i: usize| u64::from(key[i]);
-            (b(0) | b(n / 2) << 8 | b(n - 1) << 16, 0)
-        }
-        4..=7 => (u64::from(half(0)) | u64::from(half(n - 4)) << 32, 0),
-        8..=SHORT => (word(0), word(n - 8)),
+        0..=8 => (word_of(key), 0),
+        9..=SHORT => (word(0), word(n - 8)),
         _ => return None,
     };
     Some((words.0, words.1, n as u32))

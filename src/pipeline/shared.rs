@@ -13,7 +13,7 @@ use regex_automata::{Input, MatchKind, PatternID, PatternSet};
 
 use super::condition::{Target, Test};
 use super::record::{FieldRef, Record};
-use super::rules::{target_value, Rule};
+use super::rules::Rule;
 
 /// Where a condition's regex sits among the shared ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,7 +136,7 @@ impl SharedMatches {
     #[inline(never)]
     fn run(&mut self, shared: &SharedRegexes, group: usize, rec: &Record<'_>) -> bool {
         let (target, re) = &shared.groups[group];
-        let Some(v) = target_value(target, rec) else {
+        let Some(v) = target.text(rec) else {
             return false;
         };
         let (line, set) = &mut self.results[group];
