@@ -53,16 +53,19 @@ impl Text {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Entry {
-    name: Text,
-    value: Text,
-}
-
 /// The fields of one parsed line, as spans; reused across lines.
 #[derive(Debug, Default)]
 pub struct Fields {
-    entries: Vec<Entry>,
+    /// `names[i]` is the name of `values[i]`. Past `values.len()` it may
+    /// hold names of an earlier line: see `schema`.
+    names: Vec<Text>,
+    values: Vec<Text>,
+    /// The static names `names` starts with, as the address and length of
+    /// their slice ([`NO_SCHEMA`] for none), kept from line to line: a
+    /// parser that writes the same schema on every line then writes only
+    /// its values. A `'static` slice is never freed, so its address names
+    /// it for good.
+    schema: (usize, usize),
     arena: String,
     /// Bit `n` is set when a name of `n` bytes (63 for 63 or more) was
     /// pushed: a lookup by a name of another length fails without a scan.
@@ -74,6 +77,9 @@ pub struct Fields {
 /// capture positions and backtracking stack), so that a stream of lines
 /// parsed into the same [`Fields`] reuses it without a lock; tagged with
 /// the parser that owns it.
+/// `Fields::schema` when `names` starts with no known schema.
+const NO_SCHEMA: (usize, usize) = (0, 0);
+
 #[derive(Default)]
 struct Scratch(Option<(u64, Box<dyn Any + Send + Sync>)>);
 
@@ -133,7 +139,10 @@ impl Fields {
     /// Forgets every field, keeping the allocated capacity.
     #[inline]
     pub fn clear(&mut self) {
-        self.entries.clear();
+        self.values.clear();
+        if self.schema == NO_SCHEMA {
+            self.names.clear();
+        }
         self.arena.clear();
         self.name_lengths = 0;
     }
@@ -141,20 +150,35 @@ impl Fields {
     /// Number of entries, absent ones included.
     #[inline]
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.values.len()
     }
 
     /// True when no entry was pushed.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.values.is_empty()
     }
 
     /// Adds a field.
     #[inline]
     pub fn push(&mut self, name: Text, value: Text) {
         self.name_lengths |= length_bit(name.len());
-        self.entries.push(Entry { name, value });
+        if self.names.len() != self.values.len() {
+            self.names_end_here();
+        }
+        self.names.push(name);
+        self.values.push(value);
+    }
+
+    /// Drops the names past the current fields (those of an earlier line),
+    /// and the schema if some of its names go.
+    #[cold]
+    fn names_end_here(&mut self) {
+        let n = self.values.len();
+        if n < self.schema.1 {
+            self.schema = NO_SCHEMA;
+        }
+        self.names.truncate(n);
     }
 
     /// Adds a field whose name is known at compile time.
@@ -166,25 +190,40 @@ impl Fields {
     /// Adds one field per name of `names`, with the value `value(i)` for
     /// the `i`th: a whole schema at once, with one capacity check. `names`
     /// are known for good, so [`Fields::names_bits`] of them is worked out
-    /// once by the caller and passed as `bits`.
+    /// once by the caller and passed as `bits`; when the previous line
+    /// started with the same schema, only the values are written.
     #[inline]
     pub(crate) fn extend_names(
         &mut self,
-        names: &[&'static str],
+        names: &'static [&'static str],
         bits: NameBits,
         value: impl FnMut(usize) -> Text,
     ) {
+        self.schema_names(names, bits);
+        self.values.extend((0..names.len()).map(value));
+    }
+
+    /// Makes `names` the names of the next fields pushed (see
+    /// [`Fields::extend_names`]).
+    #[inline(always)]
+    fn schema_names(&mut self, names: &'static [&'static str], bits: NameBits) {
         debug_assert_eq!(bits, Self::names_bits(names));
         self.name_lengths |= bits.0;
-        self.entries.extend(
-            names
-                .iter()
-                .zip((0..names.len()).map(value))
-                .map(|(&name, value)| Entry {
-                    name: Text::Static(name),
-                    value,
-                }),
-        );
+        let key = (names.as_ptr() as usize, names.len());
+        if !(self.values.is_empty() && self.schema == key) {
+            self.write_names(names, key);
+        }
+    }
+
+    /// Writes `names` (the slice `key` names) after the current fields.
+    #[inline(never)]
+    fn write_names(&mut self, names: &'static [&'static str], key: (usize, usize)) {
+        self.names_end_here();
+        self.names
+            .extend(names.iter().map(|&name| Text::Static(name)));
+        if self.values.is_empty() {
+            self.schema = key;
+        }
     }
 
     /// What [`Fields::extend_names`] records about `names` to look them up.
@@ -205,17 +244,12 @@ impl Fields {
     #[inline(always)]
     pub(crate) fn extend_static<const N: usize>(
         &mut self,
-        names: &[&'static str; N],
+        names: &'static [&'static str; N],
         bits: NameBits,
         values: [Text; N],
     ) {
-        debug_assert_eq!(bits, Self::names_bits(names));
-        self.name_lengths |= bits.0;
-        let entries: [Entry; N] = std::array::from_fn(|i| Entry {
-            name: Text::Static(names[i]),
-            value: values[i],
-        });
-        self.entries.extend_from_slice(&entries);
+        self.schema_names(names, bits);
+        self.values.extend_from_slice(&values);
     }
 
     /// Copies `s` into the arena and returns its span (for text that is not a
@@ -265,8 +299,8 @@ impl Fields {
     /// a fixed-schema parser fill a field it only finds later in the line.
     #[inline]
     pub fn set_value(&mut self, index: usize, value: Text) {
-        if let Some(e) = self.entries.get_mut(index) {
-            e.value = value;
+        if let Some(v) = self.values.get_mut(index) {
+            *v = value;
         }
     }
 
@@ -303,19 +337,16 @@ impl Fields {
             return None;
         }
         let name = name.as_bytes();
-        self.entries
-            .iter()
-            .find(|e| self.spells(line, e.name, name))
-            .and_then(|e| self.text(line, e.value))
+        let names = self.names.get(..self.values.len()).unwrap_or_default();
+        let i = names.iter().position(|&n| self.spells(line, n, name))?;
+        self.text(line, *self.values.get(i)?)
     }
 
     /// The value at position `index` (fixed-schema parsers push field `i` of
     /// their [`Parser::schema`](crate::Parser::schema) at position `i`).
     #[inline]
     pub fn value_at<'a>(&'a self, line: &'a str, index: usize) -> Option<&'a str> {
-        self.entries
-            .get(index)
-            .and_then(|e| self.text(line, e.value))
+        self.values.get(index).and_then(|&v| self.text(line, v))
     }
 
     /// The bytes of the value at position `index`: [`Fields::value_at`]
@@ -324,7 +355,13 @@ impl Fields {
     /// compare or hash the value.
     #[inline]
     pub fn bytes_at<'a>(&'a self, line: &'a str, index: usize) -> Option<&'a [u8]> {
-        let (bytes, start, end) = match self.entries.get(index)?.value {
+        let value = *self.values.get(index)?;
+        // Most values are spans of the line: tested first, with one
+        // comparison rather than a jump through a table.
+        if let Text::Line { start, end } = value {
+            return line.as_bytes().get(start as usize..end as usize);
+        }
+        let (bytes, start, end) = match value {
             Text::Line { start, end } => (line.as_bytes(), start, end),
             Text::Arena { start, end } => (self.arena.as_bytes(), start, end),
             Text::Static(s) => return Some(s.as_bytes()),
@@ -337,14 +374,15 @@ impl Fields {
     /// that compare two parsers' output exactly.
     #[cfg(test)]
     pub(crate) fn entries(&self) -> impl Iterator<Item = (Text, Text)> + '_ {
-        self.entries.iter().map(|e| (e.name, e.value))
+        self.names.iter().copied().zip(self.values.iter().copied())
     }
 
     /// Every present field as `(name, value)`, in the order pushed.
     pub fn iter<'a>(&'a self, line: &'a str) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
-        self.entries
+        self.names
             .iter()
-            .filter_map(move |e| Some((self.text(line, e.name)?, self.text(line, e.value)?)))
+            .zip(&self.values)
+            .filter_map(move |(&n, &v)| Some((self.text(line, n)?, self.text(line, v)?)))
     }
 }
 
@@ -376,10 +414,11 @@ mod tests {
     fn a_whole_schema_is_found_by_name() {
         let line = "GET 200";
         let mut f = Fields::new();
-        let names = ["method", "status"];
+        static NAMES: [&str; 2] = ["method", "status"];
+        let names = &NAMES;
         f.extend_static(
-            &names,
-            Fields::names_bits(&names),
+            names,
+            Fields::names_bits(names),
             [Text::of(line, &line[..3]), Text::of(line, &line[4..])],
         );
         assert_eq!(f.get(line, "method"), Some("GET"));
@@ -387,9 +426,10 @@ mod tests {
         assert_eq!(f.get(line, "path"), None);
         // A schema given value by value.
         let line = "a bc";
-        let names = ["a", "bc", "none"];
+        static ABC: [&str; 3] = ["a", "bc", "none"];
+        let names = &ABC;
         f.clear();
-        f.extend_names(&names, Fields::names_bits(&names), |i| match i {
+        f.extend_names(names, Fields::names_bits(names), |i| match i {
             0 => Text::of(line, &line[..1]),
             1 => Text::of(line, &line[2..]),
             _ => Text::None,
@@ -399,6 +439,64 @@ mod tests {
         assert_eq!(f.get(line, "none"), None);
         assert_eq!(f.get(line, "method"), None);
         assert_eq!(f.len(), 3);
+    }
+
+    /// Every `(name, value)` as text, absent values as `None`.
+    fn all<'a>(f: &'a Fields, line: &'a str) -> Vec<(&'a str, Option<&'a str>)> {
+        f.entries()
+            .map(|(n, v)| (f.text(line, n).unwrap_or("?"), f.text(line, v)))
+            .collect()
+    }
+
+    #[test]
+    fn names_kept_from_the_last_line_are_the_right_ones() {
+        static AB: [&str; 2] = ["a", "b"];
+        static XY: [&str; 2] = ["x", "y"];
+        let line = "12";
+        let one = Text::of(line, &line[..1]);
+        let two = Text::of(line, &line[1..]);
+        let bits = |n: &[&'static str]| Fields::names_bits(n);
+        let mut f = Fields::new();
+        // The same schema line after line, sometimes with more fields.
+        f.extend_static(&AB, bits(&AB), [one, two]);
+        f.push_static("extra", one);
+        assert_eq!(
+            all(&f, line),
+            [("a", Some("1")), ("b", Some("2")), ("extra", Some("1"))]
+        );
+        f.clear();
+        f.extend_static(&AB, bits(&AB), [two, Text::None]);
+        assert_eq!(all(&f, line), [("a", Some("2")), ("b", None)]);
+        assert_eq!(f.get(line, "extra"), None, "a field of the line before");
+        // Another schema in its place.
+        f.clear();
+        f.extend_names(&XY, bits(&XY), |i| [one, two][i]);
+        assert_eq!(all(&f, line), [("x", Some("1")), ("y", Some("2"))]);
+        // A field pushed first moves the schema along.
+        f.clear();
+        f.push_static("first", two);
+        f.extend_names(&XY, bits(&XY), |i| [one, two][i]);
+        assert_eq!(
+            all(&f, line),
+            [("first", Some("2")), ("x", Some("1")), ("y", Some("2"))]
+        );
+        // ... and it is written again at the start of the next line.
+        f.clear();
+        f.extend_names(&XY, bits(&XY), |i| [two, one][i]);
+        assert_eq!(all(&f, line), [("x", Some("2")), ("y", Some("1"))]);
+        // A line of pushed fields only, shorter than the schema.
+        f.clear();
+        f.push_static("p", one);
+        assert_eq!(all(&f, line), [("p", Some("1"))]);
+        assert_eq!(f.get(line, "x"), None);
+        f.clear();
+        f.extend_names(&XY, bits(&XY), |i| [one, one][i]);
+        assert_eq!(all(&f, line), [("x", Some("1")), ("y", Some("1"))]);
+        // Two schemas one after the other.
+        f.extend_static(&AB, bits(&AB), [two, two]);
+        f.clear();
+        f.extend_static(&AB, bits(&AB), [one, one]);
+        assert_eq!(all(&f, line), [("a", Some("1")), ("b", Some("1"))]);
     }
 
     #[test]

@@ -113,10 +113,16 @@ pub fn whole(v: f64) -> Option<u64> {
     (v < EXACT_LIMIT && n as f64 == v).then_some(n)
 }
 
+/// Most bounds a histogram finds a bucket among by counting them all.
+const SMALL: usize = 16;
+
 /// A histogram with fixed bucket bounds.
 #[derive(Debug)]
 pub struct HistogramCell {
     bounds: Box<[f64]>,
+    /// The bounds padded with `+Inf` to [`SMALL`], when there are at most
+    /// that many: a value's bucket is then counted without a branch.
+    padded: Option<[f64; SMALL]>,
     /// One count per bound, plus the `+Inf` bucket; not cumulative.
     counts: Box<[AtomicU64]>,
     sum: AtomicF64,
@@ -138,6 +144,11 @@ impl HistogramCell {
     pub fn new(bounds: &[f64]) -> Self {
         Self {
             bounds: bounds.into(),
+            padded: (bounds.len() <= SMALL).then(|| {
+                let mut padded = [f64::INFINITY; SMALL];
+                padded[..bounds.len()].copy_from_slice(bounds);
+                padded
+            }),
             counts: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
             sum: AtomicF64::default(),
         }
@@ -151,11 +162,10 @@ impl HistogramCell {
     /// Index of the bucket `v` falls in: the first bound at least `v`.
     #[inline]
     pub fn bucket_of(&self, v: f64) -> usize {
-        if self.bounds.len() <= 16 {
-            self.bounds
-                .iter()
-                .position(|b| v <= *b)
-                .unwrap_or(self.bounds.len())
+        if let Some(padded) = &self.padded {
+            // The bounds below `v`. `+Inf` values (and the padding) go to
+            // the `+Inf` bucket, as the bounds are finite.
+            padded.iter().map(|b| usize::from(*b < v)).sum()
         } else {
             self.bounds.partition_point(|b| *b < v)
         }
@@ -244,6 +254,28 @@ mod tests {
         let h2 = HistogramCell::new(&[0.1, 0.5, 1.0]);
         assert!(h2.restore(&s));
         assert_eq!(h2.snapshot(), s);
+    }
+
+    #[test]
+    fn values_fall_in_the_first_bucket_at_least_them() {
+        let bounds = [0.5, 1.0, 2.5];
+        let h = HistogramCell::new(&bounds);
+        for (v, bucket) in [
+            (f64::MIN, 0),
+            (0.5, 0),
+            (0.75, 1),
+            (1.0, 1),
+            (2.5, 2),
+            (2.6, 3),
+            (f64::MAX, 3),
+            (f64::INFINITY, 3),
+        ] {
+            assert_eq!(h.bucket_of(v), bucket, "{v}");
+        }
+        let sixteen: Vec<f64> = (1..=16).map(f64::from).collect();
+        let h = HistogramCell::new(&sixteen);
+        assert_eq!(h.bucket_of(16.0), 15);
+        assert_eq!(h.bucket_of(16.5), 16);
     }
 
     #[test]

@@ -102,6 +102,11 @@ pub struct Rule {
     /// Where the regex of the first condition is among the pipeline's
     /// shared regexes, if it is (see [`super::shared`]).
     gate: Option<SharedRef>,
+    /// How many leading conditions [`RuleState::matches`] skips: 1 when
+    /// the gate decides the first one and it captures nothing.
+    checked: usize,
+    /// Whether any condition captures (else conditions are plain tests).
+    captures: bool,
     /// Rule labels, sorted by name: constant ones hold `Some(value)`.
     labels: Vec<(Box<str>, Option<Box<str>>, CompiledTemplate)>,
     init: Vec<Vec<String>>,
@@ -161,6 +166,7 @@ impl Rule {
                 _ => None,
             })
             .collect();
+        let captures = !names.is_empty();
         let caps = CaptureNames(names);
         let labels = spec
             .labels
@@ -182,6 +188,8 @@ impl Rule {
             value: spec.value.as_deref().map(|v| caps.resolve(v, schema)),
             scale: spec.scale,
             gate: None,
+            checked: 0,
+            captures,
             conditions,
             capturing,
             labels,
@@ -216,6 +224,7 @@ impl Rule {
     /// Notes that the first condition's regex is evaluated as part of `at`.
     pub(crate) fn set_gate(&mut self, at: SharedRef) {
         self.gate = Some(at);
+        self.checked = usize::from(self.capturing.first() == Some(&None));
     }
 
     /// Whether the result depends on the order of the lines: a gauge that
@@ -353,8 +362,11 @@ impl RuleState {
     /// only to read its captures.
     #[inline]
     pub fn matches(&mut self, rule: &Rule, rec: &Record<'_>) -> bool {
-        let checked = usize::from(rule.gate.is_some() && rule.capturing[0].is_none());
-        for (c, slot) in rule.conditions.iter().zip(&rule.capturing).skip(checked) {
+        let conditions = rule.conditions.get(rule.checked..).unwrap_or_default();
+        if !rule.captures {
+            return conditions.iter().all(|c| c.holds(rec));
+        }
+        for (c, slot) in conditions.iter().zip(&rule.capturing[rule.checked..]) {
             let ok = match (slot, &c.test) {
                 (Some(slot), Test::Matches(p)) => match c.target.text(rec) {
                     Some(v) => {

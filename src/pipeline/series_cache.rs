@@ -38,34 +38,74 @@ struct ValuesKey(Values);
 impl std::hash::Hash for ValuesKey {
     #[inline]
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        let [a, b, c, lengths] = self.0;
-        // Odd multipliers keep each integer's bits; the map's hasher mixes
-        // the result.
-        state.write_u64(
-            (a ^ lengths).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-                ^ b.wrapping_mul(0xC2B2_AE3D_27D4_EB4F).rotate_left(21)
-                ^ c.wrapping_mul(0x1656_67B1_9E37_79F9).rotate_left(42),
-        );
+        // The map's hasher mixes the folded integer.
+        state.write_u64(fold(&self.0));
     }
 }
 
+/// The integers of `key` folded into one; odd multipliers keep each
+/// integer's bits, and its top bits depend on all of them.
+#[inline(always)]
+fn fold(key: &Values) -> u64 {
+    let [a, b, c, lengths] = *key;
+    (a ^ lengths).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ b.wrapping_mul(0xC2B2_AE3D_27D4_EB4F).rotate_left(21)
+        ^ c.wrapping_mul(0x1656_67B1_9E37_79F9).rotate_left(42)
+}
+
+/// log2 of the number of packed keys remembered in front of the map.
+const RECENT_BITS: u32 = 6;
+
+/// A `recent` slot that holds no key.
+const EMPTY: usize = usize::MAX;
+
 /// Rendered label values → index of the series among a rule state's.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SeriesCache {
     short: HashMap<Packed, usize>,
     long: HashMap<Box<[u8]>, usize>,
     values: HashMap<ValuesKey, usize>,
+    /// Packed keys found lately, with their index, by the top bits of
+    /// their [`fold`]: a line whose labels were seen lately is found with
+    /// one comparison of its key, without probing the map.
+    recent: Box<[(Values, usize)]>,
+}
+
+impl Default for SeriesCache {
+    fn default() -> Self {
+        Self {
+            short: HashMap::new(),
+            long: HashMap::new(),
+            values: HashMap::new(),
+            recent: Box::default(),
+        }
+    }
 }
 
 impl SeriesCache {
     /// The series index stored for label values packed by [`pack_value`].
     #[inline]
-    pub fn get_values(&self, key: &Values) -> Option<usize> {
-        self.values.get(&ValuesKey(*key)).copied()
+    pub fn get_values(&mut self, key: &Values) -> Option<usize> {
+        let slot = (fold(key) >> (64 - RECENT_BITS)) as usize;
+        let found = |values: &HashMap<ValuesKey, usize>| values.get(&ValuesKey(*key)).copied();
+        let Some(recent) = self.recent.get_mut(slot) else {
+            return found(&self.values);
+        };
+        if recent.0 == *key && recent.1 != EMPTY {
+            return Some(recent.1);
+        }
+        let i = found(&self.values)?;
+        *recent = (*key, i);
+        Some(i)
     }
 
     /// Stores `index` for packed label values.
     pub fn insert_values(&mut self, key: Values, index: usize) {
+        if self.recent.is_empty() {
+            // Made with the first key: rules without plain-value labels
+            // never need it.
+            self.recent = vec![([0; VALUES + 1], EMPTY); 1 << RECENT_BITS].into();
+        }
         self.values.insert(ValuesKey(key), index);
     }
 
@@ -200,6 +240,36 @@ mod tests {
             last = next;
         }
         out
+    }
+
+    #[test]
+    fn packed_values_find_their_index_again_and_again() {
+        let mut c = SeriesCache::default();
+        // Far more keys than `recent` holds, so that slots are shared.
+        let keys: Vec<Values> = small_values()
+            .iter()
+            .take(600)
+            .map(|v| {
+                let mut key = [0; VALUES + 1];
+                assert!(pack_value(&mut key, 0, v) && pack_value(&mut key, 2, b"x"));
+                key
+            })
+            .collect();
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(c.get_values(k), None);
+            c.insert_values(*k, i);
+        }
+        for _ in 0..2 {
+            for (i, k) in keys.iter().enumerate().rev() {
+                assert_eq!(c.get_values(k), Some(i), "{k:?}");
+            }
+        }
+        // The empty key (all values empty) is a key like any other.
+        let empty = [0; VALUES + 1];
+        assert_eq!(c.get_values(&empty), None);
+        c.insert_values(empty, 7);
+        assert_eq!(c.get_values(&empty), Some(7));
+        assert_eq!(c.get_values(&empty), Some(7));
     }
 
     #[test]

@@ -31,7 +31,7 @@ mod ascii;
 mod walk;
 
 use crate::fields::NameBits;
-use crate::intern::intern;
+use crate::intern::{intern, intern_names};
 use crate::{BuildError, Fields, ParseError, ParseErrorKind, Parser, Text};
 use ascii::AsciiRegex;
 use regex::{CaptureLocations, Regex};
@@ -74,7 +74,7 @@ pub(crate) struct Matcher {
     walk: Option<Walk>,
     /// Capture group index of each field, in schema order.
     groups: Vec<usize>,
-    names: Vec<&'static str>,
+    names: &'static [&'static str],
     name_bits: NameBits,
     /// Tells this matcher's scratch space apart from other parsers' in a
     /// [`Fields`].
@@ -113,7 +113,7 @@ impl Matcher {
             walk,
             groups: idx,
             name_bits: Fields::names_bits(&names),
-            names,
+            names: intern_names(&names),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         })
     }
@@ -152,7 +152,7 @@ impl Matcher {
     }
 
     pub(crate) fn names(&self) -> &[&'static str] {
-        &self.names
+        self.names
     }
 
     fn new_locations(&self) -> Locations {
@@ -232,7 +232,7 @@ impl Matcher {
         }
         // Capture offsets are on character boundaries of `line`: they make
         // a span as they are.
-        out.extend_names(&self.names, self.name_bits, |k| {
+        out.extend_names(self.names, self.name_bits, |k| {
             match self.groups.get(k).and_then(|&g| span(g)) {
                 Some((start, end)) => Text::Line {
                     start: start as u32,
