@@ -264,10 +264,19 @@ const KEPT_STACK: usize = 1024;
 /// Program size bound (bounded repetitions are written out).
 const MAX_PROGRAM: usize = 20_000;
 
+/// An instruction of a walk's program with the instruction that follows
+/// it when it succeeds: the next one, or where the jumps after it lead
+/// (no step is spent on them).
+#[derive(Debug)]
+struct Step {
+    inst: Inst,
+    next: u32,
+}
+
 /// A pattern compiled for the walk. See the [module documentation](self).
 #[derive(Debug)]
 pub(crate) struct Walk {
-    program: Box<[Inst]>,
+    program: Box<[Step]>,
     slots: usize,
     looks: LookMatcher,
 }
@@ -286,8 +295,16 @@ impl Walk {
         c.sharpen_guards();
         c.thread_jumps();
         let groups = hir.properties().explicit_captures_len() + 1;
+        let next: Vec<u32> = (0..c.program.len())
+            .map(|pc| c.through_jumps(pc + 1) as u32)
+            .collect();
         Some(Self {
-            program: c.program.into(),
+            program: c
+                .program
+                .into_iter()
+                .zip(next)
+                .map(|(inst, next)| Step { inst, next })
+                .collect(),
             slots: 2 * groups,
             looks: LookMatcher::new(),
         })
@@ -324,7 +341,8 @@ impl Walk {
                 return Outcome::GaveUp;
             }
             budget -= 1;
-            let ok = match &self.program[pc] {
+            let Step { inst, next } = &self.program[pc];
+            let ok = match inst {
                 Inst::Byte(b) => {
                     let ok = line.get(pos) == Some(b);
                     pos += 1;
@@ -363,7 +381,7 @@ impl Walk {
                     if *give_back && len > min {
                         budget = budget.saturating_sub(1);
                         stack.push(Frame::GiveBack {
-                            pc: pc + 1,
+                            pc: *next as usize,
                             start: pos,
                             len,
                             min,
@@ -449,7 +467,7 @@ impl Walk {
                 }
             };
             if ok {
-                pc += 1;
+                pc = *next as usize;
                 continue;
             }
             // Back to the latest option left.
@@ -644,18 +662,8 @@ impl Compiler {
     /// which is often right after it): each is a step saved.
     fn thread_jumps(&mut self) {
         let n = self.program.len();
-        let target = |program: &[Inst], mut to: usize| {
-            // At most `n` jumps in a row: a cycle of jumps is left as is.
-            for _ in 0..n {
-                match program.get(to) {
-                    Some(Inst::Jump(next)) if *next != to => to = *next,
-                    _ => break,
-                }
-            }
-            to
-        };
         for pc in 0..n {
-            let threaded = |to: usize| target(&self.program, to);
+            let threaded = |to: usize| self.through_jumps(to);
             let inst = match &self.program[pc] {
                 Inst::Jump(to) => Inst::Jump(threaded(*to)),
                 Inst::Split2 { a, b, admit } => Inst::Split2 {
@@ -721,6 +729,19 @@ impl Compiler {
             }
             self.program.push(inst);
         }
+    }
+
+    /// Where the jumps from `to` on lead (`to` itself when it is not a
+    /// jump). At most as many jumps as instructions: a cycle of jumps is
+    /// left as is.
+    fn through_jumps(&self, mut to: usize) -> usize {
+        for _ in 0..self.program.len() {
+            match self.program.get(to) {
+                Some(Inst::Jump(next)) if *next != to => to = *next,
+                _ => break,
+            }
+        }
+        to
     }
 
     /// Replaces each option's guard by the guard of everything that can
@@ -980,8 +1001,17 @@ mod tests {
         // instruction when compiled.
         let p = r"^(?P<a>x|(?:y|zz)|w)(?:(?P<b>1|22)|3)?(?:u|v)$";
         let w = walk(p).expect("walked");
-        let jump = |to: usize| matches!(w.program.get(to), Some(Inst::Jump(_)));
-        for (pc, inst) in w.program.iter().enumerate() {
+        let jump = |to: usize| {
+            matches!(
+                w.program.get(to),
+                Some(Step {
+                    inst: Inst::Jump(_),
+                    ..
+                })
+            )
+        };
+        for (pc, Step { inst, next }) in w.program.iter().enumerate() {
+            assert!(!jump(*next as usize), "step after {pc} onto a jump");
             match inst {
                 Inst::Jump(to) => {
                     assert_ne!(*to, pc + 1, "jump to the next at {pc}");
