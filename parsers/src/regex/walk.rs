@@ -177,6 +177,14 @@ enum Inst {
         max: u32,
         give_back: bool,
     },
+    /// A byte or literal between group bounds, as the space in
+    /// `(?P<a>\S+) (?P<b>\S+)`: `Save(before)`, the literal and
+    /// `Save(after)` in one step (one of the saves may be missing).
+    Delimit {
+        before: Option<u32>,
+        literal: Box<[u8]>,
+        after: Option<u32>,
+    },
     /// A zero-width assertion: start or end of the line, word boundary...
     Look(Assertion),
     /// Records the position in `slots[_]` (a group's start or end).
@@ -294,6 +302,7 @@ impl Walk {
         c.push(Inst::Match)?;
         c.sharpen_guards();
         c.thread_jumps();
+        c.fuse_delimiters();
         let groups = hir.properties().explicit_captures_len() + 1;
         let next: Vec<u32> = (0..c.program.len())
             .map(|pc| c.through_jumps(pc + 1) as u32)
@@ -349,10 +358,23 @@ impl Walk {
                     ok
                 }
                 Inst::Literal(lit) => {
-                    let ok = line
-                        .get(pos..pos + lit.len())
-                        .is_some_and(|text| text.iter().zip(lit.iter()).all(|(a, b)| a == b));
+                    let ok = starts_with(line, pos, lit);
                     pos += lit.len();
+                    ok
+                }
+                Inst::Delimit {
+                    before,
+                    literal,
+                    after,
+                } => {
+                    if let Some(slot) = before {
+                        save(slots, stack, &mut budget, *slot as usize, pos);
+                    }
+                    let ok = starts_with(line, pos, literal);
+                    pos += literal.len();
+                    if let (true, Some(slot)) = (ok, after) {
+                        save(slots, stack, &mut budget, *slot as usize, pos);
+                    }
                     ok
                 }
                 Inst::Class(class) => {
@@ -392,16 +414,7 @@ impl Walk {
                 }
                 Inst::Look(look) => self.looks.matches(*look, line, pos),
                 Inst::Save(slot) => {
-                    // With nothing to come back to, a failure ends the walk:
-                    // no need to remember the old value.
-                    if !stack.is_empty() {
-                        budget = budget.saturating_sub(1);
-                        stack.push(Frame::Restore {
-                            slot: *slot,
-                            value: slots[*slot],
-                        });
-                    }
-                    slots[*slot] = pos;
+                    save(slots, stack, &mut budget, *slot, pos);
                     true
                 }
                 Inst::Split(options) => {
@@ -499,6 +512,57 @@ impl Walk {
                     }
                 }
             }
+        }
+    }
+}
+
+/// Whether `line` has `literal` at `pos`.
+#[inline(always)]
+fn starts_with(line: &[u8], pos: usize, literal: &[u8]) -> bool {
+    match literal {
+        // Most are one byte, a separator.
+        [byte] => line.get(pos) == Some(byte),
+        _ => line
+            .get(pos..pos + literal.len())
+            .is_some_and(|text| text.iter().zip(literal.iter()).all(|(a, b)| a == b)),
+    }
+}
+
+/// Records `pos` in `slots[slot]`, remembering the old value when there
+/// is an option to come back to (else a failure ends the walk: no need).
+#[inline(always)]
+fn save(slots: &mut [usize], stack: &mut Vec<Frame>, budget: &mut usize, slot: usize, pos: usize) {
+    if !stack.is_empty() {
+        *budget = budget.saturating_sub(1);
+        stack.push(Frame::Restore {
+            slot,
+            value: slots[slot],
+        });
+    }
+    slots[slot] = pos;
+}
+
+impl Inst {
+    /// Replaces each instruction index this one may go to, other than the
+    /// next, by `f` of it.
+    fn map_targets(&mut self, mut f: impl FnMut(usize) -> usize) {
+        match self {
+            Inst::Jump(to) => *to = f(*to),
+            Inst::Split(options) => {
+                for (to, _) in options.iter_mut() {
+                    *to = f(*to);
+                }
+            }
+            Inst::Split2 { a, b, .. } => {
+                *a = f(*a as usize) as u32;
+                *b = f(*b as usize) as u32;
+            }
+            Inst::Dispatch(table) => {
+                for to in table.iter_mut().flat_map(|options| options.iter_mut()) {
+                    *to = f(*to as usize) as u32;
+                }
+            }
+            _ => {}
         }
     }
 }
@@ -661,72 +725,79 @@ impl Compiler {
     /// (an alternation's last branch jumps to the end of the alternation,
     /// which is often right after it): each is a step saved.
     fn thread_jumps(&mut self) {
-        let n = self.program.len();
-        for pc in 0..n {
-            let threaded = |to: usize| self.through_jumps(to);
-            let inst = match &self.program[pc] {
-                Inst::Jump(to) => Inst::Jump(threaded(*to)),
-                Inst::Split2 { a, b, admit } => Inst::Split2 {
-                    a: threaded(*a as usize) as u32,
-                    b: threaded(*b as usize) as u32,
-                    admit: admit.clone(),
-                },
-                Inst::Dispatch(table) => Inst::Dispatch(
-                    table
-                        .iter()
-                        .map(|options| {
-                            options
-                                .iter()
-                                .map(|&to| threaded(to as usize) as u32)
-                                .collect()
-                        })
-                        .collect(),
-                ),
-                Inst::Split(options) => Inst::Split(
-                    options
-                        .iter()
-                        .map(|&(to, guard)| (threaded(to), guard))
-                        .collect(),
-                ),
-                _ => continue,
-            };
+        for pc in 0..self.program.len() {
+            let mut inst = std::mem::replace(&mut self.program[pc], Inst::Match);
+            inst.map_targets(|to| self.through_jumps(to));
             self.program[pc] = inst;
         }
-        // Where each instruction lands once the dropped jumps are gone: a
-        // dropped jump's own index lands on the instruction after it.
-        let dropped = |pc: usize, inst: &Inst| matches!(inst, Inst::Jump(to) if *to == pc + 1);
-        let mut new_pc = Vec::with_capacity(n + 1);
+        let dropped: Vec<bool> = (self.program.iter().enumerate())
+            .map(|(pc, inst)| matches!(inst, Inst::Jump(to) if *to == pc + 1))
+            .collect();
+        self.remove(&dropped);
+    }
+
+    /// Merges each byte or literal with the saves right before and after
+    /// it into one [`Inst::Delimit`], where no other instruction goes to
+    /// the literal or the save after it.
+    fn fuse_delimiters(&mut self) {
+        let n = self.program.len();
+        let mut targeted = vec![false; n + 1];
+        for inst in &mut self.program {
+            inst.map_targets(|to| {
+                if let Some(t) = targeted.get_mut(to) {
+                    *t = true;
+                }
+                to
+            });
+        }
+        let save_at = |program: &[Inst], pc: usize| match program.get(pc) {
+            Some(Inst::Save(slot)) if !targeted[pc] => u32::try_from(*slot).ok(),
+            _ => None,
+        };
+        let mut removed = vec![false; n];
+        let mut pc = 0;
+        while pc < n {
+            let before = save_at(&self.program, pc).filter(|_| !targeted[pc + 1]);
+            let at = pc + usize::from(before.is_some());
+            let literal: Box<[u8]> = match self.program.get(at) {
+                Some(Inst::Byte(b)) => Box::new([*b]),
+                Some(Inst::Literal(lit)) => lit.clone(),
+                _ => {
+                    pc += 1;
+                    continue;
+                }
+            };
+            let after = save_at(&self.program, at + 1);
+            if before.is_none() && after.is_none() {
+                pc += 1;
+                continue;
+            }
+            let end = at + usize::from(after.is_some());
+            self.program[pc] = Inst::Delimit {
+                before,
+                literal,
+                after,
+            };
+            removed[pc + 1..=end].fill(true);
+            pc = end + 1;
+        }
+        self.remove(&removed);
+    }
+
+    /// Removes the instructions marked in `removed`, which nothing goes to
+    /// but the one before them (a removed one's index lands on the next
+    /// instruction kept).
+    fn remove(&mut self, removed: &[bool]) {
+        let mut new_pc = Vec::with_capacity(removed.len() + 1);
         let mut kept = 0;
-        for (pc, inst) in self.program.iter().enumerate() {
+        for &r in removed {
             new_pc.push(kept);
-            kept += usize::from(!dropped(pc, inst));
+            kept += usize::from(!r);
         }
         new_pc.push(kept);
         let program = std::mem::take(&mut self.program);
-        for (pc, mut inst) in program.into_iter().enumerate() {
-            if dropped(pc, &inst) {
-                continue;
-            }
-            match &mut inst {
-                Inst::Jump(to) => *to = new_pc[*to],
-                Inst::Split(options) => {
-                    for (to, _) in options.iter_mut() {
-                        *to = new_pc[*to];
-                    }
-                }
-                Inst::Split2 { a, b, .. } => {
-                    *a = new_pc[*a as usize] as u32;
-                    *b = new_pc[*b as usize] as u32;
-                }
-                Inst::Dispatch(table) => {
-                    for options in table.iter_mut() {
-                        for to in options.iter_mut() {
-                            *to = new_pc[*to as usize] as u32;
-                        }
-                    }
-                }
-                _ => {}
-            }
+        for (mut inst, _) in program.into_iter().zip(removed).filter(|(_, &r)| !r) {
+            inst.map_targets(|to| new_pc[to]);
             self.program.push(inst);
         }
     }
@@ -774,7 +845,7 @@ impl Compiler {
                         first: Bytes128::of(*b),
                         nullable: false,
                     },
-                    Inst::Literal(lit) => Guard {
+                    Inst::Literal(lit) | Inst::Delimit { literal: lit, .. } => Guard {
                         first: Bytes128::of(lit[0]),
                         nullable: false,
                     },
@@ -1038,6 +1109,54 @@ mod tests {
             if let Some(want) = want {
                 assert_eq!(s, want, "{line}");
             }
+        }
+    }
+
+    #[test]
+    fn literals_between_groups_take_one_step_with_their_saves() {
+        let p = r"^(?P<a>\S+) (?P<b>\S+) \[(?P<c>[^\]]+)\](?: (?P<d>x|y))?$";
+        let w = walk(p).expect("walked");
+        let delimits: Vec<_> = w
+            .program
+            .iter()
+            .filter_map(|step| match &step.inst {
+                Inst::Delimit {
+                    before,
+                    literal,
+                    after,
+                } => Some((*before, &literal[..], *after)),
+                _ => None,
+            })
+            .collect();
+        // The space after `a` and ` [` after `b` take both saves; `]` only
+        // the one before it (the option after it may go to the end), and
+        // the optional space only the one after it.
+        assert_eq!(
+            delimits,
+            [
+                (Some(3), &b" "[..], Some(4)),
+                (Some(5), &b" ["[..], Some(6)),
+                (Some(7), &b"]"[..], None),
+                (None, &b" "[..], Some(8)),
+            ]
+        );
+        let re = regex::Regex::new(p).unwrap();
+        for line in [
+            "1 2 [3]",
+            "1 2 [3] x",
+            "1 2 [3] z",
+            "1 2 3]",
+            "1  [3]",
+            "1 2 [3] y",
+        ] {
+            let (o, s) = spans(p, line);
+            let want: Option<Vec<_>> = re.captures(line).map(|c| {
+                (0..c.len())
+                    .map(|g| c.get(g).map(|m| (m.start(), m.end())))
+                    .collect()
+            });
+            assert_eq!(o == Outcome::Match, want.is_some(), "{line}");
+            assert_eq!(Some(s).filter(|_| o == Outcome::Match), want, "{line}");
         }
     }
 
