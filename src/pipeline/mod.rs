@@ -156,13 +156,13 @@ impl PipelineRunner {
         };
         self.shared.next_line();
         let mut matched = false;
-        for (state, gate) in self.states.iter_mut().zip(&p.gates) {
+        // One state per rule, in the rules' order.
+        for ((state, gate), rule) in self.states.iter_mut().zip(&p.gates).zip(&p.rules) {
             if let Some(gate) = gate {
                 if !self.shared.is_match(&p.shared, *gate, &rec) {
                     continue;
                 }
             }
-            let rule = &p.rules[state.rule_index()];
             if state.matches(rule, &rec) {
                 matched = true;
                 state.apply(rule, &rec);
