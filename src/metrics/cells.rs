@@ -121,8 +121,9 @@ const SMALL: usize = 16;
 pub struct HistogramCell {
     bounds: Box<[f64]>,
     /// The bounds padded with `+Inf` to [`SMALL`], when there are at most
-    /// that many: a value's bucket is then counted without a branch.
-    padded: Option<[f64; SMALL]>,
+    /// that many: a value's bucket is then counted without a branch. Boxed:
+    /// every series' cell is as large as a histogram's.
+    padded: Option<Box<[f64; SMALL]>>,
     /// One count per bound, plus the `+Inf` bucket; not cumulative.
     counts: Box<[AtomicU64]>,
     sum: AtomicF64,
@@ -145,7 +146,7 @@ impl HistogramCell {
         Self {
             bounds: bounds.into(),
             padded: (bounds.len() <= SMALL).then(|| {
-                let mut padded = [f64::INFINITY; SMALL];
+                let mut padded = Box::new([f64::INFINITY; SMALL]);
                 padded[..bounds.len()].copy_from_slice(bounds);
                 padded
             }),
@@ -276,6 +277,14 @@ mod tests {
         let h = HistogramCell::new(&sixteen);
         assert_eq!(h.bucket_of(16.0), 15);
         assert_eq!(h.bucket_of(16.5), 16);
+    }
+
+    #[test]
+    fn a_histogram_cell_stays_small() {
+        // Every series holds a cell as large as a histogram's: its bucket
+        // lookup table must not be part of it.
+        let size = std::mem::size_of::<HistogramCell>();
+        assert!(size <= 64, "{size} bytes");
     }
 
     #[test]
