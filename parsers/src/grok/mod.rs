@@ -179,6 +179,40 @@ impl GrokParser {
     }
 }
 
+/// What [`plain_number`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Plain {
+    /// Whether it has a decimal point.
+    point: bool,
+    /// How many digits it has.
+    digits: usize,
+}
+
+/// `v` read as `[+-]digits[.digits]`, if it is one: the usual number, which
+/// Rust's integer and float parsers accept (the integer parser when it
+/// has no point and fits).
+#[inline]
+fn plain_number(v: &[u8]) -> Option<Plain> {
+    let body = match v {
+        [b'+' | b'-', rest @ ..] => rest,
+        _ => v,
+    };
+    let int = body.iter().take_while(|b| b.is_ascii_digit()).count();
+    match body.get(int..)? {
+        [] if int > 0 => Some(Plain {
+            point: false,
+            digits: int,
+        }),
+        [b'.', frac @ ..] if int > 0 && !frac.is_empty() && frac.iter().all(u8::is_ascii_digit) => {
+            Some(Plain {
+                point: true,
+                digits: int + frac.len(),
+            })
+        }
+        _ => None,
+    }
+}
+
 impl Parser for GrokParser {
     fn parse(&self, line: &str, out: &mut Fields) -> Result<(), ParseError> {
         self.m.parse(line, out)?;
@@ -188,10 +222,20 @@ impl Parser for GrokParser {
             let Some(v) = out.value_at(line, k) else {
                 continue;
             };
-            let ok = match ty {
-                FieldType::Int => v.parse::<i64>().is_ok(),
-                FieldType::Float => v.parse::<f64>().is_ok(),
-                FieldType::Text => true,
+            let ok = match (ty, plain_number(v.as_bytes())) {
+                (FieldType::Text, _) => true,
+                // Plain numbers need no parse: every one is a float, and
+                // an integer when it has no point and at most 18 digits.
+                (FieldType::Float, Some(_)) => true,
+                (
+                    FieldType::Int,
+                    Some(Plain {
+                        point: false,
+                        digits,
+                    }),
+                ) if digits <= 18 => true,
+                (FieldType::Int, _) => v.parse::<i64>().is_ok(),
+                (FieldType::Float, None) => v.parse::<f64>().is_ok(),
             };
             if !ok {
                 let start = (v.as_ptr() as usize).wrapping_sub(line.as_ptr() as usize);
@@ -214,6 +258,67 @@ impl Parser for GrokParser {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_numbers_are_what_the_standard_parsers_accept() {
+        for v in [
+            "0",
+            "7",
+            "+7",
+            "-7",
+            "1.760",
+            "-0.5",
+            "+3.25",
+            "007",
+            "123456789012345678",
+            "1234567890123456789",
+            "99999999999999999999",
+            "1.",
+            ".5",
+            "1e3",
+            "-",
+            "+",
+            "",
+            "1.2.3",
+            "1,5",
+            " 1",
+            "1 ",
+            "0x10",
+            "inf",
+            "NaN",
+            "--1",
+            "+-1",
+            "١",
+        ] {
+            let plain = plain_number(v.as_bytes());
+            if plain.is_some() {
+                assert!(v.parse::<f64>().is_ok(), "{v:?} taken as a float");
+            }
+            if let Some(Plain {
+                point: false,
+                digits,
+            }) = plain
+            {
+                if digits <= 18 {
+                    assert!(v.parse::<i64>().is_ok(), "{v:?} taken as an integer");
+                }
+            }
+            let expected = !v.is_empty()
+                && v.trim_start_matches(['+', '-']).len() + 1 >= v.len()
+                && v.chars().filter(|c| *c == '.').count() <= 1
+                && v.trim_start_matches(['+', '-'])
+                    .split('.')
+                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+            assert_eq!(plain.is_some(), expected, "{v:?}");
+        }
+        assert_eq!(
+            plain_number(b"-12.50"),
+            Some(Plain {
+                point: true,
+                digits: 4
+            })
+        );
+    }
 
     fn get(p: &GrokParser, line: &str, name: &str) -> Option<String> {
         let mut f = Fields::new();
