@@ -175,7 +175,7 @@ impl Matcher {
         let mut locs = out
             .take_scratch::<Locations>(self.id)
             .unwrap_or_else(|| Box::new(self.new_locations()));
-        let ascii_line = line.is_ascii();
+        let ascii_line = crate::scan::is_ascii(line.as_bytes());
         if let Some(w) = self
             .walk
             .as_ref()
