@@ -248,8 +248,8 @@ impl Scratch {
     /// The span of group `g` after [`Outcome::Match`].
     #[inline]
     pub(crate) fn span(&self, g: usize) -> Option<(usize, usize)> {
-        match (self.slots.get(2 * g), self.slots.get(2 * g + 1)) {
-            (Some(&s), Some(&e)) if s != NONE && e != NONE => Some((s, e)),
+        match self.slots.get(2 * g..2 * g + 2) {
+            Some(&[s, e]) if s != NONE && e != NONE => Some((s, e)),
             _ => None,
         }
     }
