@@ -75,13 +75,13 @@ pub struct Fields {
     scratch: Scratch,
 }
 
+/// `Fields::schema` when `names` starts with no known schema.
+const NO_SCHEMA: (usize, usize) = (0, 0);
+
 /// Working memory a parser keeps with the fields it fills (a regex's
 /// capture positions and backtracking stack), so that a stream of lines
 /// parsed into the same [`Fields`] reuses it without a lock; tagged with
 /// the parser that owns it.
-/// `Fields::schema` when `names` starts with no known schema.
-const NO_SCHEMA: (usize, usize) = (0, 0);
-
 #[derive(Default)]
 struct Scratch(Option<(u64, Box<dyn Any + Send + Sync>)>);
 
@@ -357,13 +357,7 @@ impl Fields {
     /// compare or hash the value.
     #[inline]
     pub fn bytes_at<'a>(&'a self, line: &'a str, index: usize) -> Option<&'a [u8]> {
-        let value = *self.values.get(index)?;
-        // Most values are spans of the line: tested first, with one
-        // comparison rather than a jump through a table.
-        if let Text::Line { start, end } = value {
-            return line.as_bytes().get(start as usize..end as usize);
-        }
-        let (bytes, start, end) = match value {
+        let (bytes, start, end) = match *self.values.get(index)? {
             Text::Line { start, end } => (line.as_bytes(), start, end),
             Text::Arena { start, end } => (self.arena.as_bytes(), start, end),
             Text::Static(s) => return Some(s.as_bytes()),

@@ -60,7 +60,7 @@ const RECENT_BITS: u32 = 6;
 const EMPTY: usize = usize::MAX;
 
 /// Rendered label values → index of the series among a rule state's.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct SeriesCache {
     short: HashMap<Packed, usize>,
     long: HashMap<Box<[u8]>, usize>,
@@ -69,17 +69,6 @@ pub struct SeriesCache {
     /// their [`fold`]: a line whose labels were seen lately is found with
     /// one comparison of its key, without probing the map.
     recent: Box<[(Values, usize)]>,
-}
-
-impl Default for SeriesCache {
-    fn default() -> Self {
-        Self {
-            short: HashMap::new(),
-            long: HashMap::new(),
-            values: HashMap::new(),
-            recent: Box::default(),
-        }
-    }
 }
 
 impl SeriesCache {

@@ -725,10 +725,11 @@ impl Compiler {
     /// (an alternation's last branch jumps to the end of the alternation,
     /// which is often right after it): each is a step saved.
     fn thread_jumps(&mut self) {
-        for pc in 0..self.program.len() {
-            let mut inst = std::mem::replace(&mut self.program[pc], Inst::Match);
-            inst.map_targets(|to| self.through_jumps(to));
-            self.program[pc] = inst;
+        let landing: Vec<usize> = (0..=self.program.len())
+            .map(|to| self.through_jumps(to))
+            .collect();
+        for inst in &mut self.program {
+            inst.map_targets(|to| landing[to]);
         }
         let dropped: Vec<bool> = (self.program.iter().enumerate())
             .map(|(pc, inst)| matches!(inst, Inst::Jump(to) if *to == pc + 1))
