@@ -41,6 +41,7 @@
 //!   or without them.
 
 use crate::fields::NameBits;
+use crate::marks::{self, Marks};
 use crate::scan::{fail, find1, finish, quoted, spaces, span, Fail, In, PResult};
 use crate::{Fields, ParseError, ParseErrorKind, Parser, Text};
 
@@ -103,6 +104,10 @@ impl AccessLogParser {
 // vhost, at most one bare extra such as `$request_time`) takes no detour;
 // other extras go through `extras`. `access/reference.rs` keeps the
 // previous, combinator-based implementation for the differential tests.
+// Before them, `common` reads the usual line (no vhost, one space between
+// parts, no escapes, 64 to 512 bytes) from the line's delimiter masks
+// (`marks.rs`): one vector pass over the line instead of a search per part;
+// on any other line it gives up and the scanners decide.
 
 /// The part of `i` before `rest` (a suffix of `i`).
 #[inline]
@@ -416,23 +421,109 @@ impl Parser for AccessLogParser {
     }
 }
 
+/// The parts of a record up to the user agent, and the rest of the line
+/// (its leading spaces skipped).
+struct Parts<'a> {
+    /// `client ident user`, or `vhost client ident user` when `n` is 4.
+    tokens: [In<'a>; 4],
+    n: usize,
+    timestamp: In<'a>,
+    request: In<'a>,
+    status: In<'a>,
+    bytes: Option<In<'a>>,
+    referer: Option<In<'a>>,
+    user_agent: Option<In<'a>>,
+    rest: In<'a>,
+}
+
+/// The parts of the common line, found from its [`Marks`]: `client ident
+/// user [time] "request" status bytes "referer" "user_agent"`, one space
+/// between parts, no backslash in the quoted parts, then the end of the
+/// line or a space and more. `None` for any other line, which the general
+/// scanners then read: where this finds parts, they find the same ones.
+#[inline]
+fn common(b: In<'_>) -> Option<Parts<'_>> {
+    let m = Marks::of(b)?;
+    let at = |i: usize| b.get(i).copied();
+    let part = |from: usize, to: usize| b.get(from..to);
+    // The first `c` (`]` or `"`) from `from` on; `None` at a backslash first
+    // (an escape: the general scanners handle those).
+    let next = |c: u8, mut from: usize| loop {
+        let p = marks::next(&m.delimiter, from)?;
+        match at(p)? {
+            found if found == c => return Some(p),
+            b'\\' => return None,
+            _ => from = p + 1,
+        }
+    };
+    let s1 = marks::next(&m.space, 0)?;
+    let s2 = marks::next(&m.space, s1 + 1)?;
+    let s3 = marks::next(&m.space, s2 + 1)?;
+    if s1 == 0 || s2 == s1 + 1 || s3 == s2 + 1 || at(s3 + 1) != Some(b'[') {
+        return None;
+    }
+    let close = next(b']', s3 + 2)?;
+    let open = close + 2;
+    if at(close + 1) != Some(b' ') || at(open) != Some(b'"') {
+        return None;
+    }
+    let shut = next(b'"', open + 1)?;
+    // ` 200 ` and the byte count, then ` "`.
+    let status = part(shut + 2, shut + 5)?;
+    if at(shut + 1) != Some(b' ')
+        || at(shut + 5) != Some(b' ')
+        || !status.iter().all(u8::is_ascii_digit)
+    {
+        return None;
+    }
+    let count_end = marks::next(&m.space, shut + 6)?;
+    let count = part(shut + 6, count_end)?;
+    let bytes = match count {
+        b"-" => None,
+        _ if !count.is_empty() && count.iter().all(u8::is_ascii_digit) => Some(count),
+        _ => return None,
+    };
+    let referer_open = count_end + 1;
+    let referer_shut = next(b'"', referer_open + 1)?;
+    let agent_open = referer_shut + 2;
+    if at(referer_open) != Some(b'"')
+        || at(referer_shut + 1) != Some(b' ')
+        || at(agent_open) != Some(b'"')
+    {
+        return None;
+    }
+    let agent_shut = next(b'"', agent_open + 1)?;
+    Some(Parts {
+        tokens: [part(0, s1)?, part(s1 + 1, s2)?, part(s2 + 1, s3)?, &[]],
+        n: 3,
+        timestamp: part(s3 + 2, close)?,
+        request: part(open + 1, shut)?,
+        status,
+        bytes,
+        referer: Some(part(referer_open + 1, referer_shut)?),
+        user_agent: Some(part(agent_open + 1, agent_shut)?),
+        rest: spaces(b.get(agent_shut + 1..)?),
+    })
+}
+
 impl AccessLogParser {
     /// Parses the whole line `b` into `out`.
     #[inline]
     fn record<'a>(&self, b: In<'a>, out: &mut Fields) -> Result<(), nom::Err<Fail<'a>>> {
-        let (r, (toks, n)) = leading_tokens(b)?;
-        let (r, ts) = timestamp(r)?;
-        let (r, req) = request(spaces(r))?;
-        let (r, st) = status(spaces(r))?;
-        let (r, bytes) = byte_count(spaces(r))?;
-        let (r, (referer, user_agent)) = referer_and_agent(spaces(r))?;
-        if self.format == AccessFormat::Combined && user_agent.is_none() {
-            return Err(fail(
-                r,
-                Some(ParseErrorKind::Incomplete),
-                "quoted referer and user agent",
-            ));
-        }
+        let Parts {
+            tokens: toks,
+            n,
+            timestamp: ts,
+            request: req,
+            status: st,
+            bytes,
+            referer,
+            user_agent,
+            rest: r,
+        } = match common(b) {
+            Some(parts) => parts,
+            None => self.general(b)?,
+        };
         let text = |t: Option<In<'a>>| t.map_or(Text::None, |t| span(b, t));
         let [vhost, client, ident, user] = match (n, toks) {
             (4, [v, c, i, u]) => [span(b, v), span(b, c), span(b, i), span(b, u)],
@@ -476,6 +567,35 @@ impl AccessLogParser {
             }
         }
         Self::extras(b, r, out)
+    }
+
+    /// The parts of any line, scanned one after the other.
+    #[inline(never)]
+    fn general<'a>(&self, b: In<'a>) -> Result<Parts<'a>, nom::Err<Fail<'a>>> {
+        let (r, (tokens, n)) = leading_tokens(b)?;
+        let (r, timestamp) = timestamp(r)?;
+        let (r, request) = request(spaces(r))?;
+        let (r, status) = status(spaces(r))?;
+        let (r, bytes) = byte_count(spaces(r))?;
+        let (rest, (referer, user_agent)) = referer_and_agent(spaces(r))?;
+        if self.format == AccessFormat::Combined && user_agent.is_none() {
+            return Err(fail(
+                rest,
+                Some(ParseErrorKind::Incomplete),
+                "quoted referer and user agent",
+            ));
+        }
+        Ok(Parts {
+            tokens,
+            n,
+            timestamp,
+            request,
+            status,
+            bytes,
+            referer,
+            user_agent,
+            rest,
+        })
     }
 
     /// The extras after the user agent (`r` is not empty and starts with no

@@ -21,6 +21,7 @@ pub mod grok;
 mod intern;
 pub mod json;
 pub mod logfmt;
+mod marks;
 pub mod regex;
 mod scan;
 #[cfg(test)]

@@ -406,3 +406,46 @@ fn same_as_reference_on_shared_logs() {
     }
     assert!(n > 0);
 }
+
+/// Long lines (the marks-based reading of [`super::common`] takes 64 to 512
+/// bytes) and every one-byte change of them: a delimiter put in or taken
+/// out anywhere must give the reference's answer.
+#[test]
+fn same_as_reference_around_the_common_line() {
+    let line = |agent_len: usize| {
+        format!(
+            r#"10.0.0.2 - - [27/Nov/2026:10:00:02 +0000] "GET /cart?x=1 HTTP/1.1" 200 512 "https://shop.example/" "{}" 0.25"#,
+            "M".repeat(agent_len)
+        )
+    };
+    let base = line(0).len();
+    let mut lines: Vec<String> = [0, 1, 50, 100, 200, 400].into_iter().map(line).collect();
+    // Lengths at the edges of the 64-byte blocks and of the capacity.
+    for len in [128, 129, 191, 192, 193, 511, 512, 513] {
+        lines.push(line(len - base));
+    }
+    let mut common_reads = 0;
+    for l in &lines {
+        assert_eq!(
+            super::common(l.as_bytes()).is_some(),
+            l.len() <= 512,
+            "{}",
+            l.len()
+        );
+        same(l);
+        for at in 0..l.len() {
+            let mut deleted = l.clone().into_bytes();
+            deleted.remove(at);
+            for c in [b' ', b'"', b']', b'[', b'\\', b'-', b'x', b'\t', b'='] {
+                let mut changed = l.clone().into_bytes();
+                changed[at] = c;
+                let changed = String::from_utf8(changed).unwrap();
+                common_reads += usize::from(super::common(changed.as_bytes()).is_some());
+                same(&changed);
+            }
+            same(&String::from_utf8(deleted).unwrap());
+        }
+    }
+    // Most changes leave a common line (a changed character inside a part).
+    assert!(common_reads > 10_000, "{common_reads}");
+}
