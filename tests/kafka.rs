@@ -151,12 +151,12 @@ fn app_messages(n: usize, partitions: i32, seed: usize) -> Vec<Msg> {
                 key: Some(format!("k{j}")),
                 payload: format!(
                     "status={} path=/p{}\n",
-                    if j % 5 == 0 { 500 } else { 200 },
+                    if j.is_multiple_of(5) { 500 } else { 200 },
                     j % 7
                 )
                 .into_bytes(),
                 headers: vec![
-                    ("track", if j % 2 == 0 { "canary" } else { "stable" }.into()),
+                    ("track", if j.is_multiple_of(2) { "canary" } else { "stable" }.into()),
                     ("version", format!("v{}", j % 3)),
                 ],
             }

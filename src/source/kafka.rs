@@ -938,7 +938,7 @@ impl KafkaSource {
             if unflushed > 0
                 && (idle
                     || unflushed >= FLUSH_EVERY
-                    || (unflushed % CLOCK_EVERY == 0 && last_flush.elapsed() >= FLUSH_INTERVAL))
+                    || (unflushed.is_multiple_of(CLOCK_EVERY) && last_flush.elapsed() >= FLUSH_INTERVAL))
             {
                 ctx.work.lock().flush(&consumer, ctx);
                 unflushed = 0;
