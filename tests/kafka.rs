@@ -156,7 +156,15 @@ fn app_messages(n: usize, partitions: i32, seed: usize) -> Vec<Msg> {
                 )
                 .into_bytes(),
                 headers: vec![
-                    ("track", if j.is_multiple_of(2) { "canary" } else { "stable" }.into()),
+                    (
+                        "track",
+                        if j.is_multiple_of(2) {
+                            "canary"
+                        } else {
+                            "stable"
+                        }
+                        .into(),
+                    ),
                     ("version", format!("v{}", j % 3)),
                 ],
             }

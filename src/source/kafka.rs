@@ -938,7 +938,8 @@ impl KafkaSource {
             if unflushed > 0
                 && (idle
                     || unflushed >= FLUSH_EVERY
-                    || (unflushed.is_multiple_of(CLOCK_EVERY) && last_flush.elapsed() >= FLUSH_INTERVAL))
+                    || (unflushed.is_multiple_of(CLOCK_EVERY)
+                        && last_flush.elapsed() >= FLUSH_INTERVAL))
             {
                 ctx.work.lock().flush(&consumer, ctx);
                 unflushed = 0;
