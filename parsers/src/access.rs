@@ -468,7 +468,9 @@ fn common(b: In<'_>) -> Option<Parts<'_>> {
         return None;
     }
     let shut = next(b'"', open + 1)?;
-    // ` 200 ` and the byte count, then ` "`.
+    // ` 200 ` and the byte count, then ` "`: the checks of `status` and
+    // `byte_count`, on positions (calling them here costs 40 instructions a
+    // line more).
     let status = part(shut + 2, shut + 5)?;
     if at(shut + 1) != Some(b' ')
         || at(shut + 5) != Some(b' ')

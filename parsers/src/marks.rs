@@ -9,7 +9,7 @@
 //! This is the structural index of simdjson, for short lines.
 
 /// The longest line [`Marks::of`] takes, in bytes.
-pub(crate) const CAPACITY: usize = 512;
+const CAPACITY: usize = 512;
 const WORDS: usize = CAPACITY / 64;
 
 /// One bit per byte of a line: bit `i % 64` of word `i / 64` is set when
