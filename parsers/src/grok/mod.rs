@@ -172,6 +172,12 @@ impl GrokParser {
         self.m.has_walk()
     }
 
+    /// How many parts the walk checks as one span (see the regex module).
+    #[cfg(test)]
+    pub(crate) fn span_checks(&self) -> usize {
+        self.m.span_checks()
+    }
+
     /// How many of `lines` the walk decides.
     #[cfg(test)]
     pub(crate) fn lines_walked(&self, lines: &[String]) -> usize {

@@ -279,6 +279,10 @@ fn walks_exist() {
     }
     let grok = GrokParser::new(GROKS[0], &[]).unwrap();
     assert!(grok.has_walk());
+    // Checked as spans: the client (`IPORHOST`), the ident and the user
+    // (`HTTPDUSER`, one check for both), the time (`HTTPDATE`).
+    assert_eq!(grok.span_checks(), 3);
+    assert_eq!(RegexParser::new(E2E_REGEX).unwrap().m.span_checks(), 0);
     // Not anchored (also: at line starts only), an empty body repeated:
     // no walk.
     for pat in [r"(?P<w>\w+)", r"(?m)^(?P<l>[a-z]+)$", r"^(?P<e>a*)*"] {

@@ -23,11 +23,14 @@
 //! Before either, an ASCII line of a pattern anchored with `^` is walked
 //! (module `walk`): a backtracking run of the pattern as a small program,
 //! in its priority order, where a choice the next byte rules out is not
-//! tried and a run of a class is measured by a vectorised search for its
-//! delimiter. It finds the regex's match (or that there is none); when it
-//! exceeds its step budget, the regex is asked.
+//! tried, a run of a class is measured by a vectorised search for its
+//! delimiter, and a part with choices of its own before a delimiter it
+//! cannot contain is checked in one pass of a lazy DFA (module `span`). It
+//! finds the regex's match (or that there is none); when it exceeds its
+//! step budget, the regex is asked.
 
 mod ascii;
+mod span;
 mod walk;
 
 use crate::fields::NameBits;
@@ -132,6 +135,12 @@ impl Matcher {
     #[cfg(test)]
     pub(crate) fn has_walk(&self) -> bool {
         self.walk.is_some()
+    }
+
+    /// How many parts the walk checks as one span (module `span`).
+    #[cfg(test)]
+    pub(crate) fn span_checks(&self) -> usize {
+        self.walk.as_ref().map_or(0, Walk::span_checks)
     }
 
     /// How many of `lines` the walk decides (match or no match).
@@ -343,7 +352,9 @@ mod tests {
     /// throughout.
     #[test]
     fn the_walk_is_given_up_where_it_does_not_pay() {
-        let pattern = r"^(?:a+)+(?P<b>b)$";
+        // `b|ab`: what follows the repetition may start with `a`, so the
+        // walk tries it turn by turn (not as one span).
+        let pattern = r"^(?:a+)+(?P<b>b|ab)$";
         let p = RegexParser::new(pattern).unwrap();
         let mut f = Fields::new();
         let pays = |p: &RegexParser, f: &mut Fields| {
