@@ -18,7 +18,11 @@
 //! run says more about the host than about the code).
 //! When `mtail` is on `PATH`, the access log also goes through
 //! `benches/e2e/access.mtail`; the harness checks that both tools count the
-//! same and prints the ratio of their speeds, measured in the same run.
+//! same and prints the ratio of their speeds, measured in the same run:
+//! logtally reads the log again as many times, each of its runs taking
+//! turns with one of mtail's, so that both meet the same stretches of the
+//! host (one of logtally's 0.2 s runs could otherwise fall in a slow few
+//! seconds that mtail's minute averages out).
 //!
 //! Two more modes, named like workloads in `--only`:
 //!
@@ -286,15 +290,48 @@ struct Runs {
 
 /// Runs the command `cmd()` makes `n` times (see [`measure`]).
 fn measure_runs(n: usize, mut cmd: impl FnMut() -> Command, out: &Path) -> Runs {
-    let mut costs: Vec<Cost> = (0..n).map(|_| measure(&mut cmd(), out)).collect();
-    costs.sort_by(|a, b| a.cpu.total_cmp(&b.cpu));
-    let median_cpu = costs[costs.len() / 2].cpu;
-    let max_rss_mb = costs.iter().map(|c| c.max_rss_mb).fold(0.0, f64::max);
-    Runs {
-        best: costs.swap_remove(0),
-        median_cpu,
-        max_rss_mb,
+    Runs::of((0..n).map(|_| measure(&mut cmd(), out)).collect())
+}
+
+/// Runs the commands `a()` and `b()` make `n` times each, taking turns, so
+/// that both meet the same stretches of a host whose speed drifts (a
+/// short run of one would otherwise sample a few seconds of it, and a
+/// long run of the other a minute).
+fn measure_turns(
+    n: usize,
+    mut a: impl FnMut() -> Command,
+    a_out: &Path,
+    mut b: impl FnMut() -> Command,
+    b_out: &Path,
+) -> (Runs, Runs) {
+    let (costs_a, costs_b) = (0..n)
+        .map(|_| (measure(&mut a(), a_out), measure(&mut b(), b_out)))
+        .unzip();
+    (Runs::of(costs_a), Runs::of(costs_b))
+}
+
+impl Runs {
+    fn of(mut costs: Vec<Cost>) -> Self {
+        costs.sort_by(|a, b| a.cpu.total_cmp(&b.cpu));
+        let median_cpu = costs[costs.len() / 2].cpu;
+        let max_rss_mb = costs.iter().map(|c| c.max_rss_mb).fold(0.0, f64::max);
+        Runs {
+            best: costs.swap_remove(0),
+            median_cpu,
+            max_rss_mb,
+        }
     }
+}
+
+/// `logtally once` with `config` on `input`.
+fn logtally_once(config: &str, input: &Path) -> Command {
+    let mut cmd = Command::new(LOGTALLY);
+    cmd.env("LOGTALLY_LOG", "warn")
+        .arg("once")
+        .arg("--config")
+        .arg(Path::new(ROOT).join(config))
+        .arg(input);
+    cmd
 }
 
 /// The sum of `http_requests_total` over its series in the Prometheus text
@@ -381,26 +418,14 @@ fn main() {
         println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     }
     let mut rss = BTreeMap::new();
-    let mut access: Option<(PathBuf, PathBuf, u64, Runs)> = None;
+    let mut access: Option<(&Workload, PathBuf, PathBuf, u64)> = None;
     for w in WORKLOADS {
         if !selected(&a, w.name) {
             continue;
         }
         let (input, bytes, lines) = generate(w, a.mb, &a.dir);
         let out = a.dir.join(format!("{}.prom", w.name));
-        let runs = measure_runs(
-            a.runs,
-            || {
-                let mut cmd = Command::new(LOGTALLY);
-                cmd.env("LOGTALLY_LOG", "warn")
-                    .arg("once")
-                    .arg("--config")
-                    .arg(Path::new(ROOT).join(w.config))
-                    .arg(&input);
-                cmd
-            },
-            &out,
-        );
+        let runs = measure_runs(a.runs, || logtally_once(w.config, &input), &out);
         let (cost, mb) = (&runs.best, bytes as f64 / (1 << 20) as f64);
         println!(
             "| {} | `{}` | {:.0} | {} | {:.2} | {:.2} | {:.2} M | {:.2} M | {:.2} M | {:.0} | {:.1} |",
@@ -418,7 +443,7 @@ fn main() {
         );
         rss.insert(w.name, runs.max_rss_mb);
         if w.name == "access" {
-            access = Some((input, out, lines, runs));
+            access = Some((w, input, out, lines));
         }
     }
     if let (Some(one), Some(many)) = (rss.get("series-1"), rss.get("series-100k")) {
@@ -428,8 +453,8 @@ fn main() {
             (many - one) * 1024.0 * 1024.0 / 99_999.0
         );
     }
-    if let Some((input, out, lines, ours)) = access {
-        mtail(&a, &input, &out, lines, &ours);
+    if let Some((w, input, out, lines)) = access {
+        mtail(&a, w, &input, &out, lines);
     }
     if selected(&a, "cores") {
         cores::run(&a);
@@ -442,9 +467,10 @@ fn main() {
     }
 }
 
-/// The access log through mtail, as many times as logtally's, compared
-/// with logtally's runs: best with best, median with median.
-fn mtail(a: &Args, input: &Path, ours_out: &Path, lines: u64, ours: &Runs) {
+/// The access log through mtail and through logtally (workload `w`), as
+/// many times as the workloads, taking turns (see [`measure_turns`]):
+/// best compared with best, median with median.
+fn mtail(a: &Args, w: &Workload, input: &Path, ours_out: &Path, lines: u64) {
     if Command::new("mtail").arg("--version").output().is_err() {
         println!();
         println!("mtail: not on PATH, comparison skipped");
@@ -458,8 +484,10 @@ fn mtail(a: &Args, input: &Path, ours_out: &Path, lines: u64, ours: &Runs) {
     )
     .expect("copy program");
     let out = a.dir.join("access.mtail.prom");
-    let runs = measure_runs(
+    let (ours, runs) = measure_turns(
         a.runs,
+        || logtally_once(w.config, input),
+        ours_out,
         || {
             let mut cmd = Command::new("mtail");
             cmd.args(["--one_shot", "--one_shot_format", "prometheus", "--progs"])
@@ -483,6 +511,11 @@ fn mtail(a: &Args, input: &Path, ours_out: &Path, lines: u64, ours: &Runs) {
         lines as f64 / cost.cpu / 1e6,
         lines as f64 / runs.median_cpu / 1e6,
         runs.max_rss_mb
+    );
+    println!(
+        "logtally on the same log, its runs taking turns with mtail's: {:.2} M lines per CPU-s (median {:.2} M)",
+        lines as f64 / ours.best.cpu / 1e6,
+        lines as f64 / ours.median_cpu / 1e6,
     );
     println!(
         "same counts on all {compared} mtail samples (buckets aside); logtally/mtail: {:.1}x lines/s (wall), {:.1}x lines per CPU-s (median with median: {:.1}x)",
