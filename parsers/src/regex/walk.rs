@@ -793,11 +793,11 @@ impl Compiler {
 
 impl Compiler {
     /// When `hir` is a part without groups (or one group around such a
-    /// part) with choices the next byte does not decide, and `follow`
-    /// must start with a byte the
-    /// part never contains, appends it as [`Inst::Span`] (with the group's
-    /// saves) and returns `Some` of what [`Self::compile`] returns; `None`
-    /// when it is not such a part, or its check cannot be built.
+    /// part) with choices the next byte does not decide, and `follow` must
+    /// start with a byte the part never contains, appends it as
+    /// [`Inst::Span`] (with the group's saves) and returns `Some` of what
+    /// [`Self::compile`] returns; `None` when it is not such a part, or
+    /// its check cannot be built.
     fn span(&mut self, hir: &Hir, follow: Guard) -> Option<Option<Guard>> {
         let (slot, part) = match hir.kind() {
             HirKind::Capture(cap) => (Some(2 * usize::try_from(cap.index).ok()?), &*cap.sub),
