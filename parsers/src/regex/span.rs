@@ -116,7 +116,9 @@ impl SpanCheck {
             let Some(&b) = line.get(at) else {
                 // The end of the line: matched if the stop byte was last.
                 return match self.dfa.next_eoi_state(cache, sid) {
-                    Ok(eoi) if eoi.is_match() => Found::At(at - 1),
+                    Ok(eoi) if eoi.is_match() => {
+                        at.checked_sub(1).map_or(Found::Unknown, Found::At)
+                    }
                     Ok(_) => Found::No,
                     Err(_) => Found::Unknown,
                 };
@@ -128,8 +130,9 @@ impl SpanCheck {
                 };
             }
             if next.is_match() {
-                // Matches show one byte late: the stop byte is at `at - 1`.
-                return Found::At(at - 1);
+                // Matches show one byte late: the stop byte is at `at - 1`
+                // (at least one byte, the stop byte, was read).
+                return at.checked_sub(1).map_or(Found::Unknown, Found::At);
             }
             sid = next;
             at += 1;
