@@ -138,6 +138,43 @@ impl Guard {
         nullable: true,
     };
 
+    /// Nothing: the guard of a choice with no options yet.
+    const NONE: Guard = Guard {
+        first: Bytes128(0),
+        nullable: false,
+    };
+
+    /// The guard of a choice between a part with this guard and one with
+    /// `other`.
+    fn or(self, other: Guard) -> Guard {
+        Guard {
+            first: self.first.union(other.first),
+            nullable: self.nullable || other.nullable,
+        }
+    }
+
+    /// What may come after a turn of a repetition whose turns have this
+    /// guard, followed by what has the guard `follow`: another turn, or
+    /// what follows.
+    fn after_turn(self, follow: Guard) -> Guard {
+        Guard {
+            first: self.first.union(follow.first),
+            nullable: follow.nullable,
+        }
+    }
+
+    /// The guard of a part with this guard followed by one with `next`.
+    fn then(self, next: Guard) -> Guard {
+        if self.nullable {
+            Guard {
+                first: self.first.union(next.first),
+                nullable: next.nullable,
+            }
+        } else {
+            self
+        }
+    }
+
     /// Whether the option may match at `pos` of `line` (false: it cannot).
     #[inline(always)]
     fn admits(&self, line: &[u8], pos: usize) -> bool {
@@ -685,10 +722,7 @@ impl Compiler {
                 let mut guard = Guard::ANY;
                 for (sub, &follow) in subs.iter().zip(&follows) {
                     let g = self.compile(sub, follow)?;
-                    if guard.nullable {
-                        guard.first = guard.first.union(g.first);
-                        guard.nullable = g.nullable;
-                    }
+                    guard = guard.then(g);
                 }
                 guard
             }
@@ -696,13 +730,12 @@ impl Compiler {
                 let split = self.push(Inst::Split(Box::new([])))?;
                 let mut options = Vec::with_capacity(subs.len());
                 let mut jumps = Vec::with_capacity(subs.len());
-                let mut guard = one(Bytes128::default());
+                let mut guard = Guard::NONE;
                 for sub in subs {
                     let start = self.program.len();
                     let g = self.compile(sub, follow)?;
                     jumps.push(self.push(Inst::Jump(0))?);
-                    guard.first = guard.first.union(g.first);
-                    guard.nullable |= g.nullable;
+                    guard = guard.or(g);
                     options.push((start, g));
                 }
                 let end = self.program.len();
@@ -749,11 +782,7 @@ impl Compiler {
                 });
             }
         }
-        // After a turn: another turn, or what follows the repetition.
-        let after = Guard {
-            first: guard_of(sub).first.union(follow.first),
-            nullable: follow.nullable,
-        };
+        let after = guard_of(sub).after_turn(follow);
         let mut guard = Guard::ANY;
         let mut body = |this: &mut Self| -> Option<()> {
             guard = this.compile(sub, after)?;
@@ -839,20 +868,6 @@ impl Compiler {
     }
 }
 
-impl Guard {
-    /// The guard of a part with this guard followed by one with `next`.
-    fn then(self, next: Guard) -> Guard {
-        if self.nullable {
-            Guard {
-                first: self.first.union(next.first),
-                nullable: next.nullable,
-            }
-        } else {
-            self
-        }
-    }
-}
-
 /// The guard [`Compiler::compile`] returns for `hir`, without compiling
 /// it: assertions count as empty.
 fn guard_of(hir: &Hir) -> Guard {
@@ -872,14 +887,7 @@ fn guard_of(hir: &Hir) -> Guard {
         HirKind::Concat(subs) => subs
             .iter()
             .fold(Guard::ANY, |acc, sub| acc.then(guard_of(sub))),
-        HirKind::Alternation(subs) => {
-            subs.iter()
-                .map(guard_of)
-                .fold(one(Bytes128::default()), |acc, g| Guard {
-                    first: acc.first.union(g.first),
-                    nullable: acc.nullable || g.nullable,
-                })
-        }
+        HirKind::Alternation(subs) => subs.iter().map(guard_of).fold(Guard::NONE, Guard::or),
         HirKind::Repetition(rep) => {
             let g = guard_of(&rep.sub);
             Guard {
@@ -942,10 +950,7 @@ fn ambiguous(hir: &Hir, follow: Guard) -> bool {
             if optional && overlap(turn, follow) {
                 return true;
             }
-            let after = Guard {
-                first: turn.first.union(follow.first),
-                nullable: follow.nullable,
-            };
+            let after = turn.after_turn(follow);
             single_byte_set(&rep.sub).is_none() && ambiguous(&rep.sub, after)
         }
     }
@@ -1061,13 +1066,7 @@ impl Compiler {
     /// empty.
     fn sharpen_guards(&mut self) {
         let n = self.program.len();
-        let mut guards = vec![
-            Guard {
-                first: Bytes128::default(),
-                nullable: false,
-            };
-            n
-        ];
+        let mut guards = vec![Guard::NONE; n];
         let mut changed = true;
         while changed {
             changed = false;
@@ -1093,37 +1092,18 @@ impl Compiler {
                         nullable: *nullable,
                     }
                     .then(after(pc + 1)),
-                    Inst::Run { class, min, .. } => {
-                        if *min == 0 {
-                            let next = after(pc + 1);
-                            Guard {
-                                first: class.union(next.first),
-                                nullable: next.nullable,
-                            }
-                        } else {
-                            Guard {
-                                first: *class,
-                                nullable: false,
-                            }
-                        }
+                    Inst::Run { class, min, .. } => Guard {
+                        first: *class,
+                        nullable: *min == 0,
                     }
+                    .then(after(pc + 1)),
                     Inst::Look(_) | Inst::Save(_) => after(pc + 1),
                     Inst::Jump(to) => after(*to),
                     // Made from splits below, after this.
                     Inst::Dispatch(_) | Inst::Split2 { .. } => Guard::ANY,
-                    Inst::Split(options) => options.iter().fold(
-                        Guard {
-                            first: Bytes128::default(),
-                            nullable: false,
-                        },
-                        |acc, &(to, _)| {
-                            let g = after(to);
-                            Guard {
-                                first: acc.first.union(g.first),
-                                nullable: acc.nullable || g.nullable,
-                            }
-                        },
-                    ),
+                    Inst::Split(options) => options
+                        .iter()
+                        .fold(Guard::NONE, |acc, &(to, _)| acc.or(after(to))),
                     Inst::Match => Guard::ANY,
                 };
                 let old = guards[pc];
