@@ -323,14 +323,14 @@ impl Runs {
     }
 }
 
-/// `logtally once` with `config` on `input`.
-fn logtally_once(config: &str, input: &Path) -> Command {
+/// `logtally once` with `config` on `inputs`.
+fn logtally_once(config: &str, inputs: &[&Path]) -> Command {
     let mut cmd = Command::new(LOGTALLY);
     cmd.env("LOGTALLY_LOG", "warn")
         .arg("once")
         .arg("--config")
         .arg(Path::new(ROOT).join(config))
-        .arg(input);
+        .args(inputs);
     cmd
 }
 
@@ -425,7 +425,7 @@ fn main() {
         }
         let (input, bytes, lines) = generate(w, a.mb, &a.dir);
         let out = a.dir.join(format!("{}.prom", w.name));
-        let runs = measure_runs(a.runs, || logtally_once(w.config, &input), &out);
+        let runs = measure_runs(a.runs, || logtally_once(w.config, &[&input]), &out);
         let (cost, mb) = (&runs.best, bytes as f64 / (1 << 20) as f64);
         println!(
             "| {} | `{}` | {:.0} | {} | {:.2} | {:.2} | {:.2} M | {:.2} M | {:.2} M | {:.0} | {:.1} |",
@@ -486,7 +486,7 @@ fn mtail(a: &Args, w: &Workload, input: &Path, ours_out: &Path, lines: u64) {
     let out = a.dir.join("access.mtail.prom");
     let (ours, runs) = measure_turns(
         a.runs,
-        || logtally_once(w.config, input),
+        || logtally_once(w.config, &[input]),
         ours_out,
         || {
             let mut cmd = Command::new("mtail");

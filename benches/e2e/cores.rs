@@ -20,9 +20,8 @@
 //! relative, since their additions then happen in another order).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use super::{generate, measure, requests, samples, Args, Cost, Source, Workload, LOGTALLY, ROOT};
+use super::{generate, logtally_once, measure, requests, samples, Args, Cost, Source, Workload};
 
 /// The pipeline the two-file comparison reads.
 const CONFIG: &str = "pipelines/nginx.toml";
@@ -60,17 +59,7 @@ fn second_copy(input: &Path) -> PathBuf {
 /// clock, its output left in `out`.
 fn best_once(inputs: &[&Path], out: &Path, runs: usize) -> Cost {
     (0..runs)
-        .map(|_| {
-            measure(
-                Command::new(LOGTALLY)
-                    .env("LOGTALLY_LOG", "warn")
-                    .arg("once")
-                    .arg("--config")
-                    .arg(Path::new(ROOT).join(CONFIG))
-                    .args(inputs),
-                out,
-            )
-        })
+        .map(|_| measure(&mut logtally_once(CONFIG, inputs), out))
         .min_by(|a, b| a.wall.total_cmp(&b.wall))
         .expect("at least one run")
 }
