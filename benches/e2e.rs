@@ -5,6 +5,7 @@
 //! ```text
 //! cargo bench --bench e2e                       # 100 MB per workload
 //! cargo bench --bench e2e -- --mb 2000          # 2 GB per workload
+//! cargo bench --bench e2e -- --only access --mb 10240 --runs 1 --no-mtail
 //! cargo bench --bench e2e -- --only access,lines --dir /var/tmp/e2e
 //! cargo bench --bench e2e -- --runs 5 --only access,grok
 //! cargo bench --bench e2e -- --only cores --mb 500 --cores-runs 3
@@ -12,7 +13,9 @@
 //! ```
 //!
 //! Files are generated once into `--dir` (default: `target/e2e`) and reused.
-//! Each workload runs `--runs N` times (default 3): the table shows the run
+//! Each workload runs `--runs N` times (default 3), in rounds of one run of
+//! every workload, so that its runs are spread over the whole harness and
+//! one slow stretch of the host cannot take them all: the table shows the run
 //! that took the fewest CPU seconds, and the median of the runs' lines per
 //! CPU-second beside it (the host's speed varies from run to run; a slower
 //! run says more about the host than about the code).
@@ -138,6 +141,9 @@ struct Args {
     dir: PathBuf,
     only: Option<Vec<String>>,
     runs: usize,
+    /// `--no-mtail`: leave mtail out even when it is on `PATH` (it reads
+    /// about 8 MB/s: a 10 GB log would take it twenty minutes).
+    no_mtail: bool,
 }
 
 fn args() -> Args {
@@ -149,6 +155,7 @@ fn args() -> Args {
         dir: Path::new(ROOT).join("target/e2e"),
         only: None,
         runs: 3,
+        no_mtail: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -171,6 +178,7 @@ fn args() -> Args {
                         .collect(),
                 )
             }
+            "--no-mtail" => a.no_mtail = true,
             // `cargo bench` passes `--bench`; filters are ignored.
             _ => {}
         }
@@ -245,6 +253,7 @@ fn generate(w: &Workload, mb: u64, dir: &Path) -> (PathBuf, u64, u64) {
 }
 
 /// What a child process cost.
+#[derive(Clone, Copy)]
 struct Cost {
     wall: f64,
     cpu: f64,
@@ -286,11 +295,6 @@ struct Runs {
     median_cpu: f64,
     /// The highest peak RSS of the runs.
     max_rss_mb: f64,
-}
-
-/// Runs the command `cmd()` makes `n` times (see [`measure`]).
-fn measure_runs(n: usize, mut cmd: impl FnMut() -> Command, out: &Path) -> Runs {
-    Runs::of((0..n).map(|_| measure(&mut cmd(), out)).collect())
 }
 
 /// Runs the commands `a()` and `b()` make `n` times each, taking turns, so
@@ -419,13 +423,26 @@ fn main() {
     }
     let mut rss = BTreeMap::new();
     let mut access: Option<(&Workload, PathBuf, PathBuf, u64)> = None;
-    for w in WORKLOADS {
-        if !selected(&a, w.name) {
-            continue;
+    let chosen: Vec<_> = WORKLOADS
+        .iter()
+        .filter(|w| selected(&a, w.name))
+        .map(|w| {
+            let (input, bytes, lines) = generate(w, a.mb, &a.dir);
+            let out = a.dir.join(format!("{}.prom", w.name));
+            (w, input, bytes, lines, out)
+        })
+        .collect();
+    // The runs go in rounds, one run of every workload per round, so that
+    // each workload's runs are spread over the whole harness: a slow
+    // stretch of the host then slows one run of each, not every run of one.
+    let mut costs: Vec<Vec<Cost>> = vec![Vec::new(); chosen.len()];
+    for _ in 0..a.runs {
+        for ((w, input, _, _, out), costs) in chosen.iter().zip(&mut costs) {
+            costs.push(measure(&mut logtally_once(w.config, &[input]), out));
         }
-        let (input, bytes, lines) = generate(w, a.mb, &a.dir);
-        let out = a.dir.join(format!("{}.prom", w.name));
-        let runs = measure_runs(a.runs, || logtally_once(w.config, &[&input]), &out);
+    }
+    for ((w, input, bytes, lines, out), costs) in chosen.into_iter().zip(costs) {
+        let runs = Runs::of(costs);
         let (cost, mb) = (&runs.best, bytes as f64 / (1 << 20) as f64);
         println!(
             "| {} | `{}` | {:.0} | {} | {:.2} | {:.2} | {:.2} M | {:.2} M | {:.2} M | {:.0} | {:.1} |",
@@ -471,6 +488,9 @@ fn main() {
 /// many times as the workloads, taking turns (see [`measure_turns`]):
 /// best compared with best, median with median.
 fn mtail(a: &Args, w: &Workload, input: &Path, ours_out: &Path, lines: u64) {
+    if a.no_mtail {
+        return;
+    }
     if Command::new("mtail").arg("--version").output().is_err() {
         println!();
         println!("mtail: not on PATH, comparison skipped");
