@@ -22,7 +22,7 @@ use crate::metrics::registry::Registry;
 use crate::metrics::selfmetrics::{flush, PIPELINE_LINES};
 use record::{ContextFields, Record};
 use rules::{Rule, RuleState};
-use shared::{SharedMatches, SharedRef, SharedRegexes};
+use shared::{SharedMatches, SharedRegexes};
 
 /// A built pipeline.
 pub struct Pipeline {
@@ -31,9 +31,6 @@ pub struct Pipeline {
     parser: Arc<dyn Parser>,
     rules: Vec<Rule>,
     shared: SharedRegexes,
-    /// Per rule, [`Rule::gate`]: kept apart so that skipping a rule does
-    /// not touch it.
-    gates: Vec<Option<SharedRef>>,
     matched: Counter,
     unmatched: Counter,
     parse_errors: Counter,
@@ -50,14 +47,12 @@ impl Pipeline {
             .map(|r| Rule::build(r, &spec.name, schema, registry))
             .collect();
         let shared = SharedRegexes::build(&mut rules);
-        let gates = rules.iter().map(Rule::gate).collect();
         let lines = |result: &'static str| counter!(PIPELINE_LINES, "pipeline" => spec.name.clone(), "result" => result);
         Arc::new(Self {
             name: spec.name.clone(),
             sources: spec.sources.clone(),
             rules,
             shared,
-            gates,
             matched: lines("matched"),
             unmatched: lines("unmatched"),
             parse_errors: lines("parse_error"),
@@ -154,15 +149,10 @@ impl PipelineRunner {
             fields: &self.fields,
             context,
         };
-        self.shared.next_line();
         let mut matched = false;
-        // One state per rule, in the rules' order.
-        for ((state, gate), rule) in self.states.iter_mut().zip(&p.gates).zip(&p.rules) {
-            if let Some(gate) = gate {
-                if !self.shared.is_match(&p.shared, *gate, &rec) {
-                    continue;
-                }
-            }
+        // The rules the line visits, in their order.
+        for i in self.shared.visits(&p.shared, &rec) {
+            let (state, rule) = (&mut self.states[i], &p.rules[i]);
             if state.matches(rule, &rec) {
                 matched = true;
                 state.apply(rule, &rec);

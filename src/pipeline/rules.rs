@@ -17,7 +17,6 @@ use regex::CaptureLocations;
 use super::condition::{parse_number, Condition, Test};
 use super::record::{FieldRef, Record};
 use super::series_cache::{pack_value, SeriesCache, VALUES};
-use super::shared::SharedRef;
 use super::template::{Part, Template};
 use crate::config::{GaugeAction, MetricKind, RuleSpec};
 use crate::metrics::registry::{Cell, Family, LabelSet, Registry, Series};
@@ -99,11 +98,11 @@ pub struct Rule {
     /// For each condition, its capture slot when it is a `matches` whose
     /// named groups the rule reads.
     capturing: Vec<Option<usize>>,
-    /// Where the regex of the first condition is among the pipeline's
-    /// shared regexes, if it is (see [`super::shared`]).
-    gate: Option<SharedRef>,
+    /// Whether the regex of the first condition runs in the pipeline's
+    /// shared pass (see [`super::shared`]).
+    shared: bool,
     /// How many leading conditions [`RuleState::matches`] skips: 1 when
-    /// the gate decides the first one and it captures nothing.
+    /// the shared pass decides the first one and it captures nothing.
     checked: usize,
     /// Whether any condition captures (else conditions are plain tests).
     captures: bool,
@@ -187,7 +186,7 @@ impl Rule {
             action: spec.action,
             value: spec.value.as_deref().map(|v| caps.resolve(v, schema)),
             scale: spec.scale,
-            gate: None,
+            shared: false,
             checked: 0,
             captures,
             conditions,
@@ -215,15 +214,16 @@ impl Rule {
         &self.conditions
     }
 
-    /// The shared regex of the rule's first (cheapest) condition, if it
-    /// has one: a line it does not match is skipped at once.
-    pub(crate) fn gate(&self) -> Option<SharedRef> {
-        self.gate
+    /// Whether the regex of the rule's first (cheapest) condition runs in
+    /// the pipeline's shared pass: a line it does not match is skipped at
+    /// once.
+    pub(crate) fn is_shared(&self) -> bool {
+        self.shared
     }
 
-    /// Notes that the first condition's regex is evaluated as part of `at`.
-    pub(crate) fn set_gate(&mut self, at: SharedRef) {
-        self.gate = Some(at);
+    /// Notes that the first condition's regex runs in the shared pass.
+    pub(crate) fn share_first(&mut self) {
+        self.shared = true;
         self.checked = usize::from(self.capturing.first() == Some(&None));
     }
 
@@ -358,7 +358,7 @@ impl RuleState {
 
     /// Whether every condition of `rule` holds on `rec` (recording the
     /// captures the rule reads). A shared first condition (see
-    /// [`Rule::gate`]) has been checked by the caller: it runs again here
+    /// [`Rule::is_shared`]) has been checked by the caller: it runs again here
     /// only to read its captures.
     #[inline]
     pub fn matches(&mut self, rule: &Rule, rec: &Record<'_>) -> bool {

@@ -3,30 +3,39 @@
 //! When several rules start with a `matches` test on the same field (or on
 //! the raw line), their regexes are compiled together into one multi-pattern regex: one
 //! pass over the value tells which of them match, however many rules there
-//! are. The pass runs lazily, the first time a rule needs it on a line, so
-//! a line that no rule tests costs nothing. A target tested by one regex
+//! are. The passes run once per line, before the rules, and give the set of
+//! rules the line visits, in their order: the rules without a shared test,
+//! and those whose shared regex matched. A line that matches none of a
+//! hundred rules' regexes visits none of them. A target tested by one regex
 //! only keeps that regex's own search, which can stop at the first match.
 
 use regex_automata::meta::{self, Regex};
 use regex_automata::util::syntax;
-use regex_automata::{Input, MatchKind, PatternID, PatternSet};
+use regex_automata::{Input, MatchKind, PatternSet};
 
 use super::condition::{Target, Test};
 use super::record::{FieldRef, Record};
 use super::rules::Rule;
 
-/// Where a condition's regex sits among the shared ones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SharedRef {
-    group: usize,
-    pattern: PatternID,
+/// One target's shared regexes.
+#[derive(Debug)]
+struct Group {
+    target: Target<FieldRef>,
+    regex: Regex,
+    /// For each pattern, the index of the rule whose first condition it is.
+    rules: Vec<usize>,
 }
 
 /// The shared regexes of a pipeline: one group per target tested by
 /// several `matches` conditions.
 #[derive(Debug, Default)]
 pub struct SharedRegexes {
-    groups: Vec<(Target<FieldRef>, Regex)>,
+    groups: Vec<Group>,
+    /// The rules whose first condition is not shared: every line visits
+    /// them (one bit per rule, in rule order).
+    unshared: Vec<u64>,
+    /// Number of rules.
+    rules: usize,
 }
 
 impl SharedRegexes {
@@ -70,17 +79,27 @@ impl SharedRegexes {
                 .build_many(&patterns);
             // Each pattern compiled alone; together they may exceed the size
             // limits: those conditions then keep their own regexes.
-            let Ok(set) = built else { continue };
-            let group = groups.len();
-            groups.push((target, set));
-            for (pattern, (r, _)) in members.into_iter().enumerate() {
-                rules[r].set_gate(SharedRef {
-                    group,
-                    pattern: PatternID::must(pattern),
-                });
+            let Ok(regex) = built else { continue };
+            for (r, _) in &members {
+                rules[*r].share_first();
+            }
+            groups.push(Group {
+                target,
+                regex,
+                rules: members.into_iter().map(|(r, _)| r).collect(),
+            });
+        }
+        let mut unshared = vec![0; rules.len().div_ceil(64)];
+        for (r, rule) in rules.iter().enumerate() {
+            if !rule.is_shared() {
+                set_bit(&mut unshared, r);
             }
         }
-        Self { groups }
+        Self {
+            groups,
+            unshared,
+            rules: rules.len(),
+        }
     }
 
     /// Number of groups.
@@ -97,52 +116,241 @@ impl SharedRegexes {
 /// A runner's results of the shared regexes on the current line.
 #[derive(Debug)]
 pub struct SharedMatches {
-    /// Number of the current line.
-    line: u64,
-    /// Per group: the line its result is for, and the patterns that matched.
-    results: Vec<(u64, PatternSet)>,
+    /// Per group: the patterns that matched.
+    sets: Vec<PatternSet>,
+    /// The rules the current line visits (one bit per rule, in rule order).
+    visits: Vec<u64>,
 }
 
 impl SharedMatches {
     /// Room for the results of `shared`.
     pub fn new(shared: &SharedRegexes) -> Self {
         Self {
-            line: 1,
-            results: shared
+            sets: shared
                 .groups
                 .iter()
-                .map(|(_, re)| (0, PatternSet::new(re.pattern_len())))
+                .map(|g| PatternSet::new(g.regex.pattern_len()))
                 .collect(),
+            visits: shared.unshared.clone(),
         }
     }
 
-    /// Forgets the results of the previous line.
+    /// Runs every group on `rec` and returns the rules `rec` visits, in
+    /// their order: those without a shared test, and those whose shared
+    /// regex matches its target (none of a group's when its target is
+    /// absent). Without groups, every rule.
     #[inline]
-    pub fn next_line(&mut self) {
-        self.line += 1;
-    }
-
-    /// Whether the regex at `at` matches its target on `rec` (false when
-    /// the target is absent).
-    #[inline]
-    pub fn is_match(&mut self, shared: &SharedRegexes, at: SharedRef, rec: &Record<'_>) -> bool {
-        if self.results[at.group].0 != self.line && !self.run(shared, at.group, rec) {
-            return false;
+    pub fn visits(&mut self, shared: &SharedRegexes, rec: &Record<'_>) -> Visits<'_> {
+        if shared.groups.is_empty() {
+            return Visits::All(0..shared.rules);
         }
-        self.results[at.group].1.contains(at.pattern)
+        self.visits.copy_from_slice(&shared.unshared);
+        for (group, set) in shared.groups.iter().zip(&mut self.sets) {
+            let Some(v) = group.target.text(rec) else {
+                continue;
+            };
+            set.clear();
+            group.regex.which_overlapping_matches(&Input::new(v), set);
+            if !set.is_empty() {
+                for p in set.iter() {
+                    set_bit(&mut self.visits, group.rules[p.as_usize()]);
+                }
+            }
+        }
+        Visits::Some(Ones::new(&self.visits))
+    }
+}
+
+/// The indices of the rules a line visits, in increasing order.
+pub enum Visits<'a> {
+    /// Every rule.
+    All(std::ops::Range<usize>),
+    /// The rules whose bits are set.
+    Some(Ones<'a>),
+}
+
+impl Iterator for Visits<'_> {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        match self {
+            Visits::All(r) => r.next(),
+            Visits::Some(o) => o.next(),
+        }
+    }
+}
+
+/// Sets bit `i` of `bits`.
+fn set_bit(bits: &mut [u64], i: usize) {
+    bits[i / 64] |= 1 << (i % 64);
+}
+
+/// The indices of the set bits of a bitset, in increasing order.
+pub struct Ones<'a> {
+    words: std::slice::Iter<'a, u64>,
+    /// The bits of the current word not yet returned.
+    word: u64,
+    /// Index of the current word's bit 0.
+    base: usize,
+}
+
+impl<'a> Ones<'a> {
+    fn new(bits: &'a [u64]) -> Self {
+        Self {
+            words: bits.iter(),
+            word: 0,
+            // The first word read moves `base` to 0.
+            base: 0usize.wrapping_sub(64),
+        }
+    }
+}
+
+impl Iterator for Ones<'_> {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        while self.word == 0 {
+            self.word = *self.words.next()?;
+            self.base = self.base.wrapping_add(64);
+        }
+        let i = self.base + self.word.trailing_zeros() as usize;
+        self.word &= self.word - 1;
+        Some(i)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Write as _;
+    use std::path::Path;
+
+    use super::*;
+    use crate::agent::Agent;
+    use crate::config::load_str;
+    use crate::metrics::expose::render_text;
+    use crate::source::Dispatcher;
+
+    /// Rules whose first conditions share regexes on `msg` and on `user`
+    /// (absent from some lines), between rules that share nothing, with
+    /// captures, and with a gauge two rules set (so their order shows);
+    /// 70 rules on one service each cross a 64-rule word of the bitset.
+    fn rules() -> Vec<String> {
+        let mut rules = vec![
+            r#"metric = "timeouts_total"
+type = "counter"
+when = [{ field = "msg", matches = 'timed out' }]"#
+                .to_string(),
+            r#"metric = "errors_total"
+type = "counter"
+when = [{ field = "level", equals = "error" }]"#
+                .to_string(),
+            r#"metric = "by_service_total"
+type = "counter"
+labels = ["svc"]
+when = [{ field = "msg", matches = '^upstream svc(?P<svc>\d)' }]"#
+                .to_string(),
+            r#"metric = "last_n"
+type = "gauge"
+value = "n"
+when = [{ field = "msg", matches = 'refused' }]"#
+                .to_string(),
+            r#"metric = "last_n"
+name = "last_m"
+type = "gauge"
+value = "m"
+when = [{ field = "msg", matches = 'svc1' }]"#
+                .to_string(),
+            r#"metric = "root_total"
+type = "counter"
+when = [{ field = "user", matches = '^ro' }]"#
+                .to_string(),
+            r#"metric = "users_total"
+type = "counter"
+labels = ["who"]
+when = [{ field = "user", matches = '^(?P<who>r\w+)' }]"#
+                .to_string(),
+            r#"metric = "root_svc_total"
+type = "counter"
+when = [{ field = "user", matches = 'ot$' }, { field = "msg", contains = "svc" }]"#
+                .to_string(),
+        ];
+        for i in 0..70 {
+            rules.push(format!(
+                "metric = \"svc{i}_total\"\ntype = \"counter\"\nwhen = [{{ field = \"msg\", matches = 'svc{i} (?:timed out|refused)' }}]"
+            ));
+        }
+        rules
     }
 
-    /// Runs group `group` on `rec`; false when its target is absent.
-    #[inline(never)]
-    fn run(&mut self, shared: &SharedRegexes, group: usize, rec: &Record<'_>) -> bool {
-        let (target, re) = &shared.groups[group];
-        let Some(v) = target.text(rec) else {
-            return false;
-        };
-        let (line, set) = &mut self.results[group];
-        set.clear();
-        re.which_overlapping_matches(&Input::new(v), set);
-        *line = self.line;
-        true
+    /// Runs `lines` through `config` and renders its metrics.
+    fn counts(config: &str, lines: &str) -> (String, usize) {
+        let config = load_str(config, Path::new("shared.toml")).expect("config loads");
+        let agent = Agent::build(config);
+        let shared = agent.pipelines.iter().map(|p| p.shared.len()).sum();
+        let mut d = Dispatcher::new("t", &[], &agent.pipelines, true);
+        d.read_all(&mut lines.as_bytes(), 1 << 20).unwrap();
+        let mut out = String::new();
+        render_text(&agent.registry, &mut out);
+        (out, shared)
+    }
+
+    #[test]
+    fn shared_pass_counts_as_rules_alone_do() {
+        let mut lines = String::new();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for j in 0..5_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let what = ["timed out", "refused", "answered"][(x % 3) as usize];
+            let level = ["error", "info"][(x >> 4) as usize % 2];
+            let user = ["", " user=root", " user=robot", " user=bob"][(x >> 6) as usize % 4];
+            let svc = (x >> 8) % 90;
+            writeln!(
+                lines,
+                "level={level} msg=\"upstream svc{svc} {what}\" n={j} m={}{user}",
+                j * 2
+            )
+            .unwrap();
+        }
+        let rules = rules();
+        let one: String =
+            std::iter::once("[[pipelines]]\nname = \"all\"\nparser = \"logfmt\"\n".to_string())
+                .chain(
+                    rules
+                        .iter()
+                        .map(|r| format!("\n[[pipelines.rules]]\n{r}\n")),
+                )
+                .collect();
+        let apart: String = rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| format!("[[pipelines]]\nname = \"p{i}\"\nparser = \"logfmt\"\n\n[[pipelines.rules]]\n{r}\n\n"))
+            .collect();
+        let (shared, groups) = counts(&one, &lines);
+        let (alone, none) = counts(&apart, &lines);
+        assert_eq!(
+            (groups, none),
+            (2, 0),
+            "msg and user share; rules alone do not"
+        );
+        assert!(shared.contains("by_service_total{svc=\"1\"}"), "{shared}");
+        assert!(shared.contains("root_svc_total "), "{shared}");
+        assert!(shared.contains("users_total{who=\"robot\"}"), "{shared}");
+        assert_eq!(shared, alone);
+    }
+
+    #[test]
+    fn ones_lists_set_bits_in_order() {
+        let mut bits = vec![0u64; 3];
+        let want = [0, 1, 63, 64, 130, 191];
+        for i in want {
+            set_bit(&mut bits, i);
+        }
+        assert_eq!(Ones::new(&bits).collect::<Vec<_>>(), want);
+        assert_eq!(Ones::new(&[0, 0]).next(), None);
+        assert_eq!(Ones::new(&[]).next(), None);
     }
 }
