@@ -232,53 +232,55 @@ mod tests {
     use crate::metrics::expose::render_text;
     use crate::source::Dispatcher;
 
+    /// A rule writing `metric` (a counter when it ends in `_total`, else a
+    /// gauge) with `extra` keys, when `when` holds.
+    fn rule(metric: &str, extra: &str, when: &str) -> String {
+        let kind = if metric.ends_with("_total") {
+            "counter"
+        } else {
+            "gauge"
+        };
+        format!("metric = \"{metric}\"\ntype = \"{kind}\"\n{extra}\nwhen = [{when}]")
+    }
+
     /// Rules whose first conditions share regexes on `msg` and on `user`
     /// (absent from some lines), between rules that share nothing, with
     /// captures, and with a gauge two rules set (so their order shows);
     /// 70 rules on one service each cross a 64-rule word of the bitset.
     fn rules() -> Vec<String> {
+        let msg = |re: &str| format!("{{ field = \"msg\", matches = '{re}' }}");
+        let user = |re: &str| format!("{{ field = \"user\", matches = '{re}' }}");
         let mut rules = vec![
-            r#"metric = "timeouts_total"
-type = "counter"
-when = [{ field = "msg", matches = 'timed out' }]"#
-                .to_string(),
-            r#"metric = "errors_total"
-type = "counter"
-when = [{ field = "level", equals = "error" }]"#
-                .to_string(),
-            r#"metric = "by_service_total"
-type = "counter"
-labels = ["svc"]
-when = [{ field = "msg", matches = '^upstream svc(?P<svc>\d)' }]"#
-                .to_string(),
-            r#"metric = "last_n"
-type = "gauge"
-value = "n"
-when = [{ field = "msg", matches = 'refused' }]"#
-                .to_string(),
-            r#"metric = "last_n"
-name = "last_m"
-type = "gauge"
-value = "m"
-when = [{ field = "msg", matches = 'svc1' }]"#
-                .to_string(),
-            r#"metric = "root_total"
-type = "counter"
-when = [{ field = "user", matches = '^ro' }]"#
-                .to_string(),
-            r#"metric = "users_total"
-type = "counter"
-labels = ["who"]
-when = [{ field = "user", matches = '^(?P<who>r\w+)' }]"#
-                .to_string(),
-            r#"metric = "root_svc_total"
-type = "counter"
-when = [{ field = "user", matches = 'ot$' }, { field = "msg", contains = "svc" }]"#
-                .to_string(),
+            rule("timeouts_total", "", &msg("timed out")),
+            rule(
+                "errors_total",
+                "",
+                r#"{ field = "level", equals = "error" }"#,
+            ),
+            rule(
+                "by_service_total",
+                r#"labels = ["svc"]"#,
+                &msg(r"^upstream svc(?P<svc>\d)"),
+            ),
+            rule("last_n", r#"value = "n""#, &msg("refused")),
+            rule("last_n", "name = \"last_m\"\nvalue = \"m\"", &msg("svc1")),
+            rule("root_total", "", &user("^ro")),
+            rule(
+                "users_total",
+                r#"labels = ["who"]"#,
+                &user(r"^(?P<who>r\w+)"),
+            ),
+            rule(
+                "root_svc_total",
+                "",
+                &format!("{}, {{ field = \"msg\", contains = \"svc\" }}", user("ot$")),
+            ),
         ];
         for i in 0..70 {
-            rules.push(format!(
-                "metric = \"svc{i}_total\"\ntype = \"counter\"\nwhen = [{{ field = \"msg\", matches = 'svc{i} (?:timed out|refused)' }}]"
+            rules.push(rule(
+                &format!("svc{i}_total"),
+                "",
+                &msg(&format!("svc{i} (?:timed out|refused)")),
             ));
         }
         rules
