@@ -13,10 +13,10 @@
 //! ```
 //!
 //! Each configuration runs `--cores-runs N` times (default 5), the two
-//! taking turns so that each pair of runs meets the same stretch of a shared
+//! taking turns so that the runs of one turn meet the same stretch of a shared
 //! host whose speed drifts. The table keeps each configuration's run with the
 //! shortest wall clock; the speed-up is given best with best and as the
-//! median of the pairs' speed-ups. The harness also checks that every sample of the
+//! median of the turns' speed-ups. The harness also checks that every sample of the
 //! two-file output is exactly twice that of the one-file output (integral
 //! values exactly; float sums, such as a histogram's `_sum`, within 1e-9
 //! relative, since their additions then happen in another order).
@@ -204,7 +204,7 @@ pub fn run(a: &Args) {
     }
     println!();
     println!(
-        "speed-up with two files: {:.2}x lines/s (wall), best with best (median of the pairs: {median_speedup:.2}x); all {compared} samples of the two-file run are twice the one-file run's",
+        "speed-up with two files: {:.2}x lines/s (wall), best with best (median of the turns: {median_speedup:.2}x); all {compared} samples of the two-file run are twice the one-file run's",
         rate2 / rate1
     );
     println!(
