@@ -7,12 +7,13 @@ use std::thread::JoinHandle;
 
 use tracing::{info, warn};
 
-use crate::config::{Config, SourceKind};
+use crate::config::Config;
 use crate::http::Readiness;
 use crate::metrics::Registry;
 use crate::pipeline::Pipeline;
 use crate::source::file::FileTailer;
 use crate::source::kafka::{KafkaSource, StateHook};
+use crate::source::spec::SourceKind;
 use crate::source::{stdin, Dispatcher};
 use crate::state::checkpoint::{Checkpoint, CheckpointError};
 use crate::state::{snapshot, Coordinator};

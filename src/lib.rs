@@ -14,6 +14,7 @@
 pub mod agent;
 pub mod commands;
 pub mod config;
+pub mod duration;
 pub mod gates;
 pub mod http;
 pub mod metrics;

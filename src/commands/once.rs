@@ -9,10 +9,10 @@ use anyhow::{bail, Context};
 use tracing::info;
 
 use crate::agent::Agent;
-use crate::config::SourceKind;
 use crate::metrics::expose::{render_json, render_text};
 use crate::metrics::SelfMetrics;
 use crate::source::file::FileTailer;
+use crate::source::spec::SourceKind;
 use crate::source::Dispatcher;
 
 /// Output formats.

@@ -9,11 +9,11 @@ use std::sync::Arc;
 use tracing::info;
 
 use crate::agent::Agent;
-use crate::config::SourceKind;
 use crate::gates::Gates;
 use crate::http::{bind, router, AppState, Readiness};
 use crate::metrics::SelfMetrics;
 use crate::source::file::discover::Globs;
+use crate::source::spec::SourceKind;
 use crate::state;
 
 /// Default listen address.

@@ -7,9 +7,12 @@ use toml::de::DeValue;
 use toml::Spanned;
 
 use super::diagnostics::Reporter;
-use super::validate::{check_name, decode, is_label_name, is_metric_name};
-use super::{MetricKind, PipelineSpec, SourceSpec};
+use super::names::{check_name, decode, is_label_name, is_metric_name};
+use crate::gates::spec::{GateBackend, GateSpec, GateWindow};
 use crate::gates::stats::{Direction, Mode, Rule};
+use crate::metrics::spec::MetricKind;
+use crate::pipeline::spec::PipelineSpec;
+use crate::source::spec::SourceSpec;
 
 /// One `[[gates]]` entry as written.
 #[derive(Debug, Deserialize)]
@@ -62,51 +65,6 @@ pub enum BackendConfig {
         /// Base URL of the Prometheus server.
         prometheus: String,
     },
-}
-
-/// A checked gate.
-#[derive(Debug, Clone)]
-pub struct GateSpec {
-    /// Unique name.
-    pub name: String,
-    /// Event counter.
-    pub events: String,
-    /// Exposure counter; `None`: seconds.
-    pub exposures: Option<String>,
-    /// Split label.
-    pub label: String,
-    /// Baseline value of the label.
-    pub baseline: String,
-    /// Candidate value of the label.
-    pub candidate: String,
-    /// The decision rule.
-    pub rule: Rule,
-    /// The window evaluated.
-    pub window: GateWindow,
-    /// Sampling (local) or refresh (Prometheus) interval.
-    pub sample_interval: Duration,
-    /// History kept.
-    pub retention: Duration,
-    /// Where counts come from.
-    pub backend: GateBackend,
-}
-
-/// The window a gate evaluates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GateWindow {
-    /// Since the candidate was first seen, or since the last reset.
-    Experiment,
-    /// The last this long.
-    Sliding(Duration),
-}
-
-/// Where a gate's counts come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GateBackend {
-    /// This process's registry.
-    Local,
-    /// A Prometheus server, summing over every instance it scrapes.
-    Prometheus(String),
 }
 
 /// Decodes one `[[gates]]` entry.
@@ -263,7 +221,7 @@ fn check_gate(
     }
     let duration = |r: &mut Reporter<'_>, v: &Option<Spanned<String>>, default: Duration| match v {
         None => default,
-        Some(s) => match super::parse_duration(s.get_ref()) {
+        Some(s) => match crate::duration::parse_duration(s.get_ref()) {
             Some(d) if d >= Duration::from_millis(100) => d,
             _ => {
                 r.at(

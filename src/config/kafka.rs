@@ -7,7 +7,7 @@ use regex::Regex;
 
 use super::diagnostics::Reporter;
 use super::raw::SourceConfig;
-use super::{KafkaFraming, KafkaSpec, KafkaStartAt};
+use crate::source::spec::{anchored, KafkaFraming, KafkaSpec, KafkaStartAt};
 
 /// Default interval between commits of processed offsets.
 pub const DEFAULT_COMMIT_INTERVAL: Duration = Duration::from_secs(1);
@@ -43,16 +43,6 @@ pub(super) fn kafka_keys_set(raw: &SourceConfig) -> Vec<&'static str> {
     .into_iter()
     .filter_map(|(set, key)| set.then_some(key))
     .collect()
-}
-
-/// `pattern` anchored at the start of the topic name, the way librdkafka
-/// recognises a pattern subscription.
-pub(super) fn anchored(pattern: &str) -> String {
-    if pattern.starts_with('^') {
-        pattern.to_string()
-    } else {
-        format!("^{pattern}")
-    }
 }
 
 /// Checks the Kafka keys of `raw`, reporting every problem.
@@ -183,7 +173,7 @@ pub(super) fn check_kafka(r: &mut Reporter<'_>, raw: &SourceConfig) -> KafkaSpec
     };
     let commit_interval = match &raw.commit_interval {
         None => DEFAULT_COMMIT_INTERVAL,
-        Some(c) => match super::parse_duration(c.get_ref()) {
+        Some(c) => match crate::duration::parse_duration(c.get_ref()) {
             Some(d) if d >= Duration::from_millis(10) => d,
             _ => {
                 r.at(
@@ -237,7 +227,8 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::config::{load_str, SourceKind};
+    use crate::config::load_str;
+    use crate::source::spec::SourceKind;
 
     const PIPELINE: &str = "[[pipelines]]\nname = \"p\"\nparser = \"none\"\n[[pipelines.rules]]\nmetric = \"x_total\"\ntype = \"counter\"\n";
 

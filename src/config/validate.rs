@@ -14,22 +14,22 @@ use logtally_parsers::regex::RegexParser;
 use logtally_parsers::syslog::{SyslogFormat, SyslogParser};
 use logtally_parsers::{Parser, RawParser};
 use regex::Regex;
-use serde::de::{DeserializeOwned, IntoDeserializer};
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::diagnostics::Reporter;
+use super::names::{check_name, decode, duration, is_label_name, is_metric_name};
 use super::raw::{
     ConditionConfig, LabelsConfig, ParserConfig, PipelineConfig, RuleConfig, Scalar, ServerConfig,
     SourceConfig, StateConfig,
 };
-use super::{
-    Config, ConfigErrors, FileSpec, GaugeAction, MetricKind, ParserSpec, PipelineSpec, RuleSpec,
-    ServerSpec, SourceKind, SourceSpec, StartAt, StateSpec, DEFAULT_MAX_LINE_BYTES,
-    DEFAULT_MAX_SERIES,
-};
+use super::{Config, ConfigErrors, ServerSpec, DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_SERIES};
+use crate::metrics::spec::{GaugeAction, MetricKind};
 use crate::pipeline::condition::{CmpOp, Condition, Expected, Target, Test};
+use crate::pipeline::spec::{ParserSpec, PipelineSpec, RuleSpec};
 use crate::pipeline::template::Template;
+use crate::source::spec::{FileSpec, SourceKind, SourceSpec, StartAt};
+use crate::state::spec::StateSpec;
 
 /// Default histogram buckets (Prometheus client defaults, in seconds).
 const DEFAULT_BUCKETS: [f64; 11] = [
@@ -107,24 +107,6 @@ pub(super) fn check(src: &str, origin: &Path) -> Result<Config, ConfigErrors> {
     })
 }
 
-/// A duration of at least 10ms, or `default` (an error is reported for a bad one).
-fn duration(r: &mut Reporter<'_>, v: Option<&Spanned<String>>, default: Duration) -> Duration {
-    let Some(v) = v else { return default };
-    match super::parse_duration(v.get_ref()) {
-        Some(d) if d >= Duration::from_millis(10) => d,
-        _ => {
-            r.at(
-                v.span(),
-                format!(
-                    "`{}` is not a duration of at least 10ms such as \"250ms\", \"1s\" or \"1m\"",
-                    v.get_ref()
-                ),
-            );
-            default
-        }
-    }
-}
-
 fn check_state(r: &mut Reporter<'_>, raw: StateConfig) -> Option<StateSpec> {
     let interval = duration(r, raw.interval.as_ref(), Duration::from_secs(1));
     let dir = std::path::PathBuf::from(raw.dir.get_ref());
@@ -152,20 +134,6 @@ fn entries<'v, 'i>(
                 ),
             );
             Vec::new()
-        }
-    }
-}
-
-pub(super) fn decode<T: DeserializeOwned>(
-    r: &mut Reporter<'_>,
-    value: &Spanned<DeValue<'_>>,
-) -> Option<T> {
-    let span = value.span();
-    match T::deserialize(value.clone().into_deserializer()) {
-        Ok(v) => Some(v),
-        Err(e) => {
-            r.toml(&e, span);
-            None
         }
     }
 }
@@ -854,20 +822,6 @@ fn check_pipelines(
     out
 }
 
-pub(super) fn check_name(r: &mut Reporter<'_>, name: &Spanned<String>, what: &str) {
-    let n = name.get_ref();
-    if n.is_empty()
-        || !n
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
-    {
-        r.at(
-            name.span(),
-            format!("`{n}` is not a valid {what} name: use letters, digits, `_`, `-` and `.`"),
-        );
-    }
-}
-
 fn positive(r: &mut Reporter<'_>, v: &Spanned<i64>, key: &str) -> Option<usize> {
     if *v.get_ref() >= 1 {
         Some(*v.get_ref() as usize)
@@ -893,21 +847,6 @@ fn unit_scale(u: &str) -> Option<f64> {
         "GiB" => 1024.0 * 1024.0 * 1024.0,
         _ => return None,
     })
-}
-
-/// `[a-zA-Z_:][a-zA-Z0-9_:]*`
-pub(crate) fn is_metric_name(s: &str) -> bool {
-    let mut cs = s.chars();
-    matches!(cs.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
-        && cs.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
-}
-
-/// `[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__`.
-pub(crate) fn is_label_name(s: &str) -> bool {
-    let mut cs = s.chars();
-    matches!(cs.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && cs.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !s.starts_with("__")
 }
 
 fn one_line(s: &str) -> String {

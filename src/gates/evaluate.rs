@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::history::History;
 use super::stats::{decide, Direction, Mode, Side, Verdict};
-use crate::config::{GateBackend, GateSpec, GateWindow};
+use crate::gates::spec::{GateBackend, GateSpec, GateWindow};
 
 /// Name of the statistical method, as reported.
 pub const METHOD: &str = "poisson-rate-ratio/beta-binomial-mixture-confidence-sequence";

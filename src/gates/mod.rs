@@ -11,6 +11,7 @@
 pub mod evaluate;
 pub mod history;
 pub mod prometheus;
+pub mod spec;
 pub mod stats;
 
 use std::fmt::Write as _;
@@ -21,7 +22,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use parking_lot::Mutex;
 use tracing::warn;
 
-use crate::config::{GateBackend, GateSpec};
+use crate::gates::spec::{GateBackend, GateSpec};
 use crate::metrics::expose::format_value;
 use crate::metrics::Registry;
 use evaluate::{Overrides, Report};

@@ -13,8 +13,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::AppState;
-use crate::config::{GateBackend, GateWindow};
 use crate::gates::evaluate::{parse_time, Overrides, Report};
+use crate::gates::spec::{GateBackend, GateWindow};
 use crate::gates::stats::Verdict;
 use crate::gates::{now, EvalError};
 
@@ -89,7 +89,7 @@ fn overrides(q: BTreeMap<String, String>) -> Result<Overrides, String> {
             }
             "window" => {
                 o.window = Some(
-                    crate::config::parse_duration(&v)
+                    crate::duration::parse_duration(&v)
                         .filter(|d| !d.is_zero())
                         .ok_or_else(|| format!("window=`{v}` is not a duration such as 15m"))?,
                 )

@@ -138,8 +138,8 @@ pub fn render_json(registry: &Registry) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::MetricKind;
     use crate::metrics::registry::label_set;
+    use crate::metrics::spec::MetricKind;
 
     #[test]
     fn text_format_escapes_and_orders() {

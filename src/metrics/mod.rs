@@ -12,6 +12,7 @@ pub mod cells;
 pub mod expose;
 pub mod registry;
 pub mod selfmetrics;
+pub mod spec;
 pub mod tally;
 
 pub use registry::{Cell, Family, Registry, Series};

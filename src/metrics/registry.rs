@@ -12,7 +12,7 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 
 use super::cells::{AtomicF64, CounterCell, HistogramCell};
-use crate::config::MetricKind;
+use crate::metrics::spec::MetricKind;
 
 /// Label names and values of one series, sorted by name.
 pub type LabelSet = Box<[(Box<str>, Box<str>)]>;

@@ -157,8 +157,8 @@ impl Drop for Tallies {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::MetricKind;
     use crate::metrics::registry::{label_set, Registry};
+    use crate::metrics::spec::MetricKind;
 
     fn value(s: &Series) -> f64 {
         match &s.cell {

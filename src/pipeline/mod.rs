@@ -10,6 +10,7 @@ pub mod record;
 pub mod rules;
 pub mod series_cache;
 pub mod shared;
+pub mod spec;
 pub mod template;
 
 use std::sync::Arc;
@@ -17,9 +18,9 @@ use std::sync::Arc;
 use logtally_parsers::{Fields, Parser};
 use metrics::{counter, Counter};
 
-use crate::config::PipelineSpec;
 use crate::metrics::registry::Registry;
 use crate::metrics::selfmetrics::{flush, PIPELINE_LINES};
+use crate::pipeline::spec::PipelineSpec;
 use record::{ContextFields, Record};
 use rules::{Rule, RuleState};
 use shared::{SharedMatches, SharedRegexes};

@@ -18,10 +18,11 @@ use super::condition::{parse_number, Condition, Test};
 use super::record::{FieldRef, Record};
 use super::series_cache::{pack_value, SeriesCache, VALUES};
 use super::template::{Part, Template};
-use crate::config::{GaugeAction, MetricKind, RuleSpec};
 use crate::metrics::registry::{Cell, Family, LabelSet, Registry, Series};
 use crate::metrics::selfmetrics::{flush, RULE_ERRORS, RULE_OVERFLOW};
+use crate::metrics::spec::{GaugeAction, MetricKind};
 use crate::metrics::tally::Tallies;
+use crate::pipeline::spec::RuleSpec;
 
 /// Label value given to every dynamic label of updates past `max_series`.
 pub const OVERFLOW_VALUE: &str = "__overflow__";

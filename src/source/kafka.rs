@@ -48,14 +48,15 @@ use tracing::{debug, error, info, warn};
 
 use super::framing::FrameCounts;
 use super::Dispatcher;
-use crate::config::{KafkaFraming, KafkaSpec, KafkaStartAt, StateSpec};
 use crate::metrics::selfmetrics::{
     KAFKA_ASSIGNED, KAFKA_BROKER_UP, KAFKA_BYTES, KAFKA_COMMITS, KAFKA_COMMIT_FAILURES,
     KAFKA_CONNECTED, KAFKA_LAG, KAFKA_MALFORMED, KAFKA_MESSAGES, KAFKA_REBALANCES,
 };
 use crate::metrics::Registry;
 use crate::pipeline::record::ContextFields;
+use crate::source::spec::{KafkaFraming, KafkaSpec, KafkaStartAt};
 use crate::state::checkpoint::Position;
+use crate::state::spec::StateSpec;
 use crate::state::{Coordinator, PositionSlot};
 
 /// Prefix of the context fields of a Kafka message.

@@ -7,6 +7,7 @@
 pub mod file;
 pub mod framing;
 pub mod kafka;
+pub mod spec;
 pub mod stdin;
 
 use std::io::Read;
@@ -14,12 +15,12 @@ use std::sync::Arc;
 
 use metrics::{counter, Counter};
 
-use crate::config::SourceSpec;
 use crate::metrics::selfmetrics::{
     SOURCE_BYTES, SOURCE_ERRORS, SOURCE_INVALID_UTF8, SOURCE_LINES, SOURCE_TRUNCATED,
 };
 use crate::pipeline::record::ContextFields;
 use crate::pipeline::{Pipeline, PipelineRunner};
+use crate::source::spec::SourceSpec;
 use framing::{FrameCounts, Framer};
 
 /// Feeds the lines of one source to the pipelines that read it.

@@ -11,6 +11,7 @@
 
 pub mod checkpoint;
 pub mod snapshot;
+pub mod spec;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -20,8 +21,8 @@ use metrics::{counter, describe_counter, describe_gauge, gauge, Unit};
 use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 use tracing::{debug, warn};
 
-use crate::config::StateSpec;
 use crate::metrics::Registry;
+use crate::state::spec::StateSpec;
 use checkpoint::{Checkpoint, Position, VERSION};
 
 /// Checkpoints written.

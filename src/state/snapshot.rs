@@ -3,9 +3,9 @@
 use tracing::warn;
 
 use super::checkpoint::{SavedSeries, SavedValue};
-use crate::config::MetricKind;
 use crate::metrics::cells::HistogramSnapshot;
 use crate::metrics::registry::{Cell, Registry};
+use crate::metrics::spec::MetricKind;
 
 /// Reads every series of `registry`.
 pub fn save(registry: &Registry) -> Vec<SavedSeries> {

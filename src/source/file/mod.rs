@@ -39,8 +39,8 @@ use tracing::{debug, info, warn};
 
 use super::framing::{FrameCounts, Framer};
 use super::Dispatcher;
-use crate::config::{FileSpec, StartAt};
 use crate::metrics::selfmetrics::{SOURCE_FILES, SOURCE_ROTATIONS, SOURCE_UNREAD_BYTES};
+use crate::source::spec::{FileSpec, StartAt};
 use crate::state::checkpoint::{FilePosition, Position};
 use crate::state::{Coordinator, PositionSlot};
 use discover::{watch_root, Globs};

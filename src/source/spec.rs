@@ -1,0 +1,116 @@
+//! What a `[[sources]]` entry asks for, checked: the kinds of source and
+//! their settings.
+
+use std::time::Duration;
+
+/// A source of lines.
+#[derive(Debug, Clone)]
+pub struct SourceSpec {
+    /// Unique name.
+    pub name: String,
+    /// What it reads.
+    pub kind: SourceKind,
+    /// Labels added to every metric derived from its lines, sorted by name.
+    pub labels: Vec<(String, String)>,
+    /// Longest line kept, in bytes.
+    pub max_line_bytes: usize,
+}
+
+/// The kinds of source.
+#[derive(Debug, Clone)]
+pub enum SourceKind {
+    /// Files matched by globs.
+    File(FileSpec),
+    /// Standard input.
+    Stdin,
+    /// Kafka topics, consumed as a member of a consumer group.
+    Kafka(KafkaSpec),
+}
+
+/// Where a consumer group with no committed offset starts reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KafkaStartAt {
+    /// The oldest message the broker still holds.
+    Earliest,
+    /// Only messages produced from now on.
+    Latest,
+}
+
+/// How a Kafka message is cut into lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KafkaFraming {
+    /// The whole payload is one line (a trailing newline is dropped).
+    Message,
+    /// The payload holds lines separated by newlines.
+    Lines,
+}
+
+/// A Kafka source.
+#[derive(Debug, Clone)]
+pub struct KafkaSpec {
+    /// Bootstrap brokers, `host:port`.
+    pub brokers: Vec<String>,
+    /// Topic names.
+    pub topics: Vec<String>,
+    /// Regular expression over topic names (unanchored as written; anchored
+    /// with `^` for librdkafka).
+    pub topic_pattern: Option<String>,
+    /// Consumer group.
+    pub group_id: String,
+    /// Where a group without committed offsets starts.
+    pub start_at: KafkaStartAt,
+    /// Message to lines.
+    pub framing: KafkaFraming,
+    /// How often processed offsets are committed.
+    pub commit_interval: Duration,
+    /// librdkafka settings passed through, by name.
+    pub options: Vec<(String, String)>,
+}
+
+impl KafkaSpec {
+    /// The subscriptions handed to librdkafka: names, and the pattern as
+    /// `^regex`.
+    pub fn subscriptions(&self) -> Vec<String> {
+        let mut subs = self.topics.clone();
+        if let Some(p) = &self.topic_pattern {
+            subs.push(anchored(p));
+        }
+        subs
+    }
+}
+
+/// Where reading a file starts when it is first seen at start-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartAt {
+    /// From its first byte.
+    Beginning,
+    /// From its current end (only new lines count).
+    End,
+}
+
+/// A file source.
+#[derive(Debug, Clone)]
+pub struct FileSpec {
+    /// Globs to follow.
+    pub include: Vec<String>,
+    /// Globs to leave out.
+    pub exclude: Vec<String>,
+    /// Where files present at start-up are read from.
+    pub start_at: StartAt,
+    /// How often files are looked at for growth, rotation and new matches.
+    pub poll_interval: Duration,
+    /// How long an unterminated last line waits for its newline.
+    pub idle_flush: Duration,
+    /// Most files open at once.
+    pub max_open_files: usize,
+}
+
+/// `pattern` anchored at the start of the topic name, the way librdkafka
+/// recognises a pattern subscription.
+pub fn anchored(pattern: &str) -> String {
+    if pattern.starts_with('^') {
+        pattern.to_string()
+    } else {
+        format!("^{pattern}")
+    }
+}
