@@ -1,10 +1,19 @@
 //! The agent: builds pipelines from a configuration, restores saved state,
-//! and starts its sources.
+//! starts its sources, and rebuilds itself from a new configuration.
+//!
+//! A configuration reload is "build a new agent from checked specs and
+//! swap": the running sources stop between two batches, their positions are
+//! read from the [`Coordinator`], the new pipelines are built into the same
+//! [`Registry`] (families whose rules did not change keep their series), and
+//! the new sources resume from those positions. Lines written meanwhile wait
+//! in their files or partitions and are read once, after the swap.
 
-use std::sync::atomic::AtomicBool;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use parking_lot::Mutex;
 use tracing::{info, warn};
 
 use crate::config::Config;
@@ -13,7 +22,7 @@ use crate::metrics::Registry;
 use crate::pipeline::Pipeline;
 use crate::source::file::FileTailer;
 use crate::source::kafka::{KafkaSource, StateHook};
-use crate::source::spec::SourceKind;
+use crate::source::spec::{SourceKind, SourceSpec};
 use crate::source::{stdin, Dispatcher};
 use crate::state::checkpoint::{Checkpoint, CheckpointError};
 use crate::state::{snapshot, Coordinator};
@@ -28,14 +37,36 @@ pub struct Agent {
     pub pipelines: Vec<Arc<Pipeline>>,
     /// Pauses sources between batches for consistent checkpoints.
     pub coordinator: Arc<Coordinator>,
-    /// The checkpoint restored at start-up, if any.
+    /// The checkpoint restored at start-up, if any; after a reload, the
+    /// positions the previous sources stopped at.
     pub restored: Option<Checkpoint>,
+    /// Built by a reload: a source that ran before resumes from `restored`,
+    /// and a file it had not seen yet is read from its beginning.
+    reloaded: bool,
+}
+
+/// What a reload changed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Changes {
+    /// Metric families whose rules are unchanged: their series kept.
+    pub kept: Vec<String>,
+    /// Families whose rules changed: they start again from zero.
+    pub reset: Vec<String>,
+    /// Families no rule writes any more: removed.
+    pub removed: Vec<String>,
+    /// Sources new in this configuration.
+    pub sources_added: Vec<String>,
+    /// Sources no longer configured: released.
+    pub sources_removed: Vec<String>,
 }
 
 impl Agent {
     /// Builds every pipeline of `config` into a new registry.
     pub fn build(config: Config) -> Self {
-        let registry = Arc::new(Registry::new());
+        Self::build_into(config, Arc::new(Registry::new()), Coordinator::new())
+    }
+
+    fn build_into(config: Config, registry: Arc<Registry>, coordinator: Arc<Coordinator>) -> Self {
         let pipelines = config
             .pipelines
             .iter()
@@ -45,8 +76,9 @@ impl Agent {
             config,
             registry,
             pipelines,
-            coordinator: Coordinator::new(),
+            coordinator,
             restored: None,
+            reloaded: false,
         }
     }
 
@@ -72,15 +104,74 @@ impl Agent {
         Ok(())
     }
 
+    /// The agent for `config`, over this agent's registry and coordinator,
+    /// once this agent's sources have stopped: families whose rules did not
+    /// change keep their series, the others are dropped (and start again
+    /// from zero when a rule still writes them); sources resume where this
+    /// agent's stopped.
+    pub fn rebuild(&self, config: Config) -> (Agent, Changes) {
+        let before = rule_fingerprints(&self.config);
+        let after = rule_fingerprints(&config);
+        let mut changes = Changes::default();
+        self.registry
+            .retain(|f| match (before.get(&f.name), after.get(&f.name)) {
+                (Some(b), Some(a)) if a == b => {
+                    changes.kept.push(f.name.clone());
+                    true
+                }
+                (_, Some(_)) => {
+                    changes.reset.push(f.name.clone());
+                    false
+                }
+                (_, None) => {
+                    changes.removed.push(f.name.clone());
+                    false
+                }
+            });
+        let names =
+            |c: &Config| -> BTreeSet<String> { c.sources.iter().map(|s| s.name.clone()).collect() };
+        let (old, new) = (names(&self.config), names(&config));
+        changes.sources_added = new.difference(&old).cloned().collect();
+        changes.sources_removed = old.difference(&new).cloned().collect();
+        let mut positions = self.coordinator.snapshot(&self.registry);
+        positions.series.clear();
+        positions.sources.retain(|name, _| new.contains(name));
+        let mut agent = Self::build_into(config, self.registry.clone(), self.coordinator.clone());
+        agent.restored = Some(positions);
+        agent.reloaded = true;
+        (agent, changes)
+    }
+
+    /// Whether this agent's source `name` resumes from saved positions.
+    fn resumes(&self, name: &str) -> bool {
+        self.restored.is_some() && (!self.reloaded || self.restored_has(name))
+    }
+
+    fn restored_has(&self, name: &str) -> bool {
+        self.restored
+            .as_ref()
+            .is_some_and(|c| c.sources.contains_key(name))
+    }
+
     /// Starts one thread per source; they stop when `stop` is set (standard
-    /// input stops at its end).
+    /// input stops at its end). `stdin` is standard input still being read
+    /// for the previous agent, already handed to this one's pipelines by
+    /// [`Sources::hand_over_stdin`]: it is kept, not read again.
     pub fn start_sources(
         &self,
         stop: &Arc<AtomicBool>,
         readiness: &Readiness,
-    ) -> Vec<JoinHandle<()>> {
-        let mut handles = Vec::new();
+        stdin: Option<SharedStdin>,
+    ) -> Sources {
+        let mut sources = Sources {
+            stop: stop.clone(),
+            threads: Vec::new(),
+            stdin,
+        };
         for spec in &self.config.sources {
+            if matches!(spec.kind, SourceKind::Stdin) && sources.stdin.is_some() {
+                continue;
+            }
             let dispatcher = Dispatcher::for_source(spec, &self.pipelines);
             if dispatcher.pipeline_count() == 0 {
                 warn!(source = %spec.name, "no pipeline reads this source; it is not started");
@@ -89,24 +180,36 @@ impl Agent {
             let stop = stop.clone();
             let name = spec.name.clone();
             let max_line = spec.max_line_bytes;
+            let saved = self
+                .restored
+                .as_ref()
+                .and_then(|c| c.sources.get(&spec.name).cloned())
+                .unwrap_or_default();
             let thread = match &spec.kind {
                 SourceKind::File(f) => {
-                    let restored = self.restored.as_ref().map(|c| c.file_positions(&spec.name));
+                    let restored = self
+                        .resumes(&spec.name)
+                        .then(|| self.restored.as_ref().map(|c| c.file_positions(&spec.name)))
+                        .flatten();
                     let tailer = FileTailer::new(&spec.name, f, max_line, restored);
-                    let slot = self.coordinator.register(&spec.name);
+                    let slot = self.coordinator.register_at(&spec.name, saved);
                     let coordinator = self.coordinator.clone();
                     std::thread::Builder::new()
                         .name(format!("source-{name}"))
                         .spawn(move || tailer.run(dispatcher, coordinator, slot, stop))
                 }
-                SourceKind::Stdin => std::thread::Builder::new()
-                    .name(format!("stdin-{name}"))
-                    .spawn(move || stdin::run(dispatcher, &name, max_line)),
+                SourceKind::Stdin => {
+                    let shared = Arc::new(Mutex::new(dispatcher));
+                    sources.stdin = Some((spec.name.clone(), shared.clone()));
+                    std::thread::Builder::new()
+                        .name(format!("stdin-{name}"))
+                        .spawn(move || stdin::run(&shared, &name, max_line))
+                }
                 SourceKind::Kafka(k) => {
                     let ready = readiness.register(&spec.name);
                     let hook = StateHook {
                         coordinator: self.coordinator.clone(),
-                        slot: self.coordinator.register(&spec.name),
+                        slot: self.coordinator.register_at(&spec.name, saved),
                         registry: self.registry.clone(),
                         state: self.config.state.clone(),
                         restored: self
@@ -122,10 +225,75 @@ impl Agent {
                 }
             };
             match thread {
-                Ok(h) => handles.push(h),
+                Ok(h) => sources.threads.push(h),
                 Err(e) => warn!(source = %spec.name, error = %e, "cannot start source thread"),
             }
         }
-        handles
+        sources
     }
+
+    /// The configured source called `name`.
+    pub fn source(&self, name: &str) -> Option<&SourceSpec> {
+        self.config.sources.iter().find(|s| s.name == name)
+    }
+}
+
+/// The running sources of one agent.
+pub struct Sources {
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+    /// Standard input, when read: it cannot be reopened, so a reload hands
+    /// it to the next agent's pipelines instead of restarting it.
+    stdin: Option<SharedStdin>,
+}
+
+/// Standard input's source name and the dispatcher its thread feeds.
+pub type SharedStdin = (String, Arc<Mutex<Dispatcher>>);
+
+impl Sources {
+    /// Stops every source between two batches and waits for it (standard
+    /// input excepted: see [`Sources::hand_over_stdin`]).
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let stdin = t.thread().name().is_some_and(|n| n.starts_with("stdin-"));
+            if !stdin {
+                let _ = t.join();
+            }
+        }
+    }
+
+    /// Hands standard input, still being read, to `next`'s pipelines (or to
+    /// none, when `next` no longer reads it): nothing read is lost.
+    pub fn hand_over_stdin(&mut self, next: &Agent) -> Option<SharedStdin> {
+        let (name, shared) = self.stdin.take()?;
+        let dispatcher = match next.source(&name) {
+            Some(spec) if matches!(spec.kind, SourceKind::Stdin) => {
+                Dispatcher::for_source(spec, &next.pipelines)
+            }
+            _ => {
+                warn!(source = %name, "standard input is no longer configured: its lines are read and dropped");
+                Dispatcher::new(&name, &[], &[], false)
+            }
+        };
+        let mut d = shared.lock();
+        d.flush(Default::default());
+        *d = dispatcher;
+        drop(d);
+        Some((name, shared))
+    }
+}
+
+/// For each metric name, what the rules writing it say (pipeline and rule
+/// specification): equal fingerprints mean the rules did not change.
+fn rule_fingerprints(config: &Config) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for p in &config.pipelines {
+        for r in &p.rules {
+            out.entry(r.metric.clone())
+                .or_default()
+                .push(format!("{}\u{0}{}\u{0}{r:?}", p.name, p.parser.kind));
+        }
+    }
+    out
 }

@@ -8,7 +8,9 @@
 //! [`gates`] compare a rollout's candidate with its baseline from those
 //! metrics (pass, fail or inconclusive).
 //! [`config`] reads and checks the TOML configuration; [`agent`] wires a
-//! configuration into running sources; [`commands`] are the CLI's verbs.
+//! configuration into running sources; [`supervisor`] runs the agent and
+//! replaces it when the configuration is reloaded; [`commands`] are the
+//! CLI's verbs.
 #![deny(missing_docs)]
 
 pub mod agent;
@@ -21,3 +23,4 @@ pub mod metrics;
 pub mod pipeline;
 pub mod source;
 pub mod state;
+pub mod supervisor;

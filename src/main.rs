@@ -25,9 +25,15 @@ enum Command {
         /// that follows the usual system logs.
         #[arg(short, long)]
         config: Option<PathBuf>,
-        /// Address to serve HTTP on [default: the config's, else 127.0.0.1:9898].
-        #[arg(short, long)]
+        /// Address to serve HTTP on: `127.0.0.1:9898`, `:9898` (every
+        /// interface) or `localhost:9898` [default: the config's, else
+        /// 127.0.0.1:9898].
+        #[arg(short, long, value_parser = logtally::http::parse_listen)]
         listen: Option<SocketAddr>,
+        /// Also reload the configuration when its file changes (as with
+        /// SIGHUP or `POST /-/reload`).
+        #[arg(long)]
+        watch_config: bool,
     },
     /// Feed inputs through the pipelines to their end and print the metrics.
     Once {
@@ -65,7 +71,15 @@ fn main() -> ExitCode {
         )
         .init();
     let result = match cli.command {
-        Command::Run { config, listen } => run::run(run::RunArgs { config, listen }),
+        Command::Run {
+            config,
+            listen,
+            watch_config,
+        } => run::run(run::RunArgs {
+            config,
+            listen,
+            watch_config,
+        }),
         Command::Once {
             config,
             format,

@@ -1,20 +1,21 @@
 //! `logtally run`: the agent. Sources feed pipelines; metrics are served
-//! over HTTP until SIGINT or SIGTERM.
+//! over HTTP until SIGINT or SIGTERM; SIGHUP and `POST /-/reload` reload
+//! the configuration.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tracing::info;
 
 use crate::agent::Agent;
-use crate::gates::Gates;
 use crate::http::{bind, router, AppState, Readiness};
 use crate::metrics::SelfMetrics;
 use crate::source::file::discover::Globs;
 use crate::source::spec::SourceKind;
-use crate::state;
+use crate::supervisor::Supervisor;
 
 /// Default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9898";
@@ -25,7 +26,12 @@ pub struct RunArgs {
     pub config: Option<PathBuf>,
     /// Listen address, overriding the configuration's.
     pub listen: Option<SocketAddr>,
+    /// Also reload when the configuration file changes.
+    pub watch_config: bool,
 }
+
+/// How often `--watch-config` looks at the configuration file.
+pub const WATCH_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Runs the agent until a signal stops it.
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -57,58 +63,56 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async move {
         let listener = bind(listen).await?;
-        let stop = Arc::new(AtomicBool::new(false));
         let ready = Arc::new(Readiness::default());
-        let gates = Gates::new(&agent.config.gates, agent.registry.clone());
+        let supervisor = Supervisor::start(
+            args.config.clone(),
+            agent,
+            ready.clone(),
+            tokio::runtime::Handle::current(),
+        );
         let state = AppState {
-            registry: agent.registry.clone(),
+            registry: supervisor.registry(),
             self_metrics,
             ready: ready.clone(),
-            gates: gates.clone(),
-            admin_token: agent.config.server.admin_token.as_deref().map(Arc::from),
+            live: supervisor.live(),
+            reloader: Some(supervisor.clone()),
         };
-        let threads = agent.start_sources(&stop, &ready);
-        let checkpointer = agent.config.state.clone().map(|spec| {
-            let (c, r, s) = (
-                agent.coordinator.clone(),
-                agent.registry.clone(),
-                stop.clone(),
-            );
-            std::thread::spawn(move || state::run_checkpointer(spec, c, r, s))
-        });
-        let sampler = tokio::spawn(gates.run(stop.clone()));
+        let stop = Arc::new(AtomicBool::new(false));
+        if args.watch_config {
+            let (s, stop) = (supervisor.clone(), stop.clone());
+            std::thread::Builder::new()
+                .name("config-watch".into())
+                .spawn(move || s.watch_file(WATCH_INTERVAL, stop))?;
+        }
+        tokio::spawn(reload_on_hangup(supervisor.clone()));
         ready.set_started();
-        info!(address = %listener.local_addr()?, "serving /metrics, /healthz, /ready and /v1/gates");
+        info!(address = %listener.local_addr()?, "serving /metrics, /healthz, /ready, /-/reload and /v1/gates");
         axum::serve(listener, router(state))
             .with_graceful_shutdown(shutdown_signal())
             .await?;
         info!("stopping");
         stop.store(true, Ordering::Relaxed);
-        sampler.abort();
-        for t in threads {
-            // File sources notice `stop` within one poll interval; standard
-            // input may block, and ends with the process.
-            if t.thread()
-                .name()
-                .is_some_and(|n| n.starts_with("source-") || n.starts_with("kafka-"))
-                && !t.is_finished()
-            {
-                let _ = tokio::task::spawn_blocking(move || t.join()).await;
-            }
-        }
-        if let Some(c) = checkpointer {
-            let _ = tokio::task::spawn_blocking(move || c.join()).await;
-        }
-        if let Some(spec) = &agent.config.state {
-            // The last checkpoint, with every source stopped.
-            let mut last = None;
-            match state::write_if_changed(spec, &agent.coordinator, &agent.registry, &mut last) {
-                Ok(()) => info!(dir = %spec.dir.display(), "final checkpoint written"),
-                Err(e) => tracing::warn!(error = %e, "final checkpoint failed"),
-            }
-        }
+        tokio::task::spawn_blocking(move || supervisor.shutdown()).await?;
         anyhow::Ok(())
     })
+}
+
+/// Reloads the configuration on every SIGHUP, as `systemctl reload` and
+/// logrotate's `postrotate` hooks expect.
+async fn reload_on_hangup(supervisor: Arc<Supervisor>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hup = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGHUP: reload with POST /-/reload");
+            return;
+        }
+    };
+    while hup.recv().await.is_some() {
+        info!("SIGHUP received: reloading the configuration");
+        let s = supervisor.clone();
+        let _ = tokio::task::spawn_blocking(move || s.reload_now()).await;
+    }
 }
 
 async fn shutdown_signal() {

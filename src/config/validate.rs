@@ -139,16 +139,15 @@ fn entries<'v, 'i>(
 }
 
 fn check_server(r: &mut Reporter<'_>, raw: ServerConfig) -> ServerSpec {
-    let listen = raw.listen.and_then(|l| match l.get_ref().parse() {
-        Ok(a) => Some(a),
-        Err(_) => {
-            r.at(
-                l.span(),
-                format!("`{}` is not an address such as 127.0.0.1:9898", l.get_ref()),
-            );
-            None
-        }
-    });
+    let listen = raw
+        .listen
+        .and_then(|l| match crate::http::parse_listen(l.get_ref()) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                r.at(l.span(), e);
+                None
+            }
+        });
     let admin_token = raw.admin_token.and_then(|t| {
         if t.get_ref().trim().is_empty() {
             r.at(t.span(), "admin_token must not be empty");

@@ -55,6 +55,35 @@ pub struct Gate {
     state: Mutex<GateState>,
 }
 
+impl Gate {
+    /// A gate with no history yet.
+    fn new(spec: &GateSpec, started: f64) -> Self {
+        let history = (spec.backend == GateBackend::Local).then(|| {
+            let cap = (spec.retention.as_secs_f64() / spec.sample_interval.as_secs_f64()).ceil()
+                as usize
+                + 2;
+            History::new(
+                history::Source {
+                    events: spec.events.clone(),
+                    exposures: spec.exposures.clone(),
+                    label: spec.label.clone(),
+                },
+                cap,
+                started,
+            )
+        });
+        Gate {
+            spec: spec.clone(),
+            state: Mutex::new(GateState {
+                history,
+                samples: 0,
+                reset_at: None,
+                last: None,
+            }),
+        }
+    }
+}
+
 struct GateState {
     /// Local backend only.
     history: Option<History>,
@@ -68,7 +97,7 @@ struct GateState {
 
 /// Every gate.
 pub struct Gates {
-    gates: Vec<Gate>,
+    gates: Vec<Arc<Gate>>,
     registry: Arc<Registry>,
     started: f64,
 }
@@ -76,50 +105,46 @@ pub struct Gates {
 impl Gates {
     /// The gates of a configuration, reading `registry`.
     pub fn new(specs: &[GateSpec], registry: Arc<Registry>) -> Arc<Self> {
+        Self::carry_over(specs, registry, None)
+    }
+
+    /// The gates of a reloaded configuration: a gate whose specification
+    /// did not change keeps its history, samples and reset time from
+    /// `previous`; the others start afresh.
+    pub fn carry_over(
+        specs: &[GateSpec],
+        registry: Arc<Registry>,
+        previous: Option<&Gates>,
+    ) -> Arc<Self> {
         let started = now();
         let gates = specs
             .iter()
             .map(|spec| {
-                let history = (spec.backend == GateBackend::Local).then(|| {
-                    let cap = (spec.retention.as_secs_f64() / spec.sample_interval.as_secs_f64())
-                        .ceil() as usize
-                        + 2;
-                    History::new(
-                        history::Source {
-                            events: spec.events.clone(),
-                            exposures: spec.exposures.clone(),
-                            label: spec.label.clone(),
-                        },
-                        cap,
-                        started,
-                    )
-                });
-                Gate {
-                    spec: spec.clone(),
-                    state: Mutex::new(GateState {
-                        history,
-                        samples: 0,
-                        reset_at: None,
-                        last: None,
-                    }),
+                let kept = previous.and_then(|p| p.gates.iter().find(|g| g.spec == *spec));
+                match kept {
+                    Some(g) => g.clone(),
+                    None => Arc::new(Gate::new(spec, started)),
                 }
             })
             .collect();
         Arc::new(Self {
             gates,
             registry,
-            started,
+            started: previous.map_or(started, |p| p.started),
         })
     }
 
     /// Every gate, in configuration order.
-    pub fn all(&self) -> &[Gate] {
+    pub fn all(&self) -> &[Arc<Gate>] {
         &self.gates
     }
 
     /// The gate called `name`.
     pub fn get(&self, name: &str) -> Option<&Gate> {
-        self.gates.iter().find(|g| g.spec.name == name)
+        self.gates
+            .iter()
+            .find(|g| g.spec.name == name)
+            .map(|g| &**g)
     }
 
     /// Takes one sample of every local gate at `at`.

@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::stats::Rule;
 
 /// A checked gate.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GateSpec {
     /// Unique name.
     pub name: String,

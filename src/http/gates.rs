@@ -32,7 +32,8 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 }
 
 fn not_found(s: &AppState, name: &str) -> Response {
-    let known: Vec<&str> = s.gates.all().iter().map(|g| g.spec.name.as_str()).collect();
+    let gates = s.gates();
+    let known: Vec<&str> = gates.all().iter().map(|g| g.spec.name.as_str()).collect();
     error(
         StatusCode::NOT_FOUND,
         format!("no gate is called `{name}` (gates: {})", known.join(", ")),
@@ -45,7 +46,7 @@ fn not_ready(s: &AppState) -> Option<Response> {
 
 async fn list(State(s): State<AppState>) -> Response {
     let gates: Vec<Value> = s
-        .gates
+        .gates()
         .all()
         .iter()
         .map(|g| {
@@ -108,10 +109,11 @@ async fn evaluate(s: &AppState, name: &str, o: Overrides) -> Result<Report, Resp
     if let Some(r) = not_ready(s) {
         return Err(r);
     }
-    let Some(i) = s.gates.index(name) else {
+    let gates = s.gates();
+    let Some(i) = gates.index(name) else {
         return Err(not_found(s, name));
     };
-    s.gates.evaluate(i, o).await.map_err(|e| match e {
+    gates.evaluate(i, o).await.map_err(|e| match e {
         EvalError::NotReady => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
         e => error(StatusCode::BAD_GATEWAY, e.to_string()),
     })
@@ -132,8 +134,8 @@ async fn one(
     }
 }
 
-fn authorized(s: &AppState, headers: &HeaderMap, token_in_body: Option<&str>) -> bool {
-    let Some(want) = s.admin_token.as_deref() else {
+pub(super) fn authorized(s: &AppState, headers: &HeaderMap, token_in_body: Option<&str>) -> bool {
+    let Some(want) = s.admin_token() else {
         return true;
     };
     let given = headers
@@ -149,7 +151,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn unauthorized() -> Response {
+pub(super) fn unauthorized() -> Response {
     (
         StatusCode::UNAUTHORIZED,
         [(header::WWW_AUTHENTICATE, "Bearer")],
@@ -166,14 +168,15 @@ async fn reset(
     if let Some(r) = not_ready(&s) {
         return r;
     }
-    let Some(gate) = s.gates.get(&name) else {
+    let gates = s.gates();
+    let Some(gate) = gates.get(&name) else {
         return not_found(&s, &name);
     };
     if !authorized(&s, &headers, None) {
         return unauthorized();
     }
     let t = now();
-    s.gates.reset(gate, t);
+    gates.reset(gate, t);
     Json(json!({
         "gate": name,
         "reset_at": crate::gates::evaluate::rfc3339(t),
@@ -235,7 +238,8 @@ async fn flagger(
             }
         }
     };
-    let Some(gate) = s.gates.get(&name) else {
+    let gates = s.gates();
+    let Some(gate) = gates.get(&name) else {
         return not_found(&s, &name);
     };
     // Informational hooks never hold a rollout, even while starting.
@@ -263,7 +267,7 @@ async fn flagger(
         if !authorized(&s, &headers, md.get("token").map(String::as_str)) {
             return unauthorized();
         }
-        s.gates.reset(gate, now());
+        gates.reset(gate, now());
     }
     let (proceed_on, meaning): (fn(Verdict) -> bool, &str) = match hook.as_str() {
         "pre-rollout" => (|v| v != Verdict::Fail, "new experiment started; 200 unless fail"),

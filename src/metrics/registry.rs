@@ -177,6 +177,20 @@ impl Registry {
             .clone()
     }
 
+    /// Removes every family for which `keep` says no (a reload dropping or
+    /// redefining the rules that wrote them); returns their names.
+    pub fn retain(&self, mut keep: impl FnMut(&Family) -> bool) -> Vec<String> {
+        let mut removed = Vec::new();
+        self.families.write().retain(|name, f| {
+            let k = keep(f);
+            if !k {
+                removed.push(name.clone());
+            }
+            k
+        });
+        removed
+    }
+
     /// Every family, sorted by name.
     pub fn families(&self) -> Vec<Arc<Family>> {
         self.families.read().values().cloned().collect()

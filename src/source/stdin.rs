@@ -1,19 +1,42 @@
 //! Standard input as a source: read to its end, line by line.
 
+use parking_lot::Mutex;
 use tracing::{info, warn};
 
+use super::framing::Framer;
 use super::Dispatcher;
 
-/// Reads standard input to its end on the calling thread.
-pub fn run(mut dispatcher: Dispatcher, name: &str, max_line: usize) {
+/// Reads standard input to its end on the calling thread, feeding whichever
+/// dispatcher `shared` holds when a chunk arrives: a configuration reload
+/// swaps it between two chunks, and the line cut by a chunk's end stays in
+/// the framer, so every line is read once.
+pub fn run(shared: &Mutex<Dispatcher>, name: &str, max_line: usize) {
     let stdin = std::io::stdin();
-    let mut lock = stdin.lock();
+    let mut input = stdin.lock();
+    let mut framer = Framer::new(max_line);
+    let mut lines = 0;
     info!(source = name, "reading standard input");
-    match dispatcher.read_all(&mut lock, max_line) {
-        Ok(c) => info!(source = name, lines = c.lines, "standard input closed"),
-        Err(e) => {
-            dispatcher.read_error();
-            warn!(source = name, error = %e, "reading standard input failed");
+    loop {
+        let n = match framer.fill(&mut input) {
+            Ok(n) => n,
+            Err(e) => {
+                shared.lock().read_error();
+                warn!(source = name, error = %e, "reading standard input failed");
+                return;
+            }
+        };
+        let mut d = shared.lock();
+        if n == 0 {
+            framer.finish(|l| d.line(l));
+        } else {
+            framer.lines(|l| d.line(l));
+        }
+        let c = framer.take_counts();
+        lines += c.lines;
+        d.flush(c);
+        if n == 0 {
+            info!(source = name, lines, "standard input closed");
+            return;
         }
     }
 }

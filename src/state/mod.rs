@@ -73,6 +73,27 @@ impl Coordinator {
         slot
     }
 
+    /// The slot of the source called `name`, already holding `positions`
+    /// (where a reloaded source resumes), so that a checkpoint taken before
+    /// its first batch still knows where it stands.
+    pub fn register_at(&self, name: &str, positions: Vec<Position>) -> PositionSlot {
+        let slot = self.register(name);
+        slot.publish(positions);
+        slot
+    }
+
+    /// Forgets every source's slot (their sources have stopped; a reload
+    /// registers the new ones).
+    pub fn release_all(&self) {
+        self.slots.lock().clear();
+    }
+
+    /// Keeps checkpoints from being written while held (a reload swapping
+    /// the sources).
+    pub fn hold_checkpoints(&self) -> parking_lot::MutexGuard<'_, ()> {
+        self.writing.lock()
+    }
+
     /// Held while a batch of lines is applied and its positions published.
     pub fn batch(&self) -> RwLockReadGuard<'_, ()> {
         self.gate.read()
