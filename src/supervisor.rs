@@ -157,6 +157,9 @@ impl Supervisor {
                 return Err(errors);
             }
         };
+        for w in &config.warnings {
+            warn!(warning = %w, "configuration");
+        }
         let changes = self.swap(config);
         counter!(RELOADS, "result" => "success").increment(1);
         gauge!(RELOAD_SUCCESSFUL).set(1.0);

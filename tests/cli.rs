@@ -383,3 +383,70 @@ fn the_readme_configuration_example_checks() {
     let out = cfg.check();
     assert_success(&out);
 }
+
+#[test]
+fn check_warns_about_a_source_no_pipeline_reads() {
+    let cfg = ConfigDir::with(
+        "unread.toml",
+        r#"[[sources]]
+name = "app"
+type = "file"
+include = ["/tmp/app/*.log"]
+
+[[sources]]
+name = "forgotten"
+type = "file"
+include = ["/tmp/other/*.log"]
+
+[[pipelines]]
+name = "p"
+sources = ["app"]
+parser = "logfmt"
+
+[[pipelines.rules]]
+metric = "lines_total"
+type = "counter"
+"#,
+    );
+    let out = cfg.check();
+    assert_success(&out);
+    let err = stderr_of(&out);
+    let f = cfg.file().display().to_string();
+    assert!(
+        err.contains(&format!("warning: {f}:6:1:"))
+            && err.contains("no pipeline reads source `forgotten`"),
+        "{err}"
+    );
+    assert!(!err.contains("source `app`"), "{err}");
+}
+
+/// The built-in configuration declares zero series only where its rules can
+/// see events: SSH logins from the auth and syslog logs, never kern.log.
+#[test]
+fn built_in_zero_series_only_for_logs_that_can_hold_them() {
+    let dir = ConfigDir::with("empty.log", "");
+    let system = concat!(env!("CARGO_MANIFEST_DIR"), "/pipelines/system.toml");
+    let scrape = |source: &str| {
+        let out = run_cmd(&["once", "--config", system, "--source", source, dir.arg()]);
+        assert_success(&out);
+        stdout_of(&out)
+    };
+    let kern = scrape("kern");
+    assert!(!kern.contains("ssh_logins_total{"), "{kern}");
+    let auth = scrape("auth");
+    assert_eq!(
+        value(
+            &auth,
+            r#"ssh_logins_total{log="auth",method="password",result="Failed"}"#
+        ),
+        Some(0.0),
+        "{auth}"
+    );
+    let check = run_cmd(&["check", "--config", system]);
+    assert_success(&check);
+    assert!(
+        !stderr_of(&check).contains("warning"),
+        "{}",
+        stderr_of(&check)
+    );
+}

@@ -4,11 +4,15 @@ use std::path::Path;
 
 use super::load;
 
-/// Checks the file; prints a summary on success or every error on failure.
+/// Checks the file; prints a summary (and any warnings) on success or
+/// every error on failure.
 /// Returns the process exit code.
 pub fn check(path: &Path) -> i32 {
     match load(Some(path)) {
         Ok(c) => {
+            for w in &c.warnings {
+                eprintln!("warning: {w}");
+            }
             let rules: usize = c.pipelines.iter().map(|p| p.rules.len()).sum();
             let gates = match c.gates.len() {
                 0 => String::new(),

@@ -41,6 +41,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         .or(config.server.listen)
         .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default address"));
     info!(config = %config.origin.display(), "configuration loaded");
+    for w in &config.warnings {
+        tracing::warn!(warning = %w, "configuration");
+    }
     for s in &config.sources {
         match &s.kind {
             SourceKind::File(f) => {

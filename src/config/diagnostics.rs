@@ -63,6 +63,7 @@ pub struct Reporter<'a> {
     src: &'a str,
     root: Option<&'a Spanned<DeTable<'a>>>,
     errors: Vec<ConfigError>,
+    warnings: Vec<ConfigError>,
 }
 
 impl<'a> Reporter<'a> {
@@ -73,6 +74,7 @@ impl<'a> Reporter<'a> {
             src,
             root: None,
             errors: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -82,20 +84,39 @@ impl<'a> Reporter<'a> {
         self
     }
 
+    /// Records a warning at `span`: the configuration still loads.
+    pub fn warn_at(&mut self, span: Range<usize>, message: impl Into<String>) {
+        let w = self.located(span, message.into());
+        self.warnings.push(w);
+    }
+
+    /// The warnings recorded, in file order.
+    pub fn take_warnings(&mut self) -> Vec<ConfigError> {
+        let mut w = std::mem::take(&mut self.warnings);
+        w.sort_by_key(|e| (e.line, e.column));
+        w
+    }
+
     /// Records an error at `span` (byte range in the file).
     pub fn at(&mut self, span: Range<usize>, message: impl Into<String>) {
+        let e = self.located(span, message.into());
+        self.errors.push(e);
+    }
+
+    /// `message` at `span`, with its file, line, column and key.
+    fn located(&self, span: Range<usize>, message: String) -> ConfigError {
         let (line, column) = line_col(self.src, span.start);
         let key = self
             .root
             .map(|r| key_at(r.get_ref(), span.start))
             .unwrap_or_default();
-        self.errors.push(ConfigError {
+        ConfigError {
             file: self.file.to_path_buf(),
             line,
             column,
             key,
-            message: message.into(),
-        });
+            message,
+        }
     }
 
     /// Records an error about the file as a whole.

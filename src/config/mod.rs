@@ -47,6 +47,8 @@ pub struct Config {
     pub gates: Vec<GateSpec>,
     /// `[state]`, when checkpoints are kept.
     pub state: Option<StateSpec>,
+    /// What loads but is likely a mistake, with file, line and column.
+    pub warnings: Vec<ConfigError>,
 }
 
 /// `[server]`.

@@ -88,8 +88,17 @@ pub(super) fn check(src: &str, origin: &Path) -> Result<Config, ConfigErrors> {
             ),
         }
     }
+    let spans: Vec<Range<usize>> = sources.iter().map(|(_, span)| span.clone()).collect();
     let sources = check_source_names(&mut r, sources);
     let pipelines = check_pipelines(&mut r, &sources, pipelines);
+    for (s, span) in sources.iter().zip(spans) {
+        if !pipelines.iter().any(|p| p.sources.contains(&s.name)) {
+            r.warn_at(
+                span,
+                format!("no pipeline reads source `{}`: it is not started", s.name),
+            );
+        }
+    }
     let gates = super::gates::check_all(&mut r, gates, &sources, &pipelines);
     if pipelines.is_empty() && r.is_clean() {
         r.whole("no `[[pipelines]]`: nothing would be counted");
@@ -104,6 +113,7 @@ pub(super) fn check(src: &str, origin: &Path) -> Result<Config, ConfigErrors> {
         pipelines,
         state,
         gates,
+        warnings: r.take_warnings(),
     })
 }
 
