@@ -11,7 +11,7 @@
 //! Counts per poll are drawn directly (Poisson increments), not event by
 //! event, so this runs in a few seconds in a debug build.
 
-use logtally::gates::stats::{decide, Direction, Mode, Rule, Side, Verdict};
+use logtally::gates::stats::{decide, sliding_window, Direction, Mode, Rule, Side, Verdict};
 
 /// xorshift64* : small, seeded, good enough for Monte Carlo here.
 struct Rng(u64);
@@ -171,4 +171,72 @@ fn twice_the_rate_fails_and_reports_the_events_needed() {
         );
         assert!(power >= 0.9, "power {power}");
     }
+}
+
+/// One experiment of `polls` polls judged over a sliding window of
+/// `window` polls, as a gate with `window = "15m"` polled every minute is:
+/// with `corrected`, through [`sliding_window`] (starts snapped to half
+/// windows, the error level spent over them); without, the last `window`
+/// polls at the configured confidence. True when it was ever judged fail.
+fn sliding_experiment(
+    rng: &mut Rng,
+    rule: &Rule,
+    (polls, window): (usize, usize),
+    per_poll: f64,
+    ratio: f64,
+    corrected: bool,
+) -> bool {
+    // Cumulative counts after each poll, from 0 at poll 0.
+    let (mut b, mut c) = (vec![0.0], vec![0.0]);
+    for t in 1..=polls {
+        b.push(b[t - 1] + rng.poisson(per_poll));
+        c.push(c[t - 1] + rng.poisson(per_poll * ratio));
+        let (start, confidence) = if corrected {
+            let (s, conf) = sliding_window(window as f64, Some(0.0), t as f64, rule.confidence);
+            (s.max(0.0) as usize, conf)
+        } else {
+            (t.saturating_sub(window), rule.confidence)
+        };
+        let side = |v: &[f64]| Side {
+            events: v[t] - v[start],
+            exposures: (t - start) as f64,
+        };
+        let r = Rule {
+            confidence,
+            ..*rule
+        };
+        if decide(&r, side(&b), side(&c)).verdict == Verdict::Fail {
+            return true;
+        }
+    }
+    false
+}
+
+#[test]
+fn a_sliding_window_polled_all_experiment_long_keeps_the_error_level() {
+    // A 15-poll window polled 300 times, equal rates, allowed = 1: judged
+    // over the last 15 polls at 99% each time, disjoint windows are 20
+    // fresh tries; with the level spent over snapped starts, the whole
+    // experiment stays within 1%.
+    const RUNS: usize = 2_000;
+    let r = rule(1.0);
+    let rate = |corrected: bool, ratio: f64, seed: u64| {
+        let mut rng = Rng(seed);
+        let n = (0..RUNS)
+            .filter(|_| sliding_experiment(&mut rng, &r, (300, 15), 4.0, ratio, corrected))
+            .count();
+        n as f64 / RUNS as f64
+    };
+    let naive = rate(false, 1.0, 0x5eed_0005);
+    let corrected = rate(true, 1.0, 0x5eed_0005);
+    let power = rate(true, 2.0, 0x5eed_0006);
+    println!(
+        "sliding 15-poll window over 300 polls, equal rates: {:.2}% ever fail uncorrected, {:.2}% corrected; candidate at 2x: fail in {:.1}%",
+        naive * 100.0,
+        corrected * 100.0,
+        power * 100.0
+    );
+    assert!(corrected <= 0.01, "corrected false-fail rate {corrected}");
+    assert!(corrected < naive, "{corrected} vs {naive}");
+    assert!(power >= 0.9, "power {power}");
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::history::History;
-use super::stats::{decide, Direction, Mode, Side, Verdict};
+use super::stats::{decide, sliding_window, Direction, Mode, Rule, Side, Verdict};
 use crate::gates::spec::{GateBackend, GateSpec, GateWindow};
 
 /// Name of the statistical method, as reported.
@@ -129,14 +129,18 @@ pub fn sides<'a>(spec: &'a GateSpec, o: &'a Overrides) -> (&'a str, &'a str) {
 pub fn report(
     spec: &GateSpec,
     o: &Overrides,
-    (start, end, kind): (f64, f64, &'static str),
+    (start, end, kind, confidence): (f64, f64, &'static str, f64),
     baseline: Side,
     candidate: Side,
     freshness: Option<f64>,
     missing: Option<String>,
 ) -> Report {
     let (bv, cv) = sides(spec, o);
-    let mut d = decide(&spec.rule, baseline, candidate);
+    let rule = Rule {
+        confidence,
+        ..spec.rule
+    };
+    let mut d = decide(&rule, baseline, candidate);
     if let Some(reason) = missing {
         d.verdict = Verdict::Inconclusive;
         d.reason = reason;
@@ -153,7 +157,7 @@ pub fn report(
         verdict: d.verdict,
         reason: d.reason,
         method: METHOD,
-        confidence: spec.rule.confidence,
+        confidence,
         mode: spec.rule.mode,
         direction: spec.rule.direction,
         backend: match spec.backend {
@@ -186,22 +190,29 @@ pub fn report(
     }
 }
 
-/// The window start and kind for a gate, given when its experiment began.
+/// The window evaluated for a gate, given when its experiment began: its
+/// start, its kind, and the confidence it is judged at (the configured one,
+/// except for sliding windows: see [`sliding_window`]).
 pub fn window_start(
     spec: &GateSpec,
     o: &Overrides,
     experiment_start: Option<f64>,
     now: f64,
-) -> (Option<f64>, &'static str) {
+) -> (Option<f64>, &'static str, f64) {
+    let confidence = spec.rule.confidence;
     if let Some(s) = o.start {
-        return (Some(s), "query");
+        return (Some(s), "query", confidence);
     }
+    let sliding = |w: Duration| {
+        let (start, c) = sliding_window(w.as_secs_f64(), experiment_start, now, confidence);
+        (Some(start), "sliding", c)
+    };
     if let Some(w) = o.window {
-        return (Some(now - w.as_secs_f64()), "sliding");
+        return sliding(w);
     }
     match spec.window {
-        GateWindow::Sliding(w) => (Some(now - w.as_secs_f64()), "sliding"),
-        GateWindow::Experiment => (experiment_start, "experiment"),
+        GateWindow::Sliding(w) => sliding(w),
+        GateWindow::Experiment => (experiment_start, "experiment", confidence),
     }
 }
 
@@ -230,13 +241,13 @@ pub fn evaluate_local(
             before.at
         }),
     };
-    let (start, kind) = window_start(spec, o, experiment_start, end);
+    let (start, kind, confidence) = window_start(spec, o, experiment_start, end);
     let freshness = latest.changed_at.map(|c| now - c);
     let Some(start) = start else {
         return report(
             spec,
             o,
-            (end, end, kind),
+            (end, end, kind, confidence),
             Side::default(),
             Side::default(),
             freshness,
@@ -257,7 +268,7 @@ pub fn evaluate_local(
     report(
         spec,
         o,
-        (first.at, end, kind),
+        (first.at, end, kind, confidence),
         diff(bv),
         diff(cv),
         freshness,

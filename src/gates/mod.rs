@@ -188,7 +188,7 @@ impl Gates {
         };
         let spec = &gate.spec;
         let experiment_start = Some(reset_at.unwrap_or(self.started));
-        let (start, kind) = evaluate::window_start(spec, o, experiment_start, t);
+        let (start, kind, confidence) = evaluate::window_start(spec, o, experiment_start, t);
         let start = start.unwrap_or(t);
         let seconds = (t - start).max(0.001);
         let client = prometheus::Client::new(url);
@@ -211,7 +211,7 @@ impl Gates {
         Ok(evaluate::report(
             spec,
             o,
-            (start, t, kind),
+            (start, t, kind, confidence),
             b.unwrap_or_default(),
             c.unwrap_or_default(),
             fresh,

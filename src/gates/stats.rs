@@ -229,6 +229,31 @@ pub fn decide(rule: &Rule, baseline: Side, candidate: Side) -> Decision {
     d
 }
 
+/// Where a sliding window of `w` seconds evaluated at `now` starts, and the
+/// confidence it is judged at, so that polling it for as long as the
+/// experiment runs keeps the gate's error level.
+///
+/// A confidence sequence is valid at every look for counts from one fixed
+/// start; a window that slides starts somewhere new at each look, and
+/// disjoint windows are independent tries. So window starts are snapped to
+/// a grid of `w/2` from `origin` (the experiment's start): start `j` serves
+/// every look with `now − w` in `[origin + j·w/2, origin + (j+1)·w/2)`, so
+/// the window spans between `w` and `1.5·w`, and one confidence sequence
+/// covers all the looks that use it. Start `j` is judged at error level
+/// `α / ((j+1)(j+2))`; these sum to `α` over all starts, so the chance of a
+/// false verdict over the whole experiment stays below `α` however often it
+/// is polled. Without an `origin`, the window is the last `w` at level `α/2`.
+pub fn sliding_window(w: f64, origin: Option<f64>, now: f64, confidence: f64) -> (f64, f64) {
+    let alpha = 1.0 - confidence;
+    let Some(origin) = origin else {
+        return (now - w, 1.0 - alpha / 2.0);
+    };
+    let step = (w / 2.0).max(f64::MIN_POSITIVE);
+    let j = ((now - w - origin) / step).floor().max(0.0);
+    let start = origin + j * step;
+    (start, 1.0 - alpha / ((j + 1.0) * (j + 2.0)))
+}
+
 /// The beta-binomial mixture confidence sequence for a binomial proportion
 /// after `s` successes in `n` trials, at error level `alpha`: the `p` with
 /// `M_n(p) < 1/alpha`. Counts may be fractional (Prometheus `increase()`).
@@ -523,5 +548,41 @@ mod tests {
         let d = decide(&r, side(0.0, 1000.0), side(30.0, 1000.0));
         assert_eq!(d.verdict, Verdict::Fail);
         assert!(!d.evidence_met);
+    }
+}
+
+#[cfg(test)]
+mod sliding_tests {
+    use super::sliding_window;
+
+    #[test]
+    fn sliding_starts_snap_to_half_windows_and_spend_the_level() {
+        // Younger than the window: the experiment window, at α/2.
+        let (s, c) = sliding_window(60.0, Some(1000.0), 1030.0, 0.99);
+        assert_eq!(s, 1000.0);
+        assert!((c - 0.995).abs() < 1e-12);
+        // One window and a bit: still start 0.
+        let (s, _) = sliding_window(60.0, Some(1000.0), 1089.0, 0.99);
+        assert_eq!(s, 1000.0);
+        // now − w = 1030 → start 1 (1030), level α/6.
+        let (s, c) = sliding_window(60.0, Some(1000.0), 1090.0, 0.99);
+        assert_eq!(s, 1030.0);
+        assert!((c - (1.0 - 0.01 / 6.0)).abs() < 1e-12);
+        // The window spans between w and 1.5·w.
+        for now in (1060..5000).step_by(7) {
+            let now = now as f64;
+            let (s, _) = sliding_window(60.0, Some(1000.0), now, 0.99);
+            assert!(now - s >= 60.0 && now - s < 90.0, "{now}: {s}");
+        }
+        // The levels over every start sum to at most α.
+        let spent: f64 = (0..100_000)
+            .map(|j| {
+                let now = 1000.0 + 60.0 + 30.0 * j as f64;
+                1.0 - sliding_window(60.0, Some(1000.0), now, 0.99).1
+            })
+            .sum();
+        assert!(spent <= 0.01 && spent > 0.0099, "{spent}");
+        // No origin: the last w, at α/2.
+        assert_eq!(sliding_window(60.0, None, 500.0, 0.99).0, 440.0);
     }
 }
