@@ -76,7 +76,7 @@ fn reloads_while_a_writer_appends_count_every_line_once() {
     // Each reload also adds or drops a rule that the counted one does not
     // depend on, so the pipeline really is rebuilt.
     let other = |i: usize| {
-        let extra = if i % 2 == 0 {
+        let extra = if i.is_multiple_of(2) {
             "[[pipelines.rules]]\nmetric = \"errors_total\"\ntype = \"counter\"\nwhen = [{ field = \"level\", equals = \"error\" }]\n"
         } else {
             ""
@@ -99,7 +99,7 @@ fn reloads_while_a_writer_appends_count_every_line_once() {
     };
     for i in 0..10 {
         write(dir.file(), &other(i));
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             hangup(&agent);
         } else {
             let (status, body) = agent.try_post("/-/reload", "", None).unwrap();
