@@ -4,7 +4,7 @@
 mod common;
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -41,6 +41,23 @@ type = "counter"
 help = "Lines."
 "#;
 
+const ERRORS_RULE: &str = r#"
+[[pipelines.rules]]
+metric = "errors_total"
+type = "counter"
+when = [{ field = "level", equals = "error" }]
+"#;
+
+/// A directory with the configuration of [`config`] (no extra source) over
+/// `rules`, its `logs/` folder, and the log `logs/app.log` holding `first`.
+fn app(rules: &str, first: &str) -> (ConfigDir, PathBuf) {
+    let dir = ConfigDir::new("logtally.toml", |d| config(d, "", rules));
+    std::fs::create_dir(dir.join("logs")).unwrap();
+    let log = dir.join("logs/app.log");
+    write(&log, first);
+    (dir, log)
+}
+
 fn hangup(agent: &Agent) {
     let pid = agent.child.id().to_string();
     assert!(Command::new("kill")
@@ -68,19 +85,12 @@ fn wait_reloads(agent: &Agent, result: &str, n: f64) -> String {
 
 #[test]
 fn reloads_while_a_writer_appends_count_every_line_once() {
-    let dir = ConfigDir::new("logtally.toml", |d| config(d, "", LINES_RULE));
-    std::fs::create_dir(dir.join("logs")).unwrap();
-    let log = dir.join("logs/app.log");
-    write(&log, "");
+    let (dir, log) = app(LINES_RULE, "");
     let agent = dir.start();
     // Each reload also adds or drops a rule that the counted one does not
     // depend on, so the pipeline really is rebuilt.
     let other = |i: usize| {
-        let extra = if i.is_multiple_of(2) {
-            "[[pipelines.rules]]\nmetric = \"errors_total\"\ntype = \"counter\"\nwhen = [{ field = \"level\", equals = \"error\" }]\n"
-        } else {
-            ""
-        };
+        let extra = if i.is_multiple_of(2) { ERRORS_RULE } else { "" };
         config(dir.path(), "", &format!("{LINES_RULE}{extra}"))
     };
     const WRITES: usize = 200;
@@ -129,24 +139,11 @@ fn reloads_while_a_writer_appends_count_every_line_once() {
 
 #[test]
 fn rules_and_sources_added_changed_and_removed() {
-    let dir = ConfigDir::new("logtally.toml", |d| {
-        config(
-            d,
-            "",
-            &format!(
-                "{LINES_RULE}
-[[pipelines.rules]]
-metric = \"errors_total\"
-type = \"counter\"
-when = [{{ field = \"level\", equals = \"error\" }}]
-"
-            ),
-        )
-    });
-    std::fs::create_dir(dir.join("logs")).unwrap();
+    let (dir, log) = app(
+        &format!("{LINES_RULE}{ERRORS_RULE}"),
+        "level=info\nlevel=error\nlevel=warn\n",
+    );
     std::fs::create_dir(dir.join("more")).unwrap();
-    let log = dir.join("logs/app.log");
-    write(&log, "level=info\nlevel=error\nlevel=warn\n");
     let agent = dir.start();
     agent.wait_for("first lines", |m| {
         value(m, "lines_total") == Some(3.0) && value(m, "errors_total") == Some(1.0)
@@ -154,6 +151,18 @@ when = [{{ field = \"level\", equals = \"error\" }}]
 
     // lines_total unchanged; errors_total redefined; warnings_total new;
     // a second source added.
+    let errors_or_fatal = r#"
+[[pipelines.rules]]
+metric = "errors_total"
+type = "counter"
+when = [{ field = "level", matches = "^(error|fatal)$" }]
+"#;
+    let warnings = r#"
+[[pipelines.rules]]
+metric = "warnings_total"
+type = "counter"
+when = [{ field = "level", equals = "warn" }]
+"#;
     let second = format!(
         "[[sources]]\nname = \"more\"\ntype = \"file\"\ninclude = [\"{}/more/*.log\"]\nstart_at = \"beginning\"\npoll_interval = \"50ms\"\n",
         dir.path().display()
@@ -163,19 +172,7 @@ when = [{{ field = \"level\", equals = \"error\" }}]
         &config(
             dir.path(),
             &second,
-            &format!(
-                "{LINES_RULE}
-[[pipelines.rules]]
-metric = \"errors_total\"
-type = \"counter\"
-when = [{{ field = \"level\", matches = \"^(error|fatal)$\" }}]
-
-[[pipelines.rules]]
-metric = \"warnings_total\"
-type = \"counter\"
-when = [{{ field = \"level\", equals = \"warn\" }}]
-"
-            ),
+            &format!("{LINES_RULE}{errors_or_fatal}{warnings}"),
         ),
     );
     let (status, body) = agent.try_post("/-/reload", "", None).unwrap();
@@ -195,18 +192,7 @@ when = [{{ field = \"level\", equals = \"warn\" }}]
     // The second source and warnings_total removed.
     write(
         dir.file(),
-        &config(
-            dir.path(),
-            "",
-            &format!(
-                "{LINES_RULE}
-[[pipelines.rules]]
-metric = \"errors_total\"
-type = \"counter\"
-when = [{{ field = \"level\", matches = \"^(error|fatal)$\" }}]
-"
-            ),
-        ),
+        &config(dir.path(), "", &format!("{LINES_RULE}{errors_or_fatal}")),
     );
     let (status, body) = agent.try_post("/-/reload", "", None).unwrap();
     assert_eq!(status, 200, "{body}");
@@ -229,10 +215,7 @@ when = [{{ field = \"level\", matches = \"^(error|fatal)$\" }}]
 
 #[test]
 fn a_broken_file_leaves_the_running_configuration_serving() {
-    let dir = ConfigDir::new("logtally.toml", |d| config(d, "", LINES_RULE));
-    std::fs::create_dir(dir.join("logs")).unwrap();
-    let log = dir.join("logs/app.log");
-    write(&log, "a=1\n");
+    let (dir, log) = app(LINES_RULE, "a=1\n");
     let agent = dir.start();
     agent.wait_for_value("the first line", "lines_total", 1.0);
     let good = std::fs::read_to_string(dir.file()).unwrap();
@@ -295,24 +278,10 @@ fn the_reload_endpoint_needs_the_admin_token_when_one_is_set() {
 
 #[test]
 fn watch_config_reloads_when_the_file_changes() {
-    let dir = ConfigDir::new("logtally.toml", |d| config(d, "", LINES_RULE));
-    std::fs::create_dir(dir.join("logs")).unwrap();
-    let log = dir.join("logs/app.log");
-    write(&log, "level=error\n");
+    let (dir, log) = app(LINES_RULE, "level=error\n");
     let agent = Agent::start(&["--config", dir.arg(), "--watch-config"]);
     agent.wait_for_value("the first line", "lines_total", 1.0);
-    let with_errors = config(
-        dir.path(),
-        "",
-        &format!(
-            "{LINES_RULE}
-[[pipelines.rules]]
-metric = \"errors_total\"
-type = \"counter\"
-when = [{{ field = \"level\", equals = \"error\" }}]
-"
-        ),
-    );
+    let with_errors = config(dir.path(), "", &format!("{LINES_RULE}{ERRORS_RULE}"));
     write(dir.file(), &with_errors);
     wait_reloads(&agent, "success", 1.0);
     append(&log, "level=error\n");
