@@ -1275,5 +1275,27 @@ mod tests {
         p.advance([at(3)]);
         assert_eq!(p.get("t", 0), Some(5));
         assert_eq!(p.snapshot(), vec![at(5)]);
+        // After a reset, the position goes back.
+        p.set("t", 0, 2);
+        assert_eq!(p.snapshot(), vec![at(2)]);
+    }
+
+    #[test]
+    fn the_committer_wakes_on_a_checkpoint_and_stops() {
+        let w = Arc::new(Wake::default());
+        // Nothing written: the wait times out, still running.
+        assert!(w.wait(Duration::from_millis(10)));
+        let w2 = w.clone();
+        let t = std::thread::spawn(move || {
+            let started = Instant::now();
+            let running = w2.wait(Duration::from_secs(30));
+            (running, started.elapsed())
+        });
+        std::thread::sleep(Duration::from_millis(20));
+        w.checkpoint_written();
+        let (running, waited) = t.join().unwrap();
+        assert!(running && waited < Duration::from_secs(10));
+        w.stop();
+        assert!(!w.wait(Duration::from_secs(30)));
     }
 }
