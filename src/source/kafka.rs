@@ -275,6 +275,8 @@ struct Work {
     /// Per partition: where the source stands, and whether messages were
     /// applied since the last flush.
     applied: Vec<Applied>,
+    /// Index in `applied` of the last message's partition (a hint).
+    last: usize,
     /// Where the positions are published for checkpoints.
     slot: PositionSlot,
     messages: u64,
@@ -291,12 +293,16 @@ impl Work {
         let topic = msg.topic();
         let partition = msg.partition();
         let offset = msg.offset();
-        match self
-            .applied
-            .iter_mut()
-            .find(|a| a.partition == partition && a.topic == topic)
-        {
-            Some(a) => {
+        // Messages come in runs from one partition: try the last one first.
+        let is = |a: &Applied| a.partition == partition && a.topic == topic;
+        let found = match self.applied.get(self.last) {
+            Some(a) if is(a) => Some(self.last),
+            _ => self.applied.iter().position(is),
+        };
+        match found {
+            Some(i) => {
+                self.last = i;
+                let a = &mut self.applied[i];
                 // Offsets only go back when librdkafka reset them.
                 if offset < a.next && a.reset.is_none() {
                     a.reset = Some((a.next, offset));
@@ -304,13 +310,16 @@ impl Work {
                 a.next = offset + 1;
                 a.dirty = true;
             }
-            None => self.applied.push(Applied {
-                topic: topic.to_string(),
-                partition,
-                next: offset + 1,
-                dirty: true,
-                reset: None,
-            }),
+            None => {
+                self.last = self.applied.len();
+                self.applied.push(Applied {
+                    topic: topic.to_string(),
+                    partition,
+                    next: offset + 1,
+                    dirty: true,
+                    reset: None,
+                });
+            }
         }
         let Some(payload) = msg.payload() else {
             self.no_payload += 1;
@@ -1076,6 +1085,7 @@ impl KafkaSource {
                 max_line: self.max_line,
                 frame: FrameCounts::default(),
                 applied: Vec::new(),
+                last: 0,
                 slot: hook.slot,
                 messages: 0,
                 bytes: 0,
