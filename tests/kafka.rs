@@ -1242,3 +1242,80 @@ fn kafka_offsets_behind_the_checkpoint_resume_per_start_at() {
     });
     assert!(agent.terminate().success());
 }
+
+/// Commits `offsets` (one per partition, from 0) of `topic` for `group`,
+/// as a client outside the group (the group has no member then).
+fn commit_for_group(brokers: &str, group: &str, topic: &str, offsets: &[i64]) {
+    use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+    use rdkafka::{Offset, TopicPartitionList};
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    for (p, o) in offsets.iter().enumerate() {
+        tpl.add_partition_offset(topic, p as i32, Offset::Offset(*o))
+            .unwrap();
+    }
+    c.commit(&tpl, CommitMode::Sync).expect("commit");
+}
+
+/// A checkpoint ahead of the group's committed offsets, as when an
+/// instance is killed between writing a checkpoint and the end of its
+/// commit, and gets its partitions back before anyone else consumed them:
+/// it warns, resumes at its checkpoint (whose values include the messages
+/// up to there), and commits from there.
+#[test]
+fn kafka_checkpoint_ahead_of_the_group_resumes_at_the_checkpoint() {
+    let Some(brokers) = tansu() else { return };
+    let topic = unique("lt-ahead");
+    create_topic(&brokers, &topic, 2);
+    let group = unique("g");
+    let dir = ConfigDir::new("kafka.toml", |d| {
+        state_config(&brokers, &group, &topic, &d.join("state"), "500ms")
+    });
+    produce(&brokers, &topic, &app_messages(100, 2, 0));
+    let agent = dir.start();
+    agent.wait_for("first messages counted", |m| counts(m) == 100.0);
+    assert!(agent.terminate().success());
+    assert_eq!(
+        group_offsets(&brokers, &group, &topic, 2),
+        [Some(50), Some(50)]
+    );
+    // The last commit "did not land": the group is back at 30.
+    commit_for_group(&brokers, &group, &topic, &[30, 30]);
+    assert_eq!(
+        group_offsets(&brokers, &group, &topic, 2),
+        [Some(30), Some(30)]
+    );
+    produce(&brokers, &topic, &app_messages(20, 2, 100));
+    let agent = dir.start();
+    agent.wait_for("new messages counted", |m| counts(m) >= 120.0);
+    wait_until(
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        || {
+            let g = group_offsets(&brokers, &group, &topic, 2);
+            done_if(g == [Some(60), Some(60)], g)
+        },
+        |g| {
+            format!(
+                "committed offsets never reached the end: {g:?}\n{}",
+                agent.stderr()
+            )
+        },
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let m = agent.metrics();
+    assert_eq!(counts(&m), 120.0, "{m}");
+    for (series, v) in expected_by_partition(&app_messages(120, 2, 0)) {
+        assert_eq!(value(&m, &series), Some(v), "{series}");
+    }
+    let log = agent.stderr();
+    assert!(
+        log.contains("the group's committed offset is behind this instance's checkpoint"),
+        "{log}"
+    );
+    assert!(agent.terminate().success());
+}
