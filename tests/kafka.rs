@@ -5,6 +5,7 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -43,10 +44,11 @@ fn unique(prefix: &str) -> String {
 }
 
 fn create_topic(brokers: &str, name: &str, partitions: i32) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .create()
-        .expect("admin client");
+    try_create_topic(brokers, name, partitions)
+        .unwrap_or_else(|e| panic!("cannot create topic {name}: {e}"));
+}
+
+fn try_create_topic(brokers: &str, name: &str, partitions: i32) -> Result<(), String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -54,11 +56,12 @@ fn create_topic(brokers: &str, name: &str, partitions: i32) {
     let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     let res = rt
-        .block_on(admin.create_topics([&topic], &opts))
-        .expect("create topic");
+        .block_on(admin(brokers).create_topics([&topic], &opts))
+        .map_err(|e| e.to_string())?;
     for r in res {
-        r.unwrap_or_else(|(t, e)| panic!("cannot create topic {t}: {e}"));
+        r.map_err(|(_, e)| e.to_string())?;
     }
+    Ok(())
 }
 
 /// Counts failed deliveries.
@@ -742,4 +745,577 @@ fn kafka_throughput() {
         None => eprintln!("broker: CPU unknown (set LOGTALLY_TEST_TANSU_PID)"),
     }
     eprintln!("load average {load_before} before, {} after", loadavg());
+}
+
+/// The group's committed offset of each of `partitions` partitions of
+/// `topic` (`None`: nothing committed).
+///
+/// (tansu's answers to ListOffsets lag behind its fetches, so the tests
+/// compare with the offsets they produced rather than with watermarks.)
+fn group_offsets(brokers: &str, group: &str, topic: &str, partitions: i32) -> Vec<Option<i64>> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::{Offset, TopicPartitionList};
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition(topic, p);
+    }
+    let committed = c
+        .committed_offsets(tpl, Duration::from_secs(10))
+        .expect("committed offsets");
+    (0..partitions)
+        .map(|p| {
+            committed
+                .find_partition(topic, p)
+                .and_then(|e| match e.offset() {
+                    Offset::Offset(o) => Some(o),
+                    _ => None,
+                })
+        })
+        .collect()
+}
+
+/// A source `events` in `group` reading `topic` from its start, with
+/// `[state]` in `state` (checkpoints every `interval`), and a counter by
+/// partition, status and `track` header. The commit interval is left at
+/// its default.
+fn state_config(brokers: &str, group: &str, topic: &str, state: &Path, interval: &str) -> String {
+    format!(
+        r#"[[sources]]
+name = "events"
+type = "kafka"
+brokers = ["{brokers}"]
+topics = ["{topic}"]
+group_id = "{group}"
+start_at = "earliest"
+# tansu completes a group join only after the rebalance timeout
+# (max.poll.interval.ms): short, so that rebalances take seconds.
+options = {{ "max.poll.interval.ms" = 3000, "session.timeout.ms" = 3000, "heartbeat.interval.ms" = 500 }}
+
+[[pipelines]]
+name = "app"
+parser = "logfmt"
+
+[[pipelines.rules]]
+metric = "app_requests_total"
+type = "counter"
+labels = {{ partition = "{{_kafka.partition}}", status = "{{status}}", track = "{{_kafka.header.track}}" }}
+
+[state]
+dir = "{}"
+interval = "{interval}"
+"#,
+        state.display()
+    )
+}
+
+/// What [`state_config`]'s counter should hold for `msgs`, per series.
+fn expected_by_partition(msgs: &[Msg]) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    for m in msgs {
+        let text = String::from_utf8_lossy(&m.payload);
+        let status = text
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .trim_start_matches("status=");
+        let track = &m.headers.iter().find(|(n, _)| *n == "track").unwrap().1;
+        let series = format!(
+            "app_requests_total{{partition=\"{}\",status=\"{status}\",track=\"{track}\"}}",
+            m.partition
+        );
+        *out.entry(series).or_insert(0.0) += 1.0;
+    }
+    out
+}
+
+/// Every sample of `app_requests_total` in `metrics`, by series.
+fn samples(metrics: &str) -> BTreeMap<String, f64> {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("app_requests_total{"))
+        .filter_map(|l| {
+            let (series, v) = l.rsplit_once(' ')?;
+            Some((series.to_string(), v.parse().ok()?))
+        })
+        .collect()
+}
+
+/// A producer thread sending [`app_messages`] over `partitions` in batches
+/// of 20 every 50 ms until `stop`; it returns how many it sent (all
+/// delivered).
+fn steady_stream(
+    brokers: &str,
+    topic: &str,
+    partitions: i32,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<usize> {
+    let (brokers, topic) = (brokers.to_string(), topic.to_string());
+    std::thread::spawn(move || {
+        let (p, d) = producer(&brokers);
+        let mut sent = 0;
+        while !stop.load(Ordering::Relaxed) {
+            send(&p, &topic, &app_messages(20, partitions, sent));
+            sent += 20;
+            p.poll(Duration::ZERO);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        delivered(&p, &d);
+        sent
+    })
+}
+
+/// Two instances in one group, each with its own `[state]`, share four
+/// partitions of a steady stream. One is killed (SIGKILL) while it counts;
+/// the other takes its partitions over; the killed one is restarted from
+/// its checkpoint. Summed over both, every partition and every series holds
+/// exactly what was produced: the taker-over started where the killed
+/// instance's checkpointed counts end.
+#[test]
+fn kafka_takeover_after_a_crash_is_exact_with_state() {
+    let Some(brokers) = tansu() else { return };
+    let t0 = Instant::now();
+    let topic = unique("lt-takeover");
+    create_topic(&brokers, &topic, 4);
+    let group = unique("g");
+    let dirs: Vec<ConfigDir> = (0..2)
+        .map(|_| {
+            ConfigDir::new("kafka.toml", |d| {
+                state_config(&brokers, &group, &topic, &d.join("state"), "1s")
+            })
+        })
+        .collect();
+    let assigned = |m: &str| total(m, "logtally_kafka_assigned_partitions");
+    let split = |a: &common::Agent, b: &common::Agent, what: &str| {
+        wait_until(
+            Duration::from_secs(40),
+            Duration::from_millis(100),
+            || {
+                let (ma, mb) = (a.metrics(), b.metrics());
+                let ok = assigned(&ma) + assigned(&mb) == 4.0
+                    && assigned(&ma) > 0.0
+                    && assigned(&mb) > 0.0;
+                done_if(ok, (ma, mb))
+            },
+            |(ma, mb)| {
+                format!(
+                    "{what}: partitions not split:\n{ma}\n{mb}\nA:\n{}\nB:\n{}",
+                    a.stderr(),
+                    b.stderr()
+                )
+            },
+        );
+    };
+    let a = dirs[0].start();
+    let b = dirs[1].start();
+    split(&a, &b, "start");
+    eprintln!("[{:?}] both instances own partitions", t0.elapsed());
+
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stream = steady_stream(&brokers, &topic, 4, stop.clone());
+    // A counts for a while, checkpointing every second, then is killed.
+    a.wait_for("A counts", |m| counts(m) >= 600.0);
+    let killed_at = counts(&a.metrics());
+    drop(a); // SIGKILL
+    eprintln!("[{:?}] A killed at about {killed_at}", t0.elapsed());
+    b.wait_for("B takes every partition over", |m| assigned(m) == 4.0);
+    eprintln!("[{:?}] B owns every partition", t0.elapsed());
+    let b_then = counts(&b.metrics());
+    b.wait_for("B counts the partitions taken over", |m| {
+        counts(m) >= b_then + 300.0
+    });
+
+    let a = dirs[0].start();
+    let restored = counts(&a.metrics());
+    assert!(restored > 0.0, "A restored its checkpoint");
+    split(&a, &b, "restart");
+    eprintln!(
+        "[{:?}] A restarted with {restored} restored; partitions split again",
+        t0.elapsed()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::Relaxed);
+    let produced = stream.join().expect("producer");
+    let (ma, mb) = wait_until(
+        Duration::from_secs(30),
+        Duration::from_millis(100),
+        || {
+            let (ma, mb) = (a.metrics(), b.metrics());
+            done_if(counts(&ma) + counts(&mb) >= produced as f64, (ma, mb))
+        },
+        |(ma, mb)| format!("not everything counted ({produced} produced):\n{ma}\n{mb}"),
+    );
+    // Anything counted twice would still be arriving: look again.
+    std::thread::sleep(Duration::from_millis(500));
+    let (ma2, mb2) = (a.metrics(), b.metrics());
+    let sum = counts(&ma2) + counts(&mb2);
+    eprintln!(
+        "[{:?}] produced {produced}; counted {} (A) + {} (B) = {sum}",
+        t0.elapsed(),
+        counts(&ma2),
+        counts(&mb2)
+    );
+    let (sa, sb) = (samples(&ma2), samples(&mb2));
+    let want = expected_by_partition(&app_messages(produced, 4, 0));
+    let mut wrong = Vec::new();
+    for (series, v) in &want {
+        let got = sa.get(series).unwrap_or(&0.0) + sb.get(series).unwrap_or(&0.0);
+        if got != *v {
+            wrong.push(format!("{series}: {got} counted, {v} produced"));
+        }
+    }
+    assert!(
+        wrong.is_empty() && sum == produced as f64,
+        "counted {sum} of {produced}:\n{}\nA:\n{ma}\nB:\n{mb}\nA log:\n{}",
+        wrong.join("\n"),
+        a.stderr()
+    );
+    for s in sa.keys().chain(sb.keys()) {
+        assert!(want.contains_key(s), "unexpected series {s}");
+    }
+    drop(b);
+    drop(a);
+}
+
+/// When the topic goes quiet, the offsets of the last messages counted are
+/// committed within a checkpoint interval: the group's committed offsets
+/// reach the end of every partition and the lag self-metric returns to 0.
+#[test]
+fn kafka_idle_topic_gets_its_last_offsets_committed_with_state() {
+    let Some(brokers) = tansu() else { return };
+    let topic = unique("lt-idle");
+    create_topic(&brokers, &topic, 2);
+    let group = unique("g");
+    let dir = ConfigDir::new("kafka.toml", |d| {
+        state_config(&brokers, &group, &topic, &d.join("state"), "500ms")
+    });
+    let agent = dir.start();
+    agent.wait_for("partitions assigned", |m| {
+        total(m, "logtally_kafka_assigned_partitions") == 2.0
+    });
+    // Two bursts, the second after a checkpoint of the first was written.
+    produce(&brokers, &topic, &app_messages(150, 2, 0));
+    agent.wait_for_value(
+        "first burst counted",
+        "logtally_kafka_messages_total{source=\"events\"}",
+        150.0,
+    );
+    std::thread::sleep(Duration::from_millis(700));
+    produce(&brokers, &topic, &app_messages(50, 2, 150));
+    agent.wait_for("every message counted", |m| counts(m) == 200.0);
+    // 100 messages in each partition.
+    wait_until(
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        || {
+            let g = group_offsets(&brokers, &group, &topic, 2);
+            done_if(g == [Some(100), Some(100)], g)
+        },
+        |g| {
+            format!(
+                "committed offsets never reached the end: {g:?}\n{}",
+                agent.stderr()
+            )
+        },
+    );
+    agent.wait_for("lag back to 0", |m| {
+        m.contains("logtally_kafka_consumer_lag_messages{")
+            && total(m, "logtally_kafka_consumer_lag_messages") == 0.0
+    });
+    assert!(agent.terminate().success());
+}
+
+/// Sum of the `app_requests_total` series in `registry`, by series.
+fn registry_counts(registry: &logtally::metrics::Registry) -> BTreeMap<String, f64> {
+    use logtally::state::checkpoint::SavedValue;
+    logtally::state::snapshot::save(registry)
+        .into_iter()
+        .filter(|s| s.metric == "app_requests_total")
+        .map(|s| {
+            let labels: Vec<String> = s
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{v}\""))
+                .collect();
+            let v = match s.value {
+                SavedValue::Counter { value } => value,
+                _ => f64::NAN,
+            };
+            (format!("app_requests_total{{{}}}", labels.join(",")), v)
+        })
+        .collect()
+}
+
+/// What a configuration reload does with a Kafka source: stop it
+/// gracefully (the stop flag), take its final positions from the state
+/// coordinator, and start a new source with them as restored positions in
+/// the same process and registry. The stopped source has committed its
+/// final offsets when it returns, and the new one neither skips nor counts
+/// again a message of a stream that runs throughout.
+#[test]
+fn kafka_source_restarted_in_process_is_exact() {
+    restart_in_process(true);
+}
+
+/// [`kafka_source_restarted_in_process_is_exact`] without `[state]`: the
+/// new source resumes at the offsets the old one committed when it stopped.
+#[test]
+fn kafka_source_restarted_in_process_is_exact_without_state() {
+    restart_in_process(false);
+}
+
+fn restart_in_process(with_state: bool) {
+    use logtally::state::checkpoint::{Checkpoint, VERSION};
+    let Some(brokers) = tansu() else { return };
+    let topic = unique("lt-reload");
+    create_topic(&brokers, &topic, 2);
+    let group = unique("g");
+    let tmp = tempfile::tempdir().unwrap();
+    let mut text = state_config(&brokers, &group, &topic, &tmp.path().join("state"), "1s");
+    if !with_state {
+        text.truncate(text.find("[state]").unwrap());
+    }
+    let config = logtally::config::load_str(&text, Path::new("kafka.toml")).expect("config");
+    let mut agent = logtally::agent::Agent::build(config);
+    agent.restore().unwrap();
+    let ready = logtally::http::Readiness::default();
+    let checkpoints = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let checkpointer = agent.config.state.clone().map(|spec| {
+        let (c, r, s) = (
+            agent.coordinator.clone(),
+            agent.registry.clone(),
+            checkpoints.clone(),
+        );
+        std::thread::spawn(move || logtally::state::run_checkpointer(spec, c, r, s))
+    });
+    let counted = |a: &logtally::agent::Agent| registry_counts(&a.registry).values().sum::<f64>();
+
+    let stream_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stream = steady_stream(&brokers, &topic, 2, stream_stop.clone());
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let threads = agent.start_sources(&stop, &ready);
+    wait_until(
+        Duration::from_secs(30),
+        Duration::from_millis(50),
+        || done_if(counted(&agent) >= 200.0, counted(&agent)),
+        |c| format!("only {c} counted"),
+    );
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        t.join().unwrap();
+    }
+    // Stopped: the group holds the offsets of every message counted (one
+    // count a message, offsets from 0).
+    let at_stop = counted(&agent);
+    let group_now = group_offsets(&brokers, &group, &topic, 2);
+    assert_eq!(
+        group_now.iter().map(|c| c.unwrap_or(0)).sum::<i64>() as f64,
+        at_stop,
+        "committed at stop: {group_now:?}"
+    );
+    let positions = agent.coordinator.durable("events");
+    let restored = Checkpoint {
+        version: VERSION,
+        taken_at_ms: 0,
+        sources: [("events".to_string(), positions)].into(),
+        series: Vec::new(),
+    };
+    if with_state {
+        let finals = restored.kafka_positions("events");
+        for (p, committed) in group_now.iter().enumerate() {
+            assert_eq!(
+                *committed,
+                finals.get(&(topic.clone(), p as i32)).copied(),
+                "partition {p}: committed offset at stop"
+            );
+        }
+    }
+    eprintln!("stopped at {at_stop}, committed {group_now:?}");
+
+    agent.restored = Some(restored);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let threads = agent.start_sources(&stop, &ready);
+    wait_until(
+        Duration::from_secs(30),
+        Duration::from_millis(50),
+        || done_if(counted(&agent) >= at_stop + 200.0, counted(&agent)),
+        |c| format!("only {c} counted after the restart"),
+    );
+    stream_stop.store(true, Ordering::Relaxed);
+    let produced = stream.join().expect("producer");
+    wait_until(
+        Duration::from_secs(30),
+        Duration::from_millis(50),
+        || done_if(counted(&agent) >= produced as f64, counted(&agent)),
+        |c| format!("{c} counted of {produced}"),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let want = expected_by_partition(&app_messages(produced, 2, 0));
+    assert_eq!(registry_counts(&agent.registry), want);
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        t.join().unwrap();
+    }
+    checkpoints.store(true, Ordering::Relaxed);
+    if let Some(c) = checkpointer {
+        c.join().unwrap();
+    }
+    let half = Some(produced as i64 / 2);
+    assert_eq!(group_offsets(&brokers, &group, &topic, 2), [half, half]);
+}
+
+fn admin(brokers: &str) -> AdminClient<DefaultClientContext> {
+    ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .expect("admin client")
+}
+
+/// Offsets now below the checkpoint's, as after a topic is deleted and
+/// recreated while logtally is stopped (or a checkpointed offset out of
+/// range for another reason): the broker answers the fetch "offset out of
+/// range", librdkafka resets the partition per `start_at` (earliest here),
+/// and logtally warns, counts the partition from there and commits from
+/// there, so that the lag returns to 0.
+///
+/// Against librdkafka's mock cluster, with a checkpoint ahead of the
+/// topic's end standing in for the deleted topic: tansu (0.6) deletes and
+/// recreates topics, but answers a fetch beyond a partition's end with no
+/// records and no error, which no client can tell from an idle partition.
+#[test]
+fn kafka_offsets_behind_the_checkpoint_resume_per_start_at() {
+    let cluster = MockCluster::new(1).expect("mock cluster");
+    let brokers = cluster.bootstrap_servers();
+    let topic = "recreated";
+    cluster.create_topic(topic, 2, 1).expect("mock topic");
+    produce(&brokers, topic, &app_messages(40, 2, 0));
+    let group = "mock-recreated";
+    let dir = ConfigDir::new("kafka.toml", |d| {
+        let state = d.join("state");
+        std::fs::create_dir_all(&state).unwrap();
+        // The topic as it was: 1000 messages counted in each partition, 7
+        // of them in this series.
+        let checkpoint = serde_json::json!({
+            "version": 1,
+            "taken_at_ms": 0,
+            "sources": { "events": [
+                { "kind": "kafka", "topic": topic, "partition": 0, "offset": 1000 },
+                { "kind": "kafka", "topic": topic, "partition": 1, "offset": 1000 },
+            ] },
+            "series": [ {
+                "metric": "app_requests_total",
+                "labels": [["partition", "0"], ["status", "200"], ["track", "canary"]],
+                "type": "counter",
+                "value": 7.0,
+            } ],
+        });
+        std::fs::write(state.join("checkpoint.json"), checkpoint.to_string()).unwrap();
+        state_config(&brokers, group, topic, &state, "500ms")
+    });
+    let agent = dir.start();
+    let m = agent.wait_for("the topic's messages counted", |m| counts(m) >= 47.0);
+    wait_until(
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        || {
+            let g = group_offsets(&brokers, group, topic, 2);
+            done_if(g == [Some(20), Some(20)], g)
+        },
+        |g| {
+            format!(
+                "committed offsets never reached the end: {g:?}\n{}",
+                agent.stderr()
+            )
+        },
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(counts(&agent.metrics()), 47.0, "{m}");
+    let log = agent.stderr();
+    assert!(log.contains("partition offsets went back"), "{log}");
+    agent.wait_for("lag back to 0", |m| {
+        m.contains("logtally_kafka_consumer_lag_messages{")
+            && total(m, "logtally_kafka_consumer_lag_messages") == 0.0
+    });
+    assert!(agent.terminate().success());
+}
+
+/// Commits `offsets` (one per partition, from 0) of `topic` for `group`,
+/// as a client outside the group (the group has no member then).
+fn commit_for_group(brokers: &str, group: &str, topic: &str, offsets: &[i64]) {
+    use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+    use rdkafka::{Offset, TopicPartitionList};
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    for (p, o) in offsets.iter().enumerate() {
+        tpl.add_partition_offset(topic, p as i32, Offset::Offset(*o))
+            .unwrap();
+    }
+    c.commit(&tpl, CommitMode::Sync).expect("commit");
+}
+
+/// A checkpoint ahead of the group's committed offsets, as when an
+/// instance is killed between writing a checkpoint and the end of its
+/// commit, and gets its partitions back before anyone else consumed them:
+/// it warns, resumes at its checkpoint (whose values include the messages
+/// up to there), and commits from there.
+#[test]
+fn kafka_checkpoint_ahead_of_the_group_resumes_at_the_checkpoint() {
+    let Some(brokers) = tansu() else { return };
+    let topic = unique("lt-ahead");
+    create_topic(&brokers, &topic, 2);
+    let group = unique("g");
+    let dir = ConfigDir::new("kafka.toml", |d| {
+        state_config(&brokers, &group, &topic, &d.join("state"), "500ms")
+    });
+    produce(&brokers, &topic, &app_messages(100, 2, 0));
+    let agent = dir.start();
+    agent.wait_for("first messages counted", |m| counts(m) == 100.0);
+    assert!(agent.terminate().success());
+    assert_eq!(
+        group_offsets(&brokers, &group, &topic, 2),
+        [Some(50), Some(50)]
+    );
+    // The last commit "did not land": the group is back at 30.
+    commit_for_group(&brokers, &group, &topic, &[30, 30]);
+    assert_eq!(
+        group_offsets(&brokers, &group, &topic, 2),
+        [Some(30), Some(30)]
+    );
+    produce(&brokers, &topic, &app_messages(20, 2, 100));
+    let agent = dir.start();
+    agent.wait_for("new messages counted", |m| counts(m) >= 120.0);
+    wait_until(
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        || {
+            let g = group_offsets(&brokers, &group, &topic, 2);
+            done_if(g == [Some(60), Some(60)], g)
+        },
+        |g| {
+            format!(
+                "committed offsets never reached the end: {g:?}\n{}",
+                agent.stderr()
+            )
+        },
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let m = agent.metrics();
+    assert_eq!(counts(&m), 120.0, "{m}");
+    for (series, v) in expected_by_partition(&app_messages(120, 2, 0)) {
+        assert_eq!(value(&m, &series), Some(v), "{series}");
+    }
+    let log = agent.stderr();
+    assert!(
+        log.contains("the group's committed offset is behind this instance's checkpoint"),
+        "{log}"
+    );
+    assert!(agent.terminate().success());
 }

@@ -6,9 +6,10 @@
 //! headers, timestamp, topic, partition, offset).
 //!
 //! Invariants:
-//! - An offset is stored for commit only after the lines of the message
-//!   before it were applied to the metrics (`enable.auto.offset.store` is
-//!   off); librdkafka commits stored offsets every `commit_interval`, and
+//! - Without `[state]`, an offset is stored for commit only after the
+//!   lines of the message before it were applied to the metrics
+//!   (`enable.auto.offset.store` is off); librdkafka commits stored offsets
+//!   every `commit_interval`, and
 //!   this source commits synchronously before partitions are revoked and
 //!   when it stops. A crash can thus count a message twice (it was counted,
 //!   its offset not yet committed) but never skip one.
@@ -17,13 +18,21 @@
 //!   publishes the tallies and the positions they reach to the
 //!   [`Coordinator`]'s slot under one batch guard, so a checkpoint pairs
 //!   metric values with exactly the offsets they include.
-//! - With `[state]`, the offsets committed to the group are those of the
-//!   last checkpoint written (never ahead of it): after a crash the
-//!   checkpoint resumes exactly, and a partition assigned to this instance
-//!   resumes at max(checkpointed offset, group's committed offset), the
-//!   latter being further only when another member consumed it meanwhile.
-//!   Before partitions are revoked and when the source stops, a checkpoint
-//!   is written first, then committed.
+//! - With `[state]`, the offsets committed to the group are exactly those
+//!   of the last checkpoint written: each checkpoint written wakes this
+//!   source's committer thread, which commits the checkpoint's offsets of
+//!   the partitions it owns synchronously (librdkafka's timer commits
+//!   nothing). So whoever takes a partition over starts where this
+//!   instance's checkpointed counts end, and a restarted instance restores
+//!   its checkpoint whole. A partition assigned resumes at
+//!   max(checkpointed offset, group's committed offset), the latter being
+//!   further when another member consumed it meanwhile. Before partitions
+//!   are revoked and when the source stops, a checkpoint is written, then
+//!   committed, before returning.
+//! - Offsets that go back within a partition (a topic deleted and
+//!   recreated, an offset out of range reset per `start_at`) are warned
+//!   about, and the partition's new offsets are counted and committed from
+//!   there.
 //! - Payloads that are not UTF-8, and messages without a payload, are
 //!   counted (`logtally_kafka_malformed_messages_total`) and skipped; their
 //!   offsets still advance.
@@ -35,7 +44,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use metrics::{counter, gauge, Counter, Gauge};
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, RebalanceProtocol,
 };
@@ -120,6 +129,14 @@ impl Positions {
             let e = map.entry((p.topic, p.partition)).or_insert(p.next_offset);
             *e = (*e).max(p.next_offset);
         }
+    }
+
+    /// Sets the position of `topic`/`partition`, further or not (its
+    /// offsets were reset).
+    pub fn set(&self, topic: &str, partition: i32, next_offset: i64) {
+        self.0
+            .lock()
+            .insert((topic.to_string(), partition), next_offset);
     }
 }
 
@@ -232,6 +249,22 @@ fn set_lossy(buf: &mut String, b: &[u8]) {
     }
 }
 
+/// Where the source stands in one partition it owns or owned.
+struct Applied {
+    topic: String,
+    partition: i32,
+    /// Offset of the next message expected: the one after the last applied
+    /// message, or where the assignment started.
+    next: i64,
+    /// Messages were applied since the last flush.
+    dirty: bool,
+    /// The last message applied went back before `next`: the partition's
+    /// offsets were reset (topic deleted and recreated, offset out of
+    /// range); `(expected, got)` of the first such message since the last
+    /// flush.
+    reset: Option<(i64, i64)>,
+}
+
 /// What the consuming thread and the rebalance callback share: the
 /// pipelines and what has been applied but not yet stored.
 struct Work {
@@ -240,8 +273,11 @@ struct Work {
     framing: KafkaFraming,
     max_line: usize,
     frame: FrameCounts,
-    /// (topic, partition, next offset) applied but not yet stored.
-    applied: Vec<(String, i32, i64)>,
+    /// Per partition: where the source stands, and whether messages were
+    /// applied since the last flush.
+    applied: Vec<Applied>,
+    /// Index in `applied` of the last message's partition (a hint).
+    last: usize,
     /// Where the positions are published for checkpoints.
     slot: PositionSlot,
     messages: u64,
@@ -257,14 +293,34 @@ impl Work {
         // Read once: each call goes through librdkafka and checks UTF-8.
         let topic = msg.topic();
         let partition = msg.partition();
-        let next = msg.offset() + 1;
-        match self
-            .applied
-            .iter_mut()
-            .find(|(t, p, _)| *p == partition && t == topic)
-        {
-            Some(e) => e.2 = next,
-            None => self.applied.push((topic.to_string(), partition, next)),
+        let offset = msg.offset();
+        // Messages come in runs from one partition: try the last one first.
+        let is = |a: &Applied| a.partition == partition && a.topic == topic;
+        let found = match self.applied.get(self.last) {
+            Some(a) if is(a) => Some(self.last),
+            _ => self.applied.iter().position(is),
+        };
+        match found {
+            Some(i) => {
+                self.last = i;
+                let a = &mut self.applied[i];
+                // Offsets only go back when librdkafka reset them.
+                if offset < a.next && a.reset.is_none() {
+                    a.reset = Some((a.next, offset));
+                }
+                a.next = offset + 1;
+                a.dirty = true;
+            }
+            None => {
+                self.last = self.applied.len();
+                self.applied.push(Applied {
+                    topic: topic.to_string(),
+                    partition,
+                    next: offset + 1,
+                    dirty: true,
+                    reset: None,
+                });
+            }
         }
         let Some(payload) = msg.payload() else {
             self.no_payload += 1;
@@ -297,9 +353,57 @@ impl Work {
         }
     }
 
-    /// Publishes counts and stores the offsets that may be committed: what
-    /// was applied, or with `[state]` what the last checkpoint holds.
+    /// Sets where the source stands in `topic`/`partition` (a new
+    /// assignment's start), without marking it applied.
+    fn expect(&mut self, topic: &str, partition: i32, next: i64) {
+        match self
+            .applied
+            .iter_mut()
+            .find(|a| a.partition == partition && a.topic == topic)
+        {
+            Some(a) => a.next = next,
+            None => self.applied.push(Applied {
+                topic: topic.to_string(),
+                partition,
+                next,
+                dirty: false,
+                reset: None,
+            }),
+        }
+    }
+
+    /// Publishes counts and their positions; without `[state]`, stores the
+    /// applied offsets for librdkafka to commit (with `[state]`, offsets are
+    /// committed after the checkpoint holding them is written).
     fn flush(&mut self, consumer: &BaseConsumer<KafkaContext>, ctx: &KafkaContext) {
+        if !self.applied.iter().any(|a| a.dirty) && self.frame == FrameCounts::default() {
+            return;
+        }
+        for a in self.applied.iter_mut().filter(|a| a.dirty) {
+            if let Some((expected, got)) = a.reset.take() {
+                // The partition starts again where `start_at` put it: its
+                // offsets from there on are new messages.
+                warn!(source = %ctx.source, topic = %a.topic, partition = a.partition, expected, got, "partition offsets went back (topic deleted and recreated, or offset out of range): consuming from where start_at put it");
+                let key = (a.topic.clone(), a.partition);
+                ctx.committed.lock().remove(&key);
+                if let Some(s) = ctx.starts.lock().get_mut(&key) {
+                    *s = got;
+                }
+                ctx.positions.set(&a.topic, a.partition, a.next);
+            }
+        }
+        // Before the positions are published: what is committed is never
+        // beyond `positions` (see `commit_checkpointed`).
+        ctx.positions.advance(
+            self.applied
+                .iter()
+                .filter(|a| a.dirty)
+                .map(|a| KafkaPosition {
+                    topic: a.topic.clone(),
+                    partition: a.partition,
+                    next_offset: a.next,
+                }),
+        );
         {
             // The counts and the positions they reach, published together:
             // a checkpoint sees both or neither.
@@ -307,8 +411,8 @@ impl Work {
             self.dispatcher.flush(std::mem::take(&mut self.frame));
             let applied = &self.applied;
             self.slot.update(|v| {
-                for (topic, partition, next) in applied {
-                    publish(v, topic, *partition, *next);
+                for a in applied.iter().filter(|a| a.dirty) {
+                    publish(v, &a.topic, a.partition, a.next);
                 }
             });
         }
@@ -317,48 +421,23 @@ impl Work {
         crate::metrics::selfmetrics::flush(&s.bytes, &mut self.bytes);
         crate::metrics::selfmetrics::flush(&s.invalid_utf8, &mut self.invalid_utf8);
         crate::metrics::selfmetrics::flush(&s.no_payload, &mut self.no_payload);
-        let mut tpl = TopicPartitionList::new();
-        if ctx.state.is_some() {
-            let starts = ctx.starts.lock();
-            for p in ctx.coordinator.durable(&ctx.source) {
-                if let Position::Kafka {
-                    topic,
-                    partition,
-                    offset,
-                } = p
-                {
-                    // Only partitions owned now, and never behind where
-                    // this assignment started.
-                    if starts
-                        .get(&(topic.clone(), partition))
-                        .is_some_and(|s| offset >= *s)
-                    {
-                        let _ = tpl.add_partition_offset(&topic, partition, Offset::Offset(offset));
-                    }
+        if ctx.state.is_none() {
+            let mut tpl = TopicPartitionList::new();
+            for a in self.applied.iter().filter(|a| a.dirty) {
+                let _ = tpl.add_partition_offset(&a.topic, a.partition, Offset::Offset(a.next));
+            }
+            if tpl.count() > 0 {
+                if let Err(e) = consumer.store_offsets(&tpl) {
+                    // A partition revoked under our feet: its new owner
+                    // reads from the last commit, which at worst counts
+                    // again what we counted.
+                    debug!(source = %ctx.source, error = %e, "cannot store some offsets");
                 }
             }
-        } else {
-            for (t, p, o) in &self.applied {
-                let _ = tpl.add_partition_offset(t, *p, Offset::Offset(*o));
-            }
         }
-        if tpl.count() > 0 {
-            if let Err(e) = consumer.store_offsets(&tpl) {
-                // A partition revoked under our feet: its new owner reads
-                // from the last commit, which at worst counts again what we
-                // counted.
-                debug!(source = %ctx.source, error = %e, "cannot store some offsets");
-            }
+        for a in &mut self.applied {
+            a.dirty = false;
         }
-        ctx.positions.advance(
-            self.applied
-                .drain(..)
-                .map(|(topic, partition, next_offset)| KafkaPosition {
-                    topic,
-                    partition,
-                    next_offset,
-                }),
-        );
     }
 }
 
@@ -448,6 +527,43 @@ pub struct KafkaContext {
     /// Where each owned partition's current assignment started (-1: where
     /// the group's committed offset or `start_at` put it).
     starts: Mutex<BTreeMap<(String, i32), i64>>,
+    /// With `[state]`: the offsets this source last committed, per owned
+    /// partition. Held while committing, so that commits go out one at a
+    /// time, each of a checkpoint at least as new as the one before.
+    /// Lock order: `work`, then `committed`, then `starts`.
+    committed: Mutex<BTreeMap<(String, i32), i64>>,
+    /// Wakes the committer thread (with `[state]`).
+    wake: Arc<Wake>,
+}
+
+/// A flag and a condition variable: "a checkpoint was written", or "stop".
+#[derive(Default)]
+struct Wake {
+    /// (a checkpoint was written since the last look, stop)
+    state: Mutex<(bool, bool)>,
+    cv: Condvar,
+}
+
+impl Wake {
+    fn checkpoint_written(&self) {
+        self.state.lock().0 = true;
+        self.cv.notify_one();
+    }
+
+    fn stop(&self) {
+        self.state.lock().1 = true;
+        self.cv.notify_one();
+    }
+
+    /// Waits for a checkpoint or `timeout`; false once stopped.
+    fn wait(&self, timeout: Duration) -> bool {
+        let mut s = self.state.lock();
+        if !s.0 && !s.1 {
+            let _ = self.cv.wait_for(&mut s, timeout);
+        }
+        s.0 = false;
+        !s.1
+    }
 }
 
 impl KafkaContext {
@@ -463,17 +579,82 @@ impl KafkaContext {
         }
     }
 
-    /// Flushes, checkpoints (with `[state]`), stores and commits
-    /// synchronously.
+    /// Flushes, then without `[state]` commits the stored offsets; with
+    /// `[state]` writes a checkpoint and commits its offsets. Synchronous:
+    /// when it returns, the group holds the offsets (unless the commit
+    /// failed, which is logged).
     fn commit_now(&self, consumer: &BaseConsumer<Self>, why: &str) {
         self.work.lock().flush(consumer, self);
         if self.state.is_some() {
             self.checkpoint_now();
-            self.work.lock().flush(consumer, self);
+            self.commit_checkpointed(consumer, Some(why));
+            return;
         }
         match consumer.commit_consumer_state(CommitMode::Sync) {
             Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
             Err(e) => warn!(source = %self.source, error = %e, "offset commit {why} failed"),
+        }
+    }
+
+    /// With `[state]`: commits synchronously, for each partition owned, the
+    /// offset of the last checkpoint written, unless already committed.
+    ///
+    /// Only owned partitions are committed, and never behind where their
+    /// assignment started: a partition owned by another member keeps that
+    /// member's offsets. `why` is given for commits whose failure matters
+    /// at once (revocation, stop); others are retried by the committer.
+    fn commit_checkpointed(&self, consumer: &BaseConsumer<Self>, why: Option<&str>) {
+        let mut committed = self.committed.lock();
+        // Per partition, the furthest offset (a source started again in
+        // the same process may have left its positions under the same
+        // name).
+        let mut durable: BTreeMap<(String, i32), i64> = BTreeMap::new();
+        for p in self.coordinator.durable(&self.source) {
+            if let Position::Kafka {
+                topic,
+                partition,
+                offset,
+            } = p
+            {
+                let e = durable.entry((topic, partition)).or_insert(offset);
+                *e = (*e).max(offset);
+            }
+        }
+        let mut tpl = TopicPartitionList::new();
+        let mut offsets = Vec::new();
+        {
+            let starts = self.starts.lock();
+            for (key, offset) in durable {
+                // Owned, not behind where the assignment started, and not
+                // beyond what was applied (a checkpoint taken before the
+                // partition's offsets were reset holds stale ones).
+                let owned = starts.get(&key).is_some_and(|s| offset >= *s)
+                    && self
+                        .positions
+                        .get(&key.0, key.1)
+                        .is_some_and(|p| offset <= p);
+                if owned && committed.get(&key) != Some(&offset) {
+                    let _ = tpl.add_partition_offset(&key.0, key.1, Offset::Offset(offset));
+                    offsets.push((key, offset));
+                }
+            }
+        }
+        if offsets.is_empty() {
+            return;
+        }
+        match consumer.commit(&tpl, CommitMode::Sync) {
+            Ok(()) => {
+                debug!(source = %self.source, partitions = %describe(&tpl), "checkpointed offsets committed");
+                committed.extend(offsets);
+            }
+            Err(e) => match why {
+                Some(why) => {
+                    warn!(source = %self.source, error = %e, "offset commit {why} failed")
+                }
+                None => {
+                    debug!(source = %self.source, error = %e, "offset commit failed; retried")
+                }
+            },
         }
     }
 
@@ -514,13 +695,27 @@ impl KafkaContext {
             if let Some(s) = start {
                 info!(source = %self.source, topic = e.topic(), partition = e.partition(), offset = s, checkpointed = ?checkpointed, committed = ?group, "resuming partition");
             }
+            if let (Some(c), Some(g)) = (checkpointed, group) {
+                if g < c {
+                    // The last commit of this instance did not complete (it
+                    // stopped between writing a checkpoint and committing
+                    // it, or the commit failed), or the group's offsets were
+                    // moved back. The checkpoint's values include the
+                    // messages up to `c`: resuming there counts each once.
+                    warn!(source = %self.source, topic = e.topic(), partition = e.partition(), checkpointed = c, committed = g, "the group's committed offset is behind this instance's checkpoint; resuming at the checkpoint");
+                }
+            }
             starts.insert(key, start.unwrap_or(-1));
         }
         drop(starts);
+        let mut work = self.work.lock();
+        let mut committed = self.committed.lock();
         for (key, s) in self.starts.lock().iter() {
-            if *s >= 0 {
-                if let Some(mut e) = tpl.find_partition(&key.0, key.1) {
+            if let Some(mut e) = tpl.find_partition(&key.0, key.1) {
+                committed.remove(key);
+                if *s >= 0 {
                     let _ = e.set_offset(Offset::Offset(*s));
+                    work.expect(&key.0, key.1, *s);
                 }
             }
         }
@@ -580,6 +775,11 @@ impl ClientContext for KafkaContext {
                 debug!(source = %self.source, facility = fac, "librdkafka: {msg}")
             }
             L::Emerg | L::Alert | L::Critical | L::Error => {
+                warn!(source = %self.source, facility = fac, "librdkafka: {msg}")
+            }
+            // Offsets reset after an error (out of range: a topic deleted
+            // and recreated, or data removed by retention).
+            L::Warning if fac == "OFFSET" => {
                 warn!(source = %self.source, facility = fac, "librdkafka: {msg}")
             }
             L::Warning | L::Notice => {
@@ -678,17 +878,25 @@ impl ConsumerContext for KafkaContext {
                 if let Err(e) = r {
                     warn!(source = %self.source, error = %e, "cannot give up the revoked partitions");
                 }
+                // Lock order: work, committed, starts.
+                let mut work = self.work.lock();
+                let mut committed = self.committed.lock();
                 let mut starts = self.starts.lock();
                 for e in tpl.elements() {
-                    starts.remove(&(e.topic().to_string(), e.partition()));
+                    let key = (e.topic().to_string(), e.partition());
+                    starts.remove(&key);
+                    committed.remove(&key);
+                    work.applied
+                        .retain(|a| a.partition != key.1 || a.topic != key.0);
                 }
-                drop(starts);
+                drop((work, committed, starts));
                 self.post_rebalance(consumer, &Rebalance::Revoke(tpl));
             }
             other => {
                 let code: RDKafkaErrorCode = other.into();
                 let _ = consumer.unassign();
                 self.starts.lock().clear();
+                self.committed.lock().clear();
                 self.pre_rebalance(consumer, &Rebalance::Error(KafkaError::Rebalance(code)));
             }
         }
@@ -821,7 +1029,16 @@ impl KafkaSource {
         c.set("bootstrap.servers", s.brokers.join(","))
             .set("group.id", &s.group_id)
             .set("client.id", format!("logtally-{}", self.name))
-            .set("enable.auto.commit", "true")
+            // With `[state]`, offsets are committed after the checkpoint
+            // holding them is written, not on librdkafka's timer.
+            .set(
+                "enable.auto.commit",
+                if self.hook.state.is_none() {
+                    "true"
+                } else {
+                    "false"
+                },
+            )
             .set(
                 "auto.commit.interval.ms",
                 s.commit_interval.as_millis().to_string(),
@@ -869,6 +1086,7 @@ impl KafkaSource {
                 max_line: self.max_line,
                 frame: FrameCounts::default(),
                 applied: Vec::new(),
+                last: 0,
                 slot: hook.slot,
                 messages: 0,
                 bytes: 0,
@@ -883,6 +1101,8 @@ impl KafkaSource {
             registry: hook.registry,
             state: hook.state,
             starts: Mutex::new(BTreeMap::new()),
+            committed: Mutex::new(BTreeMap::new()),
+            wake: Arc::new(Wake::default()),
         };
         let consumer: BaseConsumer<KafkaContext> = match config.create_with_context(ctx) {
             Ok(c) => c,
@@ -898,6 +1118,39 @@ impl KafkaSource {
             return;
         }
         info!(source = %self.name, topics = ?subs, group = %self.spec.group_id, "consuming");
+        let ctx = consumer.context();
+        if ctx.state.is_none() {
+            self.consume(&consumer, &stop);
+        } else {
+            // Each checkpoint written wakes the committer, which commits its
+            // offsets at once: the group's offsets trail the checkpoint only
+            // for the time of one commit.
+            let wake = ctx.wake.clone();
+            let listener = ctx.coordinator.listen(move || wake.checkpoint_written());
+            let retry = self.spec.commit_interval;
+            std::thread::scope(|scope| {
+                let committer = std::thread::Builder::new()
+                    .name(format!("commit-{}", self.name))
+                    .spawn_scoped(scope, || {
+                        while ctx.wake.wait(retry) {
+                            ctx.commit_checkpointed(&consumer, None);
+                        }
+                    });
+                if let Err(e) = &committer {
+                    warn!(source = %self.name, error = %e, "cannot start the committer thread; offsets are committed at rebalances and at stop only");
+                }
+                self.consume(&consumer, &stop);
+                ctx.wake.stop();
+            });
+            ctx.coordinator.unlisten(listener);
+        }
+        ctx.commit_now(&consumer, "at stop");
+        info!(source = %self.name, "kafka source stopped; offsets committed");
+        // Dropping the consumer leaves the group.
+    }
+
+    /// Polls and applies messages until `stop` is set.
+    fn consume(&self, consumer: &BaseConsumer<KafkaContext>, stop: &AtomicBool) {
         let ctx = consumer.context();
         let mut unflushed = 0u64;
         let mut last_flush = Instant::now();
@@ -942,14 +1195,11 @@ impl KafkaSource {
                     || (unflushed.is_multiple_of(CLOCK_EVERY)
                         && last_flush.elapsed() >= FLUSH_INTERVAL))
             {
-                ctx.work.lock().flush(&consumer, ctx);
+                ctx.work.lock().flush(consumer, ctx);
                 unflushed = 0;
                 last_flush = Instant::now();
             }
         }
-        ctx.commit_now(&consumer, "at stop");
-        info!(source = %self.name, "kafka source stopped; offsets committed");
-        // Dropping the consumer leaves the group.
     }
 }
 
@@ -1036,5 +1286,27 @@ mod tests {
         p.advance([at(3)]);
         assert_eq!(p.get("t", 0), Some(5));
         assert_eq!(p.snapshot(), vec![at(5)]);
+        // After a reset, the position goes back.
+        p.set("t", 0, 2);
+        assert_eq!(p.snapshot(), vec![at(2)]);
+    }
+
+    #[test]
+    fn the_committer_wakes_on_a_checkpoint_and_stops() {
+        let w = Arc::new(Wake::default());
+        // Nothing written: the wait times out, still running.
+        assert!(w.wait(Duration::from_millis(10)));
+        let w2 = w.clone();
+        let t = std::thread::spawn(move || {
+            let started = Instant::now();
+            let running = w2.wait(Duration::from_secs(30));
+            (running, started.elapsed())
+        });
+        std::thread::sleep(Duration::from_millis(20));
+        w.checkpoint_written();
+        let (running, waited) = t.join().unwrap();
+        assert!(running && waited < Duration::from_secs(10));
+        w.stop();
+        assert!(!w.wait(Duration::from_secs(30)));
     }
 }

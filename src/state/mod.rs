@@ -13,7 +13,7 @@ pub mod checkpoint;
 pub mod snapshot;
 pub mod spec;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -58,7 +58,14 @@ pub struct Coordinator {
     durable: Mutex<std::collections::BTreeMap<String, Vec<Position>>>,
     /// One checkpoint written at a time.
     writing: Mutex<()>,
+    /// Told after each checkpoint written (Kafka sources then commit its
+    /// offsets), by id.
+    listeners: Mutex<Vec<(u64, Listener)>>,
+    next_listener: AtomicU64,
 }
+
+/// Called after each checkpoint written.
+type Listener = Arc<dyn Fn() + Send + Sync>;
 
 impl Coordinator {
     /// A coordinator with no source yet.
@@ -103,6 +110,20 @@ impl Coordinator {
     /// restart resumes from): a Kafka source commits no further than these.
     pub fn durable(&self, source: &str) -> Vec<Position> {
         self.durable.lock().get(source).cloned().unwrap_or_default()
+    }
+
+    /// Calls `f` after every checkpoint written from now on (under the lock
+    /// that serialises checkpoints: `f` must only signal, not block), until
+    /// [`Coordinator::unlisten`] is called with the id returned.
+    pub fn listen(&self, f: impl Fn() + Send + Sync + 'static) -> u64 {
+        let id = self.next_listener.fetch_add(1, Ordering::Relaxed);
+        self.listeners.lock().push((id, Arc::new(f)));
+        id
+    }
+
+    /// Stops calling the listener `id`.
+    pub fn unlisten(&self, id: u64) {
+        self.listeners.lock().retain(|(i, _)| *i != id);
     }
 
     /// A consistent checkpoint of `registry` and every source's positions.
@@ -179,6 +200,15 @@ pub fn write_if_changed(
         Ok(()) => {
             *coordinator.durable.lock() = c.sources.clone();
             counter!(CHECKPOINT_WRITES).increment(1);
+            let listeners: Vec<Listener> = coordinator
+                .listeners
+                .lock()
+                .iter()
+                .map(|(_, f)| f.clone())
+                .collect();
+            for f in listeners {
+                f();
+            }
             debug!(dir = %spec.dir.display(), "checkpoint written");
             *last = Some(c);
             Ok(())
