@@ -1069,7 +1069,6 @@ fn kafka_source_restarted_in_process_is_exact_without_state() {
 }
 
 fn restart_in_process(with_state: bool) {
-    use logtally::state::checkpoint::{Checkpoint, VERSION};
     let Some(brokers) = tansu() else { return };
     let topic = unique("lt-reload");
     create_topic(&brokers, &topic, 2);
@@ -1097,17 +1096,14 @@ fn restart_in_process(with_state: bool) {
     let stream_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stream = steady_stream(&brokers, &topic, 2, stream_stop.clone());
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let threads = agent.start_sources(&stop, &ready);
+    let mut sources = agent.start_sources(&stop, &ready, None);
     wait_until(
         Duration::from_secs(30),
         Duration::from_millis(50),
         || done_if(counted(&agent) >= 200.0, counted(&agent)),
         |c| format!("only {c} counted"),
     );
-    stop.store(true, Ordering::Relaxed);
-    for t in threads {
-        t.join().unwrap();
-    }
+    sources.stop();
     // Stopped: the group holds the offsets of every message counted (one
     // count a message, offsets from 0).
     let at_stop = counted(&agent);
@@ -1117,13 +1113,11 @@ fn restart_in_process(with_state: bool) {
         at_stop,
         "committed at stop: {group_now:?}"
     );
-    let positions = agent.coordinator.durable("events");
-    let restored = Checkpoint {
-        version: VERSION,
-        taken_at_ms: 0,
-        sources: [("events".to_string(), positions)].into(),
-        series: Vec::new(),
-    };
+    // What a configuration reload does: the agent rebuilt from the same
+    // configuration, resuming where the stopped sources' slots say.
+    let (agent, _) = agent.rebuild(agent.config.clone());
+    agent.coordinator.release_all();
+    let restored = agent.restored.clone().expect("positions carried over");
     if with_state {
         let finals = restored.kafka_positions("events");
         for (p, committed) in group_now.iter().enumerate() {
@@ -1136,9 +1130,8 @@ fn restart_in_process(with_state: bool) {
     }
     eprintln!("stopped at {at_stop}, committed {group_now:?}");
 
-    agent.restored = Some(restored);
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let threads = agent.start_sources(&stop, &ready);
+    let mut sources = agent.start_sources(&stop, &ready, None);
     wait_until(
         Duration::from_secs(30),
         Duration::from_millis(50),
@@ -1156,10 +1149,7 @@ fn restart_in_process(with_state: bool) {
     std::thread::sleep(Duration::from_millis(500));
     let want = expected_by_partition(&app_messages(produced, 2, 0));
     assert_eq!(registry_counts(&agent.registry), want);
-    stop.store(true, Ordering::Relaxed);
-    for t in threads {
-        t.join().unwrap();
-    }
+    sources.stop();
     checkpoints.store(true, Ordering::Relaxed);
     if let Some(c) = checkpointer {
         c.join().unwrap();
