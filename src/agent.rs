@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use parking_lot::Mutex;
 use tracing::{info, warn};
 
 use crate::config::Config;
@@ -23,7 +22,7 @@ use crate::pipeline::Pipeline;
 use crate::source::file::FileTailer;
 use crate::source::kafka::{KafkaSource, StateHook};
 use crate::source::spec::{SourceKind, SourceSpec};
-use crate::source::{stdin, Dispatcher};
+use crate::source::{stdin, Dispatcher, Handoff};
 use crate::state::checkpoint::{Checkpoint, CheckpointError};
 use crate::state::{snapshot, Coordinator};
 
@@ -58,6 +57,9 @@ pub struct Changes {
     pub sources_added: Vec<String>,
     /// Sources no longer configured: released.
     pub sources_removed: Vec<String>,
+    /// Sources configured anew: stopped and started again from where they
+    /// stood. The others went on without a pause.
+    pub sources_restarted: Vec<String>,
 }
 
 impl Agent {
@@ -153,83 +155,97 @@ impl Agent {
             .is_some_and(|c| c.sources.contains_key(name))
     }
 
-    /// Starts one thread per source; they stop when `stop` is set (standard
-    /// input stops at its end). `stdin` is standard input still being read
-    /// for the previous agent, already handed to this one's pipelines by
-    /// [`Sources::hand_over_stdin`]: it is kept, not read again.
-    pub fn start_sources(
-        &self,
-        stop: &Arc<AtomicBool>,
-        readiness: &Readiness,
-        stdin: Option<SharedStdin>,
-    ) -> Sources {
-        let mut sources = Sources {
-            stop: stop.clone(),
-            threads: Vec::new(),
-            stdin,
-        };
+    /// Starts a thread for each source that `kept` does not already run;
+    /// each source of `kept` (the previous agent's, still configured as it
+    /// was: see [`Sources::stop_unless_kept`]) is handed this agent's
+    /// pipelines instead and goes on.
+    pub fn start_sources(&self, readiness: &Readiness, mut kept: Sources) -> Sources {
+        let mut sources = Sources::default();
         for spec in &self.config.sources {
-            if matches!(spec.kind, SourceKind::Stdin) && sources.stdin.is_some() {
+            let dispatcher = Dispatcher::for_source(spec, &self.pipelines);
+            if let Some(mut running) = kept.take(spec) {
+                running.handoff.offer(dispatcher);
+                running.spec = spec.clone();
+                sources.running.push(running);
                 continue;
             }
-            let dispatcher = Dispatcher::for_source(spec, &self.pipelines);
             if dispatcher.pipeline_count() == 0 {
                 warn!(source = %spec.name, "no pipeline reads this source; it is not started");
                 continue;
             }
-            let stop = stop.clone();
-            let name = spec.name.clone();
-            let max_line = spec.max_line_bytes;
-            let saved = self
-                .restored
-                .as_ref()
-                .and_then(|c| c.sources.get(&spec.name).cloned())
-                .unwrap_or_default();
-            let thread = match &spec.kind {
-                SourceKind::File(f) => {
-                    let restored = self
-                        .resumes(&spec.name)
-                        .then(|| self.restored.as_ref().map(|c| c.file_positions(&spec.name)))
-                        .flatten();
-                    let tailer = FileTailer::new(&spec.name, f, max_line, restored);
-                    let slot = self.coordinator.register_at(&spec.name, saved);
-                    let coordinator = self.coordinator.clone();
-                    std::thread::Builder::new()
-                        .name(format!("source-{name}"))
-                        .spawn(move || tailer.run(dispatcher, coordinator, slot, stop))
-                }
-                SourceKind::Stdin => {
-                    let shared = Arc::new(Mutex::new(dispatcher));
-                    sources.stdin = Some((spec.name.clone(), shared.clone()));
-                    std::thread::Builder::new()
-                        .name(format!("stdin-{name}"))
-                        .spawn(move || stdin::run(&shared, &name, max_line))
-                }
-                SourceKind::Kafka(k) => {
-                    let ready = readiness.register(&spec.name);
-                    let hook = StateHook {
-                        coordinator: self.coordinator.clone(),
-                        slot: self.coordinator.register_at(&spec.name, saved),
-                        registry: self.registry.clone(),
-                        state: self.config.state.clone(),
-                        restored: self
-                            .restored
-                            .as_ref()
-                            .map(|c| c.kafka_positions(&spec.name))
-                            .unwrap_or_default(),
-                    };
-                    let source = KafkaSource::new(&spec.name, k, max_line, ready, hook);
-                    std::thread::Builder::new()
-                        .name(format!("kafka-{name}"))
-                        .spawn(move || source.run(dispatcher, stop))
-                }
-            };
-            match thread {
-                Ok(h) => sources.threads.push(h),
+            match self.start(spec, dispatcher, readiness) {
+                Ok(running) => sources.running.push(running),
                 Err(e) => warn!(source = %spec.name, error = %e, "cannot start source thread"),
             }
         }
+        // Standard input no longer configured: read on, and dropped.
+        for running in kept.running.drain(..) {
+            warn!(source = %running.spec.name, "standard input is no longer configured: its lines are read and dropped");
+            running
+                .handoff
+                .offer(Dispatcher::new(&running.spec.name, &[], &[], false));
+            sources.running.push(running);
+        }
         sources
+    }
+
+    /// Starts the source `spec` feeding `dispatcher` on a thread of its own.
+    fn start(
+        &self,
+        spec: &SourceSpec,
+        dispatcher: Dispatcher,
+        readiness: &Readiness,
+    ) -> std::io::Result<Running> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let handoff = Handoff::default();
+        let (name, max_line) = (spec.name.clone(), spec.max_line_bytes);
+        let saved = self
+            .restored
+            .as_ref()
+            .and_then(|c| c.sources.get(&spec.name).cloned())
+            .unwrap_or_default();
+        let (flag, h) = (stop.clone(), handoff.clone());
+        let thread = match &spec.kind {
+            SourceKind::File(f) => {
+                let restored = self
+                    .resumes(&spec.name)
+                    .then(|| self.restored.as_ref().map(|c| c.file_positions(&spec.name)))
+                    .flatten();
+                let tailer = FileTailer::new(&spec.name, f, max_line, restored);
+                let slot = self.coordinator.register_at(&spec.name, saved);
+                let coordinator = self.coordinator.clone();
+                std::thread::Builder::new()
+                    .name(format!("source-{name}"))
+                    .spawn(move || tailer.run(dispatcher, h, coordinator, slot, flag))?
+            }
+            SourceKind::Stdin => std::thread::Builder::new()
+                .name(format!("stdin-{name}"))
+                .spawn(move || stdin::run(dispatcher, &h, &name, max_line))?,
+            SourceKind::Kafka(k) => {
+                let ready = readiness.register(&spec.name);
+                let hook = StateHook {
+                    coordinator: self.coordinator.clone(),
+                    slot: self.coordinator.register_at(&spec.name, saved),
+                    registry: self.registry.clone(),
+                    state: self.config.state.clone(),
+                    restored: self
+                        .restored
+                        .as_ref()
+                        .map(|c| c.kafka_positions(&spec.name))
+                        .unwrap_or_default(),
+                };
+                let source = KafkaSource::new(&spec.name, k, max_line, ready, hook);
+                std::thread::Builder::new()
+                    .name(format!("kafka-{name}"))
+                    .spawn(move || source.run(dispatcher, h, flag))?
+            }
+        };
+        Ok(Running {
+            spec: spec.clone(),
+            stop,
+            thread,
+            handoff,
+        })
     }
 
     /// The configured source called `name`.
@@ -238,49 +254,83 @@ impl Agent {
     }
 }
 
-/// The running sources of one agent.
-pub struct Sources {
+/// One running source.
+struct Running {
+    spec: SourceSpec,
     stop: Arc<AtomicBool>,
-    threads: Vec<JoinHandle<()>>,
-    /// Standard input, when read: it cannot be reopened, so a reload hands
-    /// it to the next agent's pipelines instead of restarting it.
-    stdin: Option<SharedStdin>,
+    thread: JoinHandle<()>,
+    /// Where a reload hands it the next pipelines.
+    handoff: Handoff,
 }
 
-/// Standard input's source name and the dispatcher its thread feeds.
-pub type SharedStdin = (String, Arc<Mutex<Dispatcher>>);
+impl Running {
+    /// Stops it between two batches and waits for it. Standard input, which
+    /// may block on a read for ever, is not waited for: it ends with the
+    /// process.
+    fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if !matches!(self.spec.kind, SourceKind::Stdin) {
+            let _ = self.thread.join();
+        }
+    }
+}
+
+/// The running sources of an agent.
+#[derive(Default)]
+pub struct Sources {
+    running: Vec<Running>,
+}
 
 impl Sources {
-    /// Stops every source between two batches and waits for it (standard
-    /// input excepted: see [`Sources::hand_over_stdin`]).
+    /// Stops every source between two batches and waits for it.
     pub fn stop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        for t in self.threads.drain(..) {
-            let stdin = t.thread().name().is_some_and(|n| n.starts_with("stdin-"));
-            if !stdin {
-                let _ = t.join();
-            }
+        for r in self.running.drain(..) {
+            r.stop();
         }
     }
 
-    /// Hands standard input, still being read, to `next`'s pipelines (or to
-    /// none, when `next` no longer reads it): nothing read is lost.
-    pub fn hand_over_stdin(&mut self, next: &Agent) -> Option<SharedStdin> {
-        let (name, shared) = self.stdin.take()?;
-        let dispatcher = match next.source(&name) {
-            Some(spec) if matches!(spec.kind, SourceKind::Stdin) => {
-                Dispatcher::for_source(spec, &next.pipelines)
-            }
-            _ => {
-                warn!(source = %name, "standard input is no longer configured: its lines are read and dropped");
-                Dispatcher::new(&name, &[], &[], false)
-            }
+    /// Before a reload to `next`: stops and waits for every source that
+    /// `next` does not run as it runs now (removed, changed, or read by no
+    /// pipeline any more) and returns their names; the others go on, to be
+    /// handed `next`'s pipelines by [`Agent::start_sources`]. Standard input
+    /// is never stopped (it cannot be read again): its lines go to `next`'s
+    /// standard input source, or are dropped.
+    pub fn stop_unless_kept(&mut self, next: &Config) -> Vec<String> {
+        let read = |name: &str| {
+            next.pipelines
+                .iter()
+                .any(|p| p.sources.iter().any(|s| s == name))
         };
-        let mut d = shared.lock();
-        d.flush(Default::default());
-        *d = dispatcher;
-        drop(d);
-        Some((name, shared))
+        let mut stopped = Vec::new();
+        for r in std::mem::take(&mut self.running) {
+            let kept = match &r.spec.kind {
+                SourceKind::Stdin => true,
+                _ => next.sources.contains(&r.spec) && read(&r.spec.name),
+            };
+            if kept {
+                self.running.push(r);
+            } else {
+                stopped.push(r.spec.name.clone());
+                r.stop();
+            }
+        }
+        stopped
+    }
+
+    /// Takes the running source configured as `spec` out, if it runs
+    /// (standard input by kind: whatever its name, there is only one).
+    fn take(&mut self, spec: &SourceSpec) -> Option<Running> {
+        let stdin = |s: &SourceSpec| matches!(s.kind, SourceKind::Stdin);
+        let i = self
+            .running
+            .iter()
+            .position(|r| r.spec.name == spec.name || (stdin(&r.spec) && stdin(spec)))?;
+        Some(self.running.swap_remove(i))
+    }
+
+    /// Names of the running sources.
+    pub fn names(&self) -> Vec<String> {
+        self.running.iter().map(|r| r.spec.name.clone()).collect()
     }
 }
 

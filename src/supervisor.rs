@@ -18,7 +18,7 @@ use metrics::{counter, describe_counter, describe_gauge, gauge, Unit};
 use parking_lot::{Mutex, RwLock};
 use tracing::{info, warn};
 
-use crate::agent::{Agent, Changes, SharedStdin, Sources};
+use crate::agent::{Agent, Changes, Sources};
 use crate::config::{self, Config, ConfigErrors};
 use crate::gates::Gates;
 use crate::http::{Live, Readiness, Reloader};
@@ -53,16 +53,18 @@ struct Generation {
 }
 
 impl Generation {
-    /// Starts `agent`'s sources, gate sampler and checkpointer.
+    /// Starts `agent`'s sources (handing `kept`, the previous agent's
+    /// sources that go on, the new pipelines), gate sampler and
+    /// checkpointer.
     fn launch(
         agent: Agent,
         readiness: &Readiness,
         runtime: &tokio::runtime::Handle,
-        stdin: Option<SharedStdin>,
+        kept: Sources,
         previous_gates: Option<&Gates>,
     ) -> (Self, Live) {
         let stop = Arc::new(AtomicBool::new(false));
-        let sources = agent.start_sources(&stop, readiness, stdin);
+        let sources = agent.start_sources(readiness, kept);
         let gates = Gates::carry_over(&agent.config.gates, agent.registry.clone(), previous_gates);
         let sampler = runtime.spawn(gates.clone().run(stop.clone()));
         let checkpointer = agent.config.state.clone().map(|spec| {
@@ -90,9 +92,14 @@ impl Generation {
     /// Stops the sources (between two batches), the sampler and the
     /// checkpointer, and waits for them.
     fn stop(&mut self) {
+        self.stop_services();
+        self.sources.stop();
+    }
+
+    /// Stops the sampler and the checkpointer, and waits for them.
+    fn stop_services(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         self.sampler.abort();
-        self.sources.stop();
         if let Some(c) = self.checkpointer.take() {
             let _ = c.join();
         }
@@ -113,7 +120,8 @@ impl Supervisor {
         counter!(RELOADS, "result" => "failure").absolute(0);
         gauge!(RELOAD_SUCCESSFUL).set(1.0);
         gauge!(RELOAD_SUCCESS_TIME).set(unix_now());
-        let (generation, live) = Generation::launch(agent, &readiness, &runtime, None, None);
+        let (generation, live) =
+            Generation::launch(agent, &readiness, &runtime, Sources::default(), None);
         Arc::new(Self {
             path,
             readiness,
@@ -170,6 +178,7 @@ impl Supervisor {
             removed = ?changes.removed,
             sources_added = ?changes.sources_added,
             sources_removed = ?changes.sources_removed,
+            sources_restarted = ?changes.sources_restarted,
             "configuration reloaded"
         );
         Ok(changes)
@@ -181,21 +190,28 @@ impl Supervisor {
         if config.server.listen != current.agent.config.server.listen {
             warn!("`[server] listen` changed: the new address takes effect at the next start");
         }
-        current.stop();
+        current.stop_services();
+        let stopped = current.sources.stop_unless_kept(&config);
         let coordinator = current.agent.coordinator.clone();
-        // No checkpoint between the old sources' last batch and the new
-        // sources' slots: positions and values stay one consistent pair.
+        // No checkpoint between the stopped sources' last batch and their
+        // successors' slots: positions and values stay one consistent pair.
         let _hold = coordinator.hold_checkpoints();
-        let (next, changes) = current.agent.rebuild(config);
-        let stdin = current.sources.hand_over_stdin(&next);
-        coordinator.release_all();
-        self.readiness.clear_sources();
+        let (next, mut changes) = current.agent.rebuild(config);
+        coordinator.release(&stopped);
+        for name in &stopped {
+            self.readiness.remove(name);
+        }
+        changes.sources_restarted = stopped
+            .into_iter()
+            .filter(|n| next.source(n).is_some())
+            .collect();
+        let kept = std::mem::take(&mut current.sources);
         let previous_gates = self.live.read().gates.clone();
         let (generation, live) = Generation::launch(
             next,
             &self.readiness,
             &self.runtime,
-            stdin,
+            kept,
             Some(&previous_gates),
         );
         *current = generation;
@@ -255,12 +271,13 @@ pub fn summary(c: &Changes) -> String {
         }
     };
     format!(
-        "configuration reloaded: {} metric families kept; started again: {}; removed: {}; sources added: {}; sources removed: {}",
+        "configuration reloaded: {} metric families kept; started again: {}; removed: {}; sources added: {}; sources removed: {}; sources restarted: {}",
         c.kept.len(),
         list(&c.reset),
         list(&c.removed),
         list(&c.sources_added),
-        list(&c.sources_removed)
+        list(&c.sources_removed),
+        list(&c.sources_restarted)
     )
 }
 

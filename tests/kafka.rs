@@ -1095,8 +1095,7 @@ fn restart_in_process(with_state: bool) {
 
     let stream_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stream = steady_stream(&brokers, &topic, 2, stream_stop.clone());
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let mut sources = agent.start_sources(&stop, &ready, None);
+    let mut sources = agent.start_sources(&ready, Default::default());
     wait_until(
         Duration::from_secs(30),
         Duration::from_millis(50),
@@ -1113,10 +1112,10 @@ fn restart_in_process(with_state: bool) {
         at_stop,
         "committed at stop: {group_now:?}"
     );
-    // What a configuration reload does: the agent rebuilt from the same
-    // configuration, resuming where the stopped sources' slots say.
+    // What a configuration reload does for a source it restarts: the agent
+    // rebuilt, the source resuming where its stopped predecessor's slot says.
     let (agent, _) = agent.rebuild(agent.config.clone());
-    agent.coordinator.release_all();
+    agent.coordinator.release(&["events".to_string()]);
     let restored = agent.restored.clone().expect("positions carried over");
     if with_state {
         let finals = restored.kafka_positions("events");
@@ -1130,8 +1129,7 @@ fn restart_in_process(with_state: bool) {
     }
     eprintln!("stopped at {at_stop}, committed {group_now:?}");
 
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let mut sources = agent.start_sources(&stop, &ready, None);
+    let mut sources = agent.start_sources(&ready, Default::default());
     wait_until(
         Duration::from_secs(30),
         Duration::from_millis(50),
@@ -1308,4 +1306,65 @@ fn kafka_checkpoint_ahead_of_the_group_resumes_at_the_checkpoint() {
         "{log}"
     );
     assert!(agent.terminate().success());
+}
+
+/// `logtally run` with a Kafka source and `[state]` reloaded by SIGHUP three
+/// times in quick succession while a producer writes: each reload rebuilds
+/// the pipeline (a rule added or dropped) and hands it to the consumer,
+/// which goes on without leaving the group (no rebalance). Every partition
+/// and series ends exactly at what was produced.
+#[test]
+fn kafka_reloads_mid_stream_count_every_message_once() {
+    let Some(brokers) = tansu() else { return };
+    let topic = unique("lt-sighup");
+    create_topic(&brokers, &topic, 2);
+    let group = unique("g");
+    let dir = ConfigDir::new("kafka.toml", |d| {
+        state_config(&brokers, &group, &topic, &d.join("state"), "1s")
+    });
+    let base = std::fs::read_to_string(dir.file()).unwrap();
+    let agent = dir.start();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stream = steady_stream(&brokers, &topic, 2, stop.clone());
+    let pid = agent.child.id().to_string();
+    agent.wait_for("counting", |m| counts(m) >= 100.0);
+    for i in 1..=3 {
+        let extra = if i % 2 == 1 {
+            "\n[[pipelines.rules]]\nmetric = \"app_errors_total\"\ntype = \"counter\"\nwhen = [{ field = \"status\", equals = \"500\" }]\n"
+        } else {
+            ""
+        };
+        // The extra rule must sit in the pipeline, before `[state]`.
+        let (head, state) = base.split_at(base.find("[state]").unwrap());
+        common::write(dir.file(), &format!("{head}{extra}\n{state}"));
+        assert!(std::process::Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success());
+        agent.wait_for("the reload", |m| {
+            m.contains(&format!(
+                "logtally_config_reloads_total{{result=\"success\"}} {i}"
+            ))
+        });
+    }
+    stop.store(true, Ordering::Relaxed);
+    let produced = stream.join().expect("producer");
+    let m = agent.wait_for("every message", |m| counts(m) >= produced as f64);
+    std::thread::sleep(Duration::from_millis(500));
+    let m2 = agent.metrics();
+    assert_eq!(
+        total(
+            &m2,
+            "logtally_kafka_rebalances_total{source=\"events\",kind=\"assign\"}"
+        ),
+        1.0,
+        "reloads made the consumer rejoin its group:\n{m2}"
+    );
+    assert_eq!(
+        samples(&m2),
+        expected_by_partition(&app_messages(produced, 2, 0)),
+        "{m}\n{}",
+        agent.stderr()
+    );
 }

@@ -87,11 +87,19 @@ fn wait_reloads(agent: &Agent, result: &str, n: f64) -> String {
 fn reloads_while_a_writer_appends_count_every_line_once() {
     let (dir, log) = app(LINES_RULE, "");
     let agent = dir.start();
-    // Each reload also adds or drops a rule that the counted one does not
-    // depend on, so the pipeline really is rebuilt.
+    // Reloads alternate between adding or dropping a rule that the counted
+    // one does not depend on (the pipeline is rebuilt, the source goes on
+    // and is handed it) and changing the source's poll interval (the source
+    // is stopped and restarted from where it stood).
     let other = |i: usize| {
         let extra = if i.is_multiple_of(2) { ERRORS_RULE } else { "" };
-        config(dir.path(), "", &format!("{LINES_RULE}{extra}"))
+        let text = config(dir.path(), "", &format!("{LINES_RULE}{extra}"));
+        // 60ms, 60ms, 50ms, 50ms, ...: a restart every other reload.
+        if (i / 2).is_multiple_of(2) {
+            text.replace("poll_interval = \"50ms\"", "poll_interval = \"60ms\"")
+        } else {
+            text
+        }
     };
     const WRITES: usize = 200;
     const PER_WRITE: usize = 100;

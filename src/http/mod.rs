@@ -88,9 +88,9 @@ impl Readiness {
         flag
     }
 
-    /// Forgets every source registered (a reload registers the new ones).
-    pub fn clear_sources(&self) {
-        self.sources.lock().clear();
+    /// Forgets the source `name` (stopped by a reload).
+    pub fn remove(&self, name: &str) {
+        self.sources.lock().retain(|(n, _)| n != name);
     }
 
     /// `Ok` when ready; otherwise what is not.

@@ -56,7 +56,7 @@ use serde::Deserialize;
 use tracing::{debug, error, info, warn};
 
 use super::framing::FrameCounts;
-use super::Dispatcher;
+use super::{Dispatcher, Handoff};
 use crate::metrics::selfmetrics::{
     KAFKA_ASSIGNED, KAFKA_BROKER_UP, KAFKA_BYTES, KAFKA_COMMITS, KAFKA_COMMIT_FAILURES,
     KAFKA_CONNECTED, KAFKA_LAG, KAFKA_MALFORMED, KAFKA_MESSAGES, KAFKA_REBALANCES,
@@ -269,6 +269,8 @@ struct Applied {
 /// pipelines and what has been applied but not yet stored.
 struct Work {
     dispatcher: Dispatcher,
+    /// The next pipelines' dispatcher, after a configuration reload.
+    handoff: Handoff,
     fields: MessageFields,
     framing: KafkaFraming,
     max_line: usize,
@@ -1066,8 +1068,10 @@ impl KafkaSource {
         c
     }
 
-    /// Consumes until `stop` is set, then commits what was applied.
-    pub fn run(mut self, dispatcher: Dispatcher, stop: Arc<AtomicBool>) {
+    /// Consumes until `stop` is set, then commits what was applied. It
+    /// feeds `dispatcher`, or the one a configuration reload offers through
+    /// `handoff`.
+    pub fn run(mut self, dispatcher: Dispatcher, handoff: Handoff, stop: Arc<AtomicBool>) {
         let config = self.client_config();
         let hook = std::mem::replace(&mut self.hook, StateHook::none());
         // Restored positions stay in every checkpoint until they advance:
@@ -1081,6 +1085,7 @@ impl KafkaSource {
             source: self.name.clone(),
             work: Mutex::new(Work {
                 dispatcher,
+                handoff,
                 fields: MessageFields::default(),
                 framing: self.spec.framing,
                 max_line: self.max_line,
@@ -1155,6 +1160,13 @@ impl KafkaSource {
         let mut unflushed = 0u64;
         let mut last_flush = Instant::now();
         while !stop.load(Ordering::Relaxed) {
+            if unflushed == 0 {
+                // Nothing applied is pending: a reload's pipelines may
+                // take over here.
+                let mut work = ctx.work.lock();
+                let work = &mut *work;
+                work.handoff.take_into(&mut work.dispatcher);
+            }
             let idle = match consumer.poll(if unflushed > 0 {
                 Duration::ZERO
             } else {

@@ -130,6 +130,30 @@ impl Dispatcher {
     }
 }
 
+/// Where a configuration reload hands a running source the dispatcher of
+/// the new pipelines: the source takes it between two batches, when nothing
+/// read through the old one is pending, so every line goes through exactly
+/// one of them and the source itself never stops.
+#[derive(Clone, Default)]
+pub struct Handoff(Arc<parking_lot::Mutex<Option<Dispatcher>>>);
+
+impl Handoff {
+    /// Offers `next` (replacing any offer not taken yet).
+    pub fn offer(&self, next: Dispatcher) {
+        *self.0.lock() = Some(next);
+    }
+
+    /// Replaces `current` by the dispatcher offered, if any, after
+    /// publishing what `current` still holds. Call between two batches.
+    pub fn take_into(&self, current: &mut Dispatcher) {
+        let Some(next) = self.0.lock().take() else {
+            return;
+        };
+        current.flush(FrameCounts::default());
+        *current = next;
+    }
+}
+
 /// Self-metric handles of one source.
 pub struct SourceStats {
     lines: Counter,

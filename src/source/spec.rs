@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 /// A source of lines.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceSpec {
     /// Unique name.
     pub name: String,
@@ -17,7 +17,7 @@ pub struct SourceSpec {
 }
 
 /// The kinds of source.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceKind {
     /// Files matched by globs.
     File(FileSpec),
@@ -46,7 +46,7 @@ pub enum KafkaFraming {
 }
 
 /// A Kafka source.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KafkaSpec {
     /// Bootstrap brokers, `host:port`.
     pub brokers: Vec<String>,
@@ -89,7 +89,7 @@ pub enum StartAt {
 }
 
 /// A file source.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileSpec {
     /// Globs to follow.
     pub include: Vec<String>,

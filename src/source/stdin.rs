@@ -1,16 +1,15 @@
 //! Standard input as a source: read to its end, line by line.
 
-use parking_lot::Mutex;
 use tracing::{info, warn};
 
 use super::framing::Framer;
-use super::Dispatcher;
+use super::{Dispatcher, Handoff};
 
-/// Reads standard input to its end on the calling thread, feeding whichever
-/// dispatcher `shared` holds when a chunk arrives: a configuration reload
-/// swaps it between two chunks, and the line cut by a chunk's end stays in
-/// the framer, so every line is read once.
-pub fn run(shared: &Mutex<Dispatcher>, name: &str, max_line: usize) {
+/// Reads standard input to its end on the calling thread. A dispatcher
+/// offered through `handoff` (a configuration reload) replaces `dispatcher`
+/// between two chunks; the line cut by a chunk's end stays in the framer,
+/// so every line is read once.
+pub fn run(mut dispatcher: Dispatcher, handoff: &Handoff, name: &str, max_line: usize) {
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
     let mut framer = Framer::new(max_line);
@@ -20,12 +19,13 @@ pub fn run(shared: &Mutex<Dispatcher>, name: &str, max_line: usize) {
         let n = match framer.fill(&mut input) {
             Ok(n) => n,
             Err(e) => {
-                shared.lock().read_error();
+                dispatcher.read_error();
                 warn!(source = name, error = %e, "reading standard input failed");
                 return;
             }
         };
-        let mut d = shared.lock();
+        handoff.take_into(&mut dispatcher);
+        let d = &mut dispatcher;
         if n == 0 {
             framer.finish(|l| d.line(l));
         } else {

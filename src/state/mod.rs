@@ -89,10 +89,10 @@ impl Coordinator {
         slot
     }
 
-    /// Forgets every source's slot (their sources have stopped; a reload
-    /// registers the new ones).
-    pub fn release_all(&self) {
-        self.slots.lock().clear();
+    /// Forgets the slots of the sources called `names` (they have stopped;
+    /// a reload registers their successors).
+    pub fn release(&self, names: &[String]) {
+        self.slots.lock().retain(|(n, _)| !names.contains(n));
     }
 
     /// Keeps checkpoints from being written while held (a reload swapping

@@ -38,7 +38,7 @@ use notify::{RecursiveMode, Watcher};
 use tracing::{debug, info, warn};
 
 use super::framing::{FrameCounts, Framer};
-use super::Dispatcher;
+use super::{Dispatcher, Handoff};
 use crate::metrics::selfmetrics::{SOURCE_FILES, SOURCE_ROTATIONS, SOURCE_UNREAD_BYTES};
 use crate::source::spec::{FileSpec, StartAt};
 use crate::state::checkpoint::{FilePosition, Position};
@@ -708,10 +708,12 @@ impl FileTailer {
     }
 
     /// Follows the files until `stop` is set, publishing positions to `slot`
-    /// after every batch.
+    /// after every batch; a dispatcher offered through `handoff` (a
+    /// configuration reload) replaces `d` between two batches.
     pub fn run(
         mut self,
         mut d: Dispatcher,
+        handoff: Handoff,
         coordinator: Arc<Coordinator>,
         slot: PositionSlot,
         stop: Arc<AtomicBool>,
@@ -722,6 +724,7 @@ impl FileTailer {
         loop {
             let more = {
                 let _batch = coordinator.batch();
+                handoff.take_into(&mut d);
                 self.scan(&mut d);
                 let more = self.read(&mut d);
                 slot.publish(self.positions());
