@@ -383,3 +383,45 @@ fn the_readme_configuration_example_checks() {
     let out = cfg.check();
     assert_success(&out);
 }
+
+/// Lines the regex's fast path does not take are counted per pipeline,
+/// with a HELP text; the fast path takes the ordinary lines after a burst
+/// of long ones.
+#[test]
+fn regex_fallbacks_are_a_self_metric() {
+    let cfg = ConfigDir::with(
+        "regex.toml",
+        r#"
+[[pipelines]]
+name = "app"
+parser = { type = "regex", pattern = '^(?P<level>[A-Z]+) (?P<msg>.*)$' }
+
+[[pipelines.rules]]
+metric = "app_lines_total"
+type = "counter"
+labels = ["level"]
+"#,
+    );
+    let mut input = String::new();
+    for _ in 0..200 {
+        input.push_str(&format!("WARN {}\n", "x".repeat(10_000)));
+    }
+    for _ in 0..1000 {
+        input.push_str("INFO ok\n");
+    }
+    input.push_str("INFO caf\u{e9}\n");
+    let path = cfg.join("app.log");
+    write(&path, &input);
+    let out = cfg.run("once", &["--self-metrics", path.to_str().unwrap()]);
+    assert_success(&out);
+    let m = stdout_of(&out);
+    assert_eq!(value(&m, r#"app_lines_total{level="INFO"}"#), Some(1001.0));
+    assert_eq!(value(&m, r#"app_lines_total{level="WARN"}"#), Some(200.0));
+    // The long lines and the one that is not ASCII.
+    assert_eq!(
+        value(&m, r#"logtally_parser_fallbacks_total{pipeline="app"}"#),
+        Some(201.0),
+        "{m}"
+    );
+    assert!(m.contains("# HELP logtally_parser_fallbacks_total "), "{m}");
+}

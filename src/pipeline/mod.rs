@@ -19,7 +19,7 @@ use metrics::{counter, Counter};
 
 use crate::config::PipelineSpec;
 use crate::metrics::registry::Registry;
-use crate::metrics::selfmetrics::{flush, PIPELINE_LINES};
+use crate::metrics::selfmetrics::{flush, PARSER_FALLBACKS, PIPELINE_LINES};
 use record::{ContextFields, Record};
 use rules::{Rule, RuleState};
 use shared::{SharedMatches, SharedRegexes};
@@ -34,6 +34,7 @@ pub struct Pipeline {
     matched: Counter,
     unmatched: Counter,
     parse_errors: Counter,
+    fallbacks: Counter,
 }
 
 impl Pipeline {
@@ -56,6 +57,7 @@ impl Pipeline {
             matched: lines("matched"),
             unmatched: lines("unmatched"),
             parse_errors: lines("parse_error"),
+            fallbacks: counter!(PARSER_FALLBACKS, "pipeline" => spec.name.clone()),
             parser,
         })
     }
@@ -92,6 +94,11 @@ pub struct LineCounts {
     pub unmatched: u64,
     /// Lines the parser rejected.
     pub parse_errors: u64,
+    /// Lines the parser's fast path decided (regex and grok patterns
+    /// anchored with `^`).
+    pub fast_path: u64,
+    /// Lines such a parser matched with its general engine instead.
+    pub fallbacks: u64,
 }
 
 /// A pipeline as fed by one source.
@@ -171,9 +178,14 @@ impl PipelineRunner {
         self.total.matched += self.pending.matched;
         self.total.unmatched += self.pending.unmatched;
         self.total.parse_errors += self.pending.parse_errors;
+        let paths = p.parser.take_path_counts(&mut self.fields);
+        self.total.fast_path += paths.fast;
+        self.total.fallbacks += paths.fallbacks;
+        let mut fallbacks = paths.fallbacks;
         flush(&p.matched, &mut self.pending.matched);
         flush(&p.unmatched, &mut self.pending.unmatched);
         flush(&p.parse_errors, &mut self.pending.parse_errors);
+        flush(&p.fallbacks, &mut fallbacks);
         for state in &mut self.states {
             state.flush(&p.rules[state.rule_index()]);
         }
@@ -182,5 +194,62 @@ impl PipelineRunner {
     /// Everything this runner has seen and flushed.
     pub fn totals(&self) -> LineCounts {
         self.total
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::agent::Agent;
+    use crate::config::load_str;
+    use crate::metrics::expose::render_text;
+    use crate::source::Dispatcher;
+
+    /// Runs `lines` through `config`; returns the rendered metrics and the
+    /// first pipeline's totals.
+    fn run(config: &str, lines: &str) -> (String, super::LineCounts) {
+        let config = load_str(config, Path::new("t.toml")).expect("config loads");
+        let agent = Agent::build(config);
+        let mut d = Dispatcher::new("t", &[], &agent.pipelines, true);
+        d.read_all(&mut lines.as_bytes(), 1 << 20).unwrap();
+        let mut out = String::new();
+        render_text(&agent.registry, &mut out);
+        (out, d.runners()[0].totals())
+    }
+
+    fn value(text: &str, series: &str) -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+    }
+
+    /// A burst of long lines, then ordinary ones: the regex's fast path
+    /// takes the ordinary ones, and the burst is counted as fallbacks.
+    #[test]
+    fn regex_fallbacks_are_counted_and_the_fast_path_resumes() {
+        let config = r#"
+[[pipelines]]
+name = "app"
+parser = { type = "regex", pattern = '^(?P<level>[A-Z]+) (?P<msg>.*)$' }
+
+[[pipelines.rules]]
+metric = "lines_total"
+type = "counter"
+labels = ["level"]
+"#;
+        let mut lines = String::new();
+        for _ in 0..300 {
+            lines.push_str("ERROR ");
+            lines.push_str(&"x".repeat(9 * 1024));
+            lines.push('\n');
+        }
+        for _ in 0..2000 {
+            lines.push_str("INFO all is well\n");
+        }
+        let (m, totals) = run(config, &lines);
+        assert_eq!(value(&m, r#"lines_total{level="ERROR"}"#), Some(300.0));
+        assert_eq!(value(&m, r#"lines_total{level="INFO"}"#), Some(2000.0));
+        assert_eq!(totals.fallbacks, 300);
+        assert_eq!(totals.fast_path, 2000);
     }
 }
