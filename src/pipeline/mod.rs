@@ -13,9 +13,12 @@ pub mod shared;
 pub mod template;
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use logtally_parsers::{Fields, Parser};
+use logtally_parsers::{Fields, ParseError, Parser};
 use metrics::{counter, Counter};
+use parking_lot::Mutex;
+use tracing::{debug, enabled, Level};
 
 use crate::config::PipelineSpec;
 use crate::metrics::registry::Registry;
@@ -35,6 +38,111 @@ pub struct Pipeline {
     unmatched: Counter,
     parse_errors: Counter,
     fallbacks: Counter,
+    rejected: RejectedLines,
+}
+
+/// Lines the parser rejected that the debug log shows: at most
+/// [`REJECTED_SHOWN`] per pipeline in each [`REJECTED_PERIOD`].
+pub const REJECTED_SHOWN: u32 = 5;
+
+/// The period of [`REJECTED_SHOWN`].
+pub const REJECTED_PERIOD: Duration = Duration::from_secs(10);
+
+/// Most bytes of a rejected line the debug log shows.
+pub const REJECTED_BYTES: usize = 200;
+
+/// The sample of rejected lines a pipeline logs (at `debug`), and how many
+/// it left out. Only touched for rejected lines while `debug` is on.
+#[derive(Debug, Default)]
+struct RejectedLines(Mutex<RejectedWindow>);
+
+#[derive(Debug, Default)]
+struct RejectedWindow {
+    /// When the current period began (`None`: no period yet).
+    start: Option<Instant>,
+    shown: u32,
+    /// Lines rejected but not shown in the current period.
+    left_out: u64,
+}
+
+impl RejectedLines {
+    /// Logs `line`, rejected with `e`, unless the period's sample is full.
+    fn note(&self, pipeline: &str, source: &str, line: &str, e: &ParseError) {
+        let now = Instant::now();
+        let mut w = self.0.lock();
+        if w.start
+            .is_none_or(|s| now.duration_since(s) >= REJECTED_PERIOD)
+        {
+            Self::summarise(&mut w, pipeline);
+            *w = RejectedWindow {
+                start: Some(now),
+                shown: 0,
+                left_out: 0,
+            };
+        }
+        if w.shown >= REJECTED_SHOWN {
+            w.left_out += 1;
+            return;
+        }
+        w.shown += 1;
+        drop(w);
+        let (shown, cut) = clip(line, REJECTED_BYTES);
+        debug!(
+            pipeline,
+            source,
+            offset = e.offset,
+            kind = ?e.kind,
+            line = ?shown,
+            line_bytes = line.len(),
+            "line did not parse: {e}{}",
+            if cut { " (line cut for the log)" } else { "" }
+        );
+    }
+
+    /// Says how many lines the period that ended left out, if any.
+    fn summarise(w: &mut RejectedWindow, pipeline: &str) {
+        if w.left_out > 0 {
+            debug!(
+                pipeline,
+                left_out = w.left_out,
+                "{} more lines did not parse within {} s (not shown)",
+                w.left_out,
+                REJECTED_PERIOD.as_secs()
+            );
+            w.left_out = 0;
+        }
+    }
+
+    /// Summarises the period if it is over (or `now_anyway`).
+    fn close_period(&self, pipeline: &str, now_anyway: bool) {
+        let mut w = self.0.lock();
+        let over = w.start.is_some_and(|s| s.elapsed() >= REJECTED_PERIOD);
+        if over || now_anyway {
+            Self::summarise(&mut w, pipeline);
+        }
+    }
+}
+
+/// The first `max` bytes of `line` at most (cut at a character boundary),
+/// and whether it was cut.
+fn clip(line: &str, max: usize) -> (&str, bool) {
+    if line.len() <= max {
+        return (line, false);
+    }
+    let mut end = max;
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    (&line[..end], true)
+}
+
+impl Drop for Pipeline {
+    /// Says how many rejected lines the last period left out of the log.
+    fn drop(&mut self) {
+        if enabled!(Level::DEBUG) {
+            self.rejected.close_period(&self.name, true);
+        }
+    }
 }
 
 impl Pipeline {
@@ -58,6 +166,7 @@ impl Pipeline {
             unmatched: lines("unmatched"),
             parse_errors: lines("parse_error"),
             fallbacks: counter!(PARSER_FALLBACKS, "pipeline" => spec.name.clone()),
+            rejected: RejectedLines::default(),
             parser,
         })
     }
@@ -104,6 +213,8 @@ pub struct LineCounts {
 /// A pipeline as fed by one source.
 pub struct PipelineRunner {
     pipeline: Arc<Pipeline>,
+    /// The source's name, for the log.
+    source: Arc<str>,
     fields: Fields,
     states: Vec<RuleState>,
     shared: SharedMatches,
@@ -115,6 +226,16 @@ impl PipelineRunner {
     /// A runner for `pipeline` fed by a source with these static labels.
     /// Series whose labels are all known now are created at zero.
     pub fn new(pipeline: Arc<Pipeline>, source_labels: &[(String, String)]) -> Self {
+        Self::for_source(pipeline, "", source_labels)
+    }
+
+    /// A runner for `pipeline` fed by the source called `source` (named in
+    /// the log) with these static labels.
+    pub fn for_source(
+        pipeline: Arc<Pipeline>,
+        source: &str,
+        source_labels: &[(String, String)],
+    ) -> Self {
         let states = pipeline
             .rules
             .iter()
@@ -124,6 +245,7 @@ impl PipelineRunner {
         Self {
             shared: SharedMatches::new(&pipeline.shared),
             pipeline,
+            source: source.into(),
             fields: Fields::new(),
             states,
             pending: LineCounts::default(),
@@ -147,8 +269,8 @@ impl PipelineRunner {
     #[inline]
     pub fn process_in(&mut self, line: &str, context: Option<&dyn ContextFields>) {
         let p = &*self.pipeline;
-        if p.parser.parse(line, &mut self.fields).is_err() {
-            self.pending.parse_errors += 1;
+        if let Err(e) = p.parser.parse(line, &mut self.fields) {
+            Self::rejected(p, &self.source, &mut self.pending, line, &e);
             return;
         }
         let rec = Record {
@@ -172,9 +294,23 @@ impl PipelineRunner {
         }
     }
 
+    /// Counts a line the parser rejected, and logs it at `debug` (a
+    /// sample: see [`REJECTED_SHOWN`]).
+    #[cold]
+    #[inline(never)]
+    fn rejected(p: &Pipeline, source: &str, pending: &mut LineCounts, line: &str, e: &ParseError) {
+        pending.parse_errors += 1;
+        if enabled!(Level::DEBUG) {
+            p.rejected.note(&p.name, source, line, e);
+        }
+    }
+
     /// Adds the local counts to the self-metrics.
     pub fn flush(&mut self) {
         let p = &*self.pipeline;
+        if enabled!(Level::DEBUG) {
+            p.rejected.close_period(&p.name, false);
+        }
         self.total.matched += self.pending.matched;
         self.total.unmatched += self.pending.unmatched;
         self.total.parse_errors += self.pending.parse_errors;
@@ -251,5 +387,16 @@ labels = ["level"]
         assert_eq!(value(&m, r#"lines_total{level="INFO"}"#), Some(2000.0));
         assert_eq!(totals.fallbacks, 300);
         assert_eq!(totals.fast_path, 2000);
+    }
+
+    /// Rejected lines are cut for the log at a character boundary, never
+    /// inside a character.
+    #[test]
+    fn rejected_lines_are_cut_at_a_character_boundary() {
+        assert_eq!(super::clip("abc", 200), ("abc", false));
+        let line = format!("{}\u{e9}z", "a".repeat(199));
+        assert_eq!(super::clip(&line, 200), (&line[..199], true));
+        assert_eq!(super::clip(&line, 201), (&line[..201], true));
+        assert_eq!(super::clip(&line, 202), (line.as_str(), false));
     }
 }
