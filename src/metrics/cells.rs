@@ -240,6 +240,12 @@ impl HistogramCell {
         self.sum.add(v);
     }
 
+    /// Records `n` observations of `v`.
+    pub fn observe_times(&self, v: f64, n: u64) {
+        self.counts[self.bucket_of(v)].fetch_add(n, Ordering::Relaxed);
+        self.sum.add(v * n as f64);
+    }
+
     /// Adds observations gathered elsewhere: `counts` per bucket (as
     /// [`bucket_of`](Self::bucket_of) numbers them), summing to `sum`.
     pub fn add_counts(&self, counts: &[u64], sum: f64) {

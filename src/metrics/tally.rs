@@ -116,6 +116,33 @@ impl Tallies {
         }
     }
 
+    /// Adds `n` times `v` (finite, not negative) to the counter at `i`:
+    /// exactly when `v` is whole and the product fits in the integer.
+    #[inline]
+    pub fn add_times(&mut self, i: usize, v: f64, n: u64) {
+        match super::cells::whole(v).and_then(|w| w.checked_mul(n)) {
+            Some(w) => self.add_whole(i, w),
+            None => {
+                if let Local::Counter { fraction, .. } = &mut self.touch(i).local {
+                    *fraction += v * n as f64;
+                }
+            }
+        }
+    }
+
+    /// Records `v` in the histogram at `i` `n` times.
+    #[inline]
+    pub fn observe_times(&mut self, i: usize, v: f64, n: u64) {
+        let t = self.touch(i);
+        if let (Local::Histogram { counts, sum }, Cell::Histogram(h)) =
+            (&mut t.local, &t.series.cell)
+        {
+            let c = &mut counts[h.bucket_of(v)];
+            *c = c.saturating_add(n);
+            *sum += v * n as f64;
+        }
+    }
+
     /// Records `v` in the histogram at `i`.
     #[inline]
     pub fn observe(&mut self, i: usize, v: f64) {

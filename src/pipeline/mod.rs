@@ -278,13 +278,16 @@ impl PipelineRunner {
             fields: &self.fields,
             context,
         };
+        // How many records the line stands for: 1 but for rsyslog's
+        // "message repeated N times" (see `Fields::weight`).
+        let weight = self.fields.weight();
         let mut matched = false;
         // The rules the line visits, in their order.
         for i in self.shared.visits(&p.shared, &rec) {
             let (state, rule) = (&mut self.states[i], &p.rules[i]);
             if state.matches(rule, &rec) {
                 matched = true;
-                state.apply(rule, &rec);
+                state.apply(rule, &rec, weight);
             }
         }
         if matched {
@@ -357,6 +360,87 @@ mod tests {
     fn value(text: &str, series: &str) -> Option<f64> {
         text.lines()
             .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+    }
+
+    /// rsyslog's "message repeated N times" applies every rule N times:
+    /// counters (of one or of a value), histograms, gauges that move; a
+    /// gauge that is set is set once.
+    #[test]
+    fn repeated_messages_count_n_times() {
+        let config = r#"
+[[pipelines]]
+name = "sys"
+parser = "syslog"
+
+[[pipelines.rules]]
+metric = "failed_total"
+type = "counter"
+labels = ["program"]
+when = [{ field = "message", matches = '^Failed password' }]
+
+[[pipelines.rules]]
+metric = "port_sum_total"
+type = "counter"
+value = "port"
+when = [{ field = "message", matches = 'port (?P<port>\d+)' }]
+
+[[pipelines.rules]]
+metric = "port_hist"
+type = "histogram"
+value = "port"
+buckets = [10, 100]
+when = [{ field = "message", matches = 'port (?P<port>\d+)' }]
+
+[[pipelines.rules]]
+metric = "up_gauge"
+type = "gauge"
+action = "inc"
+when = [{ field = "message", matches = '^Failed' }]
+
+[[pipelines.rules]]
+metric = "down_gauge"
+type = "gauge"
+action = "dec"
+value = "port"
+when = [{ field = "message", matches = 'port (?P<port>\d+)' }]
+
+[[pipelines.rules]]
+metric = "last_port"
+type = "gauge"
+value = "port"
+when = [{ field = "message", matches = 'port (?P<port>\d+)' }]
+
+[[pipelines.rules]]
+metric = "repeats_total"
+type = "counter"
+when = [{ field = "repeat", present = true }]
+"#;
+        let lines = "\
+Mar 29 23:18:21 h sshd[1]: Failed password for root from 10.0.0.1 port 7 ssh2
+Mar 29 23:18:33 h sshd[1]: message repeated 5 times: [ Failed password for root from 10.0.0.1 port 7 ssh2]
+Mar 29 23:18:40 h sshd[2]: message repeated 2 times: [ Failed password for root from 10.0.0.1 port 50 ssh2]
+Mar 29 23:18:41 h sshd[2]: Disconnecting port 50
+";
+        let (m, totals) = run(config, lines);
+        // 1 + 5 + 2 failures.
+        assert_eq!(
+            value(&m, r#"failed_total{program="sshd"}"#),
+            Some(8.0),
+            "{m}"
+        );
+        // 6 × 7 + 2 × 50 + 50.
+        assert_eq!(value(&m, "port_sum_total"), Some(192.0), "{m}");
+        assert_eq!(value(&m, r#"port_hist_bucket{le="10"}"#), Some(6.0), "{m}");
+        assert_eq!(value(&m, r#"port_hist_bucket{le="100"}"#), Some(9.0));
+        assert_eq!(value(&m, "port_hist_count"), Some(9.0));
+        assert_eq!(value(&m, "port_hist_sum"), Some(192.0));
+        assert_eq!(value(&m, "up_gauge"), Some(8.0));
+        assert_eq!(value(&m, "down_gauge"), Some(-192.0));
+        assert_eq!(value(&m, "last_port"), Some(50.0));
+        // The repeat lines themselves, each counted twice and five times.
+        assert_eq!(value(&m, "repeats_total"), Some(7.0));
+        // Still four lines.
+        assert_eq!(totals.matched, 4);
     }
 
     /// A burst of long lines, then ordinary ones: the regex's fast path
