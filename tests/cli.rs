@@ -450,3 +450,154 @@ fn built_in_zero_series_only_for_logs_that_can_hold_them() {
         stderr_of(&check)
     );
 }
+
+const ACCESS_FROM_WEB: &str = r#"
+[[sources]]
+name = "web"
+type = "file"
+include = ["/nonexistent/logtally-test/*.log"]
+
+[[pipelines]]
+name = "access"
+sources = ["web"]
+parser = "common"
+
+[[pipelines.rules]]
+metric = "requests_total"
+type = "counter"
+labels = ["status"]
+"#;
+
+/// With `LOGTALLY_LOG=debug`, rejected lines are logged: which pipeline
+/// and source, the parser's reason and offset, the line (cut to 200
+/// bytes); at most 5 per pipeline per 10 s, then how many were left out.
+#[test]
+fn debug_log_names_rejected_lines_and_why_within_a_rate_limit() {
+    let cfg = ConfigDir::with("web.toml", ACCESS_FROM_WEB);
+    let good = r#"10.0.0.1 - - [07/Dec/2026:10:00:00 +0000] "GET /cart HTTP/1.1" 200 512"#;
+    let bad_status = r#"10.0.0.1 - - [07/Dec/2026:10:00:01 +0000] "GET /cart HTTP/1.1" 2x0 512"#;
+    let long_junk = format!("{}{}", "Z".repeat(250), "Y".repeat(250));
+    let mut input = format!("{good}\n{bad_status}\n{long_junk}\n{good}\n");
+    for i in 0..10_000 {
+        input.push_str(&format!("not an access line {i}\n"));
+    }
+    input.push_str(good);
+    input.push('\n');
+    let path = cfg.join("access.log");
+    write(&path, &input);
+    let run = |level: &str| {
+        bin()
+            .env("LOGTALLY_LOG", level)
+            .args([
+                "once",
+                "--config",
+                cfg.arg(),
+                "--source",
+                "web",
+                path.to_str().unwrap(),
+            ])
+            .output()
+            .expect("run logtally")
+    };
+    let out = run("debug");
+    assert_success(&out);
+    assert_eq!(
+        value(&stdout_of(&out), r#"requests_total{status="200"}"#),
+        Some(3.0)
+    );
+    let err = stderr_of(&out);
+    let shown: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("line did not parse"))
+        .collect();
+    assert!(
+        (2..=5).contains(&shown.len()),
+        "{} lines shown:\n{err}",
+        shown.len()
+    );
+    // The first rejected line, its reason and where.
+    let first = shown[0];
+    let offset = bad_status.find("2x0").unwrap();
+    for want in [
+        "DEBUG".to_string(),
+        "pipeline=\"access\"".to_string(),
+        "source=\"web\"".to_string(),
+        format!("expected a 3-digit status at byte {offset}"),
+        format!("offset={offset}"),
+        "kind=Syntax".to_string(),
+        format!("{:?}", bad_status),
+    ] {
+        assert!(first.contains(&want), "{want:?} not in {first:?}");
+    }
+    // The long line, cut to its first 200 bytes.
+    let second = shown[1];
+    assert!(
+        second.contains(&format!("line=\"{}\"", "Z".repeat(200))),
+        "{second}"
+    );
+    assert!(!second.contains(&"Z".repeat(201)), "{second}");
+    assert!(second.contains("line_bytes=500"), "{second}");
+    // Every other rejected line is counted in a summary.
+    let left_out: u64 = err
+        .lines()
+        .filter_map(|l| {
+            let (_, rest) = l.split_once("left_out=")?;
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum();
+    assert_eq!(left_out + shown.len() as u64, 10_002, "{err}");
+    assert!(
+        err.contains(&format!("{left_out} more lines did not parse")),
+        "{err}"
+    );
+    // Nothing of the kind at the default level.
+    let out = run("info");
+    assert_success(&out);
+    let err = stderr_of(&out);
+    assert!(!err.contains("did not parse"), "{err}");
+}
+
+/// Lines the regex's fast path does not take are counted per pipeline,
+/// with a HELP text; the fast path takes the ordinary lines after a burst
+/// of long ones.
+#[test]
+fn regex_fallbacks_are_a_self_metric() {
+    let cfg = ConfigDir::with(
+        "regex.toml",
+        r#"
+[[pipelines]]
+name = "app"
+parser = { type = "regex", pattern = '^(?P<level>[A-Z]+) (?P<msg>.*)$' }
+
+[[pipelines.rules]]
+metric = "app_lines_total"
+type = "counter"
+labels = ["level"]
+"#,
+    );
+    let mut input = String::new();
+    for _ in 0..200 {
+        input.push_str(&format!("WARN {}\n", "x".repeat(10_000)));
+    }
+    for _ in 0..1000 {
+        input.push_str("INFO ok\n");
+    }
+    input.push_str("INFO caf\u{e9}\n");
+    let path = cfg.join("app.log");
+    write(&path, &input);
+    let out = cfg.run("once", &["--self-metrics", path.to_str().unwrap()]);
+    assert_success(&out);
+    let m = stdout_of(&out);
+    assert_eq!(value(&m, r#"app_lines_total{level="INFO"}"#), Some(1001.0));
+    assert_eq!(value(&m, r#"app_lines_total{level="WARN"}"#), Some(200.0));
+    // The long lines and the one that is not ASCII.
+    assert_eq!(
+        value(&m, r#"logtally_parser_fallbacks_total{pipeline="app"}"#),
+        Some(201.0),
+        "{m}"
+    );
+    assert!(m.contains("# HELP logtally_parser_fallbacks_total "), "{m}");
+}

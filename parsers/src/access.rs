@@ -39,6 +39,12 @@
 //! * [`AccessFormat::Combined`] requires referer and user agent;
 //!   [`AccessFormat::Common`] and [`AccessFormat::Auto`] accept lines with
 //!   or without them.
+//! * A line cut short inside a quoted field after the byte count (a user
+//!   agent whose closing quote never came, from a truncated write) is, in
+//!   [`AccessFormat::Common`] and [`AccessFormat::Auto`], the record as far
+//!   as it could be read: the field whose quote is left open and every
+//!   later one are absent. [`AccessFormat::Combined`] rejects it. A quote
+//!   left open before the status (in the request) is always an error.
 
 use crate::fields::NameBits;
 use crate::marks::{self, Marks};
@@ -237,18 +243,32 @@ fn opt_quoted(i: In<'_>) -> Result<Option<(In<'_>, In<'_>)>, nom::Err<Fail<'_>>>
     Ok(Some((r, text)))
 }
 
+/// The empty end of `i`.
+#[inline(always)]
+fn end_of(i: In<'_>) -> In<'_> {
+    i.get(i.len()..).unwrap_or_default()
+}
+
 /// The optional `"referer" "user_agent"` (the user agent may be missing,
-/// or both), and the rest with its leading spaces skipped.
+/// or both), and the rest with its leading spaces skipped. A quote that is
+/// never closed is an error, unless `lenient`: the line was cut short
+/// there, so the field it opens (and any later one) is absent and the rest
+/// is empty.
 #[inline]
-fn referer_and_agent(i: In<'_>) -> PResult<'_, (Option<In<'_>>, Option<In<'_>>)> {
-    let Some((r, referer)) = opt_quoted(i)? else {
-        return Ok((i, (None, None)));
+fn referer_and_agent(i: In<'_>, lenient: bool) -> PResult<'_, (Option<In<'_>>, Option<In<'_>>)> {
+    let (r, referer) = match opt_quoted(i) {
+        Ok(Some(q)) => q,
+        Ok(None) => return Ok((i, (None, None))),
+        Err(_) if lenient => return Ok((end_of(i), (None, None))),
+        Err(e) => return Err(e),
     };
     let r = spaces(r);
-    let Some((r2, agent)) = opt_quoted(r)? else {
-        return Ok((r, (Some(referer), None)));
-    };
-    Ok((spaces(r2), (Some(referer), Some(agent))))
+    match opt_quoted(r) {
+        Ok(Some((r2, agent))) => Ok((spaces(r2), (Some(referer), Some(agent)))),
+        Ok(None) => Ok((r, (Some(referer), None))),
+        Err(_) if lenient => Ok((end_of(r), (Some(referer), None))),
+        Err(e) => Err(e),
+    }
 }
 
 /// A request method: upper-case letters, `_` and `-`, then a space.
@@ -568,7 +588,16 @@ impl AccessLogParser {
                 return Ok(());
             }
         }
-        Self::extras(b, r, out)
+        Self::extras(b, r, self.lenient(), out)
+    }
+
+    /// Whether a quote left open after the byte count ends the record
+    /// rather than making it an error (see [`referer_and_agent`]): in every
+    /// format but [`AccessFormat::Combined`], which requires a whole user
+    /// agent.
+    #[inline(always)]
+    fn lenient(&self) -> bool {
+        !matches!(self.format, AccessFormat::Combined)
     }
 
     /// The parts of any line, scanned one after the other.
@@ -579,7 +608,7 @@ impl AccessLogParser {
         let (r, request) = request(spaces(r))?;
         let (r, status) = status(spaces(r))?;
         let (r, bytes) = byte_count(spaces(r))?;
-        let (rest, (referer, user_agent)) = referer_and_agent(spaces(r))?;
+        let (rest, (referer, user_agent)) = referer_and_agent(spaces(r), self.lenient())?;
         if self.format == AccessFormat::Combined && user_agent.is_none() {
             return Err(fail(
                 rest,
@@ -601,17 +630,28 @@ impl AccessLogParser {
     }
 
     /// The extras after the user agent (`r` is not empty and starts with no
-    /// space) when they are not a single bare token.
+    /// space) when they are not a single bare token. When `lenient`, an
+    /// extra whose quote is never closed ends them (the line was cut short
+    /// there) instead of making the line an error.
     #[inline(never)]
-    fn extras<'a>(b: In<'a>, r: In<'a>, out: &mut Fields) -> Result<(), nom::Err<Fail<'a>>> {
+    fn extras<'a>(
+        b: In<'a>,
+        r: In<'a>,
+        lenient: bool,
+        out: &mut Fields,
+    ) -> Result<(), nom::Err<Fail<'a>>> {
         // One extra (e.g. a `"-"` for `$http_x_forwarded_for`, or `rt=`):
         // nothing to collect either.
-        let (rest, first) = extra(r)?;
+        let (rest, first) = match extra(r) {
+            Ok(found) => found,
+            Err(_) if lenient => return Ok(()),
+            Err(e) => return Err(e),
+        };
         if spaces(rest).is_empty() {
             Self::plain_extra(b, first, &mut false, out);
             return Ok(());
         }
-        Self::many_extras(b, r, out)
+        Self::many_extras(b, r, lenient, out)
     }
 
     /// Pushes or sets the field(s) of an extra that is not part of the
@@ -642,12 +682,19 @@ impl AccessLogParser {
     /// one, read
     /// as the ingress-nginx format (two numbers then a `[...]`) or one by
     /// one. Up to [`MAX_EXTRAS`] tokens are looked at; any of them may make
-    /// the line an error (an unterminated quote).
+    /// the line an error (an unterminated quote), unless `lenient`: it then
+    /// ends the extras.
     #[inline(never)]
-    fn many_extras<'a>(b: In<'a>, r: In<'a>, out: &mut Fields) -> Result<(), nom::Err<Fail<'a>>> {
+    fn many_extras<'a>(
+        b: In<'a>,
+        r: In<'a>,
+        lenient: bool,
+        out: &mut Fields,
+    ) -> Result<(), nom::Err<Fail<'a>>> {
         let mut extras = Extras {
             rest: r,
             left: MAX_EXTRAS,
+            lenient,
         };
         let mut head = [Extra::Bare(&[]); 3];
         let mut n = 0;
@@ -715,6 +762,8 @@ impl AccessLogParser {
 struct Extras<'a> {
     rest: In<'a>,
     left: usize,
+    /// Whether an unterminated quote ends the extras (else it is an error).
+    lenient: bool,
 }
 
 impl<'a> Extras<'a> {
@@ -724,7 +773,14 @@ impl<'a> Extras<'a> {
         if self.left == 0 || self.rest.is_empty() {
             return Ok(None);
         }
-        let (rest, e) = extra(self.rest)?;
+        let (rest, e) = match extra(self.rest) {
+            Ok(found) => found,
+            Err(_) if self.lenient => {
+                self.rest = end_of(self.rest);
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
         self.rest = rest;
         self.left -= 1;
         Ok(Some(e))
@@ -876,7 +932,6 @@ mod tests {
             "1.2.3.4 - - [t] \"GET / HTTP/1.0\" abc 1",
             "1.2.3.4 - - [t] \"GET / HTTP/1.0\" 200",
             "1.2.3.4 - - [t] \"GET / HTTP/1.0\" 200 x",
-            "1.2.3.4 - - [t] \"GET / HTTP/1.0\" 200 1 \"unterminated",
             "a b c d e [t] \"GET / HTTP/1.0\" 200 1",
             "[t] \"GET / HTTP/1.0\" 200 1",
         ] {
@@ -903,6 +958,95 @@ mod tests {
         ] {
             let _ = p.parse(&l, &mut Fields::new());
         }
+    }
+
+    /// A write cut short inside the user agent (or any quoted field after
+    /// the byte count): the request is still read, in `access` and
+    /// `common`, with the fields that could not be read absent.
+    #[test]
+    fn lines_cut_short_after_the_byte_count() {
+        let head = r#"10.0.0.2 - - [27/Nov/2026:10:00:02 +0000] "GET /cart HTTP/1.1" 502 157"#;
+        // (line, referer, user agent, request_time, extra field `k`)
+        let cases = [
+            (
+                format!(r#"{head} "https://shop.example/" "Mozilla/5.0 (X11; Linux"#),
+                Some("https://shop.example/"),
+                None,
+                None,
+                None,
+            ),
+            (
+                format!(r#"{head} "https://shop.ex"#),
+                None,
+                None,
+                None,
+                None,
+            ),
+            (format!(r#"{head} ""#), None, None, None, None),
+            (format!(r#"{head} "-" ""#), Some("-"), None, None, None),
+            (
+                format!(r#"{head} "-" "ua\" x"#),
+                Some("-"),
+                None,
+                None,
+                None,
+            ),
+            (
+                format!(r#"{head} "-" "ua" 0.25 k=v "x-forwarded"#),
+                Some("-"),
+                Some("ua"),
+                Some("0.25"),
+                Some("v"),
+            ),
+            (
+                format!(r#"{head} "-" "ua" k=v rt="0.5"#),
+                Some("-"),
+                Some("ua"),
+                None,
+                Some("v"),
+            ),
+            (
+                format!(r#"{head} "-" "ua" "x"#),
+                Some("-"),
+                Some("ua"),
+                None,
+                None,
+            ),
+            // ingress-nginx's extras, cut in the request id's place.
+            (
+                format!(r#"{head} "-" "ua" 312 0.003 [up] [] 10.0.0.7:80 548 k="v"#),
+                Some("-"),
+                Some("ua"),
+                Some("0.003"),
+                None,
+            ),
+        ];
+        for format in [AccessFormat::Auto, AccessFormat::Common] {
+            let p = AccessLogParser::new(format);
+            for (line, referer, agent, rt, k) in &cases {
+                let mut f = Fields::new();
+                p.parse(line, &mut f)
+                    .unwrap_or_else(|e| panic!("{format:?} {line:?}: {e}"));
+                assert_eq!(f.value_at(line, 6), Some("GET"), "{line:?}");
+                assert_eq!(f.value_at(line, 7), Some("/cart"), "{line:?}");
+                assert_eq!(f.value_at(line, 9), Some("502"), "{line:?}");
+                assert_eq!(f.value_at(line, 10), Some("157"), "{line:?}");
+                assert_eq!(f.value_at(line, 11), *referer, "{line:?}");
+                assert_eq!(f.value_at(line, 12), *agent, "{line:?}");
+                assert_eq!(f.value_at(line, 13), *rt, "{line:?}");
+                assert_eq!(f.get(line, "k"), *k, "{line:?}");
+            }
+        }
+        let combined = AccessLogParser::new(AccessFormat::Combined);
+        for (line, ..) in &cases {
+            let e = combined.parse(line, &mut Fields::new()).unwrap_err();
+            assert_eq!(e.kind, ParseErrorKind::Incomplete, "{line:?}");
+        }
+        // Before the status, a quote left open is still an error.
+        let e = AccessLogParser::new(AccessFormat::Auto)
+            .parse(r#"1.2.3.4 - - [t] "GET /cart HTTP/1."#, &mut Fields::new())
+            .unwrap_err();
+        assert_eq!(e.kind, ParseErrorKind::Incomplete);
     }
 
     #[test]
@@ -935,15 +1079,24 @@ mod tests {
         assert_eq!(got[6], None);
         assert_eq!(got[11].as_deref(), Some(""));
         assert_eq!(got[12].as_deref(), Some(""));
-        // A backslash as the last byte never closes a quote.
-        for bad in [
-            r#"1.2.3.4 - - [t] "GET /\"#,
+        // A backslash as the last byte never closes a quote: in the request
+        // an error; after the byte count, the end of what could be read
+        // (`combined` rejects it).
+        let bad = r#"1.2.3.4 - - [t] "GET /\"#;
+        let e = p.parse(bad, &mut Fields::new()).unwrap_err();
+        assert_eq!((e.kind, e.offset), (ParseErrorKind::Incomplete, bad.len()));
+        for cut in [
             r#"1.2.3.4 - - [t] "GET / HTTP/1.1" 200 1 "-" "ua\"#,
             r#"1.2.3.4 - - [t] "GET / HTTP/1.1" 200 1 "-" "ua" k="v\"#,
         ] {
-            let e = p.parse(bad, &mut Fields::new()).unwrap_err();
-            assert_eq!(e.kind, ParseErrorKind::Incomplete, "{bad:?}");
-            assert_eq!(e.offset, bad.len(), "{bad:?}");
+            let got = parse(&p, cut).unwrap();
+            assert_eq!(got.len(), 14, "{cut:?}");
+            assert_eq!(got[9].as_deref(), Some("200"));
+            let e = AccessLogParser::new(AccessFormat::Combined)
+                .parse(cut, &mut Fields::new())
+                .unwrap_err();
+            assert_eq!(e.kind, ParseErrorKind::Incomplete, "{cut:?}");
+            assert_eq!(e.offset, cut.len(), "{cut:?}");
         }
         // Extras: empty value, unterminated bracket, a key with a quote.
         let line = r#"1.2.3.4 - - [t] "GET / HTTP/1.1" 200 1 "-" "ua" k= a"b=c [x"#;

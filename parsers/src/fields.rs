@@ -72,6 +72,9 @@ pub struct Fields {
     /// Bit `n` is set when a name of `n` bytes (63 for 63 or more) was
     /// pushed: a lookup by a name of another length fails without a scan.
     name_lengths: u64,
+    /// How many records the line stands for, 0 read as 1 (see
+    /// [`Fields::weight`]).
+    weight: u64,
     scratch: Scratch,
 }
 
@@ -147,6 +150,23 @@ impl Fields {
         }
         self.arena.clear();
         self.name_lengths = 0;
+        self.weight = 0;
+    }
+
+    /// How many records the line stands for: 1, unless the parser found
+    /// that it stands for several (rsyslog's `message repeated N times:
+    /// [...]`, see [`crate::syslog`]), which rules then count that many
+    /// times.
+    #[inline(always)]
+    pub fn weight(&self) -> u64 {
+        self.weight.max(1)
+    }
+
+    /// Sets the [weight](Fields::weight) of the line being parsed (reset to
+    /// 1 by [`Fields::clear`]).
+    #[inline]
+    pub fn set_weight(&mut self, n: u64) {
+        self.weight = n;
     }
 
     /// Number of entries, absent ones included.

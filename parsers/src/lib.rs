@@ -44,6 +44,27 @@ pub trait Parser: Send + Sync {
     fn schema(&self) -> Option<&[&str]> {
         None
     }
+
+    /// For parsers with a fast path (regex and grok patterns anchored with
+    /// `^`, see [`regex`]): how many of the lines parsed into `fields`
+    /// since the last call took it, and how many fell back to the general
+    /// engine. Counted in `fields`' scratch space as lines are parsed (no
+    /// shared state), and reset by this call. Other parsers: zero.
+    fn take_path_counts(&self, fields: &mut Fields) -> PathCounts {
+        let _ = fields;
+        PathCounts::default()
+    }
+}
+
+/// Lines by the path a parser took (see [`Parser::take_path_counts`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PathCounts {
+    /// Lines the fast path decided (matched, or found not to match).
+    pub fast: u64,
+    /// Lines matched by the general engine although the parser has a fast
+    /// path: lines it gave up on or was paused for, lines over 8 KiB and
+    /// lines that are not ASCII.
+    pub fallbacks: u64,
 }
 
 /// The "no parser" parser: yields no fields, for rules that only look at the

@@ -1,7 +1,8 @@
 //! Syslog: RFC 3164 ("BSD") and RFC 5424 records.
 //!
 //! Fixed schema (see [`SCHEMA`]): `priority`, `facility`, `severity`,
-//! `version`, `timestamp`, `hostname`, `program`, `pid`, `msgid`, `message`;
+//! `version`, `timestamp`, `hostname`, `program`, `pid`, `msgid`, `message`,
+//! `repeat`;
 //! absent ones are [`Text::None`].
 //!
 //! * `priority` is the PRI number as written (`<34>` gives `34`); `facility`
@@ -21,6 +22,11 @@
 //!   unescaped (`\"`, `\\`, `\]`; other backslashes are kept).
 //! * [`SyslogFormat::Auto`] picks RFC 5424 when `<PRI>` is followed by `1 `,
 //!   RFC 3164 otherwise.
+//! * rsyslog's repeated-message reduction: a message `message repeated N
+//!   times: [ X]` stands for N more records with the message `X`. `message`
+//!   is then `X`, `repeat` is `N` (else absent), and the record's
+//!   [weight](Fields::weight) is N, so that rules count it N times. N is 1
+//!   to 4294967295; a message that only looks like it is left as it is.
 
 use crate::{Fields, ParseError, ParseErrorKind, Parser, Text};
 use memchr::{memchr, memchr2};
@@ -30,7 +36,7 @@ use nom::sequence::delimited;
 use nom::{IResult, Parser as _};
 
 /// Field names, in the order they are pushed.
-pub const SCHEMA: [&str; 10] = [
+pub const SCHEMA: [&str; 11] = [
     "priority",
     "facility",
     "severity",
@@ -41,7 +47,58 @@ pub const SCHEMA: [&str; 10] = [
     "pid",
     "msgid",
     "message",
+    "repeat",
 ];
+
+/// The position of `message` in [`SCHEMA`].
+const MESSAGE: usize = 9;
+
+/// The position of `repeat` in [`SCHEMA`].
+const REPEAT: usize = 10;
+
+/// rsyslog's `message repeated N times: [ X]`: `(N, its digits, X)`.
+#[inline]
+fn repeated(msg: &str) -> Option<(u64, &str, &str)> {
+    let rest = msg.strip_prefix("message repeated ")?;
+    repeated_rest(rest)
+}
+
+/// [`repeated`] after its prefix.
+#[cold]
+fn repeated_rest(rest: &str) -> Option<(u64, &str, &str)> {
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let (count, rest) = rest.split_at_checked(digits)?;
+    if !(1..=10).contains(&digits) {
+        return None;
+    }
+    let n: u64 = count.parse().ok()?;
+    if n == 0 || n > u64::from(u32::MAX) {
+        return None;
+    }
+    let inner = rest
+        .strip_prefix(" times: [")?
+        .trim_end_matches([' ', '\r'])
+        .strip_suffix(']')?;
+    Some((n, count, inner.strip_prefix(' ').unwrap_or(inner)))
+}
+
+/// Sets `message` (and, for a repeated message, `repeat` and the weight)
+/// from the message text `msg`, a slice of `line`.
+#[inline]
+fn set_message(line: &str, msg: &str, out: &mut Fields) {
+    match msg.as_bytes().first() {
+        Some(b'm') => {
+            if let Some((n, count, inner)) = repeated(msg) {
+                out.set_value(MESSAGE, Text::of(line, inner));
+                out.set_value(REPEAT, Text::of(line, count));
+                out.set_weight(n);
+                return;
+            }
+            out.set_value(MESSAGE, Text::of(line, msg));
+        }
+        _ => out.set_value(MESSAGE, Text::of(line, msg)),
+    }
+}
 
 /// Facility keywords, indexed by facility number (PRI / 8).
 pub const FACILITIES: [&str; 24] = [
@@ -226,8 +283,10 @@ impl SyslogParser {
                 out.push_static("program", Text::of(line, program));
                 out.push_static("pid", pid.map_or(Text::None, |p| Text::of(line, p)));
                 out.push_static("msgid", Text::None);
+                out.push_static("message", Text::None);
+                out.push_static("repeat", Text::None);
                 let msg = after_tag.strip_prefix(' ').unwrap_or(after_tag);
-                out.push_static("message", Text::of(line, msg));
+                set_message(line, msg, out);
             }
             None => {
                 out.push_static("program", Text::None);
@@ -235,7 +294,9 @@ impl SyslogParser {
                 out.push_static("msgid", Text::None);
                 // The message starts where the tag would have.
                 let start = tag_tok.as_ptr() as usize - line.as_ptr() as usize;
-                out.push_static("message", Text::of(line, line.get(start..).unwrap_or("")));
+                out.push_static("message", Text::None);
+                out.push_static("repeat", Text::None);
+                set_message(line, line.get(start..).unwrap_or(""), out);
             }
         }
         Ok(())
@@ -281,7 +342,7 @@ impl SyslogParser {
         out.push_static("pid", nil(line, procid));
         out.push_static("msgid", nil(line, msgid));
         out.push_static("message", Text::None);
-        let msg_index = out.len() - 1;
+        out.push_static("repeat", Text::None);
         let b = r.as_bytes();
         let mut i;
         match b.first() {
@@ -300,7 +361,7 @@ impl SyslogParser {
             Some(b' ') => {
                 let msg = r.get(i + 1..).unwrap_or("");
                 let msg = msg.strip_prefix('\u{FEFF}').unwrap_or(msg);
-                out.set_value(msg_index, Text::of(line, msg));
+                set_message(line, msg, out);
             }
             Some(_) => {
                 return Err(err(
@@ -479,11 +540,11 @@ mod tests {
         let p = SyslogParser::new(SyslogFormat::Auto);
         assert_eq!(
             parse(&p, "Mar 27 13:06:56 ip-10-77-20-248 systemd-logind[1118]: Watching system buttons on /dev/input/event0 (Power Button)").unwrap(),
-            row(&[None, None, None, None, Some("Mar 27 13:06:56"), Some("ip-10-77-20-248"), Some("systemd-logind"), Some("1118"), None, Some("Watching system buttons on /dev/input/event0 (Power Button)")])
+            row(&[None, None, None, None, Some("Mar 27 13:06:56"), Some("ip-10-77-20-248"), Some("systemd-logind"), Some("1118"), None, Some("Watching system buttons on /dev/input/event0 (Power Button)"), None])
         );
         assert_eq!(
             parse(&p, "Jul  1 09:01:05 calvisitor-10-105-160-95 com.apple.CDScheduler[43]: Thermal pressure state: 1 Memory pressure state: 0").unwrap(),
-            row(&[None, None, None, None, Some("Jul  1 09:01:05"), Some("calvisitor-10-105-160-95"), Some("com.apple.CDScheduler"), Some("43"), None, Some("Thermal pressure state: 1 Memory pressure state: 0")])
+            row(&[None, None, None, None, Some("Jul  1 09:01:05"), Some("calvisitor-10-105-160-95"), Some("com.apple.CDScheduler"), Some("43"), None, Some("Thermal pressure state: 1 Memory pressure state: 0"), None])
         );
         assert_eq!(
             parse(
@@ -495,7 +556,8 @@ mod tests {
                 Some("haproxy"),
                 Some("1"),
                 None,
-                Some("Proxy prod_http_in started.")
+                Some("Proxy prod_http_in started."),
+                None
             ])[..]
         );
     }
@@ -520,7 +582,8 @@ mod tests {
                 Some("su"),
                 None,
                 None,
-                Some("'su root' failed for lonvick on /dev/pts/8")
+                Some("'su root' failed for lonvick on /dev/pts/8"),
+                None
             ])
         );
         // No hostname: the first token is the tag.
@@ -555,7 +618,7 @@ mod tests {
         let got = parse(&p, "Jul  1 09:01:06 host cron[5]:").unwrap();
         assert_eq!(got[9].as_deref(), Some(""));
         assert_eq!(p.schema().unwrap()[9], "message");
-        assert_eq!(p.schema().unwrap().len(), 10);
+        assert_eq!(p.schema().unwrap().len(), 11);
     }
 
     // RFC 5424 section 6.5 examples.
@@ -575,7 +638,8 @@ mod tests {
                 Some("su"),
                 None,
                 Some("ID47"),
-                Some("'su root' failed for lonvick on /dev/pts/8")
+                Some("'su root' failed for lonvick on /dev/pts/8"),
+                None
             ])
         );
         let line = "<165>1 2003-08-24T05:14:15.000003-07:00 192.0.2.1 myproc 8710 - - %% It's time to make the do-nuts.";
@@ -588,7 +652,7 @@ mod tests {
         let line = r#"<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut="3" eventSource="Application" eventID="1011"][examplePriority@32473 class="high"] An application event log entry..."#;
         let mut f = Fields::new();
         p.parse(line, &mut f).unwrap();
-        assert_eq!(f.len(), 14);
+        assert_eq!(f.len(), 15);
         assert_eq!(f.value_at(line, 6), Some("evntslog"));
         assert_eq!(
             f.value_at(line, 9),
@@ -626,9 +690,69 @@ mod tests {
                 None,
                 None,
                 None,
+                None,
                 None
             ])
         );
+    }
+
+    // rsyslog's reduction of repeated messages. The first line is real:
+    // elastic-examples/auth.log, line 2302 (elastic/examples,
+    // Apache-2.0); see pipelines/NOTICE.md.
+    #[test]
+    fn repeated_messages() {
+        let p = SyslogParser::new(SyslogFormat::Auto);
+        let mut f = Fields::new();
+        let line = "Mar 29 23:18:33 ip-10-77-20-248 sshd[6402]: message repeated 5 times: [ Failed password for root from 218.60.136.106 port 56338 ssh2]";
+        p.parse(line, &mut f).unwrap();
+        assert_eq!(f.value_at(line, 6), Some("sshd"));
+        assert_eq!(
+            f.value_at(line, MESSAGE),
+            Some("Failed password for root from 218.60.136.106 port 56338 ssh2")
+        );
+        assert_eq!(f.value_at(line, REPEAT), Some("5"));
+        assert_eq!(f.get(line, "repeat"), Some("5"));
+        assert_eq!(f.weight(), 5);
+        // The next line is one record again.
+        let line = "Mar 29 23:18:33 ip-10-77-20-248 sshd[6402]: Disconnecting: Too many authentication failures [preauth]";
+        p.parse(line, &mut f).unwrap();
+        assert_eq!((f.value_at(line, REPEAT), f.weight()), (None, 1));
+        // RFC 5424, without a tag, without the space after `[`, with a
+        // carriage return left at the end.
+        for (line, n, msg) in [
+            ("<38>1 2024-01-07T03:12:45Z web-1 sshd 812 - - message repeated 2 times: [ Failed password for x]", 2, "Failed password for x"),
+            ("Jun  9 10:00:00 host message repeated 3 times: [x]", 3, "x"),
+            ("Jun  9 10:00:00 host cron[1]: message repeated 4294967295 times: [ a ] b]\r", 4_294_967_295, "a ] b"),
+        ] {
+            p.parse(line, &mut f).unwrap();
+            assert_eq!(f.value_at(line, MESSAGE), Some(msg), "{line:?}");
+            assert_eq!(f.value_at(line, REPEAT), Some(n.to_string().as_str()));
+            assert_eq!(f.weight(), n, "{line:?}");
+        }
+        // Look-alikes are ordinary messages.
+        for msg in [
+            "message repeated 0 times: [ x]",
+            "message repeated 4294967296 times: [ x]",
+            "message repeated 99999999999 times: [ x]",
+            "message repeated  5 times: [ x]",
+            "message repeated 5 times: [ x",
+            "message repeated 5 times [ x]",
+            "message repeated -5 times: [ x]",
+            "message repeated 5 time: [ x]",
+            "message repeated times: [ x]",
+            "message repeated",
+            "messages repeated 5 times: [ x]",
+            "the message repeated 5 times: [ x]",
+        ] {
+            let line = format!("Jun  9 10:00:00 host app[1]: {msg}");
+            p.parse(&line, &mut f).unwrap();
+            assert_eq!(f.value_at(&line, MESSAGE), Some(msg), "{line:?}");
+            assert_eq!(
+                (f.value_at(&line, REPEAT), f.weight()),
+                (None, 1),
+                "{line:?}"
+            );
+        }
     }
 
     #[test]

@@ -131,16 +131,29 @@ fn syslog_auth_and_mac() {
     };
     let lines: Vec<&str> = text.lines().collect();
     let expected_sshd = lines.iter().filter(|l| l.contains(" sshd[")).count();
+    // rsyslog's "message repeated N times: [ ...]" lines.
+    let expected_repeats = lines
+        .iter()
+        .filter(|l| l.contains(": message repeated "))
+        .count();
     let mut sshd = 0;
+    let mut repeats = 0;
     let p = SyslogParser::new(SyslogFormat::Auto);
     let ok = run(&p, &lines, |l, f| {
-        assert_eq!(f.len(), 10);
+        assert_eq!(f.len(), 11);
         if f.value_at(l, 6) == Some("sshd") {
             sshd += 1;
+        }
+        if f.weight() > 1 {
+            repeats += 1;
+            assert_eq!(f.get(l, "repeat"), Some(f.weight().to_string().as_str()));
+            assert!(!f.value_at(l, 9).unwrap_or("").contains("message repeated"));
         }
     });
     assert_rate("auth.log syslog", ok, lines.len(), 0.99);
     assert_eq!(sshd, expected_sshd);
+    assert!(expected_repeats > 0);
+    assert_eq!(repeats, expected_repeats);
 
     let Some(text) = read("loghub-2.0/Mac_2k.log") else {
         return;

@@ -49,7 +49,28 @@ impl AtomicF64 {
     }
 }
 
+/// Below this, the integer part of a counter takes whole increments of
+/// less than [`QUICK_STEP`] with a plain atomic add (2^63).
+const QUICK_BELOW: u64 = 1 << 63;
+
+/// Largest whole increment taken by the plain atomic add (2^32).
+const QUICK_STEP: u64 = 1 << 32;
+
+/// Most the integer part of a counter holds: 3·2^62. What goes past it is
+/// carried into the floating-point part. The room above it is for the
+/// plain adds of writers that saw the integer part below [`QUICK_BELOW`]
+/// and have not added yet (fewer than 2^30 of them, each below
+/// [`QUICK_STEP`]), so the integer never wraps.
+const WHOLE_CAP: u64 = 3 << 62;
+
 /// A monotonically increasing count.
+///
+/// Whole increments go to an integer, exactly, up to [`WHOLE_CAP`]
+/// (3·2^62, far past the 2^53 where an `f64`, and so the exposition, stops
+/// telling whole numbers apart); past it they are carried into the
+/// floating-point part, which also takes fractional increments. Both parts
+/// only ever grow, so every read is at least the one before: the count
+/// never goes down, whatever the volume.
 #[derive(Debug, Default)]
 pub struct CounterCell {
     whole: AtomicU64,
@@ -60,16 +81,14 @@ impl CounterCell {
     /// Adds one.
     #[inline]
     pub fn inc(&self) {
-        self.whole.fetch_add(1, Ordering::Relaxed);
+        self.add_whole(1);
     }
 
     /// Adds `v`, which the caller has checked is finite and not negative.
     #[inline]
     pub fn add(&self, v: f64) {
         match whole(v) {
-            Some(n) => {
-                self.whole.fetch_add(n, Ordering::Relaxed);
-            }
+            Some(n) => self.add_whole(n),
             None => self.fraction.add(v),
         }
     }
@@ -79,10 +98,50 @@ impl CounterCell {
     #[inline]
     pub fn add_parts(&self, whole: u64, fraction: f64) {
         if whole > 0 {
-            self.whole.fetch_add(whole, Ordering::Relaxed);
+            self.add_whole(whole);
         }
         if fraction != 0.0 {
             self.fraction.add(fraction);
+        }
+    }
+
+    /// Adds the whole number `n` to the integer part, or what does not fit
+    /// under [`WHOLE_CAP`] to the floating-point part.
+    #[inline]
+    fn add_whole(&self, n: u64) {
+        // Far from the cap (every count of lines in practice): one atomic
+        // add, as before.
+        if n < QUICK_STEP && self.whole.load(Ordering::Relaxed) < QUICK_BELOW {
+            self.whole.fetch_add(n, Ordering::Relaxed);
+        } else {
+            self.add_whole_near_cap(n);
+        }
+    }
+
+    /// [`add_whole`](Self::add_whole) for a large `n` or a large count: a
+    /// compare-and-swap that stops the integer at [`WHOLE_CAP`] and carries
+    /// the rest.
+    #[cold]
+    fn add_whole_near_cap(&self, n: u64) {
+        let mut cur = self.whole.load(Ordering::Relaxed);
+        loop {
+            let room = WHOLE_CAP.saturating_sub(cur);
+            let taken = n.min(room);
+            if taken > 0 {
+                if let Err(actual) = self.whole.compare_exchange_weak(
+                    cur,
+                    cur + taken,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    cur = actual;
+                    continue;
+                }
+            }
+            if n > taken {
+                self.fraction.add((n - taken) as f64);
+            }
+            return;
         }
     }
 
@@ -91,8 +150,10 @@ impl CounterCell {
         self.whole.load(Ordering::Relaxed) as f64 + self.fraction.get()
     }
 
-    /// Replaces the value (used when restoring saved state).
+    /// Replaces the value (used when restoring saved state). A value that
+    /// is not a number or is negative (a damaged checkpoint) restores 0.
     pub fn restore(&self, v: f64) {
+        let v = if v >= 0.0 { v } else { 0.0 };
         let whole = v.trunc();
         if whole < EXACT_LIMIT {
             self.whole.store(whole as u64, Ordering::Relaxed);
@@ -179,6 +240,12 @@ impl HistogramCell {
         self.sum.add(v);
     }
 
+    /// Records `n` observations of `v`.
+    pub fn observe_times(&self, v: f64, n: u64) {
+        self.counts[self.bucket_of(v)].fetch_add(n, Ordering::Relaxed);
+        self.sum.add(v * n as f64);
+    }
+
     /// Adds observations gathered elsewhere: `counts` per bucket (as
     /// [`bucket_of`](Self::bucket_of) numbers them), summing to `sum`.
     pub fn add_counts(&self, counts: &[u64], sum: f64) {
@@ -237,6 +304,107 @@ mod tests {
         assert_eq!(c.get(), 1005.5);
         c.restore(7.25);
         assert_eq!(c.get(), 7.25);
+    }
+
+    /// Increments and value-adds that take the count past 2^64 (and past
+    /// the integer part's cap): the count never goes down, and stays exact
+    /// up to the cap.
+    #[test]
+    fn counters_never_go_down_past_two_to_the_64() {
+        const TWO_64: f64 = 18_446_744_073_709_551_616.0;
+        // Increments of one across 2^64.
+        let c = CounterCell::default();
+        c.add_parts(u64::MAX - 10, 0.0);
+        let mut last = c.get();
+        for _ in 0..20 {
+            c.inc();
+            let now = c.get();
+            assert!(now >= last, "{now} < {last}");
+            last = now;
+        }
+        assert!(last >= TWO_64 - 11.0, "{last}");
+        // Whole value-adds (the largest kept exactly) across 2^64.
+        let c = CounterCell::default();
+        c.add_parts(u64::MAX - (1 << 52), 0.0);
+        let mut last = c.get();
+        for _ in 0..4 {
+            c.add(9_007_199_254_740_991.0);
+            let now = c.get();
+            assert!(now >= last, "{now} < {last}");
+            last = now;
+        }
+        let want = (u64::MAX - (1 << 52)) as f64 + 4.0 * 9_007_199_254_740_991.0;
+        assert!((last - want).abs() / want < 1e-12, "{last} vs {want}");
+        // Batches of whole increments gathered elsewhere, each up to
+        // u64::MAX: the sum carries into the fraction.
+        let c = CounterCell::default();
+        for k in 1..=3u32 {
+            c.add_parts(u64::MAX, 0.5);
+            let want = f64::from(k) * (TWO_64 + 0.5);
+            assert!((c.get() - want).abs() / want < 1e-12, "{}", c.get());
+        }
+        // Exact in the integer part up to the cap.
+        let c = CounterCell::default();
+        c.add_parts(WHOLE_CAP - 3, 0.0);
+        c.inc();
+        c.add(2.0);
+        assert_eq!(c.whole.load(Ordering::Relaxed), WHOLE_CAP);
+        assert_eq!(c.fraction.get(), 0.0);
+        c.inc();
+        assert_eq!(c.whole.load(Ordering::Relaxed), WHOLE_CAP);
+        assert_eq!(c.fraction.get(), 1.0);
+        // Below 2^63, the plain add.
+        let c = CounterCell::default();
+        c.add_parts(QUICK_BELOW - 1, 0.0);
+        c.inc();
+        c.inc();
+        assert_eq!(c.whole.load(Ordering::Relaxed), QUICK_BELOW + 1);
+    }
+
+    /// Writers on several threads crossing the cap: every read is at least
+    /// the one before, and nothing is lost.
+    #[test]
+    fn counters_stay_monotonic_under_concurrent_writers() {
+        let c = std::sync::Arc::new(CounterCell::default());
+        c.add_parts(WHOLE_CAP - 2000, 0.0);
+        let writers: Vec<_> = (0..4)
+            .map(|_| {
+                let c = c.clone();
+                std::thread::spawn(move || {
+                    for k in 0..1000u64 {
+                        if k % 3 == 0 {
+                            c.add(2.0);
+                        } else {
+                            c.inc();
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut last = c.get();
+        while writers.iter().any(|w| !w.is_finished()) {
+            let now = c.get();
+            assert!(now >= last, "{now} < {last}");
+            last = now;
+        }
+        for w in writers {
+            w.join().unwrap();
+        }
+        // 4 × (334 × 2 + 666) = 5336 added; 2000 fit under the cap.
+        assert_eq!(c.whole.load(Ordering::Relaxed), WHOLE_CAP);
+        assert_eq!(c.fraction.get(), 3336.0);
+    }
+
+    #[test]
+    fn damaged_saved_values_restore_zero() {
+        let c = CounterCell::default();
+        for v in [f64::NAN, -1.0, -0.5] {
+            c.restore(v);
+            assert_eq!(c.get(), 0.0, "{v}");
+        }
+        c.restore(1e20);
+        c.inc();
+        assert!(c.get() >= 1e20);
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub const SOURCE_UNREAD_BYTES: &str = "logtally_source_file_unread_bytes";
 pub const SOURCE_ROTATIONS: &str = "logtally_source_rotations_total";
 /// Lines per pipeline by result (`matched`, `unmatched`, `parse_error`).
 pub const PIPELINE_LINES: &str = "logtally_pipeline_lines_total";
+/// Lines a regex or grok parser matched with its general engine instead of
+/// its fast path, per pipeline.
+pub const PARSER_FALLBACKS: &str = "logtally_parser_fallbacks_total";
 /// Rule errors by reason.
 pub const RULE_ERRORS: &str = "logtally_rule_errors_total";
 /// Label sets folded into the overflow series because a rule reached `max_series`.
@@ -107,6 +110,11 @@ fn describe() {
         "Rotations and truncations detected, by kind."
     );
     describe_counter!(PIPELINE_LINES, Unit::Count, "Lines seen by each pipeline, by result: matched (at least one rule applied), unmatched, parse_error.");
+    describe_counter!(
+        PARSER_FALLBACKS,
+        Unit::Count,
+        "Lines a regex or grok pattern anchored with ^ matched with the general regex engine instead of its fast path: lines the fast path gave up on or was paused for, lines over 8 KiB, non-ASCII lines."
+    );
     describe_counter!(
         RULE_ERRORS,
         Unit::Count,

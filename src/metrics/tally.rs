@@ -116,6 +116,33 @@ impl Tallies {
         }
     }
 
+    /// Adds `n` times `v` (finite, not negative) to the counter at `i`:
+    /// exactly when `v` is whole and the product fits in the integer.
+    #[inline]
+    pub fn add_times(&mut self, i: usize, v: f64, n: u64) {
+        match super::cells::whole(v).and_then(|w| w.checked_mul(n)) {
+            Some(w) => self.add_whole(i, w),
+            None => {
+                if let Local::Counter { fraction, .. } = &mut self.touch(i).local {
+                    *fraction += v * n as f64;
+                }
+            }
+        }
+    }
+
+    /// Records `v` in the histogram at `i` `n` times.
+    #[inline]
+    pub fn observe_times(&mut self, i: usize, v: f64, n: u64) {
+        let t = self.touch(i);
+        if let (Local::Histogram { counts, sum }, Cell::Histogram(h)) =
+            (&mut t.local, &t.series.cell)
+        {
+            let c = &mut counts[h.bucket_of(v)];
+            *c = c.saturating_add(n);
+            *sum += v * n as f64;
+        }
+    }
+
     /// Records `v` in the histogram at `i`.
     #[inline]
     pub fn observe(&mut self, i: usize, v: f64) {
@@ -231,6 +258,49 @@ mod tests {
         t.observe(i, 0.2);
         t.publish();
         assert_eq!(h.snapshot().buckets[1], (1.0, 4));
+    }
+
+    /// Local tallies published into a cell already near 2^64: the
+    /// exposed value never goes down.
+    #[test]
+    fn published_counts_past_two_to_the_64_never_go_down() {
+        let r = Registry::new();
+        let f = r.family("e_total", "", MetricKind::Counter, &[]);
+        let s = f.series(label_set([]));
+        let Cell::Counter(c) = &s.cell else {
+            unreachable!()
+        };
+        c.add_parts(u64::MAX - 100, 0.0);
+        let mut t = Tallies::default();
+        let i = t.push(s.clone());
+        let mut last = value(&s);
+        let mut text = String::new();
+        let mut last_exposed = f64::NEG_INFINITY;
+        for round in 0..50 {
+            for _ in 0..7 {
+                t.inc(i);
+            }
+            t.add(i, 3.0);
+            t.add(i, 0.25);
+            if round % 10 == 0 {
+                t.add(i, 9_007_199_254_740_991.0);
+            }
+            t.publish();
+            let now = value(&s);
+            assert!(now >= last, "round {round}: {now} < {last}");
+            last = now;
+            text.clear();
+            crate::metrics::expose::render_text(&r, &mut text);
+            let exposed: f64 = text
+                .lines()
+                .find_map(|l| l.strip_prefix("e_total "))
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!(exposed >= last_exposed, "{exposed} < {last_exposed}");
+            last_exposed = exposed;
+        }
+        assert!(last > 18_446_744_073_709_551_616.0, "{last}");
     }
 
     #[test]

@@ -14,12 +14,15 @@ pub mod spec;
 pub mod template;
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use logtally_parsers::{Fields, Parser};
+use logtally_parsers::{Fields, ParseError, Parser};
 use metrics::{counter, Counter};
+use parking_lot::Mutex;
+use tracing::{debug, enabled, Level};
 
 use crate::metrics::registry::Registry;
-use crate::metrics::selfmetrics::{flush, PIPELINE_LINES};
+use crate::metrics::selfmetrics::{flush, PARSER_FALLBACKS, PIPELINE_LINES};
 use crate::pipeline::spec::PipelineSpec;
 use record::{ContextFields, Record};
 use rules::{Rule, RuleState};
@@ -35,6 +38,112 @@ pub struct Pipeline {
     matched: Counter,
     unmatched: Counter,
     parse_errors: Counter,
+    fallbacks: Counter,
+    rejected: RejectedLines,
+}
+
+/// Lines the parser rejected that the debug log shows: at most
+/// [`REJECTED_SHOWN`] per pipeline in each [`REJECTED_PERIOD`].
+pub const REJECTED_SHOWN: u32 = 5;
+
+/// The period of [`REJECTED_SHOWN`].
+pub const REJECTED_PERIOD: Duration = Duration::from_secs(10);
+
+/// Most bytes of a rejected line the debug log shows.
+pub const REJECTED_BYTES: usize = 200;
+
+/// The sample of rejected lines a pipeline logs (at `debug`), and how many
+/// it left out. Only touched for rejected lines while `debug` is on.
+#[derive(Debug, Default)]
+struct RejectedLines(Mutex<RejectedWindow>);
+
+#[derive(Debug, Default)]
+struct RejectedWindow {
+    /// When the current period began (`None`: no period yet).
+    start: Option<Instant>,
+    shown: u32,
+    /// Lines rejected but not shown in the current period.
+    left_out: u64,
+}
+
+impl RejectedLines {
+    /// Logs `line`, rejected with `e`, unless the period's sample is full.
+    fn note(&self, pipeline: &str, source: &str, line: &str, e: &ParseError) {
+        let now = Instant::now();
+        let mut w = self.0.lock();
+        if w.start
+            .is_none_or(|s| now.duration_since(s) >= REJECTED_PERIOD)
+        {
+            Self::summarise(&mut w, pipeline);
+            *w = RejectedWindow {
+                start: Some(now),
+                shown: 0,
+                left_out: 0,
+            };
+        }
+        if w.shown >= REJECTED_SHOWN {
+            w.left_out += 1;
+            return;
+        }
+        w.shown += 1;
+        drop(w);
+        let (shown, cut) = clip(line, REJECTED_BYTES);
+        debug!(
+            pipeline,
+            source,
+            offset = e.offset,
+            kind = ?e.kind,
+            line = ?shown,
+            line_bytes = line.len(),
+            "line did not parse: {e}{}",
+            if cut { " (line cut for the log)" } else { "" }
+        );
+    }
+
+    /// Says how many lines the period that ended left out, if any.
+    fn summarise(w: &mut RejectedWindow, pipeline: &str) {
+        if w.left_out > 0 {
+            debug!(
+                pipeline,
+                left_out = w.left_out,
+                "{} more lines did not parse within {} s (not shown)",
+                w.left_out,
+                REJECTED_PERIOD.as_secs()
+            );
+            w.left_out = 0;
+        }
+    }
+
+    /// Summarises the period if it is over (or `now_anyway`).
+    fn close_period(&self, pipeline: &str, now_anyway: bool) {
+        let mut w = self.0.lock();
+        let over = w.start.is_some_and(|s| s.elapsed() >= REJECTED_PERIOD);
+        if over || now_anyway {
+            Self::summarise(&mut w, pipeline);
+        }
+    }
+}
+
+/// The first `max` bytes of `line` at most (cut at a character boundary),
+/// and whether it was cut.
+fn clip(line: &str, max: usize) -> (&str, bool) {
+    if line.len() <= max {
+        return (line, false);
+    }
+    let mut end = max;
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    (&line[..end], true)
+}
+
+impl Drop for Pipeline {
+    /// Says how many rejected lines the last period left out of the log.
+    fn drop(&mut self) {
+        if enabled!(Level::DEBUG) {
+            self.rejected.close_period(&self.name, true);
+        }
+    }
 }
 
 impl Pipeline {
@@ -57,6 +166,8 @@ impl Pipeline {
             matched: lines("matched"),
             unmatched: lines("unmatched"),
             parse_errors: lines("parse_error"),
+            fallbacks: counter!(PARSER_FALLBACKS, "pipeline" => spec.name.clone()),
+            rejected: RejectedLines::default(),
             parser,
         })
     }
@@ -93,11 +204,18 @@ pub struct LineCounts {
     pub unmatched: u64,
     /// Lines the parser rejected.
     pub parse_errors: u64,
+    /// Lines the parser's fast path decided (regex and grok patterns
+    /// anchored with `^`).
+    pub fast_path: u64,
+    /// Lines such a parser matched with its general engine instead.
+    pub fallbacks: u64,
 }
 
 /// A pipeline as fed by one source.
 pub struct PipelineRunner {
     pipeline: Arc<Pipeline>,
+    /// The source's name, for the log.
+    source: Arc<str>,
     fields: Fields,
     states: Vec<RuleState>,
     shared: SharedMatches,
@@ -109,6 +227,16 @@ impl PipelineRunner {
     /// A runner for `pipeline` fed by a source with these static labels.
     /// Series whose labels are all known now are created at zero.
     pub fn new(pipeline: Arc<Pipeline>, source_labels: &[(String, String)]) -> Self {
+        Self::for_source(pipeline, "", source_labels)
+    }
+
+    /// A runner for `pipeline` fed by the source called `source` (named in
+    /// the log) with these static labels.
+    pub fn for_source(
+        pipeline: Arc<Pipeline>,
+        source: &str,
+        source_labels: &[(String, String)],
+    ) -> Self {
         let states = pipeline
             .rules
             .iter()
@@ -118,6 +246,7 @@ impl PipelineRunner {
         Self {
             shared: SharedMatches::new(&pipeline.shared),
             pipeline,
+            source: source.into(),
             fields: Fields::new(),
             states,
             pending: LineCounts::default(),
@@ -141,8 +270,8 @@ impl PipelineRunner {
     #[inline]
     pub fn process_in(&mut self, line: &str, context: Option<&dyn ContextFields>) {
         let p = &*self.pipeline;
-        if p.parser.parse(line, &mut self.fields).is_err() {
-            self.pending.parse_errors += 1;
+        if let Err(e) = p.parser.parse(line, &mut self.fields) {
+            Self::rejected(p, &self.source, &mut self.pending, line, &e);
             return;
         }
         let rec = Record {
@@ -150,13 +279,16 @@ impl PipelineRunner {
             fields: &self.fields,
             context,
         };
+        // How many records the line stands for: 1 but for rsyslog's
+        // "message repeated N times" (see `Fields::weight`).
+        let weight = self.fields.weight();
         let mut matched = false;
         // The rules the line visits, in their order.
         for i in self.shared.visits(&p.shared, &rec) {
             let (state, rule) = (&mut self.states[i], &p.rules[i]);
             if state.matches(rule, &rec) {
                 matched = true;
-                state.apply(rule, &rec);
+                state.apply(rule, &rec, weight);
             }
         }
         if matched {
@@ -166,15 +298,34 @@ impl PipelineRunner {
         }
     }
 
+    /// Counts a line the parser rejected, and logs it at `debug` (a
+    /// sample: see [`REJECTED_SHOWN`]).
+    #[cold]
+    #[inline(never)]
+    fn rejected(p: &Pipeline, source: &str, pending: &mut LineCounts, line: &str, e: &ParseError) {
+        pending.parse_errors += 1;
+        if enabled!(Level::DEBUG) {
+            p.rejected.note(&p.name, source, line, e);
+        }
+    }
+
     /// Adds the local counts to the self-metrics.
     pub fn flush(&mut self) {
         let p = &*self.pipeline;
+        if enabled!(Level::DEBUG) {
+            p.rejected.close_period(&p.name, false);
+        }
         self.total.matched += self.pending.matched;
         self.total.unmatched += self.pending.unmatched;
         self.total.parse_errors += self.pending.parse_errors;
+        let paths = p.parser.take_path_counts(&mut self.fields);
+        self.total.fast_path += paths.fast;
+        self.total.fallbacks += paths.fallbacks;
+        let mut fallbacks = paths.fallbacks;
         flush(&p.matched, &mut self.pending.matched);
         flush(&p.unmatched, &mut self.pending.unmatched);
         flush(&p.parse_errors, &mut self.pending.parse_errors);
+        flush(&p.fallbacks, &mut fallbacks);
         for state in &mut self.states {
             state.flush(&p.rules[state.rule_index()]);
         }
@@ -183,5 +334,154 @@ impl PipelineRunner {
     /// Everything this runner has seen and flushed.
     pub fn totals(&self) -> LineCounts {
         self.total
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::agent::Agent;
+    use crate::config::load_str;
+    use crate::metrics::expose::render_text;
+    use crate::source::Dispatcher;
+
+    /// Runs `lines` through `config`; returns the rendered metrics and the
+    /// first pipeline's totals.
+    fn run(config: &str, lines: &str) -> (String, super::LineCounts) {
+        let config = load_str(config, Path::new("t.toml")).expect("config loads");
+        let agent = Agent::build(config);
+        let mut d = Dispatcher::new("t", &[], &agent.pipelines, true);
+        d.read_all(&mut lines.as_bytes(), 1 << 20).unwrap();
+        let mut out = String::new();
+        render_text(&agent.registry, &mut out);
+        (out, d.runners()[0].totals())
+    }
+
+    fn value(text: &str, series: &str) -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+    }
+
+    /// rsyslog's "message repeated N times" applies every rule N times:
+    /// counters (of one or of a value), histograms, gauges that move; a
+    /// gauge that is set is set once.
+    #[test]
+    fn repeated_messages_count_n_times() {
+        let config = r#"
+[[pipelines]]
+name = "sys"
+parser = "syslog"
+
+[[pipelines.rules]]
+metric = "failed_total"
+type = "counter"
+labels = ["program"]
+when = [{ field = "message", matches = '^Failed password' }]
+
+[[pipelines.rules]]
+metric = "port_sum_total"
+type = "counter"
+value = "port"
+when = [{ field = "message", matches = 'port (?P<port>\d+)' }]
+
+[[pipelines.rules]]
+metric = "port_hist"
+type = "histogram"
+value = "port"
+buckets = [10, 100]
+when = [{ field = "message", matches = 'port (?P<port>\d+)' }]
+
+[[pipelines.rules]]
+metric = "up_gauge"
+type = "gauge"
+action = "inc"
+when = [{ field = "message", matches = '^Failed' }]
+
+[[pipelines.rules]]
+metric = "down_gauge"
+type = "gauge"
+action = "dec"
+value = "port"
+when = [{ field = "message", matches = 'port (?P<port>\d+)' }]
+
+[[pipelines.rules]]
+metric = "last_port"
+type = "gauge"
+value = "port"
+when = [{ field = "message", matches = 'port (?P<port>\d+)' }]
+
+[[pipelines.rules]]
+metric = "repeats_total"
+type = "counter"
+when = [{ field = "repeat", present = true }]
+"#;
+        let lines = "\
+Mar 29 23:18:21 h sshd[1]: Failed password for root from 10.0.0.1 port 7 ssh2
+Mar 29 23:18:33 h sshd[1]: message repeated 5 times: [ Failed password for root from 10.0.0.1 port 7 ssh2]
+Mar 29 23:18:40 h sshd[2]: message repeated 2 times: [ Failed password for root from 10.0.0.1 port 50 ssh2]
+Mar 29 23:18:41 h sshd[2]: Disconnecting port 50
+";
+        let (m, totals) = run(config, lines);
+        // 1 + 5 + 2 failures.
+        assert_eq!(
+            value(&m, r#"failed_total{program="sshd"}"#),
+            Some(8.0),
+            "{m}"
+        );
+        // 6 × 7 + 2 × 50 + 50.
+        assert_eq!(value(&m, "port_sum_total"), Some(192.0), "{m}");
+        assert_eq!(value(&m, r#"port_hist_bucket{le="10"}"#), Some(6.0), "{m}");
+        assert_eq!(value(&m, r#"port_hist_bucket{le="100"}"#), Some(9.0));
+        assert_eq!(value(&m, "port_hist_count"), Some(9.0));
+        assert_eq!(value(&m, "port_hist_sum"), Some(192.0));
+        assert_eq!(value(&m, "up_gauge"), Some(8.0));
+        assert_eq!(value(&m, "down_gauge"), Some(-192.0));
+        assert_eq!(value(&m, "last_port"), Some(50.0));
+        // The repeat lines themselves, each counted twice and five times.
+        assert_eq!(value(&m, "repeats_total"), Some(7.0));
+        // Still four lines.
+        assert_eq!(totals.matched, 4);
+    }
+
+    /// A burst of long lines, then ordinary ones: the regex's fast path
+    /// takes the ordinary ones, and the burst is counted as fallbacks.
+    #[test]
+    fn regex_fallbacks_are_counted_and_the_fast_path_resumes() {
+        let config = r#"
+[[pipelines]]
+name = "app"
+parser = { type = "regex", pattern = '^(?P<level>[A-Z]+) (?P<msg>.*)$' }
+
+[[pipelines.rules]]
+metric = "lines_total"
+type = "counter"
+labels = ["level"]
+"#;
+        let mut lines = String::new();
+        for _ in 0..300 {
+            lines.push_str("ERROR ");
+            lines.push_str(&"x".repeat(9 * 1024));
+            lines.push('\n');
+        }
+        for _ in 0..2000 {
+            lines.push_str("INFO all is well\n");
+        }
+        let (m, totals) = run(config, &lines);
+        assert_eq!(value(&m, r#"lines_total{level="ERROR"}"#), Some(300.0));
+        assert_eq!(value(&m, r#"lines_total{level="INFO"}"#), Some(2000.0));
+        assert_eq!(totals.fallbacks, 300);
+        assert_eq!(totals.fast_path, 2000);
+    }
+
+    /// Rejected lines are cut for the log at a character boundary, never
+    /// inside a character.
+    #[test]
+    fn rejected_lines_are_cut_at_a_character_boundary() {
+        assert_eq!(super::clip("abc", 200), ("abc", false));
+        let line = format!("{}\u{e9}z", "a".repeat(199));
+        assert_eq!(super::clip(&line, 200), (&line[..199], true));
+        assert_eq!(super::clip(&line, 201), (&line[..201], true));
+        assert_eq!(super::clip(&line, 202), (line.as_str(), false));
     }
 }

@@ -498,9 +498,13 @@ impl RuleState {
         out
     }
 
-    /// Applies `rule` (whose conditions hold) to `rec`.
+    /// Applies `rule` (whose conditions hold) to `rec`, a record that
+    /// stands for `n` records (1 but for a syslog "message repeated N
+    /// times", see `Fields::weight`): counters add `n` (or `n` times the
+    /// value), histograms observe the value `n` times, gauges that `inc` or
+    /// `dec` do so `n` times, and a gauge that is `set` is set once.
     #[inline]
-    pub fn apply(&mut self, rule: &Rule, rec: &Record<'_>) {
+    pub fn apply(&mut self, rule: &Rule, rec: &Record<'_>, n: u64) {
         let value = match &rule.value {
             None => None,
             Some(f) => match value_bytes(rule, &self.locs, rec, f) {
@@ -526,15 +530,28 @@ impl RuleState {
             return;
         }
         match self.series(rule, rec) {
-            Resolved::Slot(i) => match (rule.kind, value) {
+            Resolved::Slot(i) if n == 1 => match (rule.kind, value) {
                 (MetricKind::Counter, None) => self.tallies.inc(i),
                 (MetricKind::Counter, Some(v)) => self.tallies.add(i, v),
                 (MetricKind::Histogram, Some(v)) => self.tallies.observe(i, v),
-                _ => update(&self.tallies.series(i).cell, rule.action, value),
+                _ => update(&self.tallies.series(i).cell, rule.action, value, 1),
             },
-            Resolved::Overflow(s) => update(&s.cell, rule.action, value),
+            Resolved::Slot(i) => self.apply_times(i, rule, value, n),
+            Resolved::Overflow(s) => update(&s.cell, rule.action, value, n),
         }
         debug_assert_eq!(rule.kind, rule.family.kind);
+    }
+
+    /// [`apply`](Self::apply)'s update of the series at `i` for a record
+    /// that stands for `n` records.
+    #[cold]
+    #[inline(never)]
+    fn apply_times(&mut self, i: usize, rule: &Rule, value: Option<f64>, n: u64) {
+        match (rule.kind, value) {
+            (MetricKind::Counter, v) => self.tallies.add_times(i, v.unwrap_or(1.0), n),
+            (MetricKind::Histogram, Some(v)) => self.tallies.observe_times(i, v, n),
+            _ => update(&self.tallies.series(i).cell, rule.action, value, n),
+        }
     }
 
     /// Publishes the updates gathered since the last flush, and adds the
@@ -548,19 +565,35 @@ impl RuleState {
     }
 }
 
-/// Applies `value` to `cell` at once (gauges, and the overflow series).
-/// Counter values were checked not negative and histogram values present.
-fn update(cell: &Cell, action: GaugeAction, value: Option<f64>) {
+/// Applies `value` to `cell` at once (gauges, and the overflow series),
+/// for a record that stands for `n` records (see
+/// [`RuleState::apply_times`]). Counter values were checked not negative
+/// and histogram values present.
+fn update(cell: &Cell, action: GaugeAction, value: Option<f64>, n: u64) {
     match (cell, value) {
-        (Cell::Counter(c), None) => c.inc(),
-        (Cell::Counter(c), Some(v)) => c.add(v),
+        (Cell::Counter(c), None) if n == 1 => c.inc(),
+        (Cell::Counter(c), Some(v)) if n == 1 => c.add(v),
+        (Cell::Counter(c), v) => {
+            let (whole, fraction) = times(v.unwrap_or(1.0), n);
+            c.add_parts(whole, fraction);
+        }
         (Cell::Gauge(g), v) => match action {
             GaugeAction::Set => g.set(v.unwrap_or(1.0)),
-            GaugeAction::Inc => g.add(v.unwrap_or(1.0)),
-            GaugeAction::Dec => g.add(-v.unwrap_or(1.0)),
+            GaugeAction::Inc => g.add(v.unwrap_or(1.0) * n as f64),
+            GaugeAction::Dec => g.add(-v.unwrap_or(1.0) * n as f64),
         },
-        (Cell::Histogram(h), Some(v)) => h.observe(v),
+        (Cell::Histogram(h), Some(v)) if n == 1 => h.observe(v),
+        (Cell::Histogram(h), Some(v)) => h.observe_times(v, n),
         (Cell::Histogram(_), None) => {}
+    }
+}
+
+/// `n` times the counter increment `v`, as an exact whole part when `v`
+/// is whole and the product fits, else as a fraction.
+fn times(v: f64, n: u64) -> (u64, f64) {
+    match crate::metrics::cells::whole(v).and_then(|w| w.checked_mul(n)) {
+        Some(w) => (w, 0.0),
+        None => (0, v * n as f64),
     }
 }
 

@@ -41,7 +41,7 @@ impl Dispatcher {
         let runners = pipelines
             .iter()
             .filter(|p| all || p.reads(name))
-            .map(|p| PipelineRunner::new(p.clone(), labels))
+            .map(|p| PipelineRunner::for_source(p.clone(), name, labels))
             .collect();
         Self {
             runners,

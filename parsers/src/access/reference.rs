@@ -250,13 +250,26 @@ impl ReferenceParser {
         let mut r = spaces(r);
         let mut referer = Text::None;
         let mut user_agent = Text::None;
-        if let (rest, Some((re, _))) = opt(quoted).parse(r)? {
-            referer = text_of(b, re);
-            r = spaces(rest);
-            if let (rest, Some((ua, _))) = opt(quoted).parse(r)? {
-                user_agent = text_of(b, ua);
+        // Outside `combined`, a quote never closed ends the line.
+        let lenient = self.format != AccessFormat::Combined;
+        let cut = |r: In<'a>| r.get(r.len()..).unwrap_or_default();
+        match opt(quoted).parse(r) {
+            Ok((rest, Some((re, _)))) => {
+                referer = text_of(b, re);
                 r = spaces(rest);
+                match opt(quoted).parse(r) {
+                    Ok((rest, Some((ua, _)))) => {
+                        user_agent = text_of(b, ua);
+                        r = spaces(rest);
+                    }
+                    Ok((_, None)) => {}
+                    Err(_) if lenient => r = cut(r),
+                    Err(e) => return Err(e),
+                }
             }
+            Ok((_, None)) => {}
+            Err(_) if lenient => r = cut(r),
+            Err(e) => return Err(e),
         }
         if self.format == AccessFormat::Combined && matches!(user_agent, Text::None) {
             return Err(fail(
@@ -285,7 +298,7 @@ impl ReferenceParser {
             out.push_static(name, value);
         }
         if !r.is_empty() {
-            Self::extras(b, r, out)?;
+            Self::extras(b, r, lenient, out)?;
         }
         Ok(())
     }
@@ -293,6 +306,7 @@ impl ReferenceParser {
     fn extras<'a>(
         b: In<'a>,
         mut r: In<'a>,
+        lenient: bool,
         out: &mut Fields,
     ) -> Result<(), nom::Err<crate::scan::Fail<'a>>> {
         let mut ex = [Extra::default(); MAX_EXTRAS];
@@ -302,7 +316,11 @@ impl ReferenceParser {
             if r.is_empty() {
                 break;
             }
-            let (rest, e) = extra(r)?;
+            let (rest, e) = match extra(r) {
+                Ok(found) => found,
+                Err(_) if lenient => break,
+                Err(e) => return Err(e),
+            };
             *slot = e;
             n += 1;
             r = rest;

@@ -220,6 +220,10 @@ fn plain_number(v: &[u8]) -> Option<Plain> {
 }
 
 impl Parser for GrokParser {
+    fn take_path_counts(&self, fields: &mut Fields) -> crate::PathCounts {
+        self.m.take_path_counts(fields)
+    }
+
     fn parse(&self, line: &str, out: &mut Fields) -> Result<(), ParseError> {
         self.m.parse(line, out)?;
         // Typed fields are checked once the line matched: text fields, most

@@ -28,6 +28,18 @@
 //! cannot contain is checked in one pass of a lazy DFA (module `span`). It
 //! finds the regex's match (or that there is none); when it exceeds its
 //! step budget, the regex is asked.
+//!
+//! A walk that gives up costs a second match of the line, so the walk is
+//! paused on a stream where it often gives up: over each window of
+//! [`WINDOW`] walks, more than one give-up in nine pauses it. While it is
+//! paused, one line in [`PROBE_FIRST`] (doubling after each probe that
+//! gives up, to one in [`PROBE_MOST`], and back to the first interval after
+//! one that decides) is still walked as a probe, and [`PROBES_TO_RESUME`]
+//! probes in a row that decide resume it: a burst of
+//! hard lines at start-up does not switch the walk off for good. Lines
+//! over 8 KiB are not walked at all and do not count against it.
+//! [`Parser::take_path_counts`] tells how many lines the walk decided and
+//! how many went to the regex instead.
 
 mod ascii;
 mod span;
@@ -35,7 +47,7 @@ mod walk;
 
 use crate::fields::NameBits;
 use crate::intern::{intern, intern_names};
-use crate::{BuildError, Fields, ParseError, ParseErrorKind, Parser, Text};
+use crate::{BuildError, Fields, ParseError, ParseErrorKind, Parser, PathCounts, Text};
 use ascii::AsciiRegex;
 use regex::{CaptureLocations, Regex};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,25 +56,122 @@ use std::sync::atomic::{AtomicU64, Ordering};
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 use walk::{Outcome, Walk};
 
+/// Walks over which the share of give-ups is judged.
+const WINDOW: u32 = 256;
+
+/// While the walk is paused, one line in this many is walked as a probe
+/// at first.
+const PROBE_FIRST: u32 = 64;
+
+/// The longest interval between two probes (reached by doubling after each
+/// probe that gives up).
+const PROBE_MOST: u32 = 4096;
+
+/// Probes in a row that decide to resume the walk.
+const PROBES_TO_RESUME: u32 = 4;
+
+/// Whether the walk pays on the recent lines of a stream (see the [module
+/// documentation](self)).
+#[derive(Debug, Default)]
+struct WalkGate {
+    /// Walks decided and given up in the current window.
+    walked: u32,
+    undecided: u32,
+    /// Lines between two probes while paused (0: not paused).
+    interval: u32,
+    /// Lines left before the next probe, while paused.
+    until_probe: u32,
+    /// Probes in a row that decided.
+    good_probes: u32,
+}
+
+impl WalkGate {
+    /// Whether to walk the next line: always, unless paused; then only the
+    /// probes.
+    #[inline(always)]
+    fn admits(&mut self) -> bool {
+        if self.interval == 0 {
+            return true;
+        }
+        self.until_probe = self.until_probe.saturating_sub(1);
+        self.until_probe == 0
+    }
+
+    /// A walk decided the line.
+    #[inline(always)]
+    fn decided(&mut self) {
+        if self.interval == 0 {
+            self.walked += 1;
+            if self.walked + self.undecided >= WINDOW {
+                self.judge();
+            }
+        } else {
+            self.probed(true);
+        }
+    }
+
+    /// A walk gave up on the line.
+    #[cold]
+    fn gave_up(&mut self) {
+        if self.interval == 0 {
+            self.undecided += 1;
+            if self.walked + self.undecided >= WINDOW {
+                self.judge();
+            }
+        } else {
+            self.probed(false);
+        }
+    }
+
+    /// The end of a window: pauses the walk if it gave up on more than one
+    /// line in nine.
+    #[cold]
+    fn judge(&mut self) {
+        if self.undecided * 8 > self.walked {
+            self.interval = PROBE_FIRST;
+            self.until_probe = PROBE_FIRST;
+            self.good_probes = 0;
+        }
+        self.walked = 0;
+        self.undecided = 0;
+    }
+
+    /// A probe while paused, which decided or not.
+    #[cold]
+    fn probed(&mut self, decided: bool) {
+        if decided {
+            self.good_probes += 1;
+            if self.good_probes >= PROBES_TO_RESUME {
+                *self = WalkGate::default();
+                return;
+            }
+            // The stream may have changed back: the next probes come soon.
+            self.interval = PROBE_FIRST;
+        } else {
+            self.good_probes = 0;
+            self.interval = (self.interval * 2).min(PROBE_MOST);
+        }
+        self.until_probe = self.interval;
+    }
+
+    /// Whether the walk is being tried on every line.
+    #[cfg(test)]
+    fn walking(&self) -> bool {
+        self.interval == 0
+    }
+}
+
 /// Per-search scratch space: capture positions for each way of matching,
-/// and how the walk has fared.
+/// how the walk has fared, and what took which path.
 #[derive(Debug)]
 struct Locations {
     unicode: CaptureLocations,
     ascii: Option<ascii::Scratch>,
     walk: walk::Scratch,
-    /// Lines the walk decided, and lines it gave up on.
-    walked: u32,
-    undecided: u32,
-}
-
-impl Locations {
-    /// Whether to try the walk: not on a stream where it often gives up
-    /// (each such line is matched twice).
-    #[inline]
-    fn walk_pays(&self) -> bool {
-        self.undecided < 64 || self.undecided / 8 <= self.walked / 64
-    }
+    gate: WalkGate,
+    /// Since the last [`Matcher::take_path_counts`]: lines the walk decided,
+    /// and lines of a walked pattern the regex matched instead.
+    counts: PathCounts,
 }
 
 /// A compiled regex with the groups that become fields (shared with grok).
@@ -172,8 +281,24 @@ impl Matcher {
                 .walk
                 .as_ref()
                 .map_or_else(walk::Scratch::default, Walk::new_scratch),
-            walked: 0,
-            undecided: 0,
+            gate: WalkGate::default(),
+            counts: PathCounts::default(),
+        }
+    }
+
+    /// The lines the walk decided and those that fell back to the regex
+    /// since the last call, on the scratch space in `fields`.
+    pub(crate) fn take_path_counts(&self, fields: &mut Fields) -> PathCounts {
+        if self.walk.is_none() {
+            return PathCounts::default();
+        }
+        match fields.take_scratch::<Locations>(self.id) {
+            Some(mut locs) => {
+                let counts = std::mem::take(&mut locs.counts);
+                fields.put_scratch(self.id, locs);
+                counts
+            }
+            None => PathCounts::default(),
         }
     }
 
@@ -185,23 +310,27 @@ impl Matcher {
             .take_scratch::<Locations>(self.id)
             .unwrap_or_else(|| Box::new(self.new_locations()));
         let ascii_line = crate::scan::is_ascii(line.as_bytes());
-        if let Some(w) = self
-            .walk
-            .as_ref()
-            .filter(|_| ascii_line && locs.walk_pays())
-        {
-            let found = match w.run(line, &mut locs.walk) {
-                Outcome::Match => Some(true),
-                Outcome::NoMatch => Some(false),
-                Outcome::GaveUp => None,
-            };
-            if let Some(found) = found {
-                locs.walked = locs.walked.saturating_add(1);
-                let result = self.emit(found, out, |g| locs.walk.span(g));
-                self.recycle(out, locs);
-                return result;
+        if let Some(w) = &self.walk {
+            if ascii_line && locs.gate.admits() {
+                let found = match w.run(line, &mut locs.walk) {
+                    Outcome::Match => Some(true),
+                    Outcome::NoMatch => Some(false),
+                    Outcome::GaveUp => None,
+                };
+                if let Some(found) = found {
+                    locs.gate.decided();
+                    locs.counts.fast += 1;
+                    let result = self.emit(found, out, |g| locs.walk.span(g));
+                    self.recycle(out, locs);
+                    return result;
+                }
+                // Lines too long for the walk go to the regex without
+                // counting against it.
+                if line.len() <= walk::MAX_LINE {
+                    locs.gate.gave_up();
+                }
             }
-            locs.undecided = locs.undecided.saturating_add(1);
+            locs.counts.fallbacks += 1;
         }
         let result = match (&self.ascii, &mut locs.ascii) {
             (Some(ascii), Some(scratch)) if ascii_line => {
@@ -295,6 +424,10 @@ impl Parser for RegexParser {
         self.m.parse(line, out)
     }
 
+    fn take_path_counts(&self, fields: &mut Fields) -> PathCounts {
+        self.m.take_path_counts(fields)
+    }
+
     fn schema(&self) -> Option<&[&str]> {
         Some(self.m.names())
     }
@@ -347,35 +480,149 @@ mod tests {
         assert_eq!(f.value_at(&long_c, 1), Some("c"));
     }
 
+    /// Whether the walk is being tried on every line of `p` parsed into
+    /// `f`.
+    fn walking(p: &RegexParser, f: &mut Fields) -> bool {
+        let locs = f.take_scratch::<Locations>(p.m.id).unwrap();
+        let walking = locs.gate.walking();
+        f.put_scratch(p.m.id, locs);
+        walking
+    }
+
     /// On a stream where the walk gives up (here, on an exponential
-    /// number of paths), it stops being tried; the fields stay right
-    /// throughout.
+    /// number of paths), it is paused; the fields stay right throughout.
     #[test]
-    fn the_walk_is_given_up_where_it_does_not_pay() {
+    fn the_walk_is_paused_where_it_does_not_pay() {
         // `b|ab`: what follows the repetition may start with `a`, so the
         // walk tries it turn by turn (not as one span).
         let pattern = r"^(?:a+)+(?P<b>b|ab)$";
         let p = RegexParser::new(pattern).unwrap();
         let mut f = Fields::new();
-        let pays = |p: &RegexParser, f: &mut Fields| {
-            let locs = f.take_scratch::<Locations>(p.m.id).unwrap();
-            let pays = locs.walk_pays();
-            f.put_scratch(p.m.id, locs);
-            pays
-        };
         let no_b = "a".repeat(40);
-        for _ in 0..100 {
+        for _ in 0..1000 {
             let e = p.parse(&no_b, &mut f).unwrap_err();
             assert_eq!(e.kind, ParseErrorKind::NoMatch);
         }
-        assert!(!pays(&p, &mut f));
+        assert!(!walking(&p, &mut f));
+        let counts = p.take_path_counts(&mut f);
+        assert_eq!(counts.fast, 0);
+        assert_eq!(counts.fallbacks, 1000);
+        assert_eq!(p.take_path_counts(&mut f), PathCounts::default());
         // Where it decides, it keeps being tried.
         let p = RegexParser::new(pattern).unwrap();
-        for _ in 0..100 {
+        for _ in 0..1000 {
             p.parse("aab", &mut f).unwrap();
             assert_eq!(f.value_at("aab", 0), Some("b"));
         }
-        assert!(pays(&p, &mut f));
+        assert!(walking(&p, &mut f));
+        let counts = p.take_path_counts(&mut f);
+        assert_eq!((counts.fast, counts.fallbacks), (1000, 0));
+    }
+
+    /// A burst of lines the walk gives up on, then ordinary lines: the
+    /// walk is paused during the burst and taken up again after it.
+    #[test]
+    fn the_walk_resumes_after_a_burst_it_gave_up_on() {
+        let p = RegexParser::new(r"^(?:a+)+(?P<b>b|ab)$").unwrap();
+        let mut f = Fields::new();
+        let no_b = "a".repeat(40);
+        for _ in 0..5000 {
+            assert!(p.parse(&no_b, &mut f).is_err());
+        }
+        assert!(!walking(&p, &mut f));
+        let burst = p.take_path_counts(&mut f);
+        assert_eq!(burst.fast + burst.fallbacks, 5000);
+        // Paused: only the window that paused it and a few probes walked.
+        assert!(burst.fallbacks >= 5000 - WINDOW as u64, "{burst:?}");
+        for _ in 0..10_000 {
+            p.parse("aaab", &mut f).unwrap();
+            assert_eq!(f.value_at("aaab", 0), Some("b"));
+        }
+        assert!(walking(&p, &mut f));
+        let after = p.take_path_counts(&mut f);
+        assert_eq!(after.fast + after.fallbacks, 10_000);
+        // Resumed within the longest probe interval times the probes it
+        // takes.
+        assert!(
+            after.fallbacks <= u64::from(PROBE_MOST * PROBES_TO_RESUME),
+            "{after:?}"
+        );
+    }
+
+    /// A burst of lines over 8 KiB at start-up (never walked) leaves the
+    /// walk on for the lines after it; they are counted as fallbacks.
+    #[test]
+    fn long_lines_do_not_switch_the_walk_off() {
+        let p = RegexParser::new(r"^(?P<level>[A-Z]+) (?P<msg>.*)$").unwrap();
+        let mut f = Fields::new();
+        let long = format!("INFO {}", "x".repeat(9000));
+        for _ in 0..1000 {
+            p.parse(&long, &mut f).unwrap();
+            assert_eq!(f.value_at(&long, 0), Some("INFO"));
+        }
+        assert_eq!(
+            p.take_path_counts(&mut f),
+            PathCounts {
+                fast: 0,
+                fallbacks: 1000
+            }
+        );
+        for _ in 0..1000 {
+            p.parse("WARN disk almost full", &mut f).unwrap();
+            assert_eq!(
+                f.value_at("WARN disk almost full", 1),
+                Some("disk almost full")
+            );
+        }
+        assert_eq!(
+            p.take_path_counts(&mut f),
+            PathCounts {
+                fast: 1000,
+                fallbacks: 0
+            }
+        );
+        // Non-ASCII lines are not walked either.
+        p.parse("INFO café", &mut f).unwrap();
+        assert_eq!(p.take_path_counts(&mut f).fallbacks, 1);
+    }
+
+    /// Probes while paused: the interval doubles after each that gives
+    /// up, up to its bound, and enough good ones in a row resume.
+    #[test]
+    fn the_gate_probes_with_a_growing_interval() {
+        let mut g = WalkGate::default();
+        for _ in 0..WINDOW {
+            assert!(g.admits());
+            g.gave_up();
+        }
+        assert!(!g.walking());
+        let mut gaps = Vec::new();
+        for _ in 0..10 {
+            let mut gap = 1;
+            while !g.admits() {
+                gap += 1;
+            }
+            gaps.push(gap);
+            g.gave_up();
+        }
+        assert_eq!(&gaps[..4], &[64, 128, 256, 512]);
+        assert_eq!(gaps[9], PROBE_MOST);
+        for k in 0..PROBES_TO_RESUME {
+            assert!(!g.walking());
+            while !g.admits() {}
+            g.decided();
+            assert_eq!(g.walking(), k + 1 == PROBES_TO_RESUME);
+        }
+        // A window with few give-ups keeps it walking.
+        for k in 0..10 * WINDOW {
+            assert!(g.admits());
+            if k % 16 == 0 {
+                g.gave_up();
+            } else {
+                g.decided();
+            }
+        }
+        assert!(g.walking());
     }
 
     /// Parsers taking turns on one `Fields` each find their own scratch

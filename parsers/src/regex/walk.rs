@@ -317,7 +317,7 @@ const NONE: usize = usize::MAX;
 
 /// Lines longer than this go to the regex (the budget, and so the stack,
 /// grow with the line).
-const MAX_LINE: usize = 8 * 1024;
+pub(crate) const MAX_LINE: usize = 8 * 1024;
 
 /// Most steps and remembered options of one walk, whatever the line's
 /// length (so the stack stays under 3 MB).
