@@ -10,6 +10,7 @@
 
 pub mod cells;
 pub mod expose;
+pub mod order;
 pub mod registry;
 pub mod selfmetrics;
 pub mod tally;

@@ -76,9 +76,10 @@ impl SelfMetrics {
         })
     }
 
-    /// The self-metrics in the Prometheus text format.
+    /// The self-metrics in the Prometheus text format, families sorted by
+    /// name and series by labels (the exporter keeps them in hash maps).
     pub fn render(&self) -> String {
-        self.handle.render()
+        super::order::by_family_and_labels(&self.handle.render())
     }
 }
 
