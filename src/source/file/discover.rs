@@ -2,7 +2,8 @@
 //! directories to watch for changes.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::fs::Metadata;
+use std::path::{Path, PathBuf};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
@@ -33,7 +34,7 @@ impl Globs {
     }
 
     /// Whether `path` is one the globs select.
-    pub fn matches(&self, path: &std::path::Path) -> bool {
+    pub fn matches(&self, path: &Path) -> bool {
         self.patterns.iter().any(|p| p.matches_path(path)) && !self.exclude.is_match(path)
     }
 
@@ -44,23 +45,53 @@ impl Globs {
 
     /// Regular files matched now (symlinks followed), each path once.
     pub fn matched(&self) -> Vec<PathBuf> {
+        self.look().files.into_iter().map(|(p, _)| p).collect()
+    }
+
+    /// Regular files matched now (symlinks followed), each path once with
+    /// its metadata, and the include globs that matched none.
+    pub fn look(&self) -> Matched<'_> {
         let mut seen = HashSet::new();
-        let mut out = Vec::new();
+        let mut out = Matched {
+            files: Vec::new(),
+            unmatched: Vec::new(),
+        };
         for pattern in &self.include {
+            let before = seen.len();
             let Ok(paths) = glob::glob(pattern) else {
+                out.unmatched.push(pattern);
                 continue;
             };
             for p in paths.flatten() {
-                if self.exclude.is_match(&p) || !seen.insert(p.clone()) {
+                if self.exclude.is_match(&p) || seen.contains(&p) {
                     continue;
                 }
-                if p.is_file() {
-                    out.push(p);
+                let Ok(meta) = std::fs::metadata(&p) else {
+                    continue;
+                };
+                if meta.is_file() {
+                    seen.insert(p.clone());
+                    out.files.push((p, meta));
                 }
+            }
+            if seen.len() == before && !out.files.iter().any(|(p, _)| glob_matches(pattern, p)) {
+                out.unmatched.push(pattern);
             }
         }
         out
     }
+}
+
+/// What the globs match at one look.
+pub struct Matched<'a> {
+    /// Regular files, each path once, with their metadata.
+    pub files: Vec<(PathBuf, Metadata)>,
+    /// Include globs that matched no file (excluded files left out).
+    pub unmatched: Vec<&'a str>,
+}
+
+fn glob_matches(pattern: &str, path: &Path) -> bool {
+    glob::Pattern::new(pattern).is_ok_and(|p| p.matches_path(path))
 }
 
 /// The directory to watch for a glob: its longest literal prefix, and
@@ -130,5 +161,24 @@ mod tests {
         assert!(g.matches(&d.join("a/y.log")));
         assert!(!g.matches(&d.join("a/b/z.log.gz")));
         assert!(!g.matches(&d.join("elsewhere.txt")));
+    }
+
+    #[test]
+    fn globs_that_match_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("a.log"), "").unwrap();
+        std::fs::write(d.join("b.log.gz"), "").unwrap();
+        let globs = [
+            format!("{}/*.log", d.display()),
+            format!("{}/*.gz", d.display()),
+            format!("{}/a.*", d.display()),
+            format!("{}/none/*.log", d.display()),
+        ];
+        let g = Globs::new(&globs, &["**/*.gz".to_string()]);
+        let m = g.look();
+        assert_eq!(m.files.len(), 1);
+        // The third glob matches a file the first one took: not unmatched.
+        assert_eq!(m.unmatched, vec![globs[1].as_str(), globs[3].as_str()]);
     }
 }
