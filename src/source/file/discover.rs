@@ -7,10 +7,14 @@ use std::path::{Path, PathBuf};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
+use super::listing::{self, DirGlob};
+
 /// The globs of one file source.
 pub struct Globs {
     include: Vec<String>,
     patterns: Vec<glob::Pattern>,
+    /// Per include glob, its listing form when its directory is literal.
+    listed: Vec<Option<DirGlob>>,
     exclude: GlobSet,
 }
 
@@ -29,6 +33,7 @@ impl Globs {
                 .iter()
                 .filter_map(|g| glob::Pattern::new(g).ok())
                 .collect(),
+            listed: include.iter().map(|g| DirGlob::of(g)).collect(),
             exclude: b.build().unwrap_or_else(|_| GlobSet::empty()),
         }
     }
@@ -44,37 +49,69 @@ impl Globs {
     }
 
     /// Regular files matched now (symlinks followed), each path once.
-    pub fn matched(&self) -> Vec<PathBuf> {
-        self.look().files.into_iter().map(|(p, _)| p).collect()
+    pub fn matched(&mut self) -> Vec<PathBuf> {
+        self.look(|_, _, _| None)
+            .files
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect()
     }
 
     /// Regular files matched now (symlinks followed), each path once with
-    /// its metadata, and the include globs that matched none.
-    pub fn look(&self) -> Matched<'_> {
+    /// its metadata, and the include globs that matched none. `known(path,
+    /// dev, ino)` gives the metadata of a file the caller has open at
+    /// `path`, if it is that file (saves a `stat` of the path).
+    pub fn look(&mut self, known: impl Fn(&Path, u64, u64) -> Option<Metadata>) -> Matched<'_> {
         let mut seen = HashSet::new();
         let mut out = Matched {
             files: Vec::new(),
             unmatched: Vec::new(),
         };
-        for pattern in &self.include {
-            let before = seen.len();
+        let several = self.include.len() > 1;
+        for (pattern, listed) in self.include.iter().zip(&mut self.listed) {
+            let before = out.files.len();
+            if let Some(dg) = listed {
+                let (entries, dev) = dg.list();
+                for e in entries {
+                    if self.exclude.is_match(&e.path) || (several && seen.contains(&e.path)) {
+                        continue;
+                    }
+                    let Some(meta) = listing::metadata_of(e, dev, &known) else {
+                        continue;
+                    };
+                    if several {
+                        seen.insert(e.path.clone());
+                    }
+                    out.files.push((e.path.clone(), meta));
+                }
+                if out.files.len() == before
+                    && !out.files.iter().any(|(p, _)| glob_matches(pattern, p))
+                {
+                    out.unmatched.push(pattern);
+                }
+                continue;
+            }
             let Ok(paths) = glob::glob(pattern) else {
                 out.unmatched.push(pattern);
                 continue;
             };
             for p in paths.flatten() {
-                if self.exclude.is_match(&p) || seen.contains(&p) {
+                // One glob gives each path once: only several can repeat one.
+                if self.exclude.is_match(&p) || (several && seen.contains(&p)) {
                     continue;
                 }
                 let Ok(meta) = std::fs::metadata(&p) else {
                     continue;
                 };
                 if meta.is_file() {
-                    seen.insert(p.clone());
+                    if several {
+                        seen.insert(p.clone());
+                    }
                     out.files.push((p, meta));
                 }
             }
-            if seen.len() == before && !out.files.iter().any(|(p, _)| glob_matches(pattern, p)) {
+            if out.files.len() == before && !out.files.iter().any(|(p, _)| glob_matches(pattern, p))
+            {
                 out.unmatched.push(pattern);
             }
         }
@@ -147,7 +184,7 @@ mod tests {
         for f in ["x.log", "a/y.log", "a/b/z.log", "a/b/z.log.gz"] {
             std::fs::write(d.join(f), "").unwrap();
         }
-        let g = Globs::new(
+        let mut g = Globs::new(
             &[format!("{}/**/*.log*", d.display())],
             &["**/*.gz".to_string()],
         );
@@ -175,8 +212,8 @@ mod tests {
             format!("{}/a.*", d.display()),
             format!("{}/none/*.log", d.display()),
         ];
-        let g = Globs::new(&globs, &["**/*.gz".to_string()]);
-        let m = g.look();
+        let mut g = Globs::new(&globs, &["**/*.gz".to_string()]);
+        let m = g.look(|_, _, _| None);
         assert_eq!(m.files.len(), 1);
         // The third glob matches a file the first one took: not unmatched.
         assert_eq!(m.unmatched, vec![globs[1].as_str(), globs[3].as_str()]);

@@ -29,6 +29,7 @@
 pub mod discover;
 pub mod events;
 pub mod identity;
+pub mod listing;
 pub mod stamp;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -172,6 +173,13 @@ struct Tracked {
     tail: u64,
     tail_at: u64,
     last_growth: Instant,
+    /// The scan that last found it at its path.
+    seen: u64,
+    /// Times its path changed (a key of the published positions).
+    moves: u32,
+    /// The last scan found it no longer than the read position: nothing to
+    /// read (cleared by the next read).
+    at_end: bool,
     /// The file's metadata when its head and tail were last found intact,
     /// if it had been quiet for a while by then (see [`Stamp`]).
     verified: Option<Stamp>,
@@ -188,6 +196,7 @@ impl Tracked {
             self.last_path = p.clone();
         }
         self.path = path;
+        self.moves = self.moves.wrapping_add(1);
     }
 
     /// Takes the head from the bytes read, while the file is read from its
@@ -270,6 +279,11 @@ pub struct FileTailer {
     matched: Gauge,
     /// Include globs that matched no file at the last scan.
     unmatched: Vec<String>,
+    /// Scans so far.
+    scan_no: u64,
+    /// What the positions last published were made of (see
+    /// [`FileTailer::positions_key`]).
+    published: Option<u64>,
     /// The working directory, when some include glob is relative: events
     /// name files by absolute paths.
     cwd: Option<PathBuf>,
@@ -306,6 +320,8 @@ impl FileTailer {
             scans: counter!(SOURCE_FILE_SCANS, "source" => name.to_string()),
             matched: gauge!(SOURCE_FILES_MATCHED, "source" => name.to_string()),
             unmatched: Vec::new(),
+            scan_no: 0,
+            published: None,
             cwd: spec
                 .include
                 .iter()
@@ -334,17 +350,28 @@ impl FileTailer {
             }
         }
         self.scans.increment(1);
-        let look = self.globs.look();
+        let files = &self.files;
+        // A followed file still at its path is looked at through its open
+        // descriptor.
+        let known = |path: &Path, dev: u64, ino: u64| {
+            files
+                .iter()
+                .find(|t| t.id.ino == ino && t.id.dev == dev && t.path.as_deref() == Some(path))
+                .and_then(|t| t.file.metadata().ok())
+        };
+        let look = self.globs.look(known);
         self.unmatched = look.unmatched.iter().map(|g| g.to_string()).collect();
         self.matched.set(look.files.len() as f64);
-        let mut live = HashSet::new();
+        self.scan_no += 1;
         let mut ids = HashSet::new();
         for (path, meta) in look.files {
             let id = FileId::of(&meta);
-            ids.insert(id);
-            live.insert(path.clone());
+            if !self.deferred.is_empty() {
+                ids.insert(id);
+            }
             if let Some(i) = self.files.iter().position(|t| t.id == id) {
                 let t = &mut self.files[i];
+                t.seen = self.scan_no;
                 if t.path.as_deref() != Some(path.as_path()) {
                     debug!(source = %self.name, from = %t.last_path.display(), to = %path.display(), "file renamed");
                     t.set_path(Some(path));
@@ -366,7 +393,7 @@ impl FileTailer {
         // Files put off that are gone are not waited for.
         self.deferred.retain(|id, _| ids.contains(id));
         for t in &mut self.files {
-            if t.path.as_ref().is_some_and(|p| !live.contains(p)) {
+            if t.path.is_some() && t.seen != self.scan_no {
                 debug!(source = %self.name, path = %t.last_path.display(), "file left its path: finishing it");
                 t.set_path(None);
             }
@@ -387,6 +414,7 @@ impl FileTailer {
         let rewritten = !(truncated || unchanged || t.head.matches(&t.file) && t.tail_intact());
         if !truncated && !rewritten {
             t.unread.set(size.saturating_sub(t.pos) as f64);
+            t.at_end = size == t.pos;
             if !unchanged {
                 t.verified = stamp.filter(Stamp::settled);
             }
@@ -647,6 +675,9 @@ impl FileTailer {
             tail,
             tail_at: start,
             last_growth: Instant::now(),
+            seen: self.scan_no,
+            moves: 0,
+            at_end: false,
             verified: None,
             unread,
         });
@@ -714,7 +745,11 @@ impl FileTailer {
                 i += 1;
                 continue;
             }
-            let (taken, changed) = read_file(t, d, &mut counts);
+            let (taken, changed) = if std::mem::take(&mut t.at_end) {
+                (0, false)
+            } else {
+                read_file(t, d, &mut counts)
+            };
             if changed {
                 // The bytes just read are not those of the file we were
                 // reading: they were not applied. Start over on it.
@@ -760,6 +795,27 @@ impl FileTailer {
             self.released.pop_front();
         }
         self.released.push_back(c);
+    }
+
+    /// A digest of what [`FileTailer::positions`] is made of (identities,
+    /// offsets, hashes, paths), to leave unchanged positions unpublished.
+    fn positions_key(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.files.len().hash(&mut h);
+        for t in &self.files {
+            (
+                t.id.dev,
+                t.id.ino,
+                t.tail_at,
+                t.tail,
+                t.head.len,
+                t.head.hash,
+                t.moves,
+            )
+                .hash(&mut h);
+        }
+        h.finish()
     }
 
     fn positions(&self) -> Vec<Position> {
@@ -809,7 +865,11 @@ impl FileTailer {
                     Some(ids)
                 };
                 let more = self.read(&mut d, only.as_ref());
-                slot.publish(self.positions());
+                let key = self.positions_key();
+                if self.published != Some(key) {
+                    slot.publish(self.positions());
+                    self.published = Some(key);
+                }
                 more
             };
             if first {
