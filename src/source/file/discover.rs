@@ -40,7 +40,12 @@ impl Globs {
 
     /// Whether `path` is one the globs select.
     pub fn matches(&self, path: &Path) -> bool {
-        self.patterns.iter().any(|p| p.matches_path(path)) && !self.exclude.is_match(path)
+        self.patterns.iter().any(|p| p.matches_path(path)) && !self.excluded(path)
+    }
+
+    /// Whether an exclude glob matches `path`.
+    fn excluded(&self, path: &Path) -> bool {
+        !self.exclude.is_empty() && self.exclude.is_match(path)
     }
 
     /// The include globs.
@@ -73,7 +78,8 @@ impl Globs {
             if let Some(dg) = listed {
                 let (entries, dev) = dg.list();
                 for e in entries {
-                    if self.exclude.is_match(&e.path) || (several && seen.contains(&e.path)) {
+                    let excluded = !self.exclude.is_empty() && self.exclude.is_match(&e.path);
+                    if excluded || (several && seen.contains(&e.path)) {
                         continue;
                     }
                     let Some(meta) = listing::metadata_of(e, dev, &known) else {
@@ -97,7 +103,8 @@ impl Globs {
             };
             for p in paths.flatten() {
                 // One glob gives each path once: only several can repeat one.
-                if self.exclude.is_match(&p) || (several && seen.contains(&p)) {
+                let excluded = !self.exclude.is_empty() && self.exclude.is_match(&p);
+                if excluded || (several && seen.contains(&p)) {
                     continue;
                 }
                 let Ok(meta) = std::fs::metadata(&p) else {

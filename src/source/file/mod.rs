@@ -187,6 +187,15 @@ struct Tracked {
 }
 
 impl Tracked {
+    /// Whether it is followed at `path`, spelled the same (a byte
+    /// comparison: `Path`'s equality compares components, which is slower
+    /// than the rest of a scan).
+    fn is_at(&self, path: &Path) -> bool {
+        self.path
+            .as_ref()
+            .is_some_and(|p| p.as_os_str() == path.as_os_str())
+    }
+
     /// Follows the file at `path` from now on (renamed), or at no path
     /// (`None`: it left its path and is being finished).
     fn set_path(&mut self, path: Option<PathBuf>) {
@@ -350,14 +359,24 @@ impl FileTailer {
             }
         }
         self.scans.increment(1);
-        let files = &self.files;
+        // The followed files by identity (files are only added during a
+        // scan, and added to this too).
+        let mut index: HashMap<FileId, usize> = self
+            .files
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.id, i))
+            .collect();
+        let (files, by_id) = (&self.files, &index);
         // A followed file still at its path is looked at through its open
         // descriptor.
         let known = |path: &Path, dev: u64, ino: u64| {
-            files
-                .iter()
-                .find(|t| t.id.ino == ino && t.id.dev == dev && t.path.as_deref() == Some(path))
-                .and_then(|t| t.file.metadata().ok())
+            let t = &files[*by_id.get(&FileId { dev, ino })?];
+            if t.is_at(path) {
+                t.file.metadata().ok()
+            } else {
+                None
+            }
         };
         let look = self.globs.look(known);
         self.unmatched = look.unmatched.iter().map(|g| g.to_string()).collect();
@@ -369,10 +388,10 @@ impl FileTailer {
             if !self.deferred.is_empty() {
                 ids.insert(id);
             }
-            if let Some(i) = self.files.iter().position(|t| t.id == id) {
+            if let Some(&i) = index.get(&id) {
                 let t = &mut self.files[i];
                 t.seen = self.scan_no;
-                if t.path.as_deref() != Some(path.as_path()) {
+                if !t.is_at(&path) {
                     debug!(source = %self.name, from = %t.last_path.display(), to = %path.display(), "file renamed");
                     t.set_path(Some(path));
                 }
@@ -388,7 +407,11 @@ impl FileTailer {
                     t.set_path(None);
                 }
             }
+            let before = self.files.len();
             self.open_new(path, id, meta.len(), first, d);
+            for (i, t) in self.files.iter().enumerate().skip(before) {
+                index.insert(t.id, i);
+            }
         }
         // Files put off that are gone are not waited for.
         self.deferred.retain(|id, _| ids.contains(id));
@@ -927,7 +950,7 @@ impl FileTailer {
 
     /// Notes in `todo` what an event asks of this source, if it concerns it.
     fn note(&self, w: Wake, todo: &mut Todo) {
-        let followed = |p: &Path| self.files.iter().any(|t| t.path.as_deref() == Some(p));
+        let followed = |p: &Path| self.files.iter().any(|t| t.is_at(p));
         let selected = |p: &Path| self.globs.matches(p);
         let w = w.relative_to(self.cwd.as_deref());
         if !w.concerns(selected, followed) {
@@ -959,11 +982,7 @@ impl FileTailer {
     fn check_written(&mut self, paths: &HashSet<PathBuf>, d: &mut Dispatcher) -> HashSet<FileId> {
         let mut ids = HashSet::new();
         for p in paths {
-            let Some(i) = self
-                .files
-                .iter()
-                .position(|t| t.path.as_deref() == Some(p.as_path()))
-            else {
+            let Some(i) = self.files.iter().position(|t| t.is_at(p)) else {
                 continue;
             };
             let t = &self.files[i];
