@@ -10,6 +10,7 @@
 //! cargo bench --bench e2e -- --runs 5 --only access,grok
 //! cargo bench --bench e2e -- --only cores --mb 500 --cores-runs 3
 //! cargo bench --bench e2e -- --only live --live-rate 1000000 --live-secs 10
+//! cargo bench --bench e2e -- --only idle --idle-files 1000 --idle-secs 10 --idle-rate 100
 //! ```
 //!
 //! Files are generated once into `--dir` (default: `target/e2e`) and reused.
@@ -39,11 +40,18 @@
 //!   1,000,000) for `--live-secs` s (default 10), scraped every 50 ms; how
 //!   far the exported counts trail the writer (max, p99, median lag) and
 //!   whether the writer kept its rate (`e2e/live.rs`).
+//! * `idle` (only when named): `logtally run` with three file sources over
+//!   `--idle-files` files (default 1,000), first idle, then with
+//!   `--idle-rate` lines/s (default 100) spread over them, `--idle-secs` s
+//!   each (default 10); logtally's CPU as a share of one core and its
+//!   directory scans per second in each phase (`e2e/idle.rs`).
 
 #[allow(dead_code)]
 mod common;
 #[path = "e2e/cores.rs"]
 mod cores;
+#[path = "e2e/idle.rs"]
+mod idle;
 #[path = "e2e/live.rs"]
 mod live;
 
@@ -481,6 +489,12 @@ fn main() {
         .is_some_and(|o| o.iter().any(|n| n == "live"))
     {
         live::run(&a);
+    }
+    if a.only
+        .as_ref()
+        .is_some_and(|o| o.iter().any(|n| n == "idle"))
+    {
+        idle::run(&a);
     }
 }
 

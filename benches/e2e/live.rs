@@ -122,7 +122,7 @@ fn config(log: &Path, poll: Option<&str>) -> String {
 
 /// A running `logtally run`: SIGTERM on [`Agent::stop`], SIGKILL if dropped
 /// before (a failed run).
-struct Agent {
+pub(super) struct Agent {
     child: Child,
     port: u16,
 }
@@ -130,7 +130,7 @@ struct Agent {
 impl Agent {
     /// Starts `logtally run --config CONFIG` on a free loopback port, its
     /// standard error in `stderr`, and waits until `/ready` answers 200.
-    fn start(config: &Path, stderr: &Path) -> Agent {
+    pub(super) fn start(config: &Path, stderr: &Path) -> Agent {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free loopback port")
@@ -159,12 +159,12 @@ impl Agent {
     }
 
     /// The URL of `path` on the agent.
-    fn url(&self, path: &str) -> String {
+    pub(super) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
     /// An HTTP client with a short timeout.
-    fn http(&self) -> ureq::Agent {
+    pub(super) fn http(&self) -> ureq::Agent {
         ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs(5)))
             .build()
@@ -172,7 +172,7 @@ impl Agent {
     }
 
     /// The process's CPU time so far (user + system), in seconds.
-    fn cpu(&self) -> f64 {
+    pub(super) fn cpu(&self) -> f64 {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
             .expect("read /proc/PID/stat");
         // Fields after the command name (which is in parentheses and may
@@ -204,7 +204,7 @@ impl Agent {
     }
 
     /// Sends SIGTERM and waits (at most 20 s) for the exit; its status.
-    fn stop(mut self) -> std::process::ExitStatus {
+    pub(super) fn stop(mut self) -> std::process::ExitStatus {
         // SAFETY: kill has no memory preconditions; the pid is our child, not
         // yet reaped.
         unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
@@ -232,7 +232,7 @@ impl Drop for Agent {
 }
 
 /// GET `url`: the body of a 200 answer.
-fn get(http: &ureq::Agent, url: &str) -> Result<String, String> {
+pub(super) fn get(http: &ureq::Agent, url: &str) -> Result<String, String> {
     let mut resp = http.get(url).call().map_err(|e| e.to_string())?;
     resp.body_mut().read_to_string().map_err(|e| e.to_string())
 }

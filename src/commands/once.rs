@@ -165,6 +165,7 @@ pub fn once(args: OnceArgs) -> anyhow::Result<()> {
             render_text(&agent.registry, &mut s);
             if let Some(m) = self_metrics {
                 s.push_str(&m.render());
+                s = crate::metrics::order::by_family(&s);
             }
             s
         }

@@ -129,6 +129,7 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     render_text(&s.registry, &mut body);
     s.gates().render(&mut body);
     body.push_str(&s.self_metrics.render());
+    let body = crate::metrics::order::by_family(&body);
     ([(header::CONTENT_TYPE, TEXT_CONTENT_TYPE)], body)
 }
 

@@ -10,6 +10,8 @@
 
 pub mod cells;
 pub mod expose;
+pub mod file_series;
+pub mod order;
 pub mod registry;
 pub mod selfmetrics;
 pub mod spec;

@@ -9,6 +9,8 @@ use std::sync::OnceLock;
 use metrics::{describe_counter, describe_gauge, gauge, Counter, Unit};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
+use super::file_series::{self, PathFamily};
+
 /// Lines read, per source.
 pub const SOURCE_LINES: &str = "logtally_source_lines_total";
 /// Bytes read, per source.
@@ -21,8 +23,17 @@ pub const SOURCE_TRUNCATED: &str = "logtally_source_truncated_lines_total";
 pub const SOURCE_ERRORS: &str = "logtally_source_read_errors_total";
 /// Files open, per source.
 pub const SOURCE_FILES: &str = "logtally_source_open_files";
-/// Bytes of a followed file not read yet.
-pub const SOURCE_UNREAD_BYTES: &str = "logtally_source_file_unread_bytes";
+/// Bytes of a followed file not read yet, per source and path: kept in
+/// [`file_series`](super::file_series) so that a file's series goes away
+/// with the file.
+pub const SOURCE_UNREAD_BYTES: PathFamily = PathFamily {
+    name: "logtally_source_file_unread_bytes",
+    help: "Bytes of a followed file not read yet, by source and path; the series goes away when the file is released.",
+};
+/// Directory rescans (glob scans) of a file source.
+pub const SOURCE_FILE_SCANS: &str = "logtally_source_file_scans_total";
+/// Files a file source's globs match now.
+pub const SOURCE_FILES_MATCHED: &str = "logtally_source_files_matched";
 /// Rotations and truncations detected, per source.
 pub const SOURCE_ROTATIONS: &str = "logtally_source_rotations_total";
 /// Lines per pipeline by result (`matched`, `unmatched`, `parse_error`).
@@ -79,9 +90,12 @@ impl SelfMetrics {
         })
     }
 
-    /// The self-metrics in the Prometheus text format.
+    /// The self-metrics in the Prometheus text format, families sorted by
+    /// name and series by labels (the exporter keeps them in hash maps).
     pub fn render(&self) -> String {
-        self.handle.render()
+        let mut text = self.handle.render();
+        file_series::render(&mut text);
+        super::order::by_family_and_labels(&text)
     }
 }
 
@@ -104,6 +118,16 @@ fn describe() {
         "Errors while opening or reading inputs."
     );
     describe_gauge!(SOURCE_FILES, Unit::Count, "Files open for reading.");
+    describe_counter!(
+        SOURCE_FILE_SCANS,
+        Unit::Count,
+        "Scans of a file source's globs and directories for new, rotated and vanished files."
+    );
+    describe_gauge!(
+        SOURCE_FILES_MATCHED,
+        Unit::Count,
+        "Files a file source's include globs match now (minus excluded ones)."
+    );
     describe_counter!(
         SOURCE_ROTATIONS,
         Unit::Count,

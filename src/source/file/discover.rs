@@ -2,14 +2,19 @@
 //! directories to watch for changes.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::fs::Metadata;
+use std::path::{Path, PathBuf};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
+
+use super::listing::{self, DirGlob};
 
 /// The globs of one file source.
 pub struct Globs {
     include: Vec<String>,
     patterns: Vec<glob::Pattern>,
+    /// Per include glob, its listing form when its directory is literal.
+    listed: Vec<Option<DirGlob>>,
     exclude: GlobSet,
 }
 
@@ -28,13 +33,19 @@ impl Globs {
                 .iter()
                 .filter_map(|g| glob::Pattern::new(g).ok())
                 .collect(),
+            listed: include.iter().map(|g| DirGlob::of(g)).collect(),
             exclude: b.build().unwrap_or_else(|_| GlobSet::empty()),
         }
     }
 
     /// Whether `path` is one the globs select.
-    pub fn matches(&self, path: &std::path::Path) -> bool {
-        self.patterns.iter().any(|p| p.matches_path(path)) && !self.exclude.is_match(path)
+    pub fn matches(&self, path: &Path) -> bool {
+        self.patterns.iter().any(|p| p.matches_path(path)) && !self.excluded(path)
+    }
+
+    /// Whether an exclude glob matches `path`.
+    fn excluded(&self, path: &Path) -> bool {
+        !self.exclude.is_empty() && self.exclude.is_match(path)
     }
 
     /// The include globs.
@@ -43,24 +54,88 @@ impl Globs {
     }
 
     /// Regular files matched now (symlinks followed), each path once.
-    pub fn matched(&self) -> Vec<PathBuf> {
+    pub fn matched(&mut self) -> Vec<PathBuf> {
+        self.look(|_, _, _| None)
+            .files
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect()
+    }
+
+    /// Regular files matched now (symlinks followed), each path once with
+    /// its metadata, and the include globs that matched none. `known(path,
+    /// dev, ino)` gives the metadata of a file the caller has open at
+    /// `path`, if it is that file (saves a `stat` of the path).
+    pub fn look(&mut self, known: impl Fn(&Path, u64, u64) -> Option<Metadata>) -> Matched<'_> {
         let mut seen = HashSet::new();
-        let mut out = Vec::new();
-        for pattern in &self.include {
+        let mut out = Matched {
+            files: Vec::new(),
+            unmatched: Vec::new(),
+        };
+        let several = self.include.len() > 1;
+        for (pattern, listed) in self.include.iter().zip(&mut self.listed) {
+            let before = out.files.len();
+            if let Some(dg) = listed {
+                let (entries, dev) = dg.list();
+                for e in entries {
+                    let excluded = !self.exclude.is_empty() && self.exclude.is_match(&e.path);
+                    if excluded || (several && seen.contains(&e.path)) {
+                        continue;
+                    }
+                    let Some(meta) = listing::metadata_of(e, dev, &known) else {
+                        continue;
+                    };
+                    if several {
+                        seen.insert(e.path.clone());
+                    }
+                    out.files.push((e.path.clone(), meta));
+                }
+                if out.files.len() == before
+                    && !out.files.iter().any(|(p, _)| glob_matches(pattern, p))
+                {
+                    out.unmatched.push(pattern);
+                }
+                continue;
+            }
             let Ok(paths) = glob::glob(pattern) else {
+                out.unmatched.push(pattern);
                 continue;
             };
             for p in paths.flatten() {
-                if self.exclude.is_match(&p) || !seen.insert(p.clone()) {
+                // One glob gives each path once: only several can repeat one.
+                let excluded = !self.exclude.is_empty() && self.exclude.is_match(&p);
+                if excluded || (several && seen.contains(&p)) {
                     continue;
                 }
-                if p.is_file() {
-                    out.push(p);
+                let Ok(meta) = std::fs::metadata(&p) else {
+                    continue;
+                };
+                if meta.is_file() {
+                    if several {
+                        seen.insert(p.clone());
+                    }
+                    out.files.push((p, meta));
                 }
+            }
+            if out.files.len() == before && !out.files.iter().any(|(p, _)| glob_matches(pattern, p))
+            {
+                out.unmatched.push(pattern);
             }
         }
         out
     }
+}
+
+/// What the globs match at one look.
+pub struct Matched<'a> {
+    /// Regular files, each path once, with their metadata.
+    pub files: Vec<(PathBuf, Metadata)>,
+    /// Include globs that matched no file (excluded files left out).
+    pub unmatched: Vec<&'a str>,
+}
+
+fn glob_matches(pattern: &str, path: &Path) -> bool {
+    glob::Pattern::new(pattern).is_ok_and(|p| p.matches_path(path))
 }
 
 /// The directory to watch for a glob: its longest literal prefix, and
@@ -116,7 +191,7 @@ mod tests {
         for f in ["x.log", "a/y.log", "a/b/z.log", "a/b/z.log.gz"] {
             std::fs::write(d.join(f), "").unwrap();
         }
-        let g = Globs::new(
+        let mut g = Globs::new(
             &[format!("{}/**/*.log*", d.display())],
             &["**/*.gz".to_string()],
         );
@@ -130,5 +205,24 @@ mod tests {
         assert!(g.matches(&d.join("a/y.log")));
         assert!(!g.matches(&d.join("a/b/z.log.gz")));
         assert!(!g.matches(&d.join("elsewhere.txt")));
+    }
+
+    #[test]
+    fn globs_that_match_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("a.log"), "").unwrap();
+        std::fs::write(d.join("b.log.gz"), "").unwrap();
+        let globs = [
+            format!("{}/*.log", d.display()),
+            format!("{}/*.gz", d.display()),
+            format!("{}/a.*", d.display()),
+            format!("{}/none/*.log", d.display()),
+        ];
+        let mut g = Globs::new(&globs, &["**/*.gz".to_string()]);
+        let m = g.look(|_, _, _| None);
+        assert_eq!(m.files.len(), 1);
+        // The third glob matches a file the first one took: not unmatched.
+        assert_eq!(m.unmatched, vec![globs[1].as_str(), globs[3].as_str()]);
     }
 }

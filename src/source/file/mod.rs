@@ -19,10 +19,18 @@
 //! `[state]`, positions are restored from the checkpoint: a file renamed
 //! while the agent was down is found again in its directory by inode and
 //! hashes. Changes are seen through filesystem events where available and by
-//! polling every `poll_interval` in any case.
+//! polling every `poll_interval` in any case: data written to a followed file
+//! wakes the source to read that file; files created, moved or deleted make
+//! it scan its globs again; its own opens and reads wake nothing
+//! ([`events`]). An idle source scans once per `poll_interval`, and a scan
+//! re-reads the hashed bytes only of files that changed since they were last
+//! checked ([`stamp`]).
 
 pub mod discover;
+pub mod events;
 pub mod identity;
+pub mod listing;
+pub mod stamp;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
@@ -39,12 +47,17 @@ use tracing::{debug, info, warn};
 
 use super::framing::{FrameCounts, Framer};
 use super::{Dispatcher, Handoff};
-use crate::metrics::selfmetrics::{SOURCE_FILES, SOURCE_ROTATIONS, SOURCE_UNREAD_BYTES};
+use crate::metrics::file_series::PathGauge;
+use crate::metrics::selfmetrics::{
+    SOURCE_FILES, SOURCE_FILES_MATCHED, SOURCE_FILE_SCANS, SOURCE_ROTATIONS, SOURCE_UNREAD_BYTES,
+};
 use crate::source::spec::{FileSpec, StartAt};
 use crate::state::checkpoint::{FilePosition, Position};
 use crate::state::{Coordinator, PositionSlot};
 use discover::{watch_root, Globs};
+use events::Wake;
 use identity::{hash_bytes, tail_hash, FileId, Head, HEAD_BYTES, TAIL_BYTES};
+use stamp::Stamp;
 
 /// Most bytes read from one file before the others get their turn.
 const FAIR_SHARE: usize = 8 << 20;
@@ -52,6 +65,10 @@ const FAIR_SHARE: usize = 8 << 20;
 /// How long a file that left its path is kept open after it last grew:
 /// writers that still hold it may not have reopened yet.
 const ROTATE_WAIT: Duration = Duration::from_secs(5);
+
+/// The shortest wait before a scan that decides where a put-off file
+/// starts.
+const DEFERRED_RECHECK: Duration = Duration::from_millis(50);
 
 /// Released files remembered, to recognise copies of their content.
 const RELEASED_MEMORY: usize = 256;
@@ -156,10 +173,41 @@ struct Tracked {
     tail: u64,
     tail_at: u64,
     last_growth: Instant,
-    unread: Gauge,
+    /// The scan that last found it at its path.
+    seen: u64,
+    /// Times its path changed (a key of the published positions).
+    moves: u32,
+    /// The last scan found it no longer than the read position: nothing to
+    /// read (cleared by the next read).
+    at_end: bool,
+    /// The file's metadata when its head and tail were last found intact,
+    /// if it had been quiet for a while by then (see [`Stamp`]).
+    verified: Option<Stamp>,
+    unread: PathGauge,
 }
 
 impl Tracked {
+    /// Whether it is followed at `path`, spelled the same (a byte
+    /// comparison: `Path`'s equality compares components, which is slower
+    /// than the rest of a scan).
+    fn is_at(&self, path: &Path) -> bool {
+        self.path
+            .as_ref()
+            .is_some_and(|p| p.as_os_str() == path.as_os_str())
+    }
+
+    /// Follows the file at `path` from now on (renamed), or at no path
+    /// (`None`: it left its path and is being finished).
+    fn set_path(&mut self, path: Option<PathBuf>) {
+        self.unread
+            .relabel(path.as_ref().map(|p| p.display().to_string()).as_deref());
+        if let Some(p) = &path {
+            self.last_path = p.clone();
+        }
+        self.path = path;
+        self.moves = self.moves.wrapping_add(1);
+    }
+
     /// Takes the head from the bytes read, while the file is read from its
     /// start and its head is not whole yet (not from the file as it is now:
     /// it may have been truncated and rewritten meanwhile).
@@ -236,6 +284,18 @@ pub struct FileTailer {
     rotations: Counter,
     truncations: Counter,
     open_files: Gauge,
+    scans: Counter,
+    matched: Gauge,
+    /// Include globs that matched no file at the last scan.
+    unmatched: Vec<String>,
+    /// Scans so far.
+    scan_no: u64,
+    /// What the positions last published were made of (see
+    /// [`FileTailer::positions_key`]).
+    published: Option<u64>,
+    /// The working directory, when some include glob is relative: events
+    /// name files by absolute paths.
+    cwd: Option<PathBuf>,
 }
 
 impl FileTailer {
@@ -266,6 +326,17 @@ impl FileTailer {
             rotations: counter!(SOURCE_ROTATIONS, "source" => name.to_string(), "kind" => "rotation"),
             truncations: counter!(SOURCE_ROTATIONS, "source" => name.to_string(), "kind" => "truncation"),
             open_files: gauge!(SOURCE_FILES, "source" => name.to_string()),
+            scans: counter!(SOURCE_FILE_SCANS, "source" => name.to_string()),
+            matched: gauge!(SOURCE_FILES_MATCHED, "source" => name.to_string()),
+            unmatched: Vec::new(),
+            scan_no: 0,
+            published: None,
+            cwd: spec
+                .include
+                .iter()
+                .any(|g| !g.starts_with('/'))
+                .then(|| std::env::current_dir().ok())
+                .flatten(),
         }
     }
 
@@ -287,21 +358,44 @@ impl FileTailer {
                 self.remember(c);
             }
         }
-        let mut live = HashSet::new();
-        for path in self.globs.matched() {
-            let Ok(meta) = std::fs::metadata(&path) else {
-                continue;
-            };
+        self.scans.increment(1);
+        // The followed files by identity (files are only added during a
+        // scan, and added to this too).
+        let mut index: HashMap<FileId, usize> = self
+            .files
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.id, i))
+            .collect();
+        let (files, by_id) = (&self.files, &index);
+        // A followed file still at its path is looked at through its open
+        // descriptor.
+        let known = |path: &Path, dev: u64, ino: u64| {
+            let t = &files[*by_id.get(&FileId { dev, ino })?];
+            if t.is_at(path) {
+                t.file.metadata().ok()
+            } else {
+                None
+            }
+        };
+        let look = self.globs.look(known);
+        self.unmatched = look.unmatched.iter().map(|g| g.to_string()).collect();
+        self.matched.set(look.files.len() as f64);
+        self.scan_no += 1;
+        let mut ids = HashSet::new();
+        for (path, meta) in look.files {
             let id = FileId::of(&meta);
-            live.insert(path.clone());
-            if let Some(i) = self.files.iter().position(|t| t.id == id) {
+            if !self.deferred.is_empty() {
+                ids.insert(id);
+            }
+            if let Some(&i) = index.get(&id) {
                 let t = &mut self.files[i];
-                if t.path.as_deref() != Some(path.as_path()) {
+                t.seen = self.scan_no;
+                if !t.is_at(&path) {
                     debug!(source = %self.name, from = %t.last_path.display(), to = %path.display(), "file renamed");
-                    t.path = Some(path.clone());
-                    t.last_path = path;
+                    t.set_path(Some(path));
                 }
-                self.check_in_place(i, meta.len(), d);
+                self.check_in_place(i, meta.len(), Some(Stamp::of(&meta)), d);
                 continue;
             }
             // The path names a file not followed yet: what it named before
@@ -310,17 +404,21 @@ impl FileTailer {
                 if t.path.as_deref() == Some(path.as_path()) {
                     info!(source = %self.name, path = %path.display(), "file rotated: finishing the old one, reading the new one from its start");
                     self.rotations.increment(1);
-                    t.path = None;
+                    t.set_path(None);
                 }
             }
+            let before = self.files.len();
             self.open_new(path, id, meta.len(), first, d);
+            for (i, t) in self.files.iter().enumerate().skip(before) {
+                index.insert(t.id, i);
+            }
         }
+        // Files put off that are gone are not waited for.
+        self.deferred.retain(|id, _| ids.contains(id));
         for t in &mut self.files {
-            if let Some(p) = &t.path {
-                if !live.contains(p) {
-                    debug!(source = %self.name, path = %p.display(), "file left its path: finishing it");
-                    t.path = None;
-                }
+            if t.path.is_some() && t.seen != self.scan_no {
+                debug!(source = %self.name, path = %t.last_path.display(), "file left its path: finishing it");
+                t.set_path(None);
             }
         }
         if first {
@@ -329,12 +427,20 @@ impl FileTailer {
     }
 
     /// Checks a followed file for truncation or rewrite at its place.
-    fn check_in_place(&mut self, i: usize, size: u64, d: &mut Dispatcher) {
+    /// `stamp` is its metadata now: when it is the one recorded the last
+    /// time the file was found intact, the file has not changed since and
+    /// its bytes are not read again.
+    fn check_in_place(&mut self, i: usize, size: u64, stamp: Option<Stamp>, d: &mut Dispatcher) {
         let t = &mut self.files[i];
         let truncated = size < t.pos;
-        let rewritten = !(truncated || t.head.matches(&t.file) && t.tail_intact());
+        let unchanged = !truncated && stamp.is_some() && t.verified == stamp;
+        let rewritten = !(truncated || unchanged || t.head.matches(&t.file) && t.tail_intact());
         if !truncated && !rewritten {
             t.unread.set(size.saturating_sub(t.pos) as f64);
+            t.at_end = size == t.pos;
+            if !unchanged {
+                t.verified = stamp.filter(Stamp::settled);
+            }
             return;
         }
         info!(source = %self.name, path = %t.last_path.display(), offset = t.tail_at, size, "file truncated or rewritten: reading it again from its start");
@@ -364,6 +470,7 @@ impl FileTailer {
             t.lead = Lead::default();
             t.head_from_stream = true;
             t.last_growth = Instant::now();
+            t.verified = None;
         }
     }
 
@@ -571,7 +678,7 @@ impl FileTailer {
         if file.read_exact_at(&mut tail_bytes, before).is_ok() {
             framer.set_tail(&tail_bytes);
         }
-        let unread = gauge!(SOURCE_UNREAD_BYTES, "source" => self.name.clone(), "path" => path.display().to_string());
+        let unread = PathGauge::new(SOURCE_UNREAD_BYTES, &self.name, &path.display().to_string());
         let tail = hash_bytes(framer.tail());
         let lead = if start == 0 {
             Lead::default()
@@ -591,6 +698,10 @@ impl FileTailer {
             tail,
             tail_at: start,
             last_growth: Instant::now(),
+            seen: self.scan_no,
+            moves: 0,
+            at_end: false,
+            verified: None,
             unread,
         });
     }
@@ -639,20 +750,29 @@ impl FileTailer {
             };
             self.track(entry.path(), id, saved.head, file, p.offset, d);
             if let Some(t) = self.files.last_mut() {
-                t.path = None;
+                t.set_path(None);
             }
         }
     }
 
-    /// Reads what the files hold now. Returns true when a file still has
-    /// more to read (its fair share ran out).
-    fn read(&mut self, d: &mut Dispatcher) -> bool {
+    /// Reads what the files hold now (only those in `only`, when given).
+    /// Returns true when a file still has more to read (its fair share ran
+    /// out).
+    fn read(&mut self, d: &mut Dispatcher, only: Option<&HashSet<FileId>>) -> bool {
         let mut more = false;
         let mut counts = FrameCounts::default();
         let mut i = 0;
         while i < self.files.len() {
             let t = &mut self.files[i];
-            let (taken, changed) = read_file(t, d, &mut counts);
+            if only.is_some_and(|o| !o.contains(&t.id)) {
+                i += 1;
+                continue;
+            }
+            let (taken, changed) = if std::mem::take(&mut t.at_end) {
+                (0, false)
+            } else {
+                read_file(t, d, &mut counts)
+            };
             if changed {
                 // The bytes just read are not those of the file we were
                 // reading: they were not applied. Start over on it.
@@ -700,6 +820,27 @@ impl FileTailer {
         self.released.push_back(c);
     }
 
+    /// A digest of what [`FileTailer::positions`] is made of (identities,
+    /// offsets, hashes, paths), to leave unchanged positions unpublished.
+    fn positions_key(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.files.len().hash(&mut h);
+        for t in &self.files {
+            (
+                t.id.dev,
+                t.id.ino,
+                t.tail_at,
+                t.tail,
+                t.head.len,
+                t.head.hash,
+                t.moves,
+            )
+                .hash(&mut h);
+        }
+        h.finish()
+    }
+
     fn positions(&self) -> Vec<Position> {
         self.files
             .iter()
@@ -710,6 +851,11 @@ impl FileTailer {
     /// Follows the files until `stop` is set, publishing positions to `slot`
     /// after every batch; a dispatcher offered through `handoff` (a
     /// configuration reload) replaces `d` between two batches.
+    ///
+    /// The globs are scanned every `poll_interval`, and at once when a
+    /// filesystem event says that a selected file was created, moved or
+    /// deleted; between scans, a write to a followed file has that file
+    /// checked and read.
     pub fn run(
         mut self,
         mut d: Dispatcher,
@@ -718,26 +864,147 @@ impl FileTailer {
         slot: PositionSlot,
         stop: Arc<AtomicBool>,
     ) {
-        let (tx, rx) = mpsc::channel::<()>();
+        let (tx, rx) = mpsc::channel::<Wake>();
         let _watcher = self.watch(tx);
         info!(source = %self.name, globs = ?self.globs.include(), "watching");
+        let mut next_scan = Instant::now();
+        let mut todo = Todo {
+            scan: true,
+            ..Todo::default()
+        };
+        let mut first = true;
         loop {
             let more = {
                 let _batch = coordinator.batch();
                 handoff.take_into(&mut d);
-                self.scan(&mut d);
-                let more = self.read(&mut d);
-                slot.publish(self.positions());
+                let only = if todo.scan || Instant::now() >= next_scan {
+                    self.scan(&mut d);
+                    next_scan = self.next_scan();
+                    None
+                } else if todo.read_all {
+                    None
+                } else {
+                    let mut ids = self.check_written(&todo.written, &mut d);
+                    if todo.finishing {
+                        ids.extend(self.files.iter().filter(|t| t.path.is_none()).map(|t| t.id));
+                    }
+                    Some(ids)
+                };
+                let more = self.read(&mut d, only.as_ref());
+                let key = self.positions_key();
+                if self.published != Some(key) {
+                    slot.publish(self.positions());
+                    self.published = Some(key);
+                }
                 more
             };
+            if first {
+                first = false;
+                self.warn_unmatched();
+            }
             if stop.load(Ordering::Relaxed) {
                 break;
             }
+            todo = Todo {
+                read_all: more,
+                ..Todo::default()
+            };
             if !more {
-                // Wake on a filesystem event or after the poll interval.
-                let _ = rx.recv_timeout(self.poll);
-                while rx.try_recv().is_ok() {}
+                self.wait(&rx, next_scan, &mut todo);
             }
+        }
+    }
+
+    /// When to scan next: after `poll_interval`, or when the start of a file
+    /// put off (a possible copy being written) is due to be decided.
+    fn next_scan(&self) -> Instant {
+        let now = Instant::now();
+        self.deferred
+            .values()
+            .map(|since| *since + ROTATE_WAIT)
+            .fold(now + self.poll, Instant::min)
+            .max(now + self.poll.min(DEFERRED_RECHECK))
+    }
+
+    /// Waits until an event concerns this source or `until`, noting in
+    /// `todo` what the events ask for.
+    fn wait(&self, rx: &mpsc::Receiver<Wake>, until: Instant, todo: &mut Todo) {
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(w) => {
+                    self.note(w, todo);
+                    while let Ok(w) = rx.try_recv() {
+                        self.note(w, todo);
+                    }
+                    if todo.scan || todo.finishing || !todo.written.is_empty() {
+                        return;
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => return,
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    // No watcher: polling only.
+                    std::thread::sleep(left);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Notes in `todo` what an event asks of this source, if it concerns it.
+    fn note(&self, w: Wake, todo: &mut Todo) {
+        let followed = |p: &Path| self.files.iter().any(|t| t.is_at(p));
+        let selected = |p: &Path| self.globs.matches(p);
+        let w = w.relative_to(self.cwd.as_deref());
+        if !w.concerns(selected, followed) {
+            // A file being finished after it left its path may be written
+            // to under a name the globs do not select.
+            if matches!(w, Wake::Written(_)) && self.files.iter().any(|t| t.path.is_none()) {
+                todo.finishing = true;
+            }
+            return;
+        }
+        match w {
+            Wake::Written(paths) => {
+                for p in paths {
+                    if followed(&p) {
+                        todo.written.insert(p);
+                    } else {
+                        // A selected file not followed yet (empty until now,
+                        // or waiting for a free slot).
+                        todo.scan = true;
+                    }
+                }
+            }
+            Wake::Scan(_) => todo.scan = true,
+        }
+    }
+
+    /// Checks the followed files at `paths`, which were written to, for
+    /// truncation; the ids of those to read.
+    fn check_written(&mut self, paths: &HashSet<PathBuf>, d: &mut Dispatcher) -> HashSet<FileId> {
+        let mut ids = HashSet::new();
+        for p in paths {
+            let Some(i) = self.files.iter().position(|t| t.is_at(p)) else {
+                continue;
+            };
+            let t = &self.files[i];
+            ids.insert(t.id);
+            // Data written beyond the read position is checked as it is
+            // read; a file now shorter than that was truncated.
+            if let Ok(m) = t.file.metadata() {
+                if m.len() < t.pos {
+                    self.check_in_place(i, m.len(), None, d);
+                }
+            }
+        }
+        ids
+    }
+
+    /// Warns about include globs that matched no file at the last scan.
+    fn warn_unmatched(&self) {
+        if !self.unmatched.is_empty() {
+            warn!(source = %self.name, globs = ?self.unmatched, "include globs match no file (yet): nothing is read from them until files appear");
         }
     }
 
@@ -747,14 +1014,16 @@ impl FileTailer {
         self.linger = Duration::ZERO;
         self.scan(d);
         for t in &mut self.files {
-            t.path = None;
+            t.set_path(None);
         }
-        while self.read(d) {}
+        while self.read(d, None) {}
     }
 
-    fn watch(&self, tx: mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
-        let mut w = notify::recommended_watcher(move |_res: notify::Result<notify::Event>| {
-            let _ = tx.send(());
+    fn watch(&self, tx: mpsc::Sender<Wake>) -> Option<notify::RecommendedWatcher> {
+        let mut w = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+            if let Some(wake) = events::classify(res) {
+                let _ = tx.send(wake);
+            }
         })
         .map_err(|e| debug!(error = %e, "no filesystem events; polling only"))
         .ok()?;
@@ -771,6 +1040,19 @@ impl FileTailer {
         }
         Some(w)
     }
+}
+
+/// What the next round of a source's loop does.
+#[derive(Default)]
+struct Todo {
+    /// Scan the globs (and read every file).
+    scan: bool,
+    /// Read every file (one had more than its fair share).
+    read_all: bool,
+    /// Followed files written to, to check and read.
+    written: HashSet<PathBuf>,
+    /// Read the files that left their path (and are being finished) too.
+    finishing: bool,
 }
 
 /// Reads file `t` up to its end (or its fair share), checking before each
