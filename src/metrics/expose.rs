@@ -82,7 +82,9 @@ fn escape_help(h: &str) -> String {
     h.replace('\\', "\\\\").replace('\n', "\\n")
 }
 
-fn escape_label(v: &str, out: &mut String) {
+/// Writes `v` as a label value of the text format (backslash, double quote
+/// and newline escaped).
+pub(crate) fn escape_label(v: &str, out: &mut String) {
     for c in v.chars() {
         match c {
             '\\' => out.push_str("\\\\"),

@@ -12,6 +12,8 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use super::expose::escape_label;
+
 /// A family of path-labelled gauges: its name and HELP text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct PathFamily {
@@ -110,22 +112,11 @@ pub fn render(out: &mut String) {
             let _ = writeln!(out, "# TYPE {} gauge", f.name);
         }
         let _ = write!(out, "{}{{source=\"", f.name);
-        escape(source, out);
+        escape_label(source, out);
         out.push_str("\",path=\"");
-        escape(path, out);
+        escape_label(path, out);
         let v = f64::from_bits(v.load(Ordering::Relaxed));
         let _ = writeln!(out, "\"}} {}", super::expose::format_value(v));
-    }
-}
-
-fn escape(v: &str, out: &mut String) {
-    for c in v.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
     }
 }
 
