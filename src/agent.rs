@@ -289,13 +289,15 @@ impl Sources {
         }
     }
 
-    /// Before a reload to `next`: stops and waits for every source that
-    /// `next` does not run as it runs now (removed, changed, or read by no
-    /// pipeline any more) and returns their names; the others go on, to be
-    /// handed `next`'s pipelines by [`Agent::start_sources`]. Standard input
-    /// is never stopped (it cannot be read again): its lines go to `next`'s
-    /// standard input source, or are dropped.
-    pub fn stop_unless_kept(&mut self, next: &Config) -> Vec<String> {
+    /// Before a reload from `previous` to `next`: stops and waits for every
+    /// source that `next` does not run as it runs now (removed, changed,
+    /// read by no pipeline any more, or a Kafka source whose `[state]`
+    /// changed: it commits after checkpoints) and returns their names; the
+    /// others go on, to be handed `next`'s pipelines by
+    /// [`Agent::start_sources`]. Standard input is never stopped (it cannot
+    /// be read again): its lines go to `next`'s standard input source, or
+    /// are dropped.
+    pub fn stop_unless_kept(&mut self, previous: &Config, next: &Config) -> Vec<String> {
         let read = |name: &str| {
             next.pipelines
                 .iter()
@@ -305,6 +307,7 @@ impl Sources {
         for r in std::mem::take(&mut self.running) {
             let kept = match &r.spec.kind {
                 SourceKind::Stdin => true,
+                SourceKind::Kafka(_) if previous.state != next.state => false,
                 _ => next.sources.contains(&r.spec) && read(&r.spec.name),
             };
             if kept {

@@ -186,12 +186,15 @@ impl Supervisor {
 
     /// Replaces the running agent by one built from `config`.
     fn swap(&self, config: Config) -> Changes {
-        let mut current = self.current.lock();
+        let mut guard = self.current.lock();
+        let current = &mut *guard;
         if config.server.listen != current.agent.config.server.listen {
             warn!("`[server] listen` changed: the new address takes effect at the next start");
         }
         current.stop_services();
-        let stopped = current.sources.stop_unless_kept(&config);
+        let stopped = current
+            .sources
+            .stop_unless_kept(&current.agent.config, &config);
         let coordinator = current.agent.coordinator.clone();
         // No checkpoint between the stopped sources' last batch and their
         // successors' slots: positions and values stay one consistent pair.

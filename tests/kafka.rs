@@ -1348,19 +1348,37 @@ fn kafka_reloads_mid_stream_count_every_message_once() {
             ))
         });
     }
+    let before = counts(&agent.metrics());
+    agent.wait_for("counting after the reloads", |m| {
+        counts(m) >= before + 100.0
+    });
+    let m = agent.metrics();
+    assert_eq!(
+        total(
+            &m,
+            "logtally_kafka_rebalances_total{source=\"events\",kind=\"assign\"}"
+        ),
+        1.0,
+        "reloads made the consumer rejoin its group:\n{m}"
+    );
+    // A changed `[state]` restarts the consumer (it commits after
+    // checkpoints): it resumes where it stopped.
+    common::write(
+        dir.file(),
+        &base.replace("interval = \"1s\"", "interval = \"2s\""),
+    );
+    let (status, body) = agent.try_post("/-/reload", "", None).unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("sources restarted: events"), "{body}");
+    let before = counts(&agent.metrics());
+    agent.wait_for("counting after the restart", |m| {
+        counts(m) >= before + 100.0
+    });
     stop.store(true, Ordering::Relaxed);
     let produced = stream.join().expect("producer");
     let m = agent.wait_for("every message", |m| counts(m) >= produced as f64);
     std::thread::sleep(Duration::from_millis(500));
     let m2 = agent.metrics();
-    assert_eq!(
-        total(
-            &m2,
-            "logtally_kafka_rebalances_total{source=\"events\",kind=\"assign\"}"
-        ),
-        1.0,
-        "reloads made the consumer rejoin its group:\n{m2}"
-    );
     assert_eq!(
         samples(&m2),
         expected_by_partition(&app_messages(produced, 2, 0)),
