@@ -14,7 +14,10 @@
 //!   is the `log` value without that `\n`: borrowed from the line when
 //!   nothing else needs unescaping, otherwise unescaped into the caller's
 //!   scratch buffer. `\uXXXX` escapes are decoded, surrogate pairs combined;
-//!   a lone surrogate or any other invalid escape is an error.
+//!   a lone surrogate or any other invalid escape is an error. Values of
+//!   other keys are skipped (strings and nesting exactly, scalars loosely),
+//!   a repeated key's last value counts, and raw control characters inside
+//!   strings are let through (Docker never writes them).
 //!
 //! Lines are bytes, not `&str`: a runtime splits long lines at a byte count,
 //! so a CRI partial record may end inside a UTF-8 character that the next
@@ -426,7 +429,14 @@ fn rfc3339(t: &[u8]) -> Result<i64, (usize, &'static str)> {
     sep(4, b"-", "'-'")?;
     let mo = field(5, 2, 1, 12, "a month 01-12")?;
     sep(7, b"-", "'-'")?;
-    let d = field(8, 2, 1, 31, "a day 01-31")?;
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let last_day = match mo {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    let d = field(8, 2, 1, last_day, "a day of that month")?;
     sep(10, b"Tt", "'T'")?;
     let h = field(11, 2, 0, 23, "an hour 00-23")?;
     sep(13, b":", "':'")?;
@@ -537,10 +547,17 @@ fn keep_before(head: &[u8], next: u8) -> usize {
 /// lines come and go).
 ///
 /// A joined line takes the **time of its first part**: that is when the
-/// container began writing it, and Vector (`kubernetes_logs`) and Fluent
-/// Bit's `cri` and `docker` multiline parsers also keep the first record's
-/// fields and only append the later messages. A full record with no open
-/// line is passed through without copying.
+/// container began writing it, so a long line sorts where it started, and
+/// its time does not depend on how the runtime happened to split it. The
+/// other collectors do the same: Vector's `kubernetes_logs` keeps the first
+/// partial event and only appends the later messages to it, and Fluent
+/// Bit's multiline engine (`cri` and `docker` parsers) records the time of
+/// the record that starts a group. (kubelet itself does not join: `kubectl
+/// logs` writes each part as it comes.) Unlike Vector, which keys its merge
+/// by file, the joiner keys it by stream, since the runtimes split each
+/// stream on its own and stdout and stderr parts interleave in one file.
+///
+/// A full record with no open line is passed through without copying.
 ///
 /// Memory is bounded: per stream at most `max_bytes` of message plus the
 /// time. A line longer than `max_bytes` is cut there and flagged
@@ -706,6 +723,16 @@ mod tests {
         assert_eq!(c.time_nanos, b.time_nanos);
         assert_eq!(cri("1970-01-01T00:00:00Z stdout F").unwrap().time_nanos, 0);
         assert_eq!(
+            cri("2000-02-29T23:59:60Z stdout F").unwrap().time_nanos,
+            951_868_800 * 1_000_000_000
+        );
+        assert_eq!(
+            cri("2262-04-11T23:47:16.854775807Z stdout F")
+                .unwrap()
+                .time_nanos,
+            i64::MAX
+        );
+        assert_eq!(
             cri("1969-12-31T23:59:59.999999999Z stdout F")
                 .unwrap()
                 .time_nanos,
@@ -803,6 +830,9 @@ mod tests {
                 11,
             ),
             ("2024-05-01T12:00:0Z stdout F x", ParseErrorKind::Syntax, 17),
+            ("2023-02-29T12:00:00Z stdout F x", ParseErrorKind::Syntax, 8),
+            ("2024-04-31T12:00:00Z stdout F x", ParseErrorKind::Syntax, 8),
+            ("1900-02-29T12:00:00Z stdout F x", ParseErrorKind::Syntax, 8),
             ("9999-05-01T12:00:00Z stdout F x", ParseErrorKind::Syntax, 0),
         ];
         for &(l, kind, at) in cases {
