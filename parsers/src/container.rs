@@ -1272,82 +1272,137 @@ mod tests {
         o
     }
 
-    /// Random messages, written to both streams interleaved, each split into
-    /// random parts (CRI at any byte, Docker at character boundaries, as
-    /// each runtime can), come out of the joiner exactly, per stream.
+    /// The lines of a random file: messages written to both streams, each
+    /// split into random parts (CRI at any byte, Docker at character
+    /// boundaries, as each runtime can), the streams interleaved at random.
+    /// Also each stream's messages with the time of their first part.
+    #[allow(clippy::type_complexity)]
+    fn random_file(
+        rng: &mut Rng,
+        docker: bool,
+        ascii: bool,
+    ) -> (Vec<Vec<u8>>, [Vec<(String, String)>; 2]) {
+        let mut want: [Vec<(String, String)>; 2] = Default::default();
+        let mut records: [Vec<Vec<u8>>; 2] = Default::default();
+        for (k, stream) in ["stdout", "stderr"].iter().enumerate() {
+            for m in 0..rng.below(12) {
+                let msg = message(rng, 60);
+                let b = msg.as_bytes();
+                let mut cuts = vec![0, b.len()];
+                for _ in 0..rng.below(5) {
+                    let mut at = rng.below(b.len() + 1);
+                    while docker && !msg.is_char_boundary(at) {
+                        at -= 1;
+                    }
+                    cuts.push(at);
+                }
+                cuts.sort_unstable();
+                let time =
+                    |n: usize| format!("2024-05-01T12:{:02}:{:02}.{}Z", m % 60, n % 60, k + 1);
+                for (n, w) in cuts.windows(2).enumerate() {
+                    let last = n + 2 == cuts.len();
+                    let part = &b[w[0]..w[1]];
+                    let time = time(n);
+                    let line = if docker {
+                        let part = std::str::from_utf8(part).unwrap();
+                        let nl = if last { "\\n" } else { "" };
+                        format!(
+                            r#"{{"log":"{}{nl}","stream":"{stream}","time":"{time}"}}"#,
+                            json_escape(part, ascii)
+                        )
+                        .into_bytes()
+                    } else {
+                        let mut l = format!("{time} {stream} {} ", if last { 'F' } else { 'P' })
+                            .into_bytes();
+                        l.extend_from_slice(part);
+                        l
+                    };
+                    records[k].push(line);
+                }
+                want[k].push((msg, time(0)));
+            }
+        }
+        let mut lines = Vec::new();
+        let [a, b] = records;
+        let (mut a, mut b) = (a.into_iter(), b.into_iter());
+        loop {
+            let next = if rng.below(2) == 0 {
+                a.next().or_else(|| b.next())
+            } else {
+                b.next().or_else(|| a.next())
+            };
+            match next {
+                Some(l) => lines.push(l),
+                None => break,
+            }
+        }
+        (lines, want)
+    }
+
+    /// Each stream's lines out of a joiner of `max_bytes` fed `lines`: the
+    /// message, the time and whether it was truncated.
+    fn join_all(lines: &[Vec<u8>], max_bytes: usize) -> [Vec<(String, String, bool)>; 2] {
+        let mut j = Joiner::new(max_bytes);
+        let mut s = Vec::new();
+        let mut got: [Vec<(String, String, bool)>; 2] = Default::default();
+        for l in lines {
+            let r =
+                parse(l, &mut s).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(l)));
+            if let Some(line) = j.push(r) {
+                assert!(line.message.len() <= max_bytes);
+                let first = format!("{} stdout F", line.time);
+                assert_eq!(
+                    parse_cri(first.as_bytes()).unwrap().time_nanos,
+                    line.time_nanos
+                );
+                got[line.stream.index()].push((
+                    String::from_utf8(line.message.to_vec()).unwrap(),
+                    line.time.to_owned(),
+                    line.truncated,
+                ));
+            }
+        }
+        assert!(!j.is_open(Stream::Stdout) && !j.is_open(Stream::Stderr));
+        got
+    }
+
+    /// Random messages split into random parts come out of the joiner
+    /// exactly, per stream, with the time of their first part.
     #[test]
     fn joiner_round_trips_random_splits() {
         let mut rng = Rng(0x5EED_1234_ABCD_0001);
         for round in 0..300 {
-            let docker = round % 2 == 1;
-            let ascii = round % 4 == 3;
-            let mut want: [Vec<String>; 2] = Default::default();
-            // Each stream's records in order, then interleaved at random.
-            let mut records: [Vec<Vec<u8>>; 2] = Default::default();
-            for (k, stream) in ["stdout", "stderr"].iter().enumerate() {
-                for m in 0..rng.below(12) {
-                    let msg = message(&mut rng, 60);
-                    let b = msg.as_bytes();
-                    let mut cuts = vec![0, b.len()];
-                    for _ in 0..rng.below(5) {
-                        let mut at = rng.below(b.len() + 1);
-                        while docker && !msg.is_char_boundary(at) {
-                            at -= 1;
+            let (lines, want) = random_file(&mut rng, round % 2 == 1, round % 4 == 3);
+            let want = want.map(|v| {
+                v.into_iter()
+                    .map(|(m, t)| (m, t, false))
+                    .collect::<Vec<_>>()
+            });
+            assert_eq!(join_all(&lines, 1 << 16), want, "round {round}");
+        }
+    }
+
+    /// With a random limit, each line is its message cut to the limit at a
+    /// character boundary, flagged exactly when it was longer, and the
+    /// lines after it are whole.
+    #[test]
+    fn joiner_limit_on_random_splits() {
+        let mut rng = Rng(0x5EED_1234_ABCD_0002);
+        for round in 0..300 {
+            let (lines, want) = random_file(&mut rng, round % 2 == 1, round % 4 == 3);
+            let max = rng.below(70);
+            let want = want.map(|v| {
+                v.into_iter()
+                    .map(|(m, t)| {
+                        let mut n = max.min(m.len());
+                        while !m.is_char_boundary(n) {
+                            n -= 1;
                         }
-                        cuts.push(at);
-                    }
-                    cuts.sort_unstable();
-                    for (n, w) in cuts.windows(2).enumerate() {
-                        let last = n + 2 == cuts.len();
-                        let part = &b[w[0]..w[1]];
-                        let time = format!("2024-05-01T12:{:02}:{:02}.{}Z", m % 60, n % 60, k + 1);
-                        let line = if docker {
-                            let part = std::str::from_utf8(part).unwrap();
-                            let nl = if last { "\\n" } else { "" };
-                            format!(
-                                r#"{{"log":"{}{nl}","stream":"{stream}","time":"{time}"}}"#,
-                                json_escape(part, ascii)
-                            )
-                            .into_bytes()
-                        } else {
-                            let mut l =
-                                format!("{time} {stream} {} ", if last { 'F' } else { 'P' })
-                                    .into_bytes();
-                            l.extend_from_slice(part);
-                            l
-                        };
-                        records[k].push(line);
-                    }
-                    want[k].push(msg);
-                }
-            }
-            let mut lines = Vec::new();
-            let (mut a, mut b) = (records[0].iter(), records[1].iter());
-            loop {
-                let next = if rng.below(2) == 0 {
-                    a.next().or_else(|| b.next())
-                } else {
-                    b.next().or_else(|| a.next())
-                };
-                match next {
-                    Some(l) => lines.push(l),
-                    None => break,
-                }
-            }
-            let mut j = Joiner::new(1 << 16);
-            let mut s = Vec::new();
-            let mut got: [Vec<String>; 2] = Default::default();
-            for l in lines {
-                let r = parse(l, &mut s)
-                    .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(l)));
-                if let Some(line) = j.push(r) {
-                    assert!(!line.truncated);
-                    got[line.stream.index()]
-                        .push(String::from_utf8(line.message.to_vec()).unwrap());
-                }
-            }
-            assert_eq!(got, want, "round {round}");
-            assert!(!j.is_open(Stream::Stdout) && !j.is_open(Stream::Stderr));
+                        (m[..n].to_owned(), t, m.len() > max)
+                    })
+                    .collect::<Vec<_>>()
+            });
+            assert_eq!(join_all(&lines, max), want, "round {round}, max {max}");
         }
     }
 }
