@@ -3,6 +3,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use logtally_parsers::access::{AccessFormat, AccessLogParser};
+use logtally_parsers::container::{self, Joiner};
 use logtally_parsers::grok::GrokParser;
 use logtally_parsers::json::JsonParser;
 use logtally_parsers::logfmt::LogfmtParser;
@@ -44,6 +45,34 @@ const HDFS: &[&str] = &[
     "081109 203807 222 WARN dfs.DataNode$DataXceiver: 10.251.30.6:50010:Got exception while serving blk_-2918118818249673980 to /10.251.90.64:",
 ];
 
+/// Kubernetes container log lines (CRI, then Docker `json-file`), with a
+/// line split in two parts and stderr between them.
+const CONTAINER: &[&str] = &[
+    "2024-05-01T12:00:00.123456789Z stdout F 10.0.0.2 - - [27/Nov/2026:10:00:02 +0000] \"GET /api/v1/items HTTP/1.1\" 200 9048",
+    "2024-05-01T12:00:00.223456789Z stdout P level=info msg=\"first part of a long line",
+    "2024-05-01T12:00:00.323456789Z stderr F W0501 12:00:00.323456       1 warnings.go:70] deprecated API",
+    "2024-05-01T12:00:00.423456789Z stdout F  and its last part\" status=200",
+    r#"{"log":"{\"level\":\"info\",\"msg\":\"request served\",\"status\":200}\n","stream":"stdout","time":"2024-05-01T12:00:00.523456789Z"}"#,
+    r#"{"log":"plain text line from a container\n","stream":"stderr","time":"2024-05-01T12:00:00.623456789Z"}"#,
+];
+
+/// Decoding and joining [`CONTAINER`] lines.
+fn bench_container(c: &mut Criterion) {
+    let mut g = c.benchmark_group("parsers");
+    g.throughput(Throughput::Elements(CONTAINER.len() as u64));
+    let mut scratch = Vec::new();
+    let mut joiner = Joiner::new(1 << 20);
+    g.bench_function("container", |b| {
+        b.iter(|| {
+            for l in CONTAINER {
+                let rec = container::parse(black_box(l.as_bytes()), &mut scratch).unwrap();
+                black_box(joiner.push(rec).map(|l| l.message.len()));
+            }
+        })
+    });
+    g.finish();
+}
+
 fn bench_one(c: &mut Criterion, name: &str, p: &dyn Parser, lines: &[&str]) {
     let mut g = c.benchmark_group("parsers");
     g.throughput(Throughput::Elements(lines.len() as u64));
@@ -81,6 +110,7 @@ fn parsers(c: &mut Criterion) {
     bench_one(c, "regex", &re, HDFS);
     let grok = GrokParser::new("^%{COMMONAPACHELOG}", &[]).unwrap();
     bench_one(c, "grok_commonlog", &grok, ACCESS);
+    bench_container(c);
 }
 
 criterion_group!(benches, parsers);

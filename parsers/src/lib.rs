@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 
 pub mod access;
+pub mod container;
 mod error;
 mod fields;
 pub mod grok;
