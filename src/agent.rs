@@ -330,11 +330,6 @@ impl Sources {
             .position(|r| r.spec.name == spec.name || (stdin(&r.spec) && stdin(spec)))?;
         Some(self.running.swap_remove(i))
     }
-
-    /// Names of the running sources.
-    pub fn names(&self) -> Vec<String> {
-        self.running.iter().map(|r| r.spec.name.clone()).collect()
-    }
 }
 
 /// For each metric name, what the rules writing it say (pipeline and rule

@@ -8,7 +8,7 @@
 //! they stopped, so lines written meanwhile are counted once; series of
 //! unchanged rules and the history of unchanged gates carry over.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -139,11 +139,6 @@ impl Supervisor {
     /// Where rule metrics live (the same registry across reloads).
     pub fn registry(&self) -> Arc<Registry> {
         self.current.lock().agent.registry.clone()
-    }
-
-    /// The configuration file followed, if any.
-    pub fn path(&self) -> Option<&Path> {
-        self.path.as_deref()
     }
 
     /// Reads the configuration again and, when it is good, replaces the
