@@ -403,17 +403,6 @@ fn num(t: &[u8], at: usize, n: usize) -> Option<i64> {
     })
 }
 
-/// Days from 1970-01-01 to the given civil date (proleptic Gregorian).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// Parses an RFC 3339 time (`YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|±HH:MM)`) to
 /// Unix nanoseconds; on error, the offset in `t` and what was expected.
 fn rfc3339(t: &[u8]) -> Result<i64, (usize, &'static str)> {
@@ -481,7 +470,7 @@ fn rfc3339(t: &[u8]) -> Result<i64, (usize, &'static str)> {
     if at != t.len() {
         return Err((at, "the end of the time"));
     }
-    let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s - off;
+    let secs = crate::time::days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s - off;
     secs.checked_mul(1_000_000_000)
         .and_then(|n| n.checked_add(frac))
         .ok_or((0, "a time between the years 1678 and 2262"))

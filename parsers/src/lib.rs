@@ -28,6 +28,7 @@ mod scan;
 #[cfg(test)]
 mod shared_logs;
 pub mod syslog;
+pub mod time;
 
 pub use error::{BuildError, ParseError, ParseErrorKind};
 pub use fields::{Fields, Text};
