@@ -19,10 +19,9 @@ use crate::config::Config;
 use crate::http::Readiness;
 use crate::metrics::Registry;
 use crate::pipeline::Pipeline;
-use crate::source::file::FileTailer;
-use crate::source::kafka::{KafkaSource, StateHook};
+use crate::source::contract::{Control, Sink};
 use crate::source::spec::{SourceKind, SourceSpec};
-use crate::source::{stdin, Dispatcher, Handoff};
+use crate::source::{registry, Dispatcher, Handoff};
 use crate::state::checkpoint::{Checkpoint, CheckpointError};
 use crate::state::{snapshot, Coordinator};
 
@@ -159,7 +158,7 @@ impl Agent {
     /// each source of `kept` (the previous agent's, still configured as it
     /// was: see [`Sources::stop_unless_kept`]) is handed this agent's
     /// pipelines instead and goes on.
-    pub fn start_sources(&self, readiness: &Readiness, mut kept: Sources) -> Sources {
+    pub fn start_sources(&self, readiness: &Arc<Readiness>, mut kept: Sources) -> Sources {
         let mut sources = Sources::default();
         for spec in &self.config.sources {
             let dispatcher = Dispatcher::for_source(spec, &self.pipelines);
@@ -194,57 +193,39 @@ impl Agent {
         &self,
         spec: &SourceSpec,
         dispatcher: Dispatcher,
-        readiness: &Readiness,
+        readiness: &Arc<Readiness>,
     ) -> std::io::Result<Running> {
         let stop = Arc::new(AtomicBool::new(false));
         let handoff = Handoff::default();
-        let (name, max_line) = (spec.name.clone(), spec.max_line_bytes);
         let saved = self
             .restored
             .as_ref()
             .and_then(|c| c.sources.get(&spec.name).cloned())
             .unwrap_or_default();
-        let (flag, h) = (stop.clone(), handoff.clone());
-        let thread = match &spec.kind {
-            SourceKind::File(f) => {
-                let restored = self
-                    .resumes(&spec.name)
-                    .then(|| self.restored.as_ref().map(|c| c.file_positions(&spec.name)))
-                    .flatten();
-                let tailer = FileTailer::new(&spec.name, f, max_line, restored);
-                let slot = self.coordinator.register_at(&spec.name, saved);
-                let coordinator = self.coordinator.clone();
-                std::thread::Builder::new()
-                    .name(format!("source-{name}"))
-                    .spawn(move || tailer.run(dispatcher, h, coordinator, slot, flag))?
-            }
-            SourceKind::Stdin => std::thread::Builder::new()
-                .name(format!("stdin-{name}"))
-                .spawn(move || stdin::run(dispatcher, &h, &name, max_line))?,
-            SourceKind::Kafka(k) => {
-                let ready = readiness.register(&spec.name);
-                let hook = StateHook {
-                    coordinator: self.coordinator.clone(),
-                    slot: self.coordinator.register_at(&spec.name, saved),
-                    registry: self.registry.clone(),
-                    state: self.config.state.clone(),
-                    restored: self
-                        .restored
-                        .as_ref()
-                        .map(|c| c.kafka_positions(&spec.name))
-                        .unwrap_or_default(),
-                };
-                let source = KafkaSource::new(&spec.name, k, max_line, ready, hook);
-                std::thread::Builder::new()
-                    .name(format!("kafka-{name}"))
-                    .spawn(move || source.run(dispatcher, h, flag))?
-            }
-        };
+        let restored = self.resumes(&spec.name).then(|| saved.clone());
+        let slot = self.coordinator.register_at(&spec.name, saved);
+        let sink = Sink::new(
+            dispatcher,
+            handoff.clone(),
+            self.coordinator.clone(),
+            slot,
+            spec.max_line_bytes,
+        );
+        let control = Control::new(&spec.name, stop.clone(), self.coordinator.clone())
+            .with_restored(restored)
+            .with_state(self.registry.clone(), self.config.state.clone())
+            .with_readiness(readiness.clone());
+        let source = registry::build(spec);
+        let may_block = source.may_block();
+        let thread = std::thread::Builder::new()
+            .name(format!("source-{}", spec.name))
+            .spawn(move || source.run(sink, control))?;
         Ok(Running {
             spec: spec.clone(),
             stop,
             thread,
             handoff,
+            may_block,
         })
     }
 
@@ -261,15 +242,17 @@ struct Running {
     thread: JoinHandle<()>,
     /// Where a reload hands it the next pipelines.
     handoff: Handoff,
+    /// It may block in a read for ever (standard input).
+    may_block: bool,
 }
 
 impl Running {
-    /// Stops it between two batches and waits for it. Standard input, which
-    /// may block on a read for ever, is not waited for: it ends with the
-    /// process.
+    /// Stops it between two batches and waits for it. A source that may
+    /// block on a read for ever (standard input) is not waited for: it ends
+    /// with the process.
     fn stop(self) {
         self.stop.store(true, Ordering::Relaxed);
-        if !matches!(self.spec.kind, SourceKind::Stdin) {
+        if !self.may_block {
             let _ = self.thread.join();
         }
     }

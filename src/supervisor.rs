@@ -58,7 +58,7 @@ impl Generation {
     /// checkpointer.
     fn launch(
         agent: Agent,
-        readiness: &Readiness,
+        readiness: &Arc<Readiness>,
         runtime: &tokio::runtime::Handle,
         kept: Sources,
         previous_gates: Option<&Gates>,

@@ -7,9 +7,9 @@
 
 mod diagnostics;
 pub mod gates;
-mod kafka;
 mod names;
 pub mod raw;
+mod sources;
 mod validate;
 
 use crate::gates::spec::GateSpec;

@@ -75,3 +75,13 @@ pub(super) fn is_label_name(s: &str) -> bool {
         && cs.all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !s.starts_with("__")
 }
+
+/// `v` as a count of at least 1, or an error at it naming `key`.
+pub(super) fn positive(r: &mut Reporter<'_>, v: &Spanned<i64>, key: &str) -> Option<usize> {
+    if *v.get_ref() >= 1 {
+        Some(*v.get_ref() as usize)
+    } else {
+        r.at(v.span(), format!("{key} must be at least 1"));
+        None
+    }
+}

@@ -18,17 +18,17 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::diagnostics::Reporter;
-use super::names::{check_name, decode, duration, is_label_name, is_metric_name};
+use super::names::{check_name, decode, duration, is_label_name, is_metric_name, positive};
 use super::raw::{
     ConditionConfig, LabelsConfig, ParserConfig, PipelineConfig, RuleConfig, Scalar, ServerConfig,
-    SourceConfig, StateConfig,
+    StateConfig,
 };
-use super::{Config, ConfigErrors, ServerSpec, DEFAULT_MAX_LINE_BYTES, DEFAULT_MAX_SERIES};
+use super::{Config, ConfigErrors, ServerSpec, DEFAULT_MAX_SERIES};
 use crate::metrics::spec::{GaugeAction, MetricKind};
 use crate::pipeline::condition::{CmpOp, Condition, Expected, Target, Test};
 use crate::pipeline::spec::{ParserSpec, PipelineSpec, RuleSpec};
 use crate::pipeline::template::Template;
-use crate::source::spec::{FileSpec, SourceKind, SourceSpec, StartAt};
+use crate::source::spec::{SourceKind, SourceSpec};
 use crate::state::spec::StateSpec;
 
 /// Default histogram buckets (Prometheus client defaults, in seconds).
@@ -65,8 +65,8 @@ pub(super) fn check(src: &str, origin: &Path) -> Result<Config, ConfigErrors> {
             }
             "sources" => {
                 for entry in entries(&mut r, value, "[[sources]]") {
-                    if let Some(raw) = decode::<SourceConfig>(&mut r, entry) {
-                        sources.push((check_source(&mut r, raw), entry.span()));
+                    if let Some(spec) = super::sources::check_source(&mut r, entry) {
+                        sources.push((spec, entry.span()));
                     }
                 }
             }
@@ -169,109 +169,6 @@ fn check_server(r: &mut Reporter<'_>, raw: ServerConfig) -> ServerSpec {
     ServerSpec {
         listen,
         admin_token,
-    }
-}
-
-fn check_source(r: &mut Reporter<'_>, raw: SourceConfig) -> SourceSpec {
-    check_name(r, &raw.name, "source");
-    let file_only: [(bool, &str); 6] = [
-        (!raw.include.is_empty(), "include"),
-        (!raw.exclude.is_empty(), "exclude"),
-        (raw.start_at.is_some(), "start_at"),
-        (raw.poll_interval.is_some(), "poll_interval"),
-        (raw.idle_flush.is_some(), "idle_flush"),
-        (raw.max_open_files.is_some(), "max_open_files"),
-    ];
-    let kind = match raw.kind.get_ref().as_str() {
-        "file" => {
-            if raw.include.is_empty() {
-                r.at(
-                    raw.kind.span(),
-                    "a file source needs `include`: the globs of the files to follow",
-                );
-            }
-            for g in raw.include.iter().chain(&raw.exclude) {
-                if let Err(e) = globset::Glob::new(g.get_ref()) {
-                    r.at(g.span(), format!("invalid glob `{}`: {e}", g.get_ref()));
-                }
-            }
-            let start_at = match raw
-                .start_at
-                .as_ref()
-                .map(|s| (s.get_ref().as_str(), s.span()))
-            {
-                None | Some(("end", _)) => StartAt::End,
-                Some(("beginning", _)) => StartAt::Beginning,
-                Some((other, span)) => {
-                    r.at(
-                        span,
-                        format!("`{other}` is not a place to start: use \"beginning\" or \"end\""),
-                    );
-                    StartAt::End
-                }
-            };
-            let max_open_files = raw
-                .max_open_files
-                .as_ref()
-                .and_then(|m| positive(r, m, "max_open_files"))
-                .unwrap_or(1024);
-            SourceKind::File(FileSpec {
-                include: raw.include.iter().map(|g| g.get_ref().clone()).collect(),
-                exclude: raw.exclude.iter().map(|g| g.get_ref().clone()).collect(),
-                start_at,
-                poll_interval: duration(r, raw.poll_interval.as_ref(), Duration::from_millis(250)),
-                idle_flush: duration(r, raw.idle_flush.as_ref(), Duration::from_secs(5)),
-                max_open_files,
-            })
-        }
-        "stdin" => {
-            for (set, key) in file_only {
-                if set {
-                    r.at(
-                        raw.kind.span(),
-                        format!("`{key}` applies to file sources only, not to stdin"),
-                    );
-                }
-            }
-            SourceKind::Stdin
-        }
-        "kafka" => SourceKind::Kafka(super::kafka::check_kafka(r, &raw)),
-        other => {
-            r.at(
-                raw.kind.span(),
-                format!("unknown source type `{other}`: expected \"file\", \"stdin\" or \"kafka\""),
-            );
-            SourceKind::Stdin
-        }
-    };
-    if !matches!(kind, SourceKind::Kafka(_)) {
-        for key in super::kafka::kafka_keys_set(&raw) {
-            r.at(
-                raw.kind.span(),
-                format!("`{key}` applies to kafka sources only"),
-            );
-        }
-    }
-    let mut labels = Vec::new();
-    for (k, v) in &raw.labels {
-        if !is_label_name(k) {
-            r.at(v.span(), format!("`{k}` is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)"));
-        }
-        labels.push((k.clone(), v.get_ref().clone()));
-    }
-    let max_line_bytes = match &raw.max_line_bytes {
-        None => DEFAULT_MAX_LINE_BYTES,
-        Some(m) if *m.get_ref() >= 64 && *m.get_ref() <= (1 << 30) => *m.get_ref() as usize,
-        Some(m) => {
-            r.at(m.span(), "max_line_bytes must be between 64 and 1073741824");
-            DEFAULT_MAX_LINE_BYTES
-        }
-    };
-    SourceSpec {
-        name: raw.name.into_inner(),
-        kind,
-        labels,
-        max_line_bytes,
     }
 }
 
@@ -829,15 +726,6 @@ fn check_pipelines(
         let _ = p.span;
     }
     out
-}
-
-fn positive(r: &mut Reporter<'_>, v: &Spanned<i64>, key: &str) -> Option<usize> {
-    if *v.get_ref() >= 1 {
-        Some(*v.get_ref() as usize)
-    } else {
-        r.at(v.span(), format!("{key} must be at least 1"));
-        None
-    }
 }
 
 fn unit_scale(u: &str) -> Option<f64> {

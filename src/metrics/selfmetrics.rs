@@ -158,7 +158,7 @@ fn describe() {
     describe_counter!(
         KAFKA_MALFORMED,
         Unit::Count,
-        "Kafka messages skipped, by reason: invalid_utf8, no_payload."
+        "Kafka messages skipped, by reason: no_payload."
     );
     describe_counter!(
         KAFKA_COMMITS,

@@ -257,10 +257,14 @@ impl Framer {
     }
 }
 
+/// Passes `line` on under the framing policy: cut to `max` bytes (a
+/// character split by the cut is dropped), a trailing `\r` dropped, invalid
+/// UTF-8 read lossily; every case counted.
 #[inline]
-fn emit(line: &[u8], max: usize, counts: &mut FrameCounts, f: &mut impl FnMut(&str)) {
+pub(crate) fn emit(line: &[u8], max: usize, counts: &mut FrameCounts, f: &mut impl FnMut(&str)) {
     let mut line = line;
-    if line.len() > max {
+    let cut = line.len() > max;
+    if cut {
         counts.truncated += 1;
         line = &line[..max];
     }
@@ -270,10 +274,13 @@ fn emit(line: &[u8], max: usize, counts: &mut FrameCounts, f: &mut impl FnMut(&s
     counts.lines += 1;
     match std::str::from_utf8(line) {
         Ok(s) => f(s),
+        Err(e) if cut && e.error_len().is_none() => {
+            // Only the character the cut split is incomplete.
+            let valid = &line[..e.valid_up_to()];
+            f(std::str::from_utf8(valid).unwrap_or_default())
+        }
         Err(_) => {
             counts.invalid_utf8 += 1;
-            // A cut may split a character; the lossy read turns that into a
-            // replacement character too.
             let s: Cow<'_, str> = String::from_utf8_lossy(line);
             f(&s)
         }

@@ -55,8 +55,7 @@ use rdkafka::{ClientConfig, ClientContext, Message, Offset, TopicPartitionList};
 use serde::Deserialize;
 use tracing::{debug, error, info, warn};
 
-use super::framing::FrameCounts;
-use super::{Dispatcher, Handoff};
+use super::contract::{Control, Sink, Source};
 use crate::metrics::selfmetrics::{
     KAFKA_ASSIGNED, KAFKA_BROKER_UP, KAFKA_BYTES, KAFKA_COMMITS, KAFKA_COMMIT_FAILURES,
     KAFKA_CONNECTED, KAFKA_LAG, KAFKA_MALFORMED, KAFKA_MESSAGES, KAFKA_REBALANCES,
@@ -66,7 +65,7 @@ use crate::pipeline::record::ContextFields;
 use crate::source::spec::{KafkaFraming, KafkaSpec, KafkaStartAt};
 use crate::state::checkpoint::Position;
 use crate::state::spec::StateSpec;
-use crate::state::{Coordinator, PositionSlot};
+use crate::state::Coordinator;
 
 /// Prefix of the context fields of a Kafka message.
 pub const FIELD_PREFIX: &str = "_kafka.";
@@ -268,23 +267,17 @@ struct Applied {
 /// What the consuming thread and the rebalance callback share: the
 /// pipelines and what has been applied but not yet stored.
 struct Work {
-    dispatcher: Dispatcher,
-    /// The next pipelines' dispatcher, after a configuration reload.
-    handoff: Handoff,
+    /// The pipelines, behind the batch protocol and the framing policy.
+    sink: Sink,
     fields: MessageFields,
     framing: KafkaFraming,
-    max_line: usize,
-    frame: FrameCounts,
     /// Per partition: where the source stands, and whether messages were
     /// applied since the last flush.
     applied: Vec<Applied>,
     /// Index in `applied` of the last message's partition (a hint).
     last: usize,
-    /// Where the positions are published for checkpoints.
-    slot: PositionSlot,
     messages: u64,
     bytes: u64,
-    invalid_utf8: u64,
     no_payload: u64,
 }
 
@@ -329,29 +322,11 @@ impl Work {
             return;
         };
         self.bytes += payload.len() as u64;
-        self.frame.bytes += payload.len() as u64;
-        let Ok(text) = std::str::from_utf8(payload) else {
-            self.invalid_utf8 += 1;
-            return;
-        };
         self.fields.fill_in(msg, topic);
-        let (dispatcher, fields, frame, max) = (
-            &mut self.dispatcher,
-            &self.fields,
-            &mut self.frame,
-            self.max_line,
-        );
+        let fields: &dyn ContextFields = &self.fields;
         match self.framing {
-            KafkaFraming::Message => {
-                let line = text.strip_suffix('\n').unwrap_or(text);
-                emit(line, max, frame, |l| dispatcher.line_in(l, fields));
-            }
-            KafkaFraming::Lines => {
-                let body = text.strip_suffix('\n').unwrap_or(text);
-                for line in body.split('\n') {
-                    emit(line, max, frame, |l| dispatcher.line_in(l, fields));
-                }
-            }
+            KafkaFraming::Message => self.sink.message(payload, Some(fields)),
+            KafkaFraming::Lines => self.sink.message_lines(payload, Some(fields)),
         }
     }
 
@@ -378,7 +353,7 @@ impl Work {
     /// applied offsets for librdkafka to commit (with `[state]`, offsets are
     /// committed after the checkpoint holding them is written).
     fn flush(&mut self, consumer: &BaseConsumer<KafkaContext>, ctx: &KafkaContext) {
-        if !self.applied.iter().any(|a| a.dirty) && self.frame == FrameCounts::default() {
+        if !self.applied.iter().any(|a| a.dirty) {
             return;
         }
         for a in self.applied.iter_mut().filter(|a| a.dirty) {
@@ -409,10 +384,9 @@ impl Work {
         {
             // The counts and the positions they reach, published together:
             // a checkpoint sees both or neither.
-            let _batch = ctx.coordinator.batch();
-            self.dispatcher.flush(std::mem::take(&mut self.frame));
+            let batch = self.sink.batch();
             let applied = &self.applied;
-            self.slot.update(|v| {
+            self.sink.commit(&batch, |v| {
                 for a in applied.iter().filter(|a| a.dirty) {
                     publish(v, &a.topic, a.partition, a.next);
                 }
@@ -421,7 +395,6 @@ impl Work {
         let s = &ctx.stats;
         crate::metrics::selfmetrics::flush(&s.messages, &mut self.messages);
         crate::metrics::selfmetrics::flush(&s.bytes, &mut self.bytes);
-        crate::metrics::selfmetrics::flush(&s.invalid_utf8, &mut self.invalid_utf8);
         crate::metrics::selfmetrics::flush(&s.no_payload, &mut self.no_payload);
         if ctx.state.is_none() {
             let mut tpl = TopicPartitionList::new();
@@ -465,27 +438,10 @@ fn publish(positions: &mut Vec<Position>, topic: &str, partition: i32, next: i64
     });
 }
 
-/// Passes `line` on, cut to `max` bytes (on a character boundary).
-#[inline]
-fn emit(line: &str, max: usize, frame: &mut FrameCounts, mut f: impl FnMut(&str)) {
-    let mut line = line.strip_suffix('\r').unwrap_or(line);
-    if line.len() > max {
-        let mut end = max;
-        while !line.is_char_boundary(end) {
-            end -= 1;
-        }
-        line = &line[..end];
-        frame.truncated += 1;
-    }
-    frame.lines += 1;
-    f(line);
-}
-
 /// Self-metric handles of one Kafka source.
 struct KafkaStats {
     messages: Counter,
     bytes: Counter,
-    invalid_utf8: Counter,
     no_payload: Counter,
     commits: Counter,
     commit_failures: Counter,
@@ -501,7 +457,6 @@ impl KafkaStats {
         Self {
             messages: counter!(KAFKA_MESSAGES, "source" => s.clone()),
             bytes: counter!(KAFKA_BYTES, "source" => s.clone()),
-            invalid_utf8: counter!(KAFKA_MALFORMED, "source" => s.clone(), "reason" => "invalid_utf8"),
             no_payload: counter!(KAFKA_MALFORMED, "source" => s.clone(), "reason" => "no_payload"),
             commits: counter!(KAFKA_COMMITS, "source" => s.clone()),
             commit_failures: counter!(KAFKA_COMMIT_FAILURES, "source" => s.clone()),
@@ -956,66 +911,19 @@ fn describe(tpl: &TopicPartitionList) -> String {
 pub struct KafkaSource {
     name: String,
     spec: KafkaSpec,
-    max_line: usize,
-    ready: Arc<AtomicBool>,
     positions: Positions,
-    hook: StateHook,
-}
-
-/// How a Kafka source takes part in checkpoints.
-pub struct StateHook {
-    /// Pauses sources between batches for consistent checkpoints.
-    pub coordinator: Arc<Coordinator>,
-    /// Where this source publishes its positions.
-    pub slot: PositionSlot,
-    /// The rule metrics, checkpointed with the positions.
-    pub registry: Arc<Registry>,
-    /// `[state]`, when configured: commits then follow checkpoints.
-    pub state: Option<StateSpec>,
-    /// Positions of this source in the checkpoint restored at start-up.
-    pub restored: BTreeMap<(String, i32), i64>,
-}
-
-impl StateHook {
-    /// A hook to a coordinator of its own, without `[state]`.
-    pub fn none() -> Self {
-        let coordinator = Coordinator::new();
-        Self {
-            slot: coordinator.register(""),
-            coordinator,
-            registry: Arc::new(Registry::new()),
-            state: None,
-            restored: BTreeMap::new(),
-        }
-    }
+    /// `[state]` is configured: offsets are committed after checkpoints.
+    stateful: bool,
 }
 
 impl KafkaSource {
-    /// A source called `name`; `ready` is set while a broker is reachable.
-    pub fn new(
-        name: &str,
-        spec: &KafkaSpec,
-        max_line: usize,
-        ready: Arc<AtomicBool>,
-        hook: StateHook,
-    ) -> Self {
-        let positions = Positions::default();
-        positions.advance(
-            hook.restored
-                .iter()
-                .map(|((topic, partition), o)| KafkaPosition {
-                    topic: topic.clone(),
-                    partition: *partition,
-                    next_offset: *o,
-                }),
-        );
+    /// A source called `name`.
+    pub fn new(name: &str, spec: &KafkaSpec) -> Self {
         Self {
             name: name.to_string(),
             spec: spec.clone(),
-            max_line,
-            ready,
-            positions,
-            hook,
+            positions: Positions::default(),
+            stateful: false,
         }
     }
 
@@ -1035,11 +943,7 @@ impl KafkaSource {
             // holding them is written, not on librdkafka's timer.
             .set(
                 "enable.auto.commit",
-                if self.hook.state.is_none() {
-                    "true"
-                } else {
-                    "false"
-                },
+                if !self.stateful { "true" } else { "false" },
             )
             .set(
                 "auto.commit.interval.ms",
@@ -1068,43 +972,56 @@ impl KafkaSource {
         c
     }
 
-    /// Consumes until `stop` is set, then commits what was applied. It
-    /// feeds `dispatcher`, or the one a configuration reload offers through
-    /// `handoff`.
-    pub fn run(mut self, dispatcher: Dispatcher, handoff: Handoff, stop: Arc<AtomicBool>) {
+    /// Consumes until `control` says stop, then commits what was applied.
+    fn consume_until_stopped(mut self, mut sink: Sink, control: Control) {
+        self.stateful = control.state().is_some();
+        let restored: Vec<KafkaPosition> = control
+            .restored()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|p| match p {
+                Position::Kafka {
+                    topic,
+                    partition,
+                    offset,
+                } => Some(KafkaPosition {
+                    topic: topic.clone(),
+                    partition: *partition,
+                    next_offset: *offset,
+                }),
+                _ => None,
+            })
+            .collect();
+        self.positions.advance(restored.iter().cloned());
         let config = self.client_config();
-        let hook = std::mem::replace(&mut self.hook, StateHook::none());
         // Restored positions stay in every checkpoint until they advance:
         // the restored values include the messages before them.
-        hook.slot.update(|v| {
-            for ((t, p), o) in &hook.restored {
-                publish(v, t, *p, *o);
+        let batch = sink.batch();
+        sink.commit(&batch, |v| {
+            for k in &restored {
+                publish(v, &k.topic, k.partition, k.next_offset);
             }
         });
+        drop(batch);
         let ctx = KafkaContext {
             source: self.name.clone(),
             work: Mutex::new(Work {
-                dispatcher,
-                handoff,
+                sink,
                 fields: MessageFields::default(),
                 framing: self.spec.framing,
-                max_line: self.max_line,
-                frame: FrameCounts::default(),
                 applied: Vec::new(),
                 last: 0,
-                slot: hook.slot,
                 messages: 0,
                 bytes: 0,
-                invalid_utf8: 0,
                 no_payload: 0,
             }),
             stats: KafkaStats::new(&self.name),
-            ready: self.ready.clone(),
+            ready: control.ready_flag(),
             down_reported: AtomicBool::new(false),
             positions: self.positions.clone(),
-            coordinator: hook.coordinator,
-            registry: hook.registry,
-            state: hook.state,
+            coordinator: control.coordinator().clone(),
+            registry: control.registry().clone(),
+            state: control.state().cloned(),
             starts: Mutex::new(BTreeMap::new()),
             committed: Mutex::new(BTreeMap::new()),
             wake: Arc::new(Wake::default()),
@@ -1125,7 +1042,7 @@ impl KafkaSource {
         info!(source = %self.name, topics = ?subs, group = %self.spec.group_id, "consuming");
         let ctx = consumer.context();
         if ctx.state.is_none() {
-            self.consume(&consumer, &stop);
+            self.consume(&consumer, &control);
         } else {
             // Each checkpoint written wakes the committer, which commits its
             // offsets at once: the group's offsets trail the checkpoint only
@@ -1144,7 +1061,7 @@ impl KafkaSource {
                 if let Err(e) = &committer {
                     warn!(source = %self.name, error = %e, "cannot start the committer thread; offsets are committed at rebalances and at stop only");
                 }
-                self.consume(&consumer, &stop);
+                self.consume(&consumer, &control);
                 ctx.wake.stop();
             });
             ctx.coordinator.unlisten(listener);
@@ -1155,18 +1072,11 @@ impl KafkaSource {
     }
 
     /// Polls and applies messages until `stop` is set.
-    fn consume(&self, consumer: &BaseConsumer<KafkaContext>, stop: &AtomicBool) {
+    fn consume(&self, consumer: &BaseConsumer<KafkaContext>, control: &Control) {
         let ctx = consumer.context();
         let mut unflushed = 0u64;
         let mut last_flush = Instant::now();
-        while !stop.load(Ordering::Relaxed) {
-            if unflushed == 0 {
-                // Nothing applied is pending: a reload's pipelines may
-                // take over here.
-                let mut work = ctx.work.lock();
-                let work = &mut *work;
-                work.handoff.take_into(&mut work.dispatcher);
-            }
+        while !control.stopping() {
             let idle = match consumer.poll(if unflushed > 0 {
                 Duration::ZERO
             } else {
@@ -1176,8 +1086,11 @@ impl KafkaSource {
                     // Counts wait for the flush, but gauges and the overflow
                     // series are written at once: not while a checkpoint
                     // is taken.
-                    let _batch = ctx.coordinator.batch();
-                    ctx.work.lock().apply(&msg);
+                    // With nothing pending, a reload's pipelines take over
+                    // here.
+                    let mut work = ctx.work.lock();
+                    let _batch = work.sink.batch();
+                    work.apply(&msg);
                     unflushed += 1;
                     false
                 }
@@ -1192,7 +1105,7 @@ impl KafkaSource {
                             | RDKafkaErrorCode::OperationTimedOut,
                         ) => debug!(source = %self.name, error = %e, "kafka connection trouble"),
                         _ => {
-                            ctx.work.lock().dispatcher.read_error();
+                            ctx.work.lock().sink.read_error();
                             warn!(source = %self.name, error = %e, "kafka consume error");
                         }
                     }
@@ -1215,19 +1128,15 @@ impl KafkaSource {
     }
 }
 
+impl Source for KafkaSource {
+    fn run(self: Box<Self>, sink: Sink, control: Control) {
+        self.consume_until_stopped(sink, control);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lines_are_cut_on_a_character_boundary() {
-        let mut frame = FrameCounts::default();
-        let mut out = Vec::new();
-        emit("héllo\r", 2, &mut frame, |l| out.push(l.to_string()));
-        assert_eq!(out, vec!["h"]);
-        assert_eq!(frame.truncated, 1);
-        assert_eq!(frame.lines, 1);
-    }
 
     #[test]
     fn message_fields_come_from_key_headers_and_metadata() {

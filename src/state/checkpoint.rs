@@ -36,6 +36,13 @@ pub enum Position {
         /// Next offset to read.
         offset: i64,
     },
+    /// A position given by an opaque cursor (a journal's).
+    Cursor {
+        /// What the cursor is in (e.g. `journal`).
+        stream: String,
+        /// The cursor of the last entry applied.
+        cursor: String,
+    },
 }
 
 /// A file's identity and the offset up to which its lines were applied.
@@ -201,7 +208,7 @@ impl Checkpoint {
                     partition,
                     offset,
                 } => Some(((topic.clone(), *partition), *offset)),
-                Position::File(_) => None,
+                _ => None,
             })
             .collect()
     }
@@ -214,7 +221,7 @@ impl Checkpoint {
             .flatten()
             .filter_map(|p| match p {
                 Position::File(f) => Some(f.clone()),
-                Position::Kafka { .. } => None,
+                _ => None,
             })
             .collect()
     }

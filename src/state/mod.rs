@@ -49,10 +49,14 @@ impl PositionSlot {
     }
 }
 
+/// Held while a source applies a batch of lines and publishes its
+/// positions (see [`Coordinator::batch_owned`]).
+pub type Batch = parking_lot::ArcRwLockReadGuard<parking_lot::RawRwLock, ()>;
+
 /// Lets checkpoints see every source between two batches.
 #[derive(Default)]
 pub struct Coordinator {
-    gate: RwLock<()>,
+    gate: Arc<RwLock<()>>,
     slots: Mutex<Vec<(String, PositionSlot)>>,
     /// Positions in the last checkpoint written, by source.
     durable: Mutex<std::collections::BTreeMap<String, Vec<Position>>>,
@@ -104,6 +108,12 @@ impl Coordinator {
     /// Held while a batch of lines is applied and its positions published.
     pub fn batch(&self) -> RwLockReadGuard<'_, ()> {
         self.gate.read()
+    }
+
+    /// [`Coordinator::batch`] as a guard that borrows nothing (a source
+    /// holds it while it feeds its sink).
+    pub fn batch_owned(&self) -> Batch {
+        self.gate.read_arc()
     }
 
     /// The positions of `source` in the last checkpoint written (what a

@@ -37,23 +37,22 @@ use std::fs::File;
 use std::io::{Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use metrics::{counter, gauge, Counter, Gauge};
 use notify::{RecursiveMode, Watcher};
 use tracing::{debug, info, warn};
 
+use super::contract::{Control, Sink, Source};
 use super::framing::{FrameCounts, Framer};
-use super::{Dispatcher, Handoff};
+use super::Dispatcher;
 use crate::metrics::file_series::PathGauge;
 use crate::metrics::selfmetrics::{
     SOURCE_FILES, SOURCE_FILES_MATCHED, SOURCE_FILE_SCANS, SOURCE_ROTATIONS, SOURCE_UNREAD_BYTES,
 };
 use crate::source::spec::{FileSpec, StartAt};
 use crate::state::checkpoint::{FilePosition, Position};
-use crate::state::{Coordinator, PositionSlot};
 use discover::{watch_root, Globs};
 use events::Wake;
 use identity::{hash_bytes, tail_hash, FileId, Head, HEAD_BYTES, TAIL_BYTES};
@@ -257,6 +256,42 @@ impl Tracked {
             head: c.head.hash,
             tail: c.tail,
             offset: c.offset,
+        }
+    }
+}
+
+/// A file source: builds its [`FileTailer`] when started, from the
+/// positions it resumes from.
+pub struct FileSource {
+    name: String,
+    spec: FileSpec,
+}
+
+impl FileSource {
+    /// The source called `name`.
+    pub fn new(name: &str, spec: &FileSpec) -> Self {
+        Self {
+            name: name.to_string(),
+            spec: spec.clone(),
+        }
+    }
+}
+
+impl Source for FileSource {
+    fn run(self: Box<Self>, mut sink: Sink, control: Control) {
+        let restored = control.restored().map(|ps| {
+            ps.iter()
+                .filter_map(|p| match p {
+                    Position::File(f) => Some(f.clone()),
+                    _ => None,
+                })
+                .collect()
+        });
+        let tailer = FileTailer::new(&self.name, &self.spec, sink.max_line(), restored);
+        if control.follows() {
+            tailer.run(sink, control);
+        } else {
+            tailer.read_to_end(sink.dispatcher());
         }
     }
 }
@@ -848,22 +883,15 @@ impl FileTailer {
             .collect()
     }
 
-    /// Follows the files until `stop` is set, publishing positions to `slot`
-    /// after every batch; a dispatcher offered through `handoff` (a
-    /// configuration reload) replaces `d` between two batches.
+    /// Follows the files until `control` says stop, committing positions
+    /// with every batch (the pipelines a reload offers take over between
+    /// two batches).
     ///
     /// The globs are scanned every `poll_interval`, and at once when a
     /// filesystem event says that a selected file was created, moved or
     /// deleted; between scans, a write to a followed file has that file
     /// checked and read.
-    pub fn run(
-        mut self,
-        mut d: Dispatcher,
-        handoff: Handoff,
-        coordinator: Arc<Coordinator>,
-        slot: PositionSlot,
-        stop: Arc<AtomicBool>,
-    ) {
+    pub fn run(mut self, mut sink: Sink, control: Control) {
         let (tx, rx) = mpsc::channel::<Wake>();
         let _watcher = self.watch(tx);
         info!(source = %self.name, globs = ?self.globs.include(), "watching");
@@ -875,26 +903,28 @@ impl FileTailer {
         let mut first = true;
         loop {
             let more = {
-                let _batch = coordinator.batch();
-                handoff.take_into(&mut d);
+                let batch = sink.batch();
+                let d = sink.dispatcher();
                 let only = if todo.scan || Instant::now() >= next_scan {
-                    self.scan(&mut d);
+                    self.scan(d);
                     next_scan = self.next_scan();
                     None
                 } else if todo.read_all {
                     None
                 } else {
-                    let mut ids = self.check_written(&todo.written, &mut d);
+                    let mut ids = self.check_written(&todo.written, d);
                     if todo.finishing {
                         ids.extend(self.files.iter().filter(|t| t.path.is_none()).map(|t| t.id));
                     }
                     Some(ids)
                 };
-                let more = self.read(&mut d, only.as_ref());
+                let more = self.read(d, only.as_ref());
                 let key = self.positions_key();
                 if self.published != Some(key) {
-                    slot.publish(self.positions());
+                    sink.commit_positions(&batch, self.positions());
                     self.published = Some(key);
+                } else {
+                    sink.commit(&batch, |_| {});
                 }
                 more
             };
@@ -902,7 +932,7 @@ impl FileTailer {
                 first = false;
                 self.warn_unmatched();
             }
-            if stop.load(Ordering::Relaxed) {
+            if control.stopping() {
                 break;
             }
             todo = Todo {

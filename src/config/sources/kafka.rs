@@ -5,9 +5,17 @@ use std::time::Duration;
 
 use regex::Regex;
 
-use super::diagnostics::Reporter;
-use super::raw::SourceConfig;
-use crate::source::spec::{anchored, KafkaFraming, KafkaSpec, KafkaStartAt};
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use serde::Deserialize;
+use toml::de::DeValue;
+use toml::Spanned;
+
+use super::Kind;
+use crate::config::diagnostics::Reporter;
+use crate::config::names::decode;
+use crate::source::spec::{anchored, KafkaFraming, KafkaSpec, KafkaStartAt, SourceKind};
 
 /// Default interval between commits of processed offsets.
 pub const DEFAULT_COMMIT_INTERVAL: Duration = Duration::from_secs(1);
@@ -29,37 +37,73 @@ const RESERVED: [(&str, &str); 7] = [
     ),
 ];
 
-/// The keys only Kafka sources take that are set in `raw`.
-pub(super) fn kafka_keys_set(raw: &SourceConfig) -> Vec<&'static str> {
-    [
-        (raw.brokers.is_some(), "brokers"),
-        (raw.topics.is_some(), "topics"),
-        (raw.topic_pattern.is_some(), "topic_pattern"),
-        (raw.group_id.is_some(), "group_id"),
-        (raw.framing.is_some(), "framing"),
-        (raw.commit_interval.is_some(), "commit_interval"),
-        (raw.options.is_some(), "options"),
-    ]
-    .into_iter()
-    .filter_map(|(set, key)| set.then_some(key))
-    .collect()
+/// Kafka topics, consumed in a consumer group.
+pub(super) const KIND: Kind = Kind {
+    name: "kafka",
+    keys: &[
+        "brokers",
+        "topics",
+        "topic_pattern",
+        "group_id",
+        "start_at",
+        "framing",
+        "commit_interval",
+        "options",
+    ],
+    check,
+};
+
+/// The keys of a Kafka source.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KafkaConfig {
+    /// Bootstrap brokers, `host:port`.
+    brokers: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Topic names to consume.
+    topics: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Regular expression; every matching topic is consumed.
+    topic_pattern: Option<Spanned<String>>,
+    /// Consumer group.
+    group_id: Option<Spanned<String>>,
+    /// `earliest` or `latest`.
+    start_at: Option<Spanned<String>>,
+    /// `message` (one line per message) or `lines` (newline-delimited).
+    framing: Option<Spanned<String>>,
+    /// How often processed offsets are committed to the group, e.g. `1s`.
+    commit_interval: Option<Spanned<String>>,
+    /// librdkafka settings passed through, e.g. `"security.protocol" = "SASL_SSL"`.
+    options: Option<Spanned<BTreeMap<String, Spanned<OptionValue>>>>,
+}
+
+/// A librdkafka setting: written as a string, number or boolean.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum OptionValue {
+    /// Text.
+    Str(String),
+    /// Integer.
+    Int(i64),
+    /// Boolean.
+    Bool(bool),
+}
+
+impl std::fmt::Display for OptionValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OptionValue::Str(s) => f.write_str(s),
+            OptionValue::Int(i) => write!(f, "{i}"),
+            OptionValue::Bool(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+fn check(r: &mut Reporter<'_>, entry: &Spanned<DeValue<'_>>, kind: Range<usize>) -> SourceKind {
+    let raw = decode::<KafkaConfig>(r, entry).unwrap_or_default();
+    SourceKind::Kafka(check_kafka(r, &raw, kind))
 }
 
 /// Checks the Kafka keys of `raw`, reporting every problem.
-pub(super) fn check_kafka(r: &mut Reporter<'_>, raw: &SourceConfig) -> KafkaSpec {
-    let kind_span = raw.kind.span();
-    for (set, key) in [
-        (!raw.include.is_empty(), "include"),
-        (!raw.exclude.is_empty(), "exclude"),
-        (raw.poll_interval.is_some(), "poll_interval"),
-    ] {
-        if set {
-            r.at(
-                kind_span.clone(),
-                format!("`{key}` applies to file sources only, not to kafka"),
-            );
-        }
-    }
+fn check_kafka(r: &mut Reporter<'_>, raw: &KafkaConfig, kind_span: Range<usize>) -> KafkaSpec {
     let brokers: Vec<String> = match &raw.brokers {
         Some(b) if !b.get_ref().is_empty() => b
             .get_ref()
@@ -228,7 +272,6 @@ mod tests {
 
     use super::*;
     use crate::config::load_str;
-    use crate::source::spec::SourceKind;
 
     const PIPELINE: &str = "[[pipelines]]\nname = \"p\"\nparser = \"none\"\n[[pipelines.rules]]\nmetric = \"x_total\"\ntype = \"counter\"\n";
 

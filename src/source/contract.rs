@@ -1,0 +1,435 @@
+//! The contract every source keeps.
+//!
+//! A source is started with a [`Sink`] for its lines and a [`Control`]
+//! handle, on a thread of its own ([`Source::run`]):
+//!
+//! - **Lines** go to the sink: [`Sink::line`] / [`Sink::line_in`] for text
+//!   already framed (a stream cut by a [`Framer`] built with
+//!   [`Sink::framer`]), [`Sink::message`] for a payload that arrives whole
+//!   (a Kafka message, a journal entry, a syslog datagram). Both follow one
+//!   framing policy: lines longer than `max_line_bytes` are cut (on a
+//!   character boundary) and counted, invalid UTF-8 is read lossily and
+//!   counted, a trailing `\r` is dropped.
+//! - **Batches**: lines are applied while a [`Batch`] is held
+//!   ([`Sink::batch`]), and a batch ends with [`Sink::commit`], which
+//!   publishes the counts and the positions they reach together. A
+//!   checkpoint is taken between two batches only, so each position it
+//!   holds matches the values exactly. A configuration reload hands the
+//!   sink the new pipelines at a commit, when nothing read through the old
+//!   ones is pending.
+//! - **Control**: [`Control::stopping`] asks the source to stop at its next
+//!   batch boundary; [`Control::restored`] holds the positions to resume
+//!   from (the last checkpoint, or where the previous configuration's source
+//!   stopped); [`Control::ready_flag`] registers a readiness flag for
+//!   sources that can be unready on their own (a broker, a journal).
+//!
+//! Adding a source is one module implementing [`Source`] and one line in
+//! [`super::registry`].
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::http::Readiness;
+use crate::metrics::Registry;
+use crate::pipeline::record::ContextFields;
+use crate::state::checkpoint::Position;
+use crate::state::spec::StateSpec;
+use crate::state::{Batch, Coordinator, PositionSlot};
+
+use super::framing::{self, FrameCounts, Framer};
+use super::{Dispatcher, Handoff};
+
+/// A source of lines, started by the agent on a thread of its own.
+pub trait Source: Send {
+    /// Reads until `control` says stop (or the input ends), feeding `sink`.
+    fn run(self: Box<Self>, sink: Sink, control: Control);
+
+    /// Whether the source may block in a read for ever (standard input):
+    /// stopping it does not wait for it.
+    fn may_block(&self) -> bool {
+        false
+    }
+}
+
+/// Where a source delivers its lines: the pipelines that read it, behind
+/// the batch protocol and the shared framing policy.
+pub struct Sink {
+    dispatcher: Dispatcher,
+    handoff: Handoff,
+    coordinator: Arc<Coordinator>,
+    slot: PositionSlot,
+    max_line: usize,
+    counts: FrameCounts,
+    /// Lines were fed since the last commit.
+    pending: bool,
+}
+
+impl Sink {
+    /// A sink feeding `dispatcher` (or the one a reload offers through
+    /// `handoff`), publishing positions to `slot` of `coordinator`.
+    pub fn new(
+        dispatcher: Dispatcher,
+        handoff: Handoff,
+        coordinator: Arc<Coordinator>,
+        slot: PositionSlot,
+        max_line: usize,
+    ) -> Self {
+        Self {
+            dispatcher,
+            handoff,
+            coordinator,
+            slot,
+            max_line: max_line.max(1),
+            counts: FrameCounts::default(),
+            pending: false,
+        }
+    }
+
+    /// A sink with a coordinator of its own: for reading an input to its
+    /// end (`once`, tests), where no checkpoint is taken.
+    pub fn detached(dispatcher: Dispatcher, max_line: usize) -> Self {
+        let coordinator = Coordinator::new();
+        let slot = coordinator.register("");
+        Self::new(dispatcher, Handoff::default(), coordinator, slot, max_line)
+    }
+
+    /// Longest line passed on, in bytes.
+    pub fn max_line(&self) -> usize {
+        self.max_line
+    }
+
+    /// A framer for a byte stream, cutting lines under this sink's policy.
+    pub fn framer(&self) -> Framer {
+        Framer::new(self.max_line)
+    }
+
+    /// Starts a batch: lines are applied and positions published while it
+    /// is held, never while a checkpoint is being taken. With nothing
+    /// pending, the pipelines a reload offered take over first.
+    pub fn batch(&mut self) -> Batch {
+        if !self.pending {
+            self.handoff.take_into(&mut self.dispatcher);
+        }
+        self.coordinator.batch_owned()
+    }
+
+    /// Feeds one framed line to every pipeline (count it with
+    /// [`Sink::count`] through its framer's counts).
+    #[inline]
+    pub fn line(&mut self, line: &str) {
+        self.pending = true;
+        self.dispatcher.line(line);
+    }
+
+    /// Feeds one framed line that came with context fields.
+    #[inline]
+    pub fn line_in(&mut self, line: &str, context: &dyn ContextFields) {
+        self.pending = true;
+        self.dispatcher.line_in(line, context);
+    }
+
+    /// Feeds a payload that arrived whole (one line, a trailing newline
+    /// dropped), under the framing policy: counted, cut, read lossily.
+    #[inline]
+    pub fn message(&mut self, payload: &[u8], context: Option<&dyn ContextFields>) {
+        self.pending = true;
+        self.counts.bytes += payload.len() as u64;
+        let payload = payload.strip_suffix(b"\n").unwrap_or(payload);
+        let d = &mut self.dispatcher;
+        framing::emit(
+            payload,
+            self.max_line,
+            &mut self.counts,
+            &mut |l: &str| match context {
+                Some(c) => d.line_in(l, c),
+                None => d.line(l),
+            },
+        );
+    }
+
+    /// Feeds a payload holding lines separated by newlines (a trailing
+    /// newline ends the last one), each under the framing policy.
+    pub fn message_lines(&mut self, payload: &[u8], context: Option<&dyn ContextFields>) {
+        self.pending = true;
+        self.counts.bytes += payload.len() as u64;
+        let body = payload.strip_suffix(b"\n").unwrap_or(payload);
+        let d = &mut self.dispatcher;
+        for line in body.split(|b| *b == b'\n') {
+            framing::emit(
+                line,
+                self.max_line,
+                &mut self.counts,
+                &mut |l: &str| match context {
+                    Some(c) => d.line_in(l, c),
+                    None => d.line(l),
+                },
+            );
+        }
+    }
+
+    /// Adds the counts of a stream framer (lines, bytes, cuts, invalid
+    /// UTF-8), published at the next commit.
+    pub fn count(&mut self, counts: FrameCounts) {
+        self.counts.add(counts);
+    }
+
+    /// Counts a read error.
+    pub fn read_error(&self) {
+        self.dispatcher.read_error();
+    }
+
+    /// Ends a batch: publishes the counts of the lines applied since the
+    /// last commit and, with them, the positions they reach (`update` edits
+    /// the published positions in place). Then, with nothing pending, takes
+    /// the pipelines a reload offered, if any.
+    pub fn commit(&mut self, _batch: &Batch, update: impl FnOnce(&mut Vec<Position>)) {
+        self.dispatcher.flush(std::mem::take(&mut self.counts));
+        self.slot.update(update);
+        self.pending = false;
+        self.handoff.take_into(&mut self.dispatcher);
+    }
+
+    /// [`Sink::commit`] replacing the positions.
+    pub fn commit_positions(&mut self, batch: &Batch, positions: Vec<Position>) {
+        self.commit(batch, |p| *p = positions);
+    }
+
+    /// The pipelines fed (for sources that frame with their own helpers:
+    /// lines fed through it count as pending until the next commit).
+    pub fn dispatcher(&mut self) -> &mut Dispatcher {
+        self.pending = true;
+        &mut self.dispatcher
+    }
+}
+
+/// How a running source is steered: stop, where to resume, readiness, and
+/// the state it checkpoints with.
+#[derive(Clone)]
+pub struct Control {
+    name: String,
+    stop: Arc<AtomicBool>,
+    restored: Option<Vec<Position>>,
+    coordinator: Arc<Coordinator>,
+    registry: Arc<Registry>,
+    state: Option<StateSpec>,
+    readiness: Option<Arc<Readiness>>,
+    follow: bool,
+}
+
+impl Control {
+    /// The control of the source `name`, stopped through `stop`.
+    pub fn new(name: &str, stop: Arc<AtomicBool>, coordinator: Arc<Coordinator>) -> Self {
+        Self {
+            name: name.to_string(),
+            stop,
+            restored: None,
+            coordinator,
+            registry: Arc::new(Registry::new()),
+            state: None,
+            readiness: None,
+            follow: true,
+        }
+    }
+
+    /// Resumes from `positions` (`None`: a fresh start).
+    pub fn with_restored(mut self, positions: Option<Vec<Position>>) -> Self {
+        self.restored = positions;
+        self
+    }
+
+    /// Checkpoints `registry` under `state`.
+    pub fn with_state(mut self, registry: Arc<Registry>, state: Option<StateSpec>) -> Self {
+        self.registry = registry;
+        self.state = state;
+        self
+    }
+
+    /// Reports readiness through `readiness`.
+    pub fn with_readiness(mut self, readiness: Arc<Readiness>) -> Self {
+        self.readiness = Some(readiness);
+        self
+    }
+
+    /// Reads what the input holds now and returns (`once`), instead of
+    /// following it.
+    pub fn to_end(mut self) -> Self {
+        self.follow = false;
+        self
+    }
+
+    /// The source's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether the source should stop at its next batch boundary.
+    pub fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    /// Asks the source to stop.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the source follows its input (`false`: read to the end and
+    /// return).
+    pub fn follows(&self) -> bool {
+        self.follow
+    }
+
+    /// Positions to resume from; `None` on a fresh start.
+    pub fn restored(&self) -> Option<&[Position]> {
+        self.restored.as_deref()
+    }
+
+    /// The coordinator of checkpoints.
+    pub fn coordinator(&self) -> &Arc<Coordinator> {
+        &self.coordinator
+    }
+
+    /// The rule metrics checkpointed with the positions.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    /// `[state]`, when checkpoints are kept.
+    pub fn state(&self) -> Option<&StateSpec> {
+        self.state.as_ref()
+    }
+
+    /// A flag the source sets while it can deliver (registered with the
+    /// agent's readiness: `/ready` fails while it is clear).
+    pub fn ready_flag(&self) -> Arc<AtomicBool> {
+        match &self.readiness {
+            Some(r) => r.register(&self.name),
+            None => Arc::new(AtomicBool::new(false)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::agent::Agent;
+    use crate::config::load_str;
+    use crate::metrics::expose::render_text;
+
+    const CONFIG: &str = r#"
+[[sources]]
+name = "in"
+type = "stdin"
+
+[[pipelines]]
+name = "p"
+parser = "logfmt"
+
+[[pipelines.rules]]
+metric = "hits_total"
+type = "counter"
+labels = { status = "{status}" }
+"#;
+
+    fn sink(agent: &Agent, max_line: usize) -> (Sink, Handoff, Arc<Coordinator>, PositionSlot) {
+        let coordinator = Coordinator::new();
+        let slot = coordinator.register("in");
+        let handoff = Handoff::default();
+        let d = Dispatcher::new("in", &[], &agent.pipelines, true);
+        let s = Sink::new(
+            d,
+            handoff.clone(),
+            coordinator.clone(),
+            slot.clone(),
+            max_line,
+        );
+        (s, handoff, coordinator, slot)
+    }
+
+    fn rendered(agent: &Agent) -> String {
+        let mut out = String::new();
+        render_text(&agent.registry, &mut out);
+        out
+    }
+
+    fn agent() -> Agent {
+        Agent::build(load_str(CONFIG, Path::new("t.toml")).unwrap())
+    }
+
+    #[test]
+    fn messages_follow_the_framing_policy() {
+        let agent = agent();
+        let (mut s, _, _, _) = sink(&agent, 64);
+        let b = s.batch();
+        s.message(b"status=200\r\n", None);
+        s.message(b"status=\xff500\n", None);
+        s.message_lines(b"status=201\nstatus=202\n", None);
+        // Cut at 64 bytes in the middle of a two-byte character: the
+        // character is dropped, the line is still valid UTF-8.
+        let mut long = b"status=404 pad=".to_vec();
+        long.extend(std::iter::repeat_n(b'x', 48));
+        long.extend("é tail".as_bytes());
+        assert!(long.len() > 64 && std::str::from_utf8(&long[..64]).is_err());
+        s.message(&long, None);
+        assert_eq!(
+            s.counts,
+            FrameCounts {
+                lines: 5,
+                bytes: 12 + 12 + 22 + long.len() as u64,
+                invalid_utf8: 1,
+                truncated: 1,
+            }
+        );
+        s.commit(&b, |_| {});
+        let m = rendered(&agent);
+        for status in ["200", "201", "202", "404", "\u{fffd}500"] {
+            assert!(
+                m.contains(&format!("hits_total{{status=\"{status}\"}} 1")),
+                "{status}\n{m}"
+            );
+        }
+    }
+
+    #[test]
+    fn commit_publishes_counts_with_positions_and_takes_a_reload_between_batches() {
+        let agent = agent();
+        let (mut s, handoff, coordinator, slot) = sink(&agent, 1024);
+        let b = s.batch();
+        s.message(b"status=200", None);
+        let pos = Position::Cursor {
+            stream: "journal".into(),
+            cursor: "c1".into(),
+        };
+        s.commit_positions(&b, vec![pos.clone()]);
+        drop(b);
+        assert!(rendered(&agent).contains("hits_total{status=\"200\"} 1"));
+        let mut seen = Vec::new();
+        slot.update(|v| seen = v.clone());
+        assert_eq!(seen, vec![pos]);
+        let snap = coordinator.snapshot(&agent.registry);
+        assert_eq!(snap.sources["in"].len(), 1);
+
+        // A reload's pipelines: offered while a batch is pending, taken
+        // only once it is committed.
+        let other = Agent::build(load_str(CONFIG, Path::new("t.toml")).unwrap());
+        let b = s.batch();
+        s.message(b"status=300", None);
+        handoff.offer(Dispatcher::new("in", &[], &other.pipelines, true));
+        let b2 = {
+            drop(b);
+            s.batch()
+        };
+        s.message(b"status=301", None);
+        s.commit(&b2, |_| {});
+        drop(b2);
+        let m = rendered(&agent);
+        assert!(m.contains("hits_total{status=\"300\"} 1"), "{m}");
+        assert!(m.contains("hits_total{status=\"301\"} 1"), "{m}");
+        let b = s.batch();
+        s.message(b"status=302", None);
+        s.commit(&b, |_| {});
+        assert!(!rendered(&agent).contains("status=\"302\""));
+        assert!(rendered(&other).contains("hits_total{status=\"302\"} 1"));
+    }
+}

@@ -1,0 +1,14 @@
+//! Which [`Source`] runs each kind of `[[sources]]` entry: one line per kind.
+
+use super::contract::Source;
+use super::spec::{SourceKind, SourceSpec};
+use super::{file, kafka, stdin};
+
+/// The source that reads what `spec` configures.
+pub fn build(spec: &SourceSpec) -> Box<dyn Source> {
+    match &spec.kind {
+        SourceKind::File(f) => Box::new(file::FileSource::new(&spec.name, f)),
+        SourceKind::Stdin => Box::new(stdin::StdinSource),
+        SourceKind::Kafka(k) => Box::new(kafka::KafkaSource::new(&spec.name, k)),
+    }
+}
