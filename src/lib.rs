@@ -1,7 +1,8 @@
 //! logtally turns log lines into Prometheus metrics, live.
 //!
 //! The data path, one module per stage:
-//! [`source`] (files, standard input; framing into lines) →
+//! [`source`] (files, standard input, Kafka...: one contract, one framing
+//! policy) →
 //! [`pipeline`] (a parser from `logtally-parsers`, then rules with
 //! conditions and labels) → [`metrics`] (the registry of series) →
 //! [`http`] (the `/metrics` exposition and health endpoints).
@@ -19,6 +20,7 @@ pub mod config;
 pub mod duration;
 pub mod gates;
 pub mod http;
+pub mod limits;
 pub mod metrics;
 pub mod pipeline;
 pub mod source;

@@ -104,8 +104,8 @@ pub fn once(args: OnceArgs) -> anyhow::Result<()> {
                     d.read_all(&mut std::io::stdin().lock(), spec.max_line_bytes)
                         .context("reading standard input")?;
                 }
-                SourceKind::Kafka(_) => {
-                    tracing::warn!(source = %spec.name, "`once` does not read kafka sources (they have no end); use `run`");
+                other => {
+                    tracing::warn!(source = %spec.name, "`once` does not read {} sources (they have no end); use `run`", other.name());
                 }
             }
             dispatchers.push(d);

@@ -13,8 +13,6 @@ use tracing::info;
 use crate::agent::Agent;
 use crate::http::{bind, router, AppState, Readiness};
 use crate::metrics::SelfMetrics;
-use crate::source::file::discover::Globs;
-use crate::source::spec::SourceKind;
 use crate::supervisor::Supervisor;
 
 /// Default listen address.
@@ -45,18 +43,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         tracing::warn!(warning = %w, "configuration");
     }
     for s in &config.sources {
-        match &s.kind {
-            SourceKind::File(f) => {
-                // The same discovery the source runs: excludes applied.
-                let present = Globs::new(&f.include, &f.exclude).matched();
-                info!(source = %s.name, include = ?f.include, matching_now = ?present, "file source");
-            }
-            SourceKind::Stdin => info!(source = %s.name, "standard input source"),
-            SourceKind::Kafka(k) => {
-                info!(source = %s.name, brokers = ?k.brokers, topics = ?k.subscriptions(), group = %k.group_id, "kafka source")
-            }
-        }
+        info!(source = %s.name, kind = s.kind.name(), "source configured");
     }
+    crate::limits::raise_open_files();
     let self_metrics = SelfMetrics::install();
     let mut agent = Agent::build(config);
     agent.restore()?;

@@ -27,6 +27,17 @@ pub enum SourceKind {
     Kafka(KafkaSpec),
 }
 
+impl SourceKind {
+    /// The kind's name, as `type` gives it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SourceKind::File(_) => "file",
+            SourceKind::Stdin => "stdin",
+            SourceKind::Kafka(_) => "kafka",
+        }
+    }
+}
+
 /// Where a consumer group with no committed offset starts reading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KafkaStartAt {
