@@ -40,6 +40,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         .listen
         .or(config.server.listen)
         .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default address"));
+    if args.config.is_none() {
+        let (_, why) = crate::config::Builtin::for_this_host();
+        info!(config = %config.origin.display(), "built-in configuration: {why}");
+    }
     info!(config = %config.origin.display(), "configuration loaded");
     for w in &config.warnings {
         tracing::warn!(warning = %w, "configuration");
@@ -54,6 +58,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             SourceKind::Stdin => info!(source = %s.name, "standard input source"),
             SourceKind::Kafka(k) => {
                 info!(source = %s.name, brokers = ?k.brokers, topics = ?k.subscriptions(), group = %k.group_id, "kafka source")
+            }
+            SourceKind::Journald(j) => {
+                // Without journalctl the source can never read: say so now.
+                let program = crate::source::journald::journalctl::resolve(&j.journalctl)
+                    .map_err(|e| anyhow::anyhow!("source `{}`: {e}", s.name))?;
+                info!(source = %s.name, journal = ?j.journal, matches = ?j.matches, units = ?j.units, journalctl = %program.display(), "journald source")
             }
         }
     }

@@ -194,6 +194,11 @@ impl Sink {
         self.commit(batch, |p| *p = positions);
     }
 
+    /// The dispatcher, once reading is over (`once` prints its summaries).
+    pub fn into_dispatcher(self) -> Dispatcher {
+        self.dispatcher
+    }
+
     /// The pipelines fed (for sources that frame with their own helpers:
     /// lines fed through it count as pending until the next commit).
     pub fn dispatcher(&mut self) -> &mut Dispatcher {
