@@ -337,15 +337,12 @@ fn matches_and_units_select_entries() {
         return;
     };
     let dir = ConfigDir::new("c.toml", |d| {
-        let base = config(d, "start_at = \"beginning\"", false);
+        let base = config(d, "start_at = \"beginning\"", false).replace(
+            "name = \"journal\"\ntype",
+            "name = \"journal\"\nmatches = [\"_SYSTEMD_UNIT=a.service\", \"PRIORITY=3\", \"+\", \"SYSLOG_IDENTIFIER=gamma\"]\ntype",
+        );
         format!(
-            "{}{}",
-            base.replace(
-                "name = \"journal\"\ntype",
-                "name = \"journal\"\nmatches = [\"_SYSTEMD_UNIT=a.service\", \"PRIORITY=3\", \"+\", \"SYSLOG_IDENTIFIER=gamma\"]\ntype"
-            ),
-            format!(
-                r#"
+            r#"{base}
 [[sources]]
 name = "units"
 type = "journald"
@@ -362,8 +359,7 @@ metric = "unit_entries_total"
 type = "counter"
 labels = {{ unit = "{{_journal._SYSTEMD_UNIT}}" }}
 "#,
-                d.display()
-            )
+            d.display()
         )
     });
     std::fs::create_dir(dir.join("journal")).unwrap();
@@ -552,6 +548,49 @@ fn kill_and_restart_in_the_middle_is_exact_with_state() {
         Some(0.0),
         "{m}"
     );
+}
+
+#[test]
+fn reloads_keep_or_restart_the_source_at_its_cursor() {
+    let Some(remote) = tools("reloads_keep_or_restart_the_source_at_its_cursor") else {
+        return;
+    };
+    let (dir, journal) = setup("start_at = \"beginning\"", false);
+    let file = journal.join("a.journal");
+    let agent = dir.start();
+    let text = std::fs::read_to_string(dir.file()).unwrap();
+    let mut n = 0;
+    for (i, interval) in ["50ms", "60ms", "60ms", "50ms"].iter().enumerate() {
+        write_journal(&remote, &file, &numbered(n, n + 40, &format!("r{i}")));
+        n += 40;
+        // A changed read_interval restarts the source; the same one keeps
+        // it running with the new pipelines.
+        write(
+            dir.file(),
+            &text.replace(
+                "read_interval = \"50ms\"",
+                &format!("read_interval = \"{interval}\""),
+            ),
+        );
+        let (status, body) = agent.try_post("/-/reload", "", None).unwrap();
+        assert_eq!(status, 200, "{body}");
+        write_journal(&remote, &file, &numbered(n, n + 10, &format!("r{i}")));
+        n += 10;
+        wait_entries(&agent, n);
+    }
+    let m = wait_entries(&agent, n);
+    for i in 0..4 {
+        assert_eq!(
+            total(&m, "entries_total", &format!("batch=\"r{i}\"")),
+            50.0,
+            "{m}"
+        );
+    }
+    let restarts = agent
+        .stderr()
+        .matches("reading the journal source=journal")
+        .count();
+    assert_eq!(restarts, 3, "started, then restarted by two of the reloads");
 }
 
 #[test]

@@ -46,7 +46,7 @@ pub mod journalctl;
 pub mod line;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -161,7 +161,7 @@ impl JournaldSource {
                 (None, false) => Start::Beginning,
             };
             reader.begin(probe, cursor.as_deref());
-            match self.run_once(start, &mut reader, sink, control, &seen) {
+            match self.run_once(start, &mut reader, sink, control, &seen, &ready) {
                 Outcome::Stopped => return Ok(()),
                 Outcome::Done => {
                     reader.stats.runs_ok.increment(1);
@@ -208,7 +208,8 @@ impl JournaldSource {
         }
     }
 
-    /// One journalctl run from `start`, its entries fed through `reader`.
+    /// One journalctl run from `start`, its entries fed through `reader`;
+    /// `ready` is set once it delivers (a long backfill is not "unready").
     fn run_once(
         &self,
         start: Start<'_>,
@@ -216,6 +217,7 @@ impl JournaldSource {
         sink: &mut Sink,
         control: &Control,
         seen: &Arc<Mutex<Seen>>,
+        ready: &AtomicBool,
     ) -> Outcome {
         let program = match journalctl::resolve(&self.spec.journalctl) {
             Ok(p) => p,
@@ -241,7 +243,10 @@ impl JournaldSource {
         let mut read_failure = None;
         loop {
             match run.next(STOP_CHECK) {
-                Next::Chunk(c) if !stopped => reader.feed(&c, sink),
+                Next::Chunk(c) if !stopped => {
+                    ready.store(true, Ordering::Relaxed);
+                    reader.feed(&c, sink);
+                }
                 Next::Chunk(_) | Next::Idle => {}
                 Next::End => break,
                 Next::Failed(e) => read_failure = Some(e),
