@@ -666,6 +666,117 @@ fn glob_dir(pattern: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::agent::Agent;
+    use crate::config::load_str;
+    use crate::metrics::expose::render_text;
+    use crate::source::{Dispatcher, Handoff};
+    use crate::state::{Coordinator, PositionSlot};
+
+    const CONFIG: &str = r#"
+[[sources]]
+name = "j"
+type = "journald"
+
+[[pipelines]]
+name = "p"
+parser = "none"
+
+[[pipelines.rules]]
+metric = "lines_total"
+type = "counter"
+labels = { line = "{_journal.MESSAGE}" }
+"#;
+
+    fn sink(agent: &Agent, max_line: usize) -> (Sink, PositionSlot) {
+        let coordinator = Coordinator::new();
+        let slot = coordinator.register("j");
+        let d = Dispatcher::new("j", &[], &agent.pipelines, true);
+        let s = Sink::new(d, Handoff::default(), coordinator, slot.clone(), max_line);
+        (s, slot)
+    }
+
+    fn json(cursor: &str, message: &str) -> String {
+        format!("{{\"__CURSOR\":\"{cursor}\",\"MESSAGE\":\"{message}\",\"__REALTIME_TIMESTAMP\":\"1500000\"}}\n")
+    }
+
+    fn published(slot: &PositionSlot) -> Vec<Position> {
+        let mut seen = Vec::new();
+        slot.update(|v| seen = v.clone());
+        seen
+    }
+
+    fn at(cursor: &str) -> Vec<Position> {
+        vec![Position::Cursor {
+            stream: STREAM.into(),
+            cursor: cursor.into(),
+        }]
+    }
+
+    #[test]
+    fn output_cut_anywhere_is_read_whole_and_bounded() {
+        let agent = Agent::build(load_str(CONFIG, Path::new("t.toml")).unwrap());
+        let (mut sink, slot) = sink(&agent, 64);
+        let mut r = Reader::new("j", JournalFormat::Message, 64);
+        assert_eq!(r.cap, 256 + (1 << 20));
+        r.begin(false, Some("c0"));
+        // The entry at the start cursor is dropped; the others applied.
+        let text = [json("c0", "zero"), json("c1", "one"), json("c2", "two")].concat();
+        let (a, b) = text.as_bytes().split_at(50);
+        r.feed(a, &mut sink);
+        assert!(published(&slot).is_empty(), "nothing whole yet");
+        r.feed(b, &mut sink);
+        assert_eq!(published(&slot), at("c2"));
+        // Not an entry, no cursor, blank: skipped and counted (not blank).
+        r.feed(b"-- No entries --\n{\"MESSAGE\":\"x\"}\n\n", &mut sink);
+        assert_eq!(published(&slot), at("c2"));
+        // An entry too long to keep, across chunks, then a good one in the
+        // same chunk as its end.
+        let huge = json("c3", &"x".repeat(r.cap));
+        let (h1, h2) = huge.as_bytes().split_at(r.cap / 2);
+        r.feed(h1, &mut sink);
+        r.feed(&[h2, json("c4", "four").as_bytes()].concat(), &mut sink);
+        assert!(
+            r.pending.capacity() <= SHRINK_ABOVE,
+            "{}",
+            r.pending.capacity()
+        );
+        assert_eq!(published(&slot), at("c4"));
+        // A last line without its newline, at the end of the output.
+        r.feed(json("c5", "five").trim_end().as_bytes(), &mut sink);
+        r.finish(&mut sink);
+        assert_eq!(published(&slot), at("c5"));
+        let mut m = String::new();
+        render_text(&agent.registry, &mut m);
+        for line in ["one", "two", "four", "five"] {
+            assert!(
+                m.contains(&format!("lines_total{{line=\"{line}\"}} 1")),
+                "{line}\n{m}"
+            );
+        }
+        assert!(!m.contains("zero") && !m.contains("xxx"), "{m}");
+        assert!(!m.contains("line=\"x\""), "{m}");
+    }
+
+    #[test]
+    fn a_start_cursor_the_journal_lacks_is_read_past_and_counted() {
+        let agent = Agent::build(load_str(CONFIG, Path::new("t.toml")).unwrap());
+        let (mut sink, slot) = sink(&agent, 1024);
+        let mut r = Reader::new("j", JournalFormat::Message, 1024);
+        r.begin(false, Some("gone"));
+        r.feed(json("c7", "seven").as_bytes(), &mut sink);
+        assert_eq!(published(&slot), at("c7"));
+        let mut m = String::new();
+        render_text(&agent.registry, &mut m);
+        assert!(m.contains("lines_total{line=\"seven\"} 1"), "{m}");
+        // A probe only learns where the journal ends.
+        r.begin(true, Some("c7"));
+        r.feed(json("c9", "nine").as_bytes(), &mut sink);
+        assert_eq!(published(&slot), at("c9"));
+        assert_eq!(r.position.as_deref(), Some("c9"));
+        let mut m = String::new();
+        render_text(&agent.registry, &mut m);
+        assert!(!m.contains("nine"), "{m}");
+    }
 
     #[test]
     fn watched_directories_come_from_the_selection() {
