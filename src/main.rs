@@ -50,7 +50,8 @@ enum Command {
         #[arg(long)]
         self_metrics: bool,
         /// Files to read (`-` for standard input); without any, the
-        /// configuration's file sources are read from their beginning.
+        /// configuration's file and journald sources are read from their
+        /// beginning.
         inputs: Vec<PathBuf>,
     },
     /// Check a configuration and list every error.

@@ -179,18 +179,27 @@ fn start_at_end_counts_only_new_lines() {
 
 #[test]
 fn built_in_default_starts_without_any_log_file() {
-    // Whatever the host has under /var/log, the agent starts, serves its own
-    // metrics and says what it watches.
+    // Whatever the host has under /var/log (syslog files, a journal, or
+    // neither), the agent starts, serves its own metrics and says which
+    // variant it chose and what it reads.
     let agent = Agent::start(&[]);
     let m = agent.metrics();
     assert!(m.contains("logtally_build_info"), "{m}");
     assert!(m.contains("# TYPE ssh_logins_total counter"), "{m}");
     let err = agent.stderr();
-    assert!(
-        err.contains("/var/log/auth.log"),
-        "stderr names the watched files: {err}"
-    );
-    assert!(err.contains("<built-in default>"), "{err}");
+    assert!(err.contains("built-in configuration: "), "{err}");
+    if err.contains("<built-in default: journal>") {
+        assert!(
+            err.contains("journald source") && err.contains("reading the journal"),
+            "stderr says the journal is read: {err}"
+        );
+    } else {
+        assert!(
+            err.contains("/var/log/auth.log"),
+            "stderr names the watched files: {err}"
+        );
+        assert!(err.contains("<built-in default>"), "{err}");
+    }
     let (status, _) = agent.try_get("/nope").unwrap();
     assert_eq!(status, 404);
 }

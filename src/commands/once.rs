@@ -3,7 +3,8 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use tracing::info;
@@ -11,9 +12,12 @@ use tracing::info;
 use crate::agent::Agent;
 use crate::metrics::expose::{render_json, render_text};
 use crate::metrics::SelfMetrics;
+use crate::source::contract::{Control, Sink};
 use crate::source::file::FileTailer;
+use crate::source::journald::JournaldSource;
 use crate::source::spec::SourceKind;
 use crate::source::Dispatcher;
+use crate::state::Coordinator;
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -103,6 +107,20 @@ pub fn once(args: OnceArgs) -> anyhow::Result<()> {
                 SourceKind::Stdin => {
                     d.read_all(&mut std::io::stdin().lock(), spec.max_line_bytes)
                         .context("reading standard input")?;
+                }
+                SourceKind::Journald(j) => {
+                    // The whole journal (its matches), to its current end.
+                    let mut sink = Sink::detached(d, spec.max_line_bytes);
+                    let control = Control::new(
+                        &spec.name,
+                        Arc::new(AtomicBool::new(false)),
+                        Coordinator::new(),
+                    )
+                    .to_end();
+                    JournaldSource::new(&spec.name, j)
+                        .read(&mut sink, &control)
+                        .map_err(|e| anyhow::anyhow!("source `{}`: {e}", spec.name))?;
+                    d = sink.into_dispatcher();
                 }
                 other => {
                     tracing::warn!(source = %spec.name, "`once` does not read {} sources (they have no end); use `run`", other.name());

@@ -38,12 +38,20 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         .listen
         .or(config.server.listen)
         .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default address"));
+    if args.config.is_none() {
+        let (_, why) = crate::config::Builtin::for_this_host();
+        info!(config = %config.origin.display(), "built-in configuration: {why}");
+    }
     info!(config = %config.origin.display(), "configuration loaded");
     for w in &config.warnings {
         tracing::warn!(warning = %w, "configuration");
     }
     for s in &config.sources {
         info!(source = %s.name, kind = s.kind.name(), "source configured");
+        // A source that can never read (a program missing): say so now.
+        crate::source::registry::build(s)
+            .preflight()
+            .map_err(|e| anyhow::anyhow!("source `{}`: {e}", s.name))?;
     }
     crate::limits::raise_open_files();
     let self_metrics = SelfMetrics::install();

@@ -63,7 +63,8 @@ impl AppState {
 }
 
 /// Readiness of the agent (every source started) and of each source that
-/// can be unready on its own (a Kafka source without a broker connection).
+/// can be unready on its own (a Kafka source without a broker connection, a
+/// journald source whose journalctl fails).
 #[derive(Default)]
 pub struct Readiness {
     started: AtomicBool,
@@ -103,7 +104,7 @@ impl Readiness {
             .lock()
             .iter()
             .filter(|(_, f)| !f.load(Ordering::Relaxed))
-            .map(|(n, _)| format!("source `{n}` is not connected to its brokers"))
+            .map(|(n, _)| format!("source `{n}` is not ready (see the agent's log)"))
             .collect();
         if waiting.is_empty() {
             Ok(())

@@ -65,6 +65,17 @@ pub const KAFKA_LAG: &str = "logtally_kafka_consumer_lag_messages";
 pub const KAFKA_BROKER_UP: &str = "logtally_kafka_broker_up";
 /// Whether at least one broker is reachable, per source.
 pub const KAFKA_CONNECTED: &str = "logtally_kafka_connected";
+/// Journal entries read, per journald source.
+pub const JOURNALD_ENTRIES: &str = "logtally_journald_entries_total";
+/// Journal entries skipped, per journald source and reason.
+pub const JOURNALD_SKIPPED: &str = "logtally_journald_skipped_entries_total";
+/// Saved cursors the journal no longer had or journalctl rejected, per
+/// journald source and reason.
+pub const JOURNALD_LOST_CURSORS: &str = "logtally_journald_lost_cursors_total";
+/// journalctl runs, per journald source and result.
+pub const JOURNALD_RUNS: &str = "logtally_journald_journalctl_runs_total";
+/// When the last entry read was received by journald, per journald source.
+pub const JOURNALD_LAST_ENTRY: &str = "logtally_journald_last_entry_timestamp_seconds";
 /// Build information.
 pub const BUILD_INFO: &str = "logtally_build_info";
 
@@ -192,6 +203,31 @@ fn describe() {
     describe_gauge!(
         KAFKA_CONNECTED,
         "Whether at least one Kafka broker is reachable (1) or not (0)."
+    );
+    describe_counter!(
+        JOURNALD_ENTRIES,
+        Unit::Count,
+        "Journal entries read by a journald source (each one line)."
+    );
+    describe_counter!(
+        JOURNALD_SKIPPED,
+        Unit::Count,
+        "Journal entries skipped, by reason: too_large (its JSON exceeds four times max_line_bytes plus 1 MiB), malformed (journalctl wrote a line that is not an entry with a cursor)."
+    );
+    describe_counter!(
+        JOURNALD_LOST_CURSORS,
+        Unit::Count,
+        "Saved cursors the source could not resume at, by reason: not_found (the entry is gone; reading went on after its place), rejected (journalctl refused the cursor; the source started again per start_at)."
+    );
+    describe_counter!(
+        JOURNALD_RUNS,
+        Unit::Count,
+        "journalctl runs (each reads the journal from the saved cursor to its end), by result: ok, failed."
+    );
+    describe_gauge!(
+        JOURNALD_LAST_ENTRY,
+        Unit::Seconds,
+        "When journald received the last entry a journald source read (__REALTIME_TIMESTAMP), in Unix seconds."
     );
     describe_gauge!(BUILD_INFO, "Build information; always 1.");
 }

@@ -44,6 +44,12 @@ pub trait Source: Send {
     /// Reads until `control` says stop (or the input ends), feeding `sink`.
     fn run(self: Box<Self>, sink: Sink, control: Control);
 
+    /// Checks, before the agent starts, what the source needs and can never
+    /// do without (a program it runs): an error stops `run` at once.
+    fn preflight(&self) -> Result<(), String> {
+        Ok(())
+    }
+
     /// Whether the source may block in a read for ever (standard input):
     /// stopping it does not wait for it.
     fn may_block(&self) -> bool {
@@ -192,6 +198,11 @@ impl Sink {
     /// [`Sink::commit`] replacing the positions.
     pub fn commit_positions(&mut self, batch: &Batch, positions: Vec<Position>) {
         self.commit(batch, |p| *p = positions);
+    }
+
+    /// The dispatcher, once reading is over (`once` prints its summaries).
+    pub fn into_dispatcher(self) -> Dispatcher {
+        self.dispatcher
     }
 
     /// The pipelines fed (for sources that frame with their own helpers:

@@ -1,14 +1,15 @@
 //! Sources: where lines come from.
 //!
-//! A source reads bytes (a followed file, standard input, a Kafka topic),
-//! frames them into lines ([`framing`]) and hands each line to its
-//! [`contract::Sink`], whose [`Dispatcher`] feeds it to every pipeline
-//! reading that source. Every source keeps the same [`contract`]; the
+//! A source reads bytes (a followed file, standard input, a Kafka topic,
+//! the systemd journal), frames them into lines ([`framing`]) and hands
+//! each line to its [`contract::Sink`], whose [`Dispatcher`] feeds it to
+//! every pipeline reading that source. Every source keeps the same [`contract`]; the
 //! [`registry`] says which one runs each kind of `[[sources]]` entry.
 
 pub mod contract;
 pub mod file;
 pub mod framing;
+pub mod journald;
 pub mod kafka;
 pub mod registry;
 pub mod spec;

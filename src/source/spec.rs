@@ -1,6 +1,7 @@
 //! What a `[[sources]]` entry asks for, checked: the kinds of source and
 //! their settings.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// A source of lines.
@@ -25,6 +26,8 @@ pub enum SourceKind {
     Stdin,
     /// Kafka topics, consumed as a member of a consumer group.
     Kafka(KafkaSpec),
+    /// The systemd journal, read through `journalctl`.
+    Journald(JournaldSpec),
 }
 
 impl SourceKind {
@@ -34,6 +37,7 @@ impl SourceKind {
             SourceKind::File(_) => "file",
             SourceKind::Stdin => "stdin",
             SourceKind::Kafka(_) => "kafka",
+            SourceKind::Journald(_) => "journald",
         }
     }
 }
@@ -114,6 +118,46 @@ pub struct FileSpec {
     pub idle_flush: Duration,
     /// Most files open at once.
     pub max_open_files: usize,
+}
+
+/// The line a journal entry becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JournalFormat {
+    /// Its `MESSAGE`.
+    Message,
+    /// A syslog line, `<PRI>Mmm dd hh:mm:ss HOST IDENT[PID]: MESSAGE`, as
+    /// syslog daemons write the same entry (read with `parser = "syslog"`).
+    Syslog,
+}
+
+/// Which journal a journald source reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JournalSelection {
+    /// The local system's journal (journalctl's default).
+    System,
+    /// The journal files in a directory (`journalctl --directory`).
+    Directory(PathBuf),
+    /// Journal files, by path or glob (`journalctl --file`).
+    Files(Vec<String>),
+}
+
+/// A journald source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournaldSpec {
+    /// The journal read.
+    pub journal: JournalSelection,
+    /// journalctl matches (`FIELD=value`, `+` between alternatives).
+    pub matches: Vec<String>,
+    /// Units (`journalctl --unit`).
+    pub units: Vec<String>,
+    /// Where a source without a saved cursor starts.
+    pub start_at: StartAt,
+    /// What line each entry becomes.
+    pub format: JournalFormat,
+    /// The journalctl program: a path, or a name looked up in `PATH`.
+    pub journalctl: String,
+    /// Shortest time between two reads of the journal.
+    pub read_interval: Duration,
 }
 
 /// `pattern` anchored at the start of the topic name, the way librdkafka

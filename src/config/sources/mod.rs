@@ -6,6 +6,7 @@
 //! module and one line in [`KINDS`].
 
 mod file;
+mod journald;
 mod kafka;
 mod stdin;
 
@@ -33,7 +34,7 @@ pub(super) struct Kind {
 }
 
 /// Every kind of source.
-const KINDS: &[Kind] = &[file::KIND, stdin::KIND, kafka::KIND];
+const KINDS: &[Kind] = &[file::KIND, stdin::KIND, kafka::KIND, journald::KIND];
 
 /// Keys every source takes.
 const COMMON: [&str; 4] = ["name", "type", "labels", "max_line_bytes"];
