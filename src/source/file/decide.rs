@@ -19,39 +19,66 @@
 //! |---|---|---|
 //! | a followed file at its path | check it in place (below) | [`listed`] |
 //! | a followed file under another selected name | follow it there (renamed), check it in place | [`listed`] |
-//! | a path naming a file not followed | whatever was followed at that path was rotated away: finish it (read to its end, then release it); decide where the new one starts (below) | [`listed`] |
-//! | a followed file no glob lists any more | finish it | |
+//! | a path naming a file not followed | whatever was followed at that path was rotated away: finish it (read to its end, then release it); decide where the new one starts (below), once every followed file listed was checked | [`listed`] |
+//! | a followed file no glob lists any more | finish it; check it in place through its handle at every scan | |
 //! | in place: no shorter than read, head and tail intact (or metadata unchanged since last found intact) | read on from the read offset | [`in_place`] |
 //! | in place: shorter than the read offset | truncated: remember what was read, read the rest of it from a copy if one is found, read the file again from 0 (a truncation is counted) | [`in_place`] |
 //! | in place, or while reading: head or tail changed | rewritten: the same as truncated | [`in_place`] |
 //! | new, in the checkpoint, holding what the checkpoint says was read | resume at the checkpoint's offset | [`start`] |
-//! | new, in the checkpoint, changed since | read the rest of the old content from a copy, if any; then as below, from 0 or where a copy of read content ends | [`start`] |
-//! | new at the first start, no checkpoint, `start_at = "end"` | read from its end | [`start`] |
+//! | new, in the checkpoint with no line read, at the same path | resume at 0 | [`start`] |
+//! | new, in the checkpoint with no line read, at another path | nothing tells it from another file given the inode: decide as for any new file | [`start`] |
+//! | new, in the checkpoint, changed since, at the same path | read the rest of the old content from a copy, if any; then the file from its start, or from where a copy of read content ends | [`start`] |
+//! | new, in the checkpoint, changed since, at another path | read the rest of the old content from a copy, if any; then decide as for any new file (below): the inode may have been given to another file | [`start`] |
+//! | new at the first start, no checkpoint, `start_at = "end"` | read from its end: after its last complete line | [`start`], [`after_last_line`] |
 //! | new and empty | decide later | [`start`] |
 //! | new, holding content read from a file released or truncated since | a copy (copytruncate): read only past what was read | [`start`] |
 //! | new, holding what a followed file has read | a copy of a live file, whose original is still to be truncated: decide later | [`start`] |
-//! | new, shorter than content read but starting like it | maybe a copy still being written: decide later, for up to [`ROTATE_WAIT`] | [`start`] |
+//! | new, shorter than content read (its offset or its head) but starting like it, or shorter than a followed file nothing was read of yet and starting like it | maybe a copy still being written: decide later, for up to [`ROTATE_WAIT`] | [`start`] |
 //! | new, anything else | read from its start | [`start`] |
-//! | truncated; a file next to it, not followed, not selected, longer than what was read and holding it | a copy: read it from where reading stopped | [`may_hold_rest`] |
-//! | a file that left its path | release it once read to its end and either deleted or idle for [`ROTATE_WAIT`] | [`release`] |
+//! | truncated, with a line read; a file next to it, not followed, not selected, longer than what was read and holding it | a copy: read it now from where reading stopped to its end | [`copy_use`] |
+//! | truncated, with a line read; a file next to it, not followed, selected, holding what was read | a copy: follow it from where reading stopped | [`copy_use`] |
+//! | a file that left its path, between scans: shorter than the read offset | truncated (as in place) | [`finishing`] |
+//! | a file that left its path | release it once read to its end and either deleted or idle for [`ROTATE_WAIT`] (counted from its last write, or from when it left its path if later) | [`release`] |
 //! | an unterminated last line, idle for `idle_flush` | pass it on as a line | [`flush_partial`] |
 //! | in the checkpoint, listed by no glob, found by inode in its directory holding what was read | finish it from the checkpoint's offset | [`orphan`] |
+//! | in the checkpoint, listed by no glob, gone or no longer holding what was read | read the rest of what was read from a copy, if one is found; leave the file alone | [`orphan`] |
+//! | in the checkpoint with no line read, listed by no glob, found by inode | nothing tells it from another file given the inode: taken as a new file would be (a copy of read content is read past it, one of a followed file left alone), finished from there | [`orphan`] |
 //!
-//! What cannot be told apart is not guessed at: a file truncated and
-//! rewritten between two looks to at least its old size, with the same
-//! first bytes and the same bytes before the read offset, is taken for the
-//! same file grown (see the README's "Exact tailing" section).
+//! What cannot be told apart is not guessed at:
+//! - a file truncated and rewritten between two looks to at least its old
+//!   size, with the same first bytes and the same bytes before the read
+//!   offset, is taken for the same file grown;
+//! - a file of the checkpoint that is truncated and then renamed to a name
+//!   no glob selects while the agent is stopped is, at the restart, not
+//!   told from an inode given to another file: what it holds then is not
+//!   read (a copy of what it held is);
+//! - a new file shorter than another one it starts like (a copy being
+//!   written?) waits up to [`ROTATE_WAIT`]; a copy that takes longer is
+//!   then read as a new file;
+//! - a whole copy found in the same scan as its original, neither read
+//!   before (both new, or at the first start), is two files with the same
+//!   bytes: both are read;
+//! - a new file holding what a followed file has read is taken for a copy
+//!   of it, and waits for as long as that file holds those bytes (a file
+//!   that appears later with the very bytes of another, a header alone
+//!   say, waits until one of them changes);
+//! - of a file of which no whole line was read (a partial first line at
+//!   most), no copy is looked for and a checkpoint trusts only the path:
+//!   a few bytes do not tell files apart.
+//!
+//! See also the README's "Exact tailing" section.
 
 use std::collections::VecDeque;
+use std::path::Path;
 use std::time::Duration;
 
 use super::identity::{FileId, Head};
 use crate::source::spec::StartAt;
 use crate::state::checkpoint::FilePosition;
 
-/// How long a file that left its path is kept open after it last grew
-/// (writers that hold it may not have reopened yet), and how long a new
-/// file that may be a copy still being written is waited for.
+/// How long a file that left its path is kept open after it last grew or
+/// left its path (writers that hold it may not have reopened yet), and how
+/// long a new file that may be a copy still being written is waited for.
 pub const ROTATE_WAIT: Duration = Duration::from_secs(5);
 
 /// Contents of released or truncated files remembered, to recognise
@@ -221,10 +248,32 @@ pub fn in_place(pos: u64, size: u64, unchanged: bool, intact: impl FnOnce() -> b
     }
 }
 
+/// A file being finished (it left its path) read up to `pos`, now `size`
+/// bytes long, looked at between scans (which check it in place). Its
+/// bytes are checked as they are read, but a file that shrank may never
+/// grow past `pos` again: shorter, it was truncated (a copytruncate, say,
+/// followed by a rename before the scan that would have seen the truncation
+/// at its path).
+pub fn finishing(pos: u64, size: u64) -> InPlace {
+    in_place(pos, size, true, || true)
+}
+
+/// A followed file of which no complete line has been read yet (opened in
+/// this very scan, say), as it is now.
+#[derive(Debug, Clone, Copy)]
+pub struct Unread {
+    /// Its first bytes.
+    pub lead: Lead,
+    /// Its size.
+    pub size: u64,
+}
+
 /// A file found that is not followed yet.
 pub struct NewFile<'a, P: ?Sized> {
     /// Its identity.
     pub id: FileId,
+    /// Where it was found.
+    pub path: &'a Path,
     /// Its size now.
     pub size: u64,
     /// Its bytes.
@@ -235,6 +284,7 @@ pub struct NewFile<'a, P: ?Sized> {
 }
 
 /// What the tailer knows when it decides where a new file starts.
+#[derive(Clone, Copy)]
 pub struct Known<'a> {
     /// This is the first scan since the tailer started.
     pub first_scan: bool,
@@ -246,6 +296,10 @@ pub struct Known<'a> {
     pub live: &'a [Content],
     /// What released and truncated files had read.
     pub released: &'a Released,
+    /// The followed files of which nothing has been read yet: a new file
+    /// starting like one of them, and shorter, may be a copy of it being
+    /// written before the original was read.
+    pub unread: &'a [Unread],
 }
 
 /// Where reading a new file starts.
@@ -253,7 +307,8 @@ pub struct Known<'a> {
 pub enum Start {
     /// At the checkpoint's offset: it holds what was read before a restart.
     Resume(u64),
-    /// At its end, this size (`start_at = "end"`, at the first start).
+    /// At its end, this size (`start_at = "end"`, at the first start),
+    /// or rather after its last line ([`after_last_line`]).
     End(u64),
     /// At its start.
     Beginning,
@@ -271,6 +326,24 @@ impl Start {
             Start::Beginning => Some(0),
             Start::Wait(_) => None,
         }
+    }
+}
+
+/// How far back from its end a file read from its end is searched for its
+/// last newline.
+pub const END_WINDOW: u64 = 64 << 10;
+
+/// Where a file read from its end ([`Start::End`]) of `size` bytes starts,
+/// given its last bytes `last` (up to [`END_WINDOW`] of them, ending at
+/// `size`): after its last newline, so that a line being written at that
+/// moment is read whole rather than from its middle; at its start when it
+/// holds no newline at all; at `size` when a line in progress is longer
+/// than the window.
+pub fn after_last_line(size: u64, last: &[u8]) -> u64 {
+    match memchr::memrchr(b'\n', last) {
+        Some(i) => size.saturating_sub(last.len() as u64) + i as u64 + 1,
+        None if last.len() as u64 >= size => 0,
+        None => size,
     }
 }
 
@@ -306,6 +379,11 @@ pub fn start<P: Probe + ?Sized>(new: &NewFile<'_, P>, known: &Known<'_>) -> Deci
     let holds = |c: &Content| c.head.len > 0 && c.offset <= size && c.held_by(new.bytes);
     // Resuming from the checkpoint.
     let mut changed = None;
+    // The checkpoint's file, changed, at the same path: that file,
+    // truncated or rewritten, read again from its start (or from where a
+    // copy of read content ends). At another path, it may be another file
+    // given the inode: decided as any new file.
+    let mut rewritten = false;
     if let Some(p) = known
         .restored
         .into_iter()
@@ -313,20 +391,31 @@ pub fn start<P: Probe + ?Sized>(new: &NewFile<'_, P>, known: &Known<'_>) -> Deci
         .find(|p| p.dev == new.id.dev && p.ino == new.id.ino)
     {
         let c = Content::saved(p);
-        if holds(&c) || (p.offset == 0 && p.head_len == 0) {
+        let same_path = p.path == new.path;
+        if p.offset == 0 {
+            // No line was read: nothing to recognise it by but its path.
+            if same_path {
+                return Decision {
+                    start: Start::Resume(0),
+                    changed: None,
+                };
+            }
+        } else if holds(&c) {
             return Decision {
                 start: Start::Resume(p.offset),
                 changed: None,
             };
+        } else {
+            changed = Some(c);
+            rewritten = same_path;
         }
-        changed = Some(c);
     }
     let done = |start| Decision { start, changed };
     if known.first_scan && known.restored.is_none() && known.start_at == StartAt::End {
         return done(Start::End(size));
     }
     if size == 0 {
-        return done(if changed.is_some() {
+        return done(if rewritten {
             Start::Beginning
         } else {
             Start::Wait(Wait::Empty)
@@ -363,14 +452,22 @@ pub fn start<P: Probe + ?Sized>(new: &NewFile<'_, P>, known: &Known<'_>) -> Deci
             } else {
                 best = best.max(Some(c.offset));
             }
-        } else if c.offset > size && c.lead.continued_by(&lead) {
+        } else if shorter_than(c, size) && c.lead.continued_by(&lead) {
             maybe_copy = true;
         }
     }
+    // A copy still being written of a file not read yet (found in the same
+    // scan as its original): its content is not known yet, only its first
+    // bytes. A whole copy cannot be told from a file with the same bytes:
+    // both are read.
+    maybe_copy |= known
+        .unread
+        .iter()
+        .any(|u| size < u.size && u.lead.continued_by(&lead));
     if let Some(offset) = best {
         return done(Start::CopyTail(offset));
     }
-    if changed.is_none() {
+    if !rewritten {
         if copy_of_live {
             return done(Start::Wait(Wait::CopyOfLive));
         }
@@ -380,6 +477,13 @@ pub fn start<P: Probe + ?Sized>(new: &NewFile<'_, P>, known: &Known<'_>) -> Deci
         }
     }
     done(Start::Beginning)
+}
+
+/// Whether a file of `size` bytes is too short to hold `c`: shorter than
+/// the offset read to, or than its head (which covers the bytes read, a
+/// partial last line's too).
+fn shorter_than(c: &Content, size: u64) -> bool {
+    c.offset > size || u64::from(c.head.len) > size
 }
 
 /// A file next to one found truncated, as its directory lists it.
@@ -393,16 +497,37 @@ pub struct Neighbour {
     pub regular: bool,
     /// It is followed already.
     pub followed: bool,
-    /// The globs select it (it is then followed on its own, and [`start`]
-    /// reads it from where the content it holds was read to).
+    /// The globs select it.
     pub selected: bool,
 }
 
+/// How a copy of content read from a file since truncated is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyUse {
+    /// The globs do not select it: read it now from where reading stopped
+    /// to its end.
+    ReadRest,
+    /// The globs select it: follow it from where reading stopped, at once
+    /// (not at the next scan: it is then in the positions published next,
+    /// and a restart does not read it again from its start).
+    Follow,
+}
+
 /// Whether `n`, next to file `truncated` of which `read` was read, may be a
-/// copy holding the rest of it (copytruncate): worth opening to check that
-/// it holds `read`, and then to read from `read.offset`.
-pub fn may_hold_rest(read: &Content, truncated: FileId, n: &Neighbour) -> bool {
-    n.regular && n.id != truncated && n.len > read.offset && !n.followed && !n.selected
+/// copy holding it (copytruncate), and if so how it is used, once it is
+/// found to hold `read`.
+pub fn copy_use(read: &Content, truncated: FileId, n: &Neighbour) -> Option<CopyUse> {
+    // With no line read, there is no rest of anything: a copy is as good
+    // as a new file, and a partial first line is too short to tell copies
+    // of different files apart.
+    if read.offset == 0 || !n.regular || n.id == truncated || n.followed {
+        return None;
+    }
+    if n.selected {
+        (n.len >= read.offset).then_some(CopyUse::Follow)
+    } else {
+        (n.len > read.offset).then_some(CopyUse::ReadRest)
+    }
 }
 
 /// A followed file, looked at after a read.
@@ -412,7 +537,7 @@ pub struct Reading {
     pub at_path: bool,
     /// Its fair share of a read ran out before its end.
     pub share_used: bool,
-    /// Since it last grew.
+    /// Since it last grew, or since it left its path if that is later.
     pub idle: Duration,
     /// How long a file that left its path is kept after it last grew.
     pub linger: Duration,
@@ -438,10 +563,13 @@ pub enum Orphan {
     /// Found in its directory, holding what was read: finish it from this
     /// offset.
     Finish(u64),
-    /// Found, but it no longer holds what was read: left alone.
+    /// Found, but it no longer holds what was read: the rest of what was
+    /// read is looked for in a copy; the file itself is left alone (it may
+    /// be another file that was given the inode).
     Changed,
-    /// Not found; `lost` when lines written to it after the checkpoint
-    /// could not be read (worth a warning).
+    /// Not found: the rest of what was read is looked for in a copy; `lost`
+    /// when lines written to it after the checkpoint may be lost (worth a
+    /// warning).
     Gone {
         /// Something had been read of it.
         lost: bool,
@@ -449,12 +577,37 @@ pub enum Orphan {
 }
 
 /// What to do about the checkpoint's file `p`, found by inode in its
-/// directory as `found` (if it was).
-pub fn orphan<P: Probe + ?Sized>(p: &FilePosition, found: Option<&P>) -> Orphan {
-    match found {
-        None => Orphan::Gone { lost: p.offset > 0 },
-        Some(f) if Content::saved(p).held_by(f) => Orphan::Finish(p.offset),
-        Some(_) => Orphan::Changed,
+/// directory as `found` (if it was), `known` being what the tailer knows
+/// then.
+pub fn orphan<P: Probe + ?Sized>(
+    p: &FilePosition,
+    found: Option<&NewFile<'_, P>>,
+    known: &Known<'_>,
+) -> Orphan {
+    let Some(f) = found else {
+        return Orphan::Gone { lost: p.offset > 0 };
+    };
+    let saved = Content::saved(p);
+    if saved.offset > 0 {
+        return if saved.held_by(f.bytes) {
+            Orphan::Finish(p.offset)
+        } else {
+            Orphan::Changed
+        };
+    }
+    // No line was read of it: there is nothing to recognise it by, and the
+    // inode may have been given to another file since (a copy, say). It is
+    // taken as a new file would be (the checkpoint left out: it would
+    // resume it at 0), but not waited for: it is not listed again.
+    let as_new = Known {
+        first_scan: false,
+        restored: None,
+        ..*known
+    };
+    match start(f, &as_new).start {
+        Start::Beginning | Start::Wait(Wait::Empty) => Orphan::Finish(0),
+        Start::Resume(o) | Start::End(o) | Start::CopyTail(o) => Orphan::Finish(o),
+        Start::Wait(Wait::CopyOfLive | Wait::MaybeCopy) => Orphan::Changed,
     }
 }
 
@@ -508,14 +661,36 @@ mod tests {
     }
 
     fn decide(bytes: &[u8], deferred_for: Option<Duration>, known: &Known<'_>) -> Decision {
+        decide_at("/l/a.log", bytes, deferred_for, known)
+    }
+
+    fn decide_at(
+        path: &str,
+        bytes: &[u8],
+        deferred_for: Option<Duration>,
+        known: &Known<'_>,
+    ) -> Decision {
         let f = Mem(bytes.to_vec());
         let new = NewFile {
             id: ID,
+            path: Path::new(path),
             size: bytes.len() as u64,
             bytes: &f,
             deferred_for,
         };
         start(&new, known)
+    }
+
+    fn orphan_at(p: &FilePosition, bytes: &[u8], known: &Known<'_>) -> Orphan {
+        let m = Mem(bytes.to_vec());
+        let found = NewFile {
+            id: ID,
+            path: Path::new("/l/a.log.1"),
+            size: bytes.len() as u64,
+            bytes: &m,
+            deferred_for: None,
+        };
+        orphan(p, Some(&found), known)
     }
 
     fn known<'a>(live: &'a [Content], released: &'a Released) -> Known<'a> {
@@ -525,6 +700,7 @@ mod tests {
             restored: None,
             live,
             released,
+            unread: &[],
         }
     }
 
@@ -579,6 +755,20 @@ mod tests {
     }
 
     #[test]
+    fn the_end_is_after_the_last_line() {
+        assert_eq!(after_last_line(8, b"ab\ncd\nef"), 6);
+        assert_eq!(after_last_line(6, b"ab\ncd\n"), 6);
+        assert_eq!(after_last_line(3, b"abc"), 0, "no line ends");
+        assert_eq!(
+            after_last_line(100, b"abc"),
+            100,
+            "a line longer than the window"
+        );
+        assert_eq!(after_last_line(100, b"x\nabc"), 97);
+        assert_eq!(after_last_line(0, b""), 0);
+    }
+
+    #[test]
     fn checkpoints_resume_or_see_changes() {
         let none = Released::default();
         let p = position(&read_of(ID, TEXT, 14));
@@ -596,20 +786,44 @@ mod tests {
         let d = decide(b"b0 other\nb1 more bytes\n", None, &k);
         assert_eq!(d.start, Start::Beginning);
         assert_eq!(d.changed, Some(Content::saved(&p)));
-        // Truncated to nothing: the same, without waiting.
+        // Truncated to nothing: the rest looked for in a copy, the file
+        // followed from its start.
         let d = decide(b"", None, &k);
         assert_eq!((d.start, d.changed.is_some()), (Start::Beginning, true));
-        // A file checkpointed before anything was read of it resumes at 0.
-        let empty = [FilePosition {
-            head_len: 0,
-            offset: 0,
-            ..p
-        }];
+        // Elsewhere, empty: it may be a copy about to be written that was
+        // given the inode; decided later, as a new file.
+        let d = decide_at("/l/a.log.2", b"", None, &k);
+        assert_eq!(
+            (d.start, d.changed.is_some()),
+            (Start::Wait(Wait::Empty), true)
+        );
+        // Given to a copy of content read: read past that content.
+        let mut released = Released::default();
+        released.remember(read_of(OTHER, TEXT, 23));
+        let old = [position(&read_of(ID, b"z0 old content\n", 15))];
         let k = Known {
-            restored: Some(&empty),
+            restored: Some(&old),
+            released: &released,
             ..k
         };
-        assert_eq!(decide(b"x\n", None, &k).start, Start::Resume(0));
+        let d = decide(TEXT, None, &k);
+        assert_eq!((d.start, d.changed.is_some()), (Start::CopyTail(23), true));
+        // A file checkpointed before a line was read of it resumes at 0,
+        // at its path; elsewhere, it is taken for a new file.
+        for head_len in [0, 1] {
+            let empty = [FilePosition {
+                head_len,
+                offset: 0,
+                ..p.clone()
+            }];
+            let k = Known {
+                restored: Some(&empty),
+                ..k
+            };
+            assert_eq!(decide(b"x\n", None, &k).start, Start::Resume(0));
+            let d = decide_at("/l/a.log.2", b"", None, &k);
+            assert_eq!((d.start, d.changed), (Start::Wait(Wait::Empty), None));
+        }
     }
 
     #[test]
@@ -633,6 +847,63 @@ mod tests {
         // Another file's content: read from its start.
         let d = decide(b"b0 other\n", None, &k);
         assert_eq!(d.start, Start::Beginning);
+    }
+
+    #[test]
+    fn a_copy_of_a_file_not_read_yet_is_waited_for() {
+        // The original, opened in the same scan, has read nothing: its
+        // first bytes tell a copy of it being written.
+        let none = Released::default();
+        let unread = [Unread {
+            lead: Lead::of_bytes(TEXT),
+            size: TEXT.len() as u64,
+        }];
+        let k = Known {
+            unread: &unread,
+            ..known(&[], &none)
+        };
+        assert_eq!(
+            decide(&TEXT[..9], None, &k).start,
+            Start::Wait(Wait::MaybeCopy)
+        );
+        // As long: a file with the same bytes (or a whole copy, which
+        // nothing tells from one): read.
+        assert_eq!(decide(TEXT, None, &k).start, Start::Beginning);
+        let long = [TEXT, b"more\n"].concat();
+        assert_eq!(decide(&long, None, &k).start, Start::Beginning, "longer");
+        assert_eq!(decide(b"b0 x\n", None, &k).start, Start::Beginning);
+        let part = &TEXT[..20];
+        assert_eq!(decide(part, Some(ROTATE_WAIT), &k).start, Start::Beginning);
+    }
+
+    #[test]
+    fn finishing_files_that_shrank_were_truncated() {
+        assert_eq!(finishing(10, 4), InPlace::Truncated);
+        assert_eq!(
+            finishing(10, 10),
+            InPlace::Intact {
+                unread: 0,
+                at_end: true
+            }
+        );
+    }
+
+    #[test]
+    fn a_copy_shorter_than_the_head_read_is_waited_for() {
+        // 23 bytes consumed, 27 read (a partial line): the head covers 27.
+        let read = Content {
+            head: Head::of_bytes(&TEXT[..27]),
+            lead: Lead::of_bytes(&TEXT[..27]),
+            ..read_of(OTHER, TEXT, 23)
+        };
+        let live = [read];
+        let none = Released::default();
+        let k = known(&live, &none);
+        assert_eq!(
+            decide(&TEXT[..25], None, &k).start,
+            Start::Wait(Wait::MaybeCopy)
+        );
+        assert_eq!(decide(TEXT, None, &k).start, Start::Wait(Wait::CopyOfLive));
     }
 
     #[test]
@@ -690,10 +961,29 @@ mod tests {
             followed: false,
             selected: false,
         };
-        assert!(may_hold_rest(&read, ID, &n));
+        assert_eq!(copy_use(&read, ID, &n), Some(CopyUse::ReadRest));
+        let selected = Neighbour {
+            selected: true,
+            ..n
+        };
+        assert_eq!(copy_use(&read, ID, &selected), Some(CopyUse::Follow));
+        let whole = Neighbour {
+            len: 14,
+            ..selected
+        };
+        assert_eq!(copy_use(&read, ID, &whole), Some(CopyUse::Follow));
+        let partial = Content {
+            head: Head::of_bytes(&TEXT[..2]),
+            ..read_of(ID, TEXT, 0)
+        };
+        assert_eq!(copy_use(&partial, ID, &n), None, "no line read");
         for not in [
             Neighbour { id: ID, ..n },
             Neighbour { len: 14, ..n },
+            Neighbour {
+                len: 13,
+                ..selected
+            },
             Neighbour {
                 regular: false,
                 ..n
@@ -702,17 +992,31 @@ mod tests {
                 followed: true,
                 ..n
             },
-            Neighbour {
-                selected: true,
-                ..n
-            },
         ] {
-            assert!(!may_hold_rest(&read, ID, &not), "{not:?}");
+            assert_eq!(copy_use(&read, ID, &not), None, "{not:?}");
         }
         let p = position(&read);
-        assert_eq!(orphan(&p, Some(&Mem(TEXT.to_vec()))), Orphan::Finish(14));
-        assert_eq!(orphan(&p, Some(&Mem(b"zz".to_vec()))), Orphan::Changed);
-        assert_eq!(orphan::<Mem>(&p, None), Orphan::Gone { lost: true });
+        let none = Released::default();
+        let k = known(&[], &none);
+        assert_eq!(orphan_at(&p, TEXT, &k), Orphan::Finish(14));
+        assert_eq!(orphan_at(&p, b"zz", &k), Orphan::Changed);
+        assert_eq!(orphan::<Mem>(&p, None, &k), Orphan::Gone { lost: true });
+        // Nothing read: a new file, or a copy that was given the inode.
+        let empty = FilePosition {
+            head_len: 0,
+            offset: 0,
+            ..p.clone()
+        };
+        assert_eq!(orphan_at(&empty, TEXT, &k), Orphan::Finish(0));
+        assert_eq!(orphan_at(&empty, b"", &k), Orphan::Finish(0));
+        let mut released = Released::default();
+        released.remember(read_of(OTHER, TEXT, 23));
+        let k = known(&[], &released);
+        assert_eq!(orphan_at(&empty, TEXT, &k), Orphan::Finish(23));
+        assert_eq!(
+            orphan::<Mem>(&empty, None, &k),
+            Orphan::Gone { lost: false }
+        );
         assert_eq!(listed(None), Listed::New);
         assert_eq!(listed(Some(true)), Listed::Same);
         assert_eq!(listed(Some(false)), Listed::Renamed);

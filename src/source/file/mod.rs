@@ -64,8 +64,8 @@ use crate::state::checkpoint::{FilePosition, Position};
 use crate::state::{Coordinator, PositionSlot};
 use clock::Clock;
 use decide::{
-    Content, InPlace, Known, Lead, Listed, Neighbour, NewFile, Orphan, Probe, Reading, Released,
-    Start, Wait, ROTATE_WAIT,
+    Content, CopyUse, InPlace, Known, Lead, Listed, Neighbour, NewFile, Orphan, Probe, Reading,
+    Released, Start, Unread, Wait, ROTATE_WAIT,
 };
 use discover::{watch_root, Globs};
 use events::Wake;
@@ -116,6 +116,9 @@ struct Tracked {
     tail: u64,
     tail_at: u64,
     last_growth: Instant,
+    /// When it left its path (writers that still hold it may not have
+    /// reopened yet).
+    left_at: Option<Instant>,
     /// The scan that last found it at its path.
     seen: u64,
     /// Times its path changed (a key of the published positions).
@@ -140,13 +143,14 @@ impl Tracked {
     }
 
     /// Follows the file at `path` from now on (renamed), or at no path
-    /// (`None`: it left its path and is being finished).
-    fn set_path(&mut self, path: Option<PathBuf>) {
+    /// (`None`: it left its path and is being finished, from `now`).
+    fn set_path(&mut self, path: Option<PathBuf>, now: Instant) {
         self.unread
             .relabel(path.as_ref().map(|p| p.display().to_string()).as_deref());
         if let Some(p) = &path {
             self.last_path = p.clone();
         }
+        self.left_at = path.is_none().then_some(now);
         self.path = path;
         self.moves = self.moves.wrapping_add(1);
     }
@@ -282,6 +286,7 @@ impl FileTailer {
 
     /// Looks for new, rotated, truncated and vanished files.
     fn scan(&mut self, d: &mut impl Lines) {
+        let now = self.clock.now();
         let first = !self.scanned_once;
         self.scanned_once = true;
         if first {
@@ -318,10 +323,19 @@ impl FileTailer {
         self.matched.set(look.files.len() as f64);
         self.scan_no += 1;
         let mut ids = HashSet::new();
+        // Files not followed yet, decided once every followed file listed
+        // was checked: one truncated in this scan has its content
+        // remembered by then, and a copy of it listed before it is known
+        // for one.
+        let mut new = Vec::new();
         for (path, meta) in look.files {
             let id = FileId::of(&meta);
-            if !self.deferred.is_empty() {
+            if first || !self.deferred.is_empty() {
                 ids.insert(id);
+            }
+            // Files followed during the checks (copies of truncated ones).
+            for (i, t) in self.files.iter().enumerate().skip(index.len()) {
+                index.insert(t.id, i);
             }
             let followed = index.get(&id).copied();
             match decide::listed(followed.map(|i| self.files[i].is_at(&path))) {
@@ -331,7 +345,7 @@ impl FileTailer {
                     t.seen = self.scan_no;
                     if !t.is_at(&path) {
                         debug!(source = %self.name, from = %t.last_path.display(), to = %path.display(), "file renamed");
-                        t.set_path(Some(path));
+                        t.set_path(Some(path), now);
                     }
                     self.check_in_place(i, meta.len(), Some(Stamp::of(&meta)), d);
                 }
@@ -342,27 +356,45 @@ impl FileTailer {
                         if t.path.as_deref() == Some(path.as_path()) {
                             info!(source = %self.name, path = %path.display(), "file rotated: finishing the old one, reading the new one from its start");
                             self.rotations.increment(1);
-                            t.set_path(None);
+                            t.set_path(None, now);
                         }
                     }
-                    let before = self.files.len();
-                    self.open_new(path, id, meta.len(), first, d);
-                    for (i, t) in self.files.iter().enumerate().skip(before) {
-                        index.insert(t.id, i);
-                    }
+                    new.push((path, id, meta.len()));
                 }
+            }
+        }
+        for t in &mut self.files {
+            if t.path.is_some() && t.seen != self.scan_no {
+                debug!(source = %self.name, path = %t.last_path.display(), "file left its path: finishing it");
+                t.set_path(None, now);
+            }
+        }
+        // Files being finished are not listed: checked in place through
+        // their handle.
+        for i in 0..self.files.len() {
+            let t = &self.files[i];
+            if t.path.is_none() {
+                if let Ok(m) = t.file.metadata() {
+                    self.check_in_place(i, m.len(), Some(Stamp::of(&m)), d);
+                }
+            }
+        }
+        for (path, id, size) in new {
+            // A file listed under two names is followed at the first; a
+            // copy of a truncated file may be followed already.
+            if self.files.iter().any(|t| t.id == id) {
+                continue;
+            }
+            let before = self.files.len();
+            self.open_new(path, id, size, first, d);
+            for (i, t) in self.files.iter().enumerate().skip(before) {
+                index.insert(t.id, i);
             }
         }
         // Files put off that are gone are not waited for.
         self.deferred.retain(|id, _| ids.contains(id));
-        for t in &mut self.files {
-            if t.path.is_some() && t.seen != self.scan_no {
-                debug!(source = %self.name, path = %t.last_path.display(), "file left its path: finishing it");
-                t.set_path(None);
-            }
-        }
         if first {
-            self.recover_orphans(d);
+            self.recover_orphans(&ids, d);
         }
     }
 
@@ -418,7 +450,8 @@ impl FileTailer {
     }
 
     /// After file `id` was truncated: if a copy of what was read of it sits
-    /// in `dir` (copytruncate), read the copy's bytes past that point.
+    /// in `dir` (copytruncate), read the copy's bytes past that point (now,
+    /// or by following the copy when the globs select it).
     fn read_copy_tail(&mut self, dir: &Path, id: FileId, read: Content, d: &mut impl Lines) {
         let offset = read.offset;
         let Ok(entries) = std::fs::read_dir(dir) else {
@@ -434,19 +467,27 @@ impl FileTailer {
                 followed: self.files.iter().any(|t| t.id == copy_id),
                 selected: self.globs.matches(&e.path()),
             };
-            if !decide::may_hold_rest(&read, id, &n) {
+            let Some(how) = decide::copy_use(&read, id, &n) else {
                 continue;
-            }
-            let Ok(f) = File::open(e.path()) else {
+            };
+            let Ok(mut f) = File::open(e.path()) else {
                 continue;
             };
             if !read.held_by(&f) {
                 continue;
             }
+            if how == CopyUse::Follow {
+                if self.files.len() < self.max_open {
+                    info!(source = %self.name, copy = %e.path().display(), from = offset, "following the copy of the truncated file from where reading stopped");
+                    self.deferred.remove(&copy_id);
+                    let head = Head::read(&f, offset).unwrap_or(read.head);
+                    self.track(e.path(), copy_id, head, f, offset, d);
+                }
+                return;
+            }
             info!(source = %self.name, copy = %e.path().display(), from = offset, "reading the rest of the truncated file from its copy");
             let mut framer = Framer::new(self.max_line);
             framer.reset(offset);
-            let mut f = f;
             if f.seek(SeekFrom::Start(offset)).is_err() {
                 return;
             }
@@ -490,9 +531,10 @@ impl FileTailer {
             self.ignored.insert(id);
             return;
         }
-        let live: Vec<Content> = self.files.iter().map(Tracked::content).collect();
+        let (live, unread) = self.followed();
         let new = NewFile {
             id,
+            path: &path,
             size,
             bytes: &file,
             deferred_for: self.deferred.get(&id).map(|since| self.clock.since(*since)),
@@ -503,6 +545,7 @@ impl FileTailer {
             restored: self.restored.as_deref(),
             live: &live,
             released: &self.released,
+            unread: &unread,
         };
         let decision = decide::start(&new, &known);
         if let Some(read) = decision.changed {
@@ -521,6 +564,15 @@ impl FileTailer {
                 }
                 return;
             }
+            Start::End(size) => {
+                self.deferred.remove(&id);
+                let window = size.min(decide::END_WINDOW);
+                let mut last = vec![0; window as usize];
+                match file.read_exact_at(&mut last, size - window) {
+                    Ok(()) => decide::after_last_line(size, &last),
+                    Err(_) => size,
+                }
+            }
             s => {
                 self.deferred.remove(&id);
                 s.offset().unwrap_or_default()
@@ -535,6 +587,24 @@ impl FileTailer {
             Head::read(&file, start).unwrap_or(Head::of_bytes(&[]))
         };
         self.track(path, id, head, file, start, d);
+    }
+
+    /// What the followed files have read, and those of which nothing was
+    /// read yet as they are now (see [`Known`]).
+    fn followed(&self) -> (Vec<Content>, Vec<Unread>) {
+        let live = self.files.iter().map(Tracked::content).collect();
+        let unread = self
+            .files
+            .iter()
+            .filter(|t| t.tail_at == 0)
+            .filter_map(|t| {
+                Some(Unread {
+                    lead: t.file.lead(),
+                    size: t.file.metadata().ok()?.len(),
+                })
+            })
+            .collect();
+        (live, unread)
     }
 
     fn track(
@@ -578,6 +648,7 @@ impl FileTailer {
             tail,
             tail_at: start,
             last_growth: self.clock.now(),
+            left_at: None,
             seen: self.scan_no,
             moves: 0,
             at_end: false,
@@ -587,9 +658,10 @@ impl FileTailer {
     }
 
     /// Files in the checkpoint that no glob matches any more (renamed while
-    /// the agent was down): found again in their directory by inode and
-    /// content, and read to their end.
-    fn recover_orphans(&mut self, d: &mut impl Lines) {
+    /// the agent was down; `listed`: the files the globs matched): found
+    /// again in their directory by inode and content, and read to their
+    /// end.
+    fn recover_orphans(&mut self, listed: &HashSet<FileId>, d: &mut impl Lines) {
         let Some(restored) = self.restored.take() else {
             return;
         };
@@ -598,7 +670,7 @@ impl FileTailer {
                 dev: p.dev,
                 ino: p.ino,
             };
-            if self.files.iter().any(|t| t.id == id) {
+            if listed.contains(&id) || self.files.iter().any(|t| t.id == id) {
                 continue;
             }
             let Some(dir) = p.path.parent() else { continue };
@@ -614,19 +686,50 @@ impl FileTailer {
                 Some((path, Ok(file))) => Some((path, file)),
                 None => None,
             };
-            match decide::orphan(p, opened.as_ref().map(|(_, f)| f)) {
+            let found = opened.as_ref().and_then(|(path, file)| {
+                Some(NewFile {
+                    id,
+                    path,
+                    size: file.metadata().ok()?.len(),
+                    bytes: file,
+                    deferred_for: None,
+                })
+            });
+            let (live, unread) = self.followed();
+            let known = Known {
+                first_scan: true,
+                start_at: self.start_at,
+                restored: Some(&restored),
+                live: &live,
+                released: &self.released,
+                unread: &unread,
+            };
+            let decision = decide::orphan(p, found.as_ref(), &known);
+            match decision {
                 Orphan::Finish(offset) => {
                     let Some((path, file)) = opened else { continue };
                     info!(source = %self.name, path = %path.display(), offset, "finishing a file rotated while logtally was stopped");
-                    self.track(path, id, Content::saved(p).head, file, offset, d);
+                    let saved = Content::saved(p);
+                    let head = if offset == 0 {
+                        Head::of_bytes(&[])
+                    } else if offset == saved.offset {
+                        saved.head
+                    } else {
+                        Head::read(&file, offset).unwrap_or(saved.head)
+                    };
+                    self.track(path, id, head, file, offset, d);
+                    let now = self.clock.now();
                     if let Some(t) = self.files.last_mut() {
-                        t.set_path(None);
+                        t.set_path(None, now);
                     }
                 }
-                Orphan::Gone { lost: true } => {
-                    warn!(source = %self.name, path = %p.path.display(), "a file in the checkpoint is gone; lines written to it after the checkpoint, if any, cannot be read");
+                Orphan::Changed | Orphan::Gone { .. } => {
+                    if let Orphan::Gone { lost: true } = decision {
+                        warn!(source = %self.name, path = %p.path.display(), "a file in the checkpoint is gone; lines written to it after the checkpoint, if any, cannot be read");
+                    }
+                    // What was read of it may go on in a copy.
+                    self.read_copy_tail(dir, id, Content::saved(p), d);
                 }
-                Orphan::Gone { lost: false } | Orphan::Changed => {}
             }
         }
     }
@@ -647,6 +750,8 @@ impl FileTailer {
             }
             let (taken, changed) = if std::mem::take(&mut t.at_end) {
                 (0, false)
+            } else if t.path.is_none() && shrunk(t) {
+                (0, true)
             } else {
                 read_file(t, d, &mut counts, now)
             };
@@ -663,6 +768,7 @@ impl FileTailer {
                 more = true;
             }
             let idle = now.saturating_duration_since(t.last_growth);
+            let left = t.left_at.map(|at| now.saturating_duration_since(at));
             if decide::flush_partial(t.framer.pending(), idle, self.idle_flush) {
                 // A last line without its newline for too long: take it as is.
                 t.framer.finish(|l| d.line(l));
@@ -673,7 +779,7 @@ impl FileTailer {
             let reading = Reading {
                 at_path: t.path.is_some(),
                 share_used: taken >= FAIR_SHARE,
-                idle,
+                idle: left.map_or(idle, |left| idle.min(left)),
                 linger: self.linger,
             };
             if !decide::release(&reading, || still_linked(&t.file)) {
@@ -886,8 +992,9 @@ impl FileTailer {
         self.start_at = StartAt::Beginning;
         self.linger = Duration::ZERO;
         self.scan(d);
+        let now = self.clock.now();
         for t in &mut self.files {
-            t.set_path(None);
+            t.set_path(None, now);
         }
         while self.read(d, None) {}
     }
@@ -965,6 +1072,14 @@ fn read_file(
     }
     counts.add(t.framer.take_counts());
     (taken, false)
+}
+
+/// Whether file `t`, being finished, is now shorter than what was read of
+/// it (truncated after it left its path).
+fn shrunk(t: &Tracked) -> bool {
+    t.file
+        .metadata()
+        .is_ok_and(|m| decide::finishing(t.pos, m.len()) == InPlace::Truncated)
 }
 
 /// Whether `f` starts with the magic bytes of gzip, bzip2, xz or zstd.
