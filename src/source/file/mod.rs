@@ -40,6 +40,9 @@ pub mod lines;
 pub mod listing;
 pub mod stamp;
 
+#[cfg(test)]
+mod props;
+
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{Seek, SeekFrom};
