@@ -25,14 +25,25 @@
 //! ([`events`]). An idle source scans once per `poll_interval`, and a scan
 //! re-reads the hashed bytes only of files that changed since they were last
 //! checked ([`stamp`]).
+//!
+//! What to do about what a scan or a read sees (read on, start again from
+//! 0, finish a file and release it, read a copy's tail, wait, resume from
+//! the checkpoint) is decided in [`decide`], from plain values; this module
+//! does the I/O around those decisions.
 
+pub mod clock;
+pub mod decide;
 pub mod discover;
 pub mod events;
 pub mod identity;
+pub mod lines;
 pub mod listing;
 pub mod stamp;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+#[cfg(test)]
+mod props;
+
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
@@ -46,112 +57,46 @@ use tracing::{debug, info, warn};
 
 use super::contract::{Control, Sink, Source};
 use super::framing::{FrameCounts, Framer};
-use super::Dispatcher;
 use crate::metrics::file_series::PathGauge;
 use crate::metrics::selfmetrics::{
     SOURCE_FILES, SOURCE_FILES_MATCHED, SOURCE_FILE_SCANS, SOURCE_ROTATIONS, SOURCE_UNREAD_BYTES,
 };
 use crate::source::spec::{FileSpec, StartAt};
 use crate::state::checkpoint::{FilePosition, Position};
+use clock::Clock;
+use decide::{
+    Content, CopyUse, InPlace, Known, Lead, Listed, Neighbour, NewFile, Orphan, Probe, Reading,
+    Released, Start, Unread, Wait, ROTATE_WAIT,
+};
 use discover::{watch_root, Globs};
 use events::Wake;
 use identity::{hash_bytes, tail_hash, FileId, Head, HEAD_BYTES, TAIL_BYTES};
+use lines::Lines;
 use stamp::Stamp;
 
 /// Most bytes read from one file before the others get their turn.
 const FAIR_SHARE: usize = 8 << 20;
 
-/// How long a file that left its path is kept open after it last grew:
-/// writers that still hold it may not have reopened yet.
-const ROTATE_WAIT: Duration = Duration::from_secs(5);
-
 /// The shortest wait before a scan that decides where a put-off file
 /// starts.
 const DEFERRED_RECHECK: Duration = Duration::from_millis(50);
 
-/// Released files remembered, to recognise copies of their content.
-const RELEASED_MEMORY: usize = 256;
-
-/// What is known of content already read: its head, and the tail hash at
-/// the offset read up to.
-#[derive(Debug, Clone, Copy)]
-struct Content {
-    /// The file it was read from.
-    file: FileId,
-    head: Head,
-    /// The first bytes themselves, to recognise a copy still being written.
-    lead: Lead,
-    offset: u64,
-    tail: u64,
-}
-
-impl Content {
-    /// Whether `f` holds this content: the same head, and the same bytes
-    /// before the offset.
-    fn held_by(&self, f: &File) -> bool {
-        self.head.matches(f) && tail_hash(f, self.offset).is_ok_and(|h| h == self.tail)
+/// An open file answers [`decide`]'s questions by reading the bytes asked
+/// about (`pread`: its read position stays where it is).
+impl Probe for File {
+    fn has_head(&self, head: &Head) -> bool {
+        head.matches(self)
     }
 
-    /// What a checkpoint says was read of a file.
-    fn saved(p: &FilePosition) -> Content {
-        Content {
-            file: FileId {
-                dev: p.dev,
-                ino: p.ino,
-            },
-            head: Head {
-                len: p.head_len,
-                hash: p.head,
-            },
-            lead: Lead::default(),
-            offset: p.offset,
-            tail: p.tail,
-        }
-    }
-}
-
-/// Up to the first 32 bytes of a file.
-#[derive(Debug, Clone, Copy, Default)]
-struct Lead {
-    bytes: [u8; 32],
-    len: u8,
-}
-
-impl Lead {
-    fn of_bytes(b: &[u8]) -> Lead {
-        let mut l = Lead::default();
-        let n = b.len().min(l.bytes.len());
-        l.bytes[..n].copy_from_slice(&b[..n]);
-        l.len = n as u8;
-        l
+    fn has_tail(&self, offset: u64, hash: u64) -> bool {
+        tail_hash(self, offset).is_ok_and(|h| h == hash)
     }
 
-    fn read(f: &File) -> Lead {
-        let mut l = Lead::default();
-        if let Ok(n) = f.read_at(&mut l.bytes, 0) {
-            l.len = n as u8;
-        }
-        l
+    fn lead(&self) -> Lead {
+        let mut b = [0u8; 32];
+        let n = self.read_at(&mut b, 0).unwrap_or(0);
+        Lead::of_bytes(&b[..n])
     }
-
-    /// Whether `other` (a file of `size` bytes) starts like this one, as far
-    /// as both go.
-    fn continued_by(&self, other: &Lead) -> bool {
-        let n = usize::from(self.len.min(other.len));
-        n > 0 && self.bytes[..n] == other.bytes[..n]
-    }
-}
-
-/// Where reading a newly seen file starts.
-enum Start {
-    /// At this offset.
-    At(u64),
-    /// Not yet: look again at the next scan.
-    Later,
-    /// At this offset (its start, or where a copy of content already read
-    /// ends), after looking for a copy of what was read of it before it
-    /// changed.
-    ChangedSince(Content, u64),
 }
 
 struct Tracked {
@@ -172,6 +117,9 @@ struct Tracked {
     tail: u64,
     tail_at: u64,
     last_growth: Instant,
+    /// When it left its path (writers that still hold it may not have
+    /// reopened yet).
+    left_at: Option<Instant>,
     /// The scan that last found it at its path.
     seen: u64,
     /// Times its path changed (a key of the published positions).
@@ -196,13 +144,14 @@ impl Tracked {
     }
 
     /// Follows the file at `path` from now on (renamed), or at no path
-    /// (`None`: it left its path and is being finished).
-    fn set_path(&mut self, path: Option<PathBuf>) {
+    /// (`None`: it left its path and is being finished, from `now`).
+    fn set_path(&mut self, path: Option<PathBuf>, now: Instant) {
         self.unread
             .relabel(path.as_ref().map(|p| p.display().to_string()).as_deref());
         if let Some(p) = &path {
             self.last_path = p.clone();
         }
+        self.left_at = path.is_none().then_some(now);
         self.path = path;
         self.moves = self.moves.wrapping_add(1);
     }
@@ -228,11 +177,6 @@ impl Tracked {
             self.tail = hash_bytes(self.framer.tail());
             self.tail_at = at;
         }
-    }
-
-    /// Whether the bytes before the consumed offset are still those read.
-    fn tail_intact(&self) -> bool {
-        tail_hash(&self.file, self.tail_at).is_ok_and(|h| h == self.tail)
     }
 
     /// What has been read of this file, as far as its lines were applied.
@@ -309,7 +253,7 @@ pub struct FileTailer {
     files: Vec<Tracked>,
     /// Positions from the checkpoint, used at the first scan.
     restored: Option<Vec<FilePosition>>,
-    released: VecDeque<Content>,
+    released: Released,
     /// New files whose start is not decided yet, since when.
     deferred: HashMap<FileId, Instant>,
     /// Files never to follow (compressed).
@@ -331,6 +275,7 @@ pub struct FileTailer {
     /// The working directory, when some include glob is relative: events
     /// name files by absolute paths.
     cwd: Option<PathBuf>,
+    clock: Clock,
 }
 
 impl FileTailer {
@@ -353,7 +298,7 @@ impl FileTailer {
             linger: ROTATE_WAIT,
             files: Vec::new(),
             restored,
-            released: VecDeque::new(),
+            released: Released::default(),
             deferred: HashMap::new(),
             ignored: HashSet::new(),
             scanned_once: false,
@@ -372,25 +317,22 @@ impl FileTailer {
                 .any(|g| !g.starts_with('/'))
                 .then(|| std::env::current_dir().ok())
                 .flatten(),
+            clock: Clock::default(),
         }
     }
 
     /// Looks for new, rotated, truncated and vanished files.
-    fn scan(&mut self, d: &mut Dispatcher) {
+    fn scan(&mut self, d: &mut impl Lines) {
+        let now = self.clock.now();
         let first = !self.scanned_once;
         self.scanned_once = true;
         if first {
             // What the checkpoint says was read: a copy of it made while the
             // agent was stopped is then read only past that point.
-            let restored: Vec<Content> = self
-                .restored
-                .iter()
-                .flatten()
-                .filter(|p| p.offset > 0)
-                .map(Content::saved)
-                .collect();
-            for c in restored {
-                self.remember(c);
+            if let Some(restored) = &self.restored {
+                for c in decide::remembered_at_start(restored) {
+                    self.released.remember(c);
+                }
             }
         }
         self.scans.increment(1);
@@ -418,46 +360,78 @@ impl FileTailer {
         self.matched.set(look.files.len() as f64);
         self.scan_no += 1;
         let mut ids = HashSet::new();
+        // Files not followed yet, decided once every followed file listed
+        // was checked: one truncated in this scan has its content
+        // remembered by then, and a copy of it listed before it is known
+        // for one.
+        let mut new = Vec::new();
         for (path, meta) in look.files {
             let id = FileId::of(&meta);
-            if !self.deferred.is_empty() {
+            if first || !self.deferred.is_empty() {
                 ids.insert(id);
             }
-            if let Some(&i) = index.get(&id) {
-                let t = &mut self.files[i];
-                t.seen = self.scan_no;
-                if !t.is_at(&path) {
-                    debug!(source = %self.name, from = %t.last_path.display(), to = %path.display(), "file renamed");
-                    t.set_path(Some(path));
+            // Files followed during the checks (copies of truncated ones).
+            for (i, t) in self.files.iter().enumerate().skip(index.len()) {
+                index.insert(t.id, i);
+            }
+            let followed = index.get(&id).copied();
+            match decide::listed(followed.map(|i| self.files[i].is_at(&path))) {
+                Listed::Same | Listed::Renamed => {
+                    let i = followed.unwrap_or_default();
+                    let t = &mut self.files[i];
+                    t.seen = self.scan_no;
+                    if !t.is_at(&path) {
+                        debug!(source = %self.name, from = %t.last_path.display(), to = %path.display(), "file renamed");
+                        t.set_path(Some(path), now);
+                    }
+                    self.check_in_place(i, meta.len(), Some(Stamp::of(&meta)), d);
                 }
-                self.check_in_place(i, meta.len(), Some(Stamp::of(&meta)), d);
+                Listed::New => {
+                    // What the path named before (if anything) was rotated
+                    // away.
+                    for t in &mut self.files {
+                        if t.path.as_deref() == Some(path.as_path()) {
+                            info!(source = %self.name, path = %path.display(), "file rotated: finishing the old one, reading the new one from its start");
+                            self.rotations.increment(1);
+                            t.set_path(None, now);
+                        }
+                    }
+                    new.push((path, id, meta.len()));
+                }
+            }
+        }
+        for t in &mut self.files {
+            if t.path.is_some() && t.seen != self.scan_no {
+                debug!(source = %self.name, path = %t.last_path.display(), "file left its path: finishing it");
+                t.set_path(None, now);
+            }
+        }
+        // Files being finished are not listed: checked in place through
+        // their handle.
+        for i in 0..self.files.len() {
+            let t = &self.files[i];
+            if t.path.is_none() {
+                if let Ok(m) = t.file.metadata() {
+                    self.check_in_place(i, m.len(), Some(Stamp::of(&m)), d);
+                }
+            }
+        }
+        for (path, id, size) in new {
+            // A file listed under two names is followed at the first; a
+            // copy of a truncated file may be followed already.
+            if self.files.iter().any(|t| t.id == id) {
                 continue;
             }
-            // The path names a file not followed yet: what it named before
-            // (if anything) was rotated away.
-            for t in &mut self.files {
-                if t.path.as_deref() == Some(path.as_path()) {
-                    info!(source = %self.name, path = %path.display(), "file rotated: finishing the old one, reading the new one from its start");
-                    self.rotations.increment(1);
-                    t.set_path(None);
-                }
-            }
             let before = self.files.len();
-            self.open_new(path, id, meta.len(), first, d);
+            self.open_new(path, id, size, first, d);
             for (i, t) in self.files.iter().enumerate().skip(before) {
                 index.insert(t.id, i);
             }
         }
         // Files put off that are gone are not waited for.
         self.deferred.retain(|id, _| ids.contains(id));
-        for t in &mut self.files {
-            if t.path.is_some() && t.seen != self.scan_no {
-                debug!(source = %self.name, path = %t.last_path.display(), "file left its path: finishing it");
-                t.set_path(None);
-            }
-        }
         if first {
-            self.recover_orphans(d);
+            self.recover_orphans(&ids, d);
         }
     }
 
@@ -465,36 +439,39 @@ impl FileTailer {
     /// `stamp` is its metadata now: when it is the one recorded the last
     /// time the file was found intact, the file has not changed since and
     /// its bytes are not read again.
-    fn check_in_place(&mut self, i: usize, size: u64, stamp: Option<Stamp>, d: &mut Dispatcher) {
+    fn check_in_place(&mut self, i: usize, size: u64, stamp: Option<Stamp>, d: &mut impl Lines) {
         let t = &mut self.files[i];
-        let truncated = size < t.pos;
-        let unchanged = !truncated && stamp.is_some() && t.verified == stamp;
-        let rewritten = !(truncated || unchanged || t.head.matches(&t.file) && t.tail_intact());
-        if !truncated && !rewritten {
-            t.unread.set(size.saturating_sub(t.pos) as f64);
-            t.at_end = size == t.pos;
-            if !unchanged {
-                t.verified = stamp.filter(Stamp::settled);
+        let unchanged = stamp.is_some() && t.verified == stamp;
+        let intact = || t.content().held_by(&t.file);
+        match decide::in_place(t.pos, size, unchanged, intact) {
+            InPlace::Intact { unread, at_end } => {
+                t.unread.set(unread as f64);
+                t.at_end = at_end;
+                if !unchanged {
+                    t.verified = stamp.filter(Stamp::settled);
+                }
             }
-            return;
+            InPlace::Truncated | InPlace::Rewritten => {
+                info!(source = %self.name, path = %t.last_path.display(), offset = t.tail_at, size, "file truncated or rewritten: reading it again from its start");
+                self.restart_from_zero(i, d);
+            }
         }
-        info!(source = %self.name, path = %t.last_path.display(), offset = t.tail_at, size, "file truncated or rewritten: reading it again from its start");
-        self.restart_from_zero(i, d);
     }
 
     /// File `i` was truncated or rewritten: read what a copy of it may hold
     /// past what was read (copytruncate), then read it again from its start.
-    fn restart_from_zero(&mut self, i: usize, d: &mut Dispatcher) {
+    fn restart_from_zero(&mut self, i: usize, d: &mut impl Lines) {
         self.truncations.increment(1);
         let t = &self.files[i];
         // What was read is remembered, so that a copy the globs match is not
         // read again from its start.
         let (id, content) = (t.id, t.content());
         let dir = t.last_path.parent().map(Path::to_path_buf);
-        self.remember(content);
+        self.released.remember(content);
         if let Some(dir) = dir {
             self.read_copy_tail(&dir, id, content, d);
         }
+        let now = self.clock.now();
         let t = &mut self.files[i];
         if t.file.seek(SeekFrom::Start(0)).is_ok() {
             t.pos = 0;
@@ -504,14 +481,15 @@ impl FileTailer {
             t.head = Head::of_bytes(&[]);
             t.lead = Lead::default();
             t.head_from_stream = true;
-            t.last_growth = Instant::now();
+            t.last_growth = now;
             t.verified = None;
         }
     }
 
     /// After file `id` was truncated: if a copy of what was read of it sits
-    /// in `dir` (copytruncate), read the copy's bytes past that point.
-    fn read_copy_tail(&mut self, dir: &Path, id: FileId, read: Content, d: &mut Dispatcher) {
+    /// in `dir` (copytruncate), read the copy's bytes past that point (now,
+    /// or by following the copy when the globs select it).
+    fn read_copy_tail(&mut self, dir: &Path, id: FileId, read: Content, d: &mut impl Lines) {
         let offset = read.offset;
         let Ok(entries) = std::fs::read_dir(dir) else {
             return;
@@ -519,38 +497,44 @@ impl FileTailer {
         for e in entries.flatten() {
             let Ok(meta) = e.metadata() else { continue };
             let copy_id = FileId::of(&meta);
-            // A copy the globs select is followed on its own, from where
-            // what was read of it ends (see `start_offset`).
-            if !meta.is_file()
-                || copy_id == id
-                || meta.len() <= offset
-                || self.files.iter().any(|t| t.id == copy_id)
-                || self.globs.matches(&e.path())
-            {
+            let n = Neighbour {
+                id: copy_id,
+                len: meta.len(),
+                regular: meta.is_file(),
+                followed: self.files.iter().any(|t| t.id == copy_id),
+                selected: self.globs.matches(&e.path()),
+            };
+            let Some(how) = decide::copy_use(&read, id, &n) else {
                 continue;
-            }
-            let Ok(f) = File::open(e.path()) else {
+            };
+            let Ok(mut f) = File::open(e.path()) else {
                 continue;
             };
             if !read.held_by(&f) {
                 continue;
             }
+            if how == CopyUse::Follow {
+                if self.files.len() < self.max_open {
+                    info!(source = %self.name, copy = %e.path().display(), from = offset, "following the copy of the truncated file from where reading stopped");
+                    self.deferred.remove(&copy_id);
+                    let head = Head::read(&f, offset).unwrap_or(read.head);
+                    self.track(e.path(), copy_id, head, f, offset, d);
+                }
+                return;
+            }
             info!(source = %self.name, copy = %e.path().display(), from = offset, "reading the rest of the truncated file from its copy");
             let mut framer = Framer::new(self.max_line);
             framer.reset(offset);
-            let mut f = f;
             if f.seek(SeekFrom::Start(offset)).is_err() {
                 return;
             }
-            let _ = d.read_framed(&mut f, &mut framer, true);
+            let _ = lines::read_to_end(d, &mut f, &mut framer);
             let end = framer.consumed();
             if let Ok(tail) = tail_hash(&f, end) {
-                self.remember(Content {
-                    file: read.file,
-                    head: read.head,
-                    lead: read.lead,
+                self.released.remember(Content {
                     offset: end,
                     tail,
+                    ..read
                 });
             }
             return;
@@ -558,7 +542,7 @@ impl FileTailer {
     }
 
     /// Starts following a file not followed yet.
-    fn open_new(&mut self, path: PathBuf, id: FileId, size: u64, first: bool, d: &mut Dispatcher) {
+    fn open_new(&mut self, path: PathBuf, id: FileId, size: u64, first: bool, d: &mut impl Lines) {
         if self.files.len() >= self.max_open {
             if !self.warned_max_open {
                 warn!(source = %self.name, max_open_files = self.max_open, path = %path.display(), "too many open files: new files wait until others are released");
@@ -584,16 +568,51 @@ impl FileTailer {
             self.ignored.insert(id);
             return;
         }
-        let start = match self.start_offset(&file, id, size, first) {
-            Start::At(offset) => offset,
-            Start::Later => return,
-            Start::ChangedSince(read, offset) => {
-                // Truncated while the agent was stopped: the rest of what was
-                // read may survive in a copy.
-                if let Some(dir) = path.parent().map(Path::to_path_buf) {
-                    self.read_copy_tail(&dir, id, read, d);
+        let (live, unread) = self.followed();
+        let new = NewFile {
+            id,
+            path: &path,
+            size,
+            bytes: &file,
+            deferred_for: self.deferred.get(&id).map(|since| self.clock.since(*since)),
+        };
+        let known = Known {
+            first_scan: first,
+            start_at: self.start_at,
+            restored: self.restored.as_deref(),
+            live: &live,
+            released: &self.released,
+            unread: &unread,
+        };
+        let decision = decide::start(&new, &known);
+        if let Some(read) = decision.changed {
+            // Truncated while the agent was stopped: the rest of what was
+            // read may survive in a copy.
+            info!(source = %self.name, path = %path.display(), "file changed while logtally was stopped: reading it again");
+            if let Some(dir) = path.parent().map(Path::to_path_buf) {
+                self.read_copy_tail(&dir, id, read, d);
+            }
+        }
+        let start = match decision.start {
+            Start::Wait(why) => {
+                if why == Wait::MaybeCopy {
+                    let now = self.clock.now();
+                    self.deferred.entry(id).or_insert(now);
                 }
-                offset
+                return;
+            }
+            Start::End(size) => {
+                self.deferred.remove(&id);
+                let window = size.min(decide::END_WINDOW);
+                let mut last = vec![0; window as usize];
+                match file.read_exact_at(&mut last, size - window) {
+                    Ok(()) => decide::after_last_line(size, &last),
+                    Err(_) => size,
+                }
+            }
+            s => {
+                self.deferred.remove(&id);
+                s.offset().unwrap_or_default()
             }
         };
         // Read from its start, a file's head is taken from the bytes read;
@@ -607,89 +626,22 @@ impl FileTailer {
         self.track(path, id, head, file, start, d);
     }
 
-    /// Where to start reading a newly seen file; `None` to decide later (an
-    /// empty file, or what may be a copy of read content still being
-    /// written).
-    fn start_offset(&mut self, file: &File, id: FileId, size: u64, first: bool) -> Start {
-        let known = |c: &Content| c.head.len > 0 && c.offset <= size && c.held_by(file);
-        // Resuming from the checkpoint.
-        let mut changed = None;
-        if let Some(restored) = &self.restored {
-            if let Some(p) = restored.iter().find(|p| p.dev == id.dev && p.ino == id.ino) {
-                let c = Content::saved(p);
-                if known(&c) || (p.offset == 0 && p.head_len == 0) {
-                    return Start::At(p.offset);
-                }
-                info!(source = %self.name, "file changed while logtally was stopped: reading it again");
-                changed = Some(c);
-            }
-        }
-        let done = |offset: u64| match changed {
-            Some(c) => Start::ChangedSince(c, offset),
-            None => Start::At(offset),
-        };
-        if first && self.restored.is_none() && self.start_at == StartAt::End {
-            return Start::At(size);
-        }
-        if size == 0 {
-            return if changed.is_some() {
-                done(0)
-            } else {
-                Start::Later
-            };
-        }
-        // A copy of content already read (copytruncate's copy): start where
-        // reading got to. While the original still holds those bytes, wait:
-        // they are read from the original, and the copy is read only past
-        // what the original had when it was truncated.
-        let lead = Lead::read(file);
-        let mut maybe_copy = false;
-        let mut copy_of_live = false;
-        let mut best: Option<u64> = None;
-        // Content remembered earlier (from the checkpoint, say) of a file
-        // still followed, and read past since, is superseded by what that
-        // file has read: a copy of it being written is a copy of the live
-        // file, to wait for, not one to read from the old offset. Told by
-        // identity, not by reading the file again, which may be truncated
-        // by now.
-        let superseded = |c: &Content| {
-            self.files
-                .iter()
-                .any(|t| t.id == c.file && t.tail_at >= c.offset)
-        };
-        for (live, c) in self
+    /// What the followed files have read, and those of which nothing was
+    /// read yet as they are now (see [`Known`]).
+    fn followed(&self) -> (Vec<Content>, Vec<Unread>) {
+        let live = self.files.iter().map(Tracked::content).collect();
+        let unread = self
             .files
             .iter()
-            .map(|t| (true, t.content()))
-            .chain(self.released.iter().map(|c| (false, *c)))
-            .filter(|(live, c)| c.offset > 0 && (*live || !superseded(c)))
-        {
-            if known(&c) {
-                if live {
-                    copy_of_live = true;
-                } else {
-                    best = best.max(Some(c.offset));
-                }
-            } else if c.offset > size && c.lead.continued_by(&lead) {
-                maybe_copy = true;
-            }
-        }
-        if let Some(offset) = best {
-            self.deferred.remove(&id);
-            return done(offset);
-        }
-        if copy_of_live && changed.is_none() {
-            return Start::Later;
-        }
-        if maybe_copy && changed.is_none() {
-            // Wait until it is whole, or long enough to say it is not a copy.
-            let since = *self.deferred.entry(id).or_insert_with(Instant::now);
-            if since.elapsed() < ROTATE_WAIT {
-                return Start::Later;
-            }
-        }
-        self.deferred.remove(&id);
-        done(0)
+            .filter(|t| t.tail_at == 0)
+            .filter_map(|t| {
+                Some(Unread {
+                    lead: t.file.lead(),
+                    size: t.file.metadata().ok()?.len(),
+                })
+            })
+            .collect();
+        (live, unread)
     }
 
     fn track(
@@ -699,7 +651,7 @@ impl FileTailer {
         head: Head,
         mut file: File,
         start: u64,
-        d: &mut Dispatcher,
+        d: &mut impl Lines,
     ) {
         if start > 0 && file.seek(SeekFrom::Start(start)).is_err() {
             d.read_error();
@@ -718,7 +670,7 @@ impl FileTailer {
         let lead = if start == 0 {
             Lead::default()
         } else {
-            Lead::read(&file)
+            file.lead()
         };
         self.files.push(Tracked {
             path: Some(path.clone()),
@@ -732,7 +684,8 @@ impl FileTailer {
             pos: start,
             tail,
             tail_at: start,
-            last_growth: Instant::now(),
+            last_growth: self.clock.now(),
+            left_at: None,
             seen: self.scan_no,
             moves: 0,
             at_end: false,
@@ -742,50 +695,78 @@ impl FileTailer {
     }
 
     /// Files in the checkpoint that no glob matches any more (renamed while
-    /// the agent was down): found again in their directory by inode and
-    /// content, and read to their end.
-    fn recover_orphans(&mut self, d: &mut Dispatcher) {
+    /// the agent was down; `listed`: the files the globs matched): found
+    /// again in their directory by inode and content, and read to their
+    /// end.
+    fn recover_orphans(&mut self, listed: &HashSet<FileId>, d: &mut impl Lines) {
         let Some(restored) = self.restored.take() else {
             return;
         };
         for p in &restored {
-            if self
-                .files
-                .iter()
-                .any(|t| t.id.dev == p.dev && t.id.ino == p.ino)
-            {
+            let id = FileId {
+                dev: p.dev,
+                ino: p.ino,
+            };
+            if listed.contains(&id) || self.files.iter().any(|t| t.id == id) {
                 continue;
             }
             let Some(dir) = p.path.parent() else { continue };
             let found = std::fs::read_dir(dir).ok().and_then(|entries| {
                 entries.flatten().find(|e| {
-                    e.metadata().is_ok_and(|m| {
-                        let id = FileId::of(&m);
-                        m.is_file() && id.dev == p.dev && id.ino == p.ino
-                    })
+                    e.metadata()
+                        .is_ok_and(|m| m.is_file() && FileId::of(&m) == id)
                 })
             });
-            let Some(entry) = found else {
-                if p.offset > 0 {
-                    warn!(source = %self.name, path = %p.path.display(), "a file in the checkpoint is gone; lines written to it after the checkpoint, if any, cannot be read");
+            let opened = match found.map(|e| (e.path(), File::open(e.path()))) {
+                // Found but not readable: left alone.
+                Some((_, Err(_))) => continue,
+                Some((path, Ok(file))) => Some((path, file)),
+                None => None,
+            };
+            let found = opened.as_ref().and_then(|(path, file)| {
+                Some(NewFile {
+                    id,
+                    path,
+                    size: file.metadata().ok()?.len(),
+                    bytes: file,
+                    deferred_for: None,
+                })
+            });
+            let (live, unread) = self.followed();
+            let known = Known {
+                first_scan: true,
+                start_at: self.start_at,
+                restored: Some(&restored),
+                live: &live,
+                released: &self.released,
+                unread: &unread,
+            };
+            let decision = decide::orphan(p, found.as_ref(), &known);
+            match decision {
+                Orphan::Finish(offset) => {
+                    let Some((path, file)) = opened else { continue };
+                    info!(source = %self.name, path = %path.display(), offset, "finishing a file rotated while logtally was stopped");
+                    let saved = Content::saved(p);
+                    let head = if offset == 0 {
+                        Head::of_bytes(&[])
+                    } else if offset == saved.offset {
+                        saved.head
+                    } else {
+                        Head::read(&file, offset).unwrap_or(saved.head)
+                    };
+                    self.track(path, id, head, file, offset, d);
+                    let now = self.clock.now();
+                    if let Some(t) = self.files.last_mut() {
+                        t.set_path(None, now);
+                    }
                 }
-                continue;
-            };
-            let Ok(file) = File::open(entry.path()) else {
-                continue;
-            };
-            let saved = Content::saved(p);
-            if !saved.held_by(&file) {
-                continue;
-            }
-            info!(source = %self.name, path = %entry.path().display(), offset = p.offset, "finishing a file rotated while logtally was stopped");
-            let id = FileId {
-                dev: p.dev,
-                ino: p.ino,
-            };
-            self.track(entry.path(), id, saved.head, file, p.offset, d);
-            if let Some(t) = self.files.last_mut() {
-                t.set_path(None);
+                Orphan::Changed | Orphan::Gone { .. } => {
+                    if let Orphan::Gone { lost: true } = decision {
+                        warn!(source = %self.name, path = %p.path.display(), "a file in the checkpoint is gone; lines written to it after the checkpoint, if any, cannot be read");
+                    }
+                    // What was read of it may go on in a copy.
+                    self.read_copy_tail(dir, id, Content::saved(p), d);
+                }
             }
         }
     }
@@ -793,11 +774,12 @@ impl FileTailer {
     /// Reads what the files hold now (only those in `only`, when given).
     /// Returns true when a file still has more to read (its fair share ran
     /// out).
-    fn read(&mut self, d: &mut Dispatcher, only: Option<&HashSet<FileId>>) -> bool {
+    fn read(&mut self, d: &mut impl Lines, only: Option<&HashSet<FileId>>) -> bool {
         let mut more = false;
         let mut counts = FrameCounts::default();
         let mut i = 0;
         while i < self.files.len() {
+            let now = self.clock.now();
             let t = &mut self.files[i];
             if only.is_some_and(|o| !o.contains(&t.id)) {
                 i += 1;
@@ -805,8 +787,10 @@ impl FileTailer {
             }
             let (taken, changed) = if std::mem::take(&mut t.at_end) {
                 (0, false)
+            } else if t.path.is_none() && shrunk(t) {
+                (0, true)
             } else {
-                read_file(t, d, &mut counts)
+                read_file(t, d, &mut counts, now)
             };
             if changed {
                 // The bytes just read are not those of the file we were
@@ -820,17 +804,22 @@ impl FileTailer {
             if taken >= FAIR_SHARE {
                 more = true;
             }
-            if t.framer.pending() > 0 && t.last_growth.elapsed() >= self.idle_flush {
+            let idle = now.saturating_duration_since(t.last_growth);
+            let left = t.left_at.map(|at| now.saturating_duration_since(at));
+            if decide::flush_partial(t.framer.pending(), idle, self.idle_flush) {
                 // A last line without its newline for too long: take it as is.
                 t.framer.finish(|l| d.line(l));
                 t.refresh_tail();
             }
             // A file that left its path is released at its end once deleted,
             // or once idle for `linger`.
-            let keep = t.path.is_some()
-                || taken >= FAIR_SHARE
-                || (t.last_growth.elapsed() < self.linger && still_linked(&t.file));
-            if keep {
+            let reading = Reading {
+                at_path: t.path.is_some(),
+                share_used: taken >= FAIR_SHARE,
+                idle: left.map_or(idle, |left| idle.min(left)),
+                linger: self.linger,
+            };
+            if !decide::release(&reading, || still_linked(&t.file)) {
                 i += 1;
                 continue;
             }
@@ -840,19 +829,11 @@ impl FileTailer {
             debug!(path = %t.last_path.display(), "file released");
             let mut t = self.files.remove(i);
             counts.add(t.framer.take_counts());
-            self.remember(t.content());
+            self.released.remember(t.content());
         }
         d.flush(counts);
         self.open_files.set(self.files.len() as f64);
         more
-    }
-
-    /// Remembers content read from a file that is gone or was truncated.
-    fn remember(&mut self, c: Content) {
-        if self.released.len() == RELEASED_MEMORY {
-            self.released.pop_front();
-        }
-        self.released.push_back(c);
     }
 
     /// A digest of what [`FileTailer::positions`] is made of (identities,
@@ -1012,7 +993,7 @@ impl FileTailer {
 
     /// Checks the followed files at `paths`, which were written to, for
     /// truncation; the ids of those to read.
-    fn check_written(&mut self, paths: &HashSet<PathBuf>, d: &mut Dispatcher) -> HashSet<FileId> {
+    fn check_written(&mut self, paths: &HashSet<PathBuf>, d: &mut impl Lines) -> HashSet<FileId> {
         let mut ids = HashSet::new();
         for p in paths {
             let Some(i) = self.files.iter().position(|t| t.is_at(p)) else {
@@ -1039,12 +1020,13 @@ impl FileTailer {
     }
 
     /// Reads every matched file from its beginning to its end, once.
-    pub fn read_to_end(mut self, d: &mut Dispatcher) {
+    pub fn read_to_end(mut self, d: &mut impl Lines) {
         self.start_at = StartAt::Beginning;
         self.linger = Duration::ZERO;
         self.scan(d);
+        let now = self.clock.now();
         for t in &mut self.files {
-            t.set_path(None);
+            t.set_path(None, now);
         }
         while self.read(d, None) {}
     }
@@ -1088,19 +1070,24 @@ struct Todo {
 /// Reads file `t` up to its end (or its fair share), checking before each
 /// chunk is applied that the file is still the one read so far. Returns the
 /// bytes read and whether the file changed under the reader.
-fn read_file(t: &mut Tracked, d: &mut Dispatcher, counts: &mut FrameCounts) -> (usize, bool) {
+fn read_file(
+    t: &mut Tracked,
+    d: &mut impl Lines,
+    counts: &mut FrameCounts,
+    now: Instant,
+) -> (usize, bool) {
     let mut taken = 0;
     loop {
         match t.framer.fill(&mut t.file) {
             Ok(0) => break,
             Ok(n) => {
-                if !(t.head.matches(&t.file) && t.tail_intact()) {
+                if !t.content().held_by(&t.file) {
                     counts.add(t.framer.take_counts());
                     return (taken, true);
                 }
                 t.pos += n as u64;
                 taken += n;
-                t.last_growth = Instant::now();
+                t.last_growth = now;
                 t.refresh_head();
                 t.framer.lines(|l| d.line(l));
                 t.refresh_tail();
@@ -1117,6 +1104,14 @@ fn read_file(t: &mut Tracked, d: &mut Dispatcher, counts: &mut FrameCounts) -> (
     }
     counts.add(t.framer.take_counts());
     (taken, false)
+}
+
+/// Whether file `t`, being finished, is now shorter than what was read of
+/// it (truncated after it left its path).
+fn shrunk(t: &Tracked) -> bool {
+    t.file
+        .metadata()
+        .is_ok_and(|m| decide::finishing(t.pos, m.len()) == InPlace::Truncated)
 }
 
 /// Whether `f` starts with the magic bytes of gzip, bzip2, xz or zstd.
