@@ -11,6 +11,7 @@
 //! cargo bench --bench e2e -- --only cores --mb 500 --cores-runs 3
 //! cargo bench --bench e2e -- --only live --live-rate 1000000 --live-secs 10
 //! cargo bench --bench e2e -- --only idle --idle-files 1000 --idle-secs 10 --idle-rate 100
+//! cargo bench --bench e2e -- --only pods --pods-files 2000 --pods-rate 10 --pods-secs 20
 //! ```
 //!
 //! Files are generated once into `--dir` (default: `target/e2e`) and reused.
@@ -45,6 +46,10 @@
 //!   `--idle-rate` lines/s (default 100) spread over them, `--idle-secs` s
 //!   each (default 10); logtally's CPU as a share of one core and its
 //!   directory scans per second in each phase (`e2e/idle.rs`).
+//! * `pods` (only when named): a node's container logs, `--pods-files`
+//!   CRI files (default 2,000) under a `/var/log/pods` layout, each written
+//!   `--pods-rate` lines/s (default 10), read by one `kubernetes` source:
+//!   CPU, memory and open files, idle and written (`e2e/pods.rs`).
 
 #[allow(dead_code)]
 mod common;
@@ -54,6 +59,8 @@ mod cores;
 mod idle;
 #[path = "e2e/live.rs"]
 mod live;
+#[path = "e2e/pods.rs"]
+mod pods;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -495,6 +502,12 @@ fn main() {
         .is_some_and(|o| o.iter().any(|n| n == "idle"))
     {
         idle::run(&a);
+    }
+    if a.only
+        .as_ref()
+        .is_some_and(|o| o.iter().any(|n| n == "pods"))
+    {
+        pods::run(&a);
     }
 }
 

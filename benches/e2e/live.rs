@@ -171,6 +171,11 @@ impl Agent {
             .into()
     }
 
+    /// The process's id.
+    pub(super) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The process's CPU time so far (user + system), in seconds.
     pub(super) fn cpu(&self) -> f64 {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
