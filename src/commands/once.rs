@@ -107,6 +107,9 @@ pub fn once(args: OnceArgs) -> anyhow::Result<()> {
                 SourceKind::Kafka(_) => {
                     tracing::warn!(source = %spec.name, "`once` does not read kafka sources (they have no end); use `run`");
                 }
+                SourceKind::Syslog(_) => {
+                    tracing::warn!(source = %spec.name, "`once` does not listen for syslog (the network has no end): give it files of messages with `--source {}`, or use `run`", spec.name);
+                }
             }
             dispatchers.push(d);
         }

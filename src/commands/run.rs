@@ -55,6 +55,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             SourceKind::Kafka(k) => {
                 info!(source = %s.name, brokers = ?k.brokers, topics = ?k.subscriptions(), group = %k.group_id, "kafka source")
             }
+            SourceKind::Syslog(k) => {
+                info!(source = %s.name, udp = ?k.udp, tcp = ?k.tcp, "syslog source");
+                // An address that cannot be bound stops the start, named.
+                crate::source::syslog::check_bind(k)
+                    .map_err(|e| anyhow::anyhow!("source `{}`: {e}", s.name))?;
+            }
         }
     }
     let self_metrics = SelfMetrics::install();

@@ -65,6 +65,20 @@ pub const KAFKA_LAG: &str = "logtally_kafka_consumer_lag_messages";
 pub const KAFKA_BROKER_UP: &str = "logtally_kafka_broker_up";
 /// Whether at least one broker is reachable, per source.
 pub const KAFKA_CONNECTED: &str = "logtally_kafka_connected";
+/// Messages a source received but could not pass on, per source and reason.
+pub const SOURCE_DROPPED: &str = "logtally_source_dropped_messages_total";
+/// Syslog messages received, per source and transport.
+pub const SYSLOG_MESSAGES: &str = "logtally_syslog_messages_total";
+/// Whether a syslog source listens, per source and transport.
+pub const SYSLOG_LISTENING: &str = "logtally_syslog_listening";
+/// Open syslog TCP connections, per source.
+pub const SYSLOG_CONNECTIONS: &str = "logtally_syslog_connections";
+/// Syslog TCP connections accepted, per source.
+pub const SYSLOG_ACCEPTED: &str = "logtally_syslog_connections_accepted_total";
+/// Syslog TCP connections refused (over `max_connections`), per source.
+pub const SYSLOG_REFUSED: &str = "logtally_syslog_connections_refused_total";
+/// Syslog TCP connections closed, per source and reason.
+pub const SYSLOG_CLOSED: &str = "logtally_syslog_connections_closed_total";
 /// Build information.
 pub const BUILD_INFO: &str = "logtally_build_info";
 
@@ -192,6 +206,40 @@ fn describe() {
     describe_gauge!(
         KAFKA_CONNECTED,
         "Whether at least one Kafka broker is reachable (1) or not (0)."
+    );
+    describe_counter!(
+        SOURCE_DROPPED,
+        Unit::Count,
+        "Messages received but not passed on, by reason: udp_buffer_full (datagrams the kernel dropped because the socket's receive buffer was full), incomplete_frame (a TCP message cut off by the end of its connection)."
+    );
+    describe_counter!(
+        SYSLOG_MESSAGES,
+        Unit::Count,
+        "Syslog messages passed on, by transport: udp, tcp."
+    );
+    describe_gauge!(
+        SYSLOG_LISTENING,
+        "Whether a syslog source is bound to its address (1) or not (0), by transport."
+    );
+    describe_gauge!(
+        SYSLOG_CONNECTIONS,
+        Unit::Count,
+        "Syslog TCP connections open."
+    );
+    describe_counter!(
+        SYSLOG_ACCEPTED,
+        Unit::Count,
+        "Syslog TCP connections accepted."
+    );
+    describe_counter!(
+        SYSLOG_REFUSED,
+        Unit::Count,
+        "Syslog TCP connections refused because max_connections were open."
+    );
+    describe_counter!(
+        SYSLOG_CLOSED,
+        Unit::Count,
+        "Syslog TCP connections closed, by reason: peer (the sender closed it), error (reset, keepalive timeout), idle_timeout, framing_error (not octet-counted with framing = \"octet_counting\"), stopped (the source stopped)."
     );
     describe_gauge!(BUILD_INFO, "Build information; always 1.");
 }

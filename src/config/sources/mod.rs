@@ -8,6 +8,7 @@
 mod file;
 mod kafka;
 mod stdin;
+mod syslog;
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -33,7 +34,7 @@ pub(super) struct Kind {
 }
 
 /// Every kind of source.
-const KINDS: &[Kind] = &[file::KIND, stdin::KIND, kafka::KIND];
+const KINDS: &[Kind] = &[file::KIND, stdin::KIND, kafka::KIND, syslog::KIND];
 
 /// Keys every source takes.
 const COMMON: [&str; 4] = ["name", "type", "labels", "max_line_bytes"];
