@@ -11,6 +11,7 @@
 //! cargo bench --bench e2e -- --only cores --mb 500 --cores-runs 3
 //! cargo bench --bench e2e -- --only live --live-rate 1000000 --live-secs 10
 //! cargo bench --bench e2e -- --only idle --idle-files 1000 --idle-secs 10 --idle-rate 100
+//! cargo bench --bench e2e -- --only syslog-net --syslog-messages 2000000 --syslog-connections 4
 //! ```
 //!
 //! Files are generated once into `--dir` (default: `target/e2e`) and reused.
@@ -45,6 +46,11 @@
 //!   `--idle-rate` lines/s (default 100) spread over them, `--idle-secs` s
 //!   each (default 10); logtally's CPU as a share of one core and its
 //!   directory scans per second in each phase (`e2e/idle.rs`).
+//! * `syslog-net` (only when named): `logtally run` with
+//!   `pipelines/syslog-net.toml` receiving its sample over TCP
+//!   (octet-counted, several connections) and UDP (unpaced, then at
+//!   `--syslog-udp-rate`); messages per second, CPU, UDP drops
+//!   (`e2e/syslog.rs`).
 
 #[allow(dead_code)]
 mod common;
@@ -54,6 +60,8 @@ mod cores;
 mod idle;
 #[path = "e2e/live.rs"]
 mod live;
+#[path = "e2e/syslog.rs"]
+mod syslog;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -495,6 +503,12 @@ fn main() {
         .is_some_and(|o| o.iter().any(|n| n == "idle"))
     {
         idle::run(&a);
+    }
+    if a.only
+        .as_ref()
+        .is_some_and(|o| o.iter().any(|n| n == "syslog-net"))
+    {
+        syslog::run(&a);
     }
 }
 
