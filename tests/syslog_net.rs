@@ -535,6 +535,19 @@ labels = {{ program = "{{program}}" }}
         Some(1.0)
     );
     assert_eq!(value(&m, r#"by_program_total{program="no"}"#), None);
+    // A TCP-only source has no UDP series.
+    assert_eq!(
+        value(
+            &m,
+            r#"logtally_syslog_listening{source="strict",transport="tcp"}"#
+        ),
+        Some(1.0)
+    );
+    assert!(!m.contains(r#"{source="strict",transport="udp"}"#), "{m}");
+    assert!(
+        !m.contains(r#"{source="strict",reason="udp_buffer_full"}"#),
+        "{m}"
+    );
 
     // And after all of it, both sources still read.
     read_to_close(&mut send_and_close(
@@ -854,5 +867,63 @@ fn the_shipped_pipeline_counts_its_sample_sent_over_the_network_as_from_a_file()
             r#"logtally_syslog_messages_total{source="syslog",transport="udp"}"#
         ),
         Some(lines.len().div_ceil(2) as f64)
+    );
+}
+
+#[test]
+fn an_address_taken_after_start_is_retried_and_ready_says_so() {
+    let port = free_ports();
+    let (dir, agent) = start(port, "", "");
+    // A reload moves the source to an address someone else holds: the
+    // agent goes on, unready, trying again every second.
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let moved = held.local_addr().unwrap().port();
+    let text = std::fs::read_to_string(dir.file()).unwrap().replace(
+        &format!("tcp = \"127.0.0.1:{port}\""),
+        &format!("tcp = \"127.0.0.1:{moved}\""),
+    );
+    write(dir.file(), &text);
+    let (status, body) = agent.try_post("/-/reload", "", None).unwrap();
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = wait_until(
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+        || {
+            let r = agent.try_get("/ready").unwrap();
+            done_if(r.0 == 503, r)
+        },
+        |r| format!("still ready: {r:?}"),
+    );
+    assert_eq!(status, 503);
+    assert!(body.contains("net"), "{body}");
+    agent.wait_for_value(
+        "tcp not listening",
+        &self_metric("logtally_syslog_listening", r#"transport="tcp""#),
+        0.0,
+    );
+    assert!(agent.stderr().contains(&format!(
+        "cannot listen for syslog on tcp 127.0.0.1:{moved}"
+    )));
+    // UDP, bound, goes on meanwhile.
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.send_to(b"<13>Jan  1 00:00:00 h meanwhile: 1", ("127.0.0.1", port))
+        .unwrap();
+    agent.wait_for_value("the datagram", &messages("meanwhile", "notice", "udp"), 1.0);
+    // Let go: the source takes the address within a second or so.
+    drop(held);
+    wait_until(
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+        || done_if(agent.try_get("/ready").unwrap().0 == 200, ()),
+        |()| format!("not ready again:\n{}", agent.stderr()),
+    );
+    read_to_close(&mut send_and_close(
+        moved,
+        b"<13>Jan  1 00:00:00 h bound: 1\n",
+    ));
+    agent.wait_for_value(
+        "the message on the freed address",
+        &messages("bound", "notice", "tcp"),
+        1.0,
     );
 }

@@ -245,43 +245,46 @@ struct Stats {
 }
 
 impl Stats {
+    /// Handles for `source`; those of a transport it does not listen on do
+    /// nothing, so that its series do not exist.
     fn new(source: &str, spec: &SyslogSpec) -> Self {
         let s = || source.to_string();
-        let messages =
-            |t: &'static str| counter!(SYSLOG_MESSAGES, "source" => s(), "transport" => t);
-        let listening =
-            |t: &'static str| gauge!(SYSLOG_LISTENING, "source" => s(), "transport" => t);
-        let dropped = |r: &'static str| counter!(SOURCE_DROPPED, "source" => s(), "reason" => r);
-        let stats = Self {
-            udp_messages: messages("udp"),
-            tcp_messages: messages("tcp"),
-            udp_dropped: dropped("udp_buffer_full"),
-            incomplete: dropped("incomplete_frame"),
-            udp_listening: listening("udp"),
-            tcp_listening: listening("tcp"),
-            connections: gauge!(SYSLOG_CONNECTIONS, "source" => s()),
-            accepted: counter!(SYSLOG_ACCEPTED, "source" => s()),
-            refused: counter!(SYSLOG_REFUSED, "source" => s()),
-            closed: Closed::ALL
-                .map(|c| counter!(SYSLOG_CLOSED, "source" => s(), "reason" => c.label())),
+        let (udp, tcp) = (spec.udp.is_some(), spec.tcp.is_some());
+        let count = |on: bool, name: &'static str, labels: &[(&'static str, &'static str)]| {
+            if !on {
+                return Counter::noop();
+            }
+            let mut all = vec![metrics::Label::new("source", s())];
+            all.extend(labels.iter().map(|(k, v)| metrics::Label::new(*k, *v)));
+            let c = counter!(name, all);
+            // At 0 from the start.
+            c.increment(0);
+            c
+        };
+        let level = |on: bool, name: &'static str, labels: &[(&'static str, &'static str)]| {
+            if !on {
+                return Gauge::noop();
+            }
+            let mut all = vec![metrics::Label::new("source", s())];
+            all.extend(labels.iter().map(|(k, v)| metrics::Label::new(*k, *v)));
+            let g = gauge!(name, all);
+            g.set(0.0);
+            g
+        };
+        Self {
+            udp_messages: count(udp, SYSLOG_MESSAGES, &[("transport", "udp")]),
+            tcp_messages: count(tcp, SYSLOG_MESSAGES, &[("transport", "tcp")]),
+            udp_dropped: count(udp, SOURCE_DROPPED, &[("reason", "udp_buffer_full")]),
+            incomplete: count(tcp, SOURCE_DROPPED, &[("reason", "incomplete_frame")]),
+            udp_listening: level(udp, SYSLOG_LISTENING, &[("transport", "udp")]),
+            tcp_listening: level(tcp, SYSLOG_LISTENING, &[("transport", "tcp")]),
+            connections: level(tcp, SYSLOG_CONNECTIONS, &[]),
+            accepted: count(tcp, SYSLOG_ACCEPTED, &[]),
+            refused: count(tcp, SYSLOG_REFUSED, &[]),
+            closed: Closed::ALL.map(|c| count(tcp, SYSLOG_CLOSED, &[("reason", c.label())])),
             udp_local: 0,
             tcp_local: 0,
-        };
-        // The series of the transports configured exist from the start, at 0.
-        if spec.udp.is_some() {
-            stats.udp_messages.increment(0);
-            stats.udp_dropped.increment(0);
-            stats.udp_listening.set(0.0);
         }
-        if spec.tcp.is_some() {
-            stats.tcp_messages.increment(0);
-            stats.incomplete.increment(0);
-            stats.tcp_listening.set(0.0);
-            stats.connections.set(0.0);
-            stats.accepted.increment(0);
-            stats.refused.increment(0);
-        }
-        stats
     }
 
     fn closed(&self, why: Closed) -> &Counter {
