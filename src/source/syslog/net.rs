@@ -47,9 +47,10 @@ fn get_int(fd: RawFd, level: libc::c_int, name: libc::c_int) -> io::Result<libc:
 }
 
 /// Asks for a receive buffer of `bytes` on `socket`; returns the size the
-/// kernel granted (`SO_RCVBUF` as read back: Linux doubles the request for
-/// its bookkeeping and caps it at `net.core.rmem_max` unless the process
-/// may exceed that, which `SO_RCVBUFFORCE` tries first, as rsyslog does).
+/// kernel granted ([`receive_buffer`]). Linux caps a request at
+/// `net.core.rmem_max` unless the process may exceed it, which
+/// `SO_RCVBUFFORCE` tries first (it takes `CAP_NET_ADMIN`), as rsyslog
+/// does.
 pub fn set_receive_buffer(socket: &impl AsRawFd, bytes: usize) -> io::Result<usize> {
     let fd = socket.as_raw_fd();
     let want = bytes.min(i32::MAX as usize) as libc::c_int;
@@ -63,9 +64,17 @@ pub fn set_receive_buffer(socket: &impl AsRawFd, bytes: usize) -> io::Result<usi
     receive_buffer(socket)
 }
 
-/// The receive buffer of `socket`, in bytes, as the kernel reports it.
+/// The receive buffer of `socket`, in bytes, in the terms of a request:
+/// Linux doubles the size it is asked for (the other half is for its
+/// bookkeeping) and reports the doubled size, halved here.
 pub fn receive_buffer(socket: &impl AsRawFd) -> io::Result<usize> {
-    get_int(socket.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVBUF).map(|v| v.max(0) as usize)
+    let reported = get_int(socket.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVBUF)
+        .map(|v| v.max(0) as usize)?;
+    Ok(if cfg!(target_os = "linux") {
+        reported / 2
+    } else {
+        reported
+    })
 }
 
 /// The number of datagrams the kernel dropped for `socket` since it was
