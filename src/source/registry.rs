@@ -10,6 +10,6 @@ pub fn build(spec: &SourceSpec) -> Box<dyn Source> {
         SourceKind::File(f) => Box::new(file::FileSource::new(&spec.name, f)),
         SourceKind::Stdin => Box::new(stdin::StdinSource),
         SourceKind::Kafka(k) => Box::new(kafka::KafkaSource::new(&spec.name, k)),
-        SourceKind::Syslog(s) => Box::new(syslog::SyslogSource::new(&spec.name, s)),
+        SourceKind::Syslog(s) => Box::new(syslog::SyslogSource::new(s)),
     }
 }

@@ -3,12 +3,12 @@
 //! messages), RFC 3164 and RFC 5424 alike.
 //!
 //! One thread per source waits in `poll(2)` on the UDP socket, the TCP
-//! listener and every open connection, at most [`POLL_WAIT`] at a time (so
+//! listener and every open connection, at most `POLL_WAIT` (200 ms) at a time (so
 //! that it sees a stop request promptly and never spins while idle). Each
-//! wake-up is one batch: every datagram waiting (up to [`UDP_BUDGET`]),
+//! wake-up is one batch: every datagram waiting (up to `UDP_BUDGET`),
 //! a few reads of each connection that has data, then a commit. Each
 //! message is passed on as received, without its length prefix or its
-//! line feed, with the context fields of its sender ([`Context`]), so that
+//! line feed, with the context fields of its sender (`Context`), so that
 //! `parser = "syslog"` pipelines read it as they read a log file.
 //!
 //! Guarantees and their limits:
@@ -99,8 +99,8 @@ pub struct SyslogSource {
 }
 
 impl SyslogSource {
-    /// The source `_name` configured as `spec`.
-    pub fn new(_name: &str, spec: &SyslogSpec) -> Self {
+    /// The source configured as `spec` (its name comes with its control).
+    pub fn new(spec: &SyslogSpec) -> Self {
         Self { spec: spec.clone() }
     }
 }
