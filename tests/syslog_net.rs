@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{done_if, free_port, value, wait_until, write, Agent, ConfigDir, KillOnDrop};
+use common::{done_if, value, wait_until, write, Agent, ConfigDir, KillOnDrop};
 
 /// The program `name` on `PATH`; `None` (after a notice) when it is
 /// missing outside CI. Under `CI=true` a missing program fails the test.
@@ -37,11 +37,21 @@ fn tool(name: &str, package: &str) -> Option<PathBuf> {
     found
 }
 
-/// A port free for both TCP and UDP on the loopback a moment ago.
+/// A port free for both TCP and UDP on the loopback a moment ago, a
+/// different one at each call. Taken from 20000-29999, below Linux's
+/// ephemeral range (32768-60999), where the agents' HTTP ports
+/// (`common::free_port`) and every client socket get theirs: a port chosen here
+/// cannot be handed to another socket of a test running alongside before
+/// the agent binds it.
 fn free_ports() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let base = std::process::id() * 7919;
     loop {
-        let p = free_port();
-        if UdpSocket::bind(("127.0.0.1", p)).is_ok() {
+        let p = (20_000 + (base + NEXT.fetch_add(1, Ordering::Relaxed)) % 10_000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()
+            && UdpSocket::bind(("127.0.0.1", p)).is_ok()
+        {
             return p;
         }
     }
@@ -96,6 +106,17 @@ fn self_metric(name: &str, labels: &str) -> String {
 /// A value of `m`, 0 when absent.
 fn v(m: &str, series: &str) -> f64 {
     value(m, series).unwrap_or(0.0)
+}
+
+/// Waits until every series of `want` has its value at once (the source's
+/// counts, the rules' values and the syslog counters are published one
+/// after the other at the end of a batch: a scrape may fall between
+/// them), or fails with the last scrape; returns it.
+#[track_caller]
+fn wait_values(agent: &Agent, what: &str, want: &[(String, f64)]) -> String {
+    agent.wait_for(what, |m| {
+        want.iter().all(|(series, v)| value(m, series) == Some(*v))
+    })
 }
 
 /// Runs `logger ARGS` with `lines` on its standard input (one message per
@@ -190,38 +211,24 @@ labels = { shop = "{sd.shop@32473.name}" }
         logger(&bin, &args, &numbered("message", *n));
     }
     let total: usize = runs.iter().map(|(_, n)| n).sum();
-    let m = agent.wait_for_value(
-        "every message",
-        &self_metric("logtally_source_lines_total", ""),
-        total as f64,
-    );
-    for (program, severity, transport, n) in [
+    let mut want: Vec<(String, f64)> = [
         ("u3164", "err", "udp", 120.0),
         ("u5424", "warning", "udp", 130.0),
         ("t3164", "info", "tcp", 300.0),
         ("t5424", "notice", "tcp", 310.0),
         ("oc5424", "crit", "tcp", 320.0),
-    ] {
-        assert_eq!(
-            value(&m, &messages(program, severity, transport)),
-            Some(n),
-            "{program}\n{m}"
-        );
-    }
-    assert_eq!(value(&m, "loopback_peers_total"), Some(total as f64));
-    assert_eq!(
-        value(&m, r#"tagged_total{shop="north"}"#),
-        Some(320.0),
-        "{m}"
-    );
-    assert_eq!(
-        value(
-            &m,
-            r#"logtally_pipeline_lines_total{pipeline="net",result="parse_error"}"#
+    ]
+    .into_iter()
+    .map(|(program, severity, transport, n)| (messages(program, severity, transport), n))
+    .collect();
+    want.extend([
+        (self_metric("logtally_source_lines_total", ""), total as f64),
+        ("loopback_peers_total".to_string(), total as f64),
+        (r#"tagged_total{shop="north"}"#.to_string(), 320.0),
+        (
+            r#"logtally_pipeline_lines_total{pipeline="net",result="parse_error"}"#.to_string(),
+            0.0,
         ),
-        Some(0.0)
-    );
-    for (series, want) in [
         (
             self_metric("logtally_syslog_messages_total", r#"transport="udp""#),
             250.0,
@@ -264,9 +271,8 @@ labels = { shop = "{sd.shop@32473.name}" }
             self_metric("logtally_syslog_listening", r#"transport="tcp""#),
             1.0,
         ),
-    ] {
-        assert_eq!(value(&m, &series), Some(want), "{series}\n{m}");
-    }
+    ]);
+    wait_values(&agent, "every message, counted where it belongs", &want);
     // A stop is prompt: the source waits in poll at most 200 ms at a time.
     let t = Instant::now();
     assert!(agent.terminate().success());
@@ -330,7 +336,7 @@ fn rsyslog_forwards_over_tcp_octet_counted_and_over_udp() {
     };
     let port = free_ports();
     let (dir, agent) = start(port, "receive_buffer_bytes = 8388608", "");
-    let input = free_port();
+    let input = free_ports();
     let _rsyslog = rsyslogd(&rsyslogd_bin, dir.path(), input, port);
     let n = 500;
     let p = input.to_string();
@@ -384,9 +390,20 @@ fn octet(body: &str) -> Vec<u8> {
     format!("{} {body}", body.len()).into_bytes()
 }
 
+/// A connection to `port`, waiting for it to listen (a source started by
+/// a reload binds on its own thread, after the reload has answered).
+fn connect(port: u16) -> TcpStream {
+    wait_until(
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || TcpStream::connect(("127.0.0.1", port)),
+        |e| format!("nothing listens on {port}: {e}"),
+    )
+}
+
 /// Sends `bytes` on a new connection and closes its writing half.
 fn send_and_close(port: u16, bytes: &[u8]) -> TcpStream {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut s = connect(port);
     s.write_all(bytes).unwrap();
     s.shutdown(Shutdown::Write).unwrap();
     s
@@ -407,7 +424,7 @@ fn read_to_close(s: &mut TcpStream) {
 #[test]
 fn hostile_input_is_counted_and_the_source_goes_on() {
     let port = free_ports();
-    let strict = free_port();
+    let strict = free_ports();
     let dir = ConfigDir::with(
         "c.toml",
         &format!(
@@ -462,15 +479,17 @@ labels = {{ program = "{{program}}" }}
     garbage.push(b'\n');
     garbage.extend_from_slice(b"<13>Jan  1 00:00:00 h ok: after garbage\n");
     read_to_close(&mut send_and_close(port, &garbage));
-    let m = agent.wait_for_value("the garbage and the line after it", &lines, 2.0);
-    assert_eq!(
-        value(
-            &m,
-            &self_metric("logtally_source_invalid_utf8_lines_total", "")
-        ),
-        Some(1.0)
+    let invalid = self_metric("logtally_source_invalid_utf8_lines_total", "");
+    let ok = r#"by_program_total{program="ok"}"#.to_string();
+    wait_values(
+        &agent,
+        "the garbage and the line after it",
+        &[
+            (lines.clone(), 2.0),
+            (invalid.clone(), 1.0),
+            (ok.clone(), 1.0),
+        ],
     );
-    assert_eq!(value(&m, r#"by_program_total{program="ok"}"#), Some(1.0));
 
     // A huge octet-counted frame (2 MB, max_line_bytes = 1024): cut and
     // counted, the rest skipped, the next frame on the connection read.
@@ -478,16 +497,19 @@ labels = {{ program = "{{program}}" }}
     huge.resize(b"2000000 ".len() + 2_000_000, b'x');
     huge.extend(octet("<13>Jan  1 00:00:00 h ok: x\n"));
     read_to_close(&mut send_and_close(port, &huge));
-    let m = agent.wait_for_value("the huge frame and the next", &lines, 4.0);
-    assert_eq!(
-        value(
-            &m,
-            &self_metric("logtally_source_truncated_lines_total", "")
-        ),
-        Some(1.0)
+    wait_values(
+        &agent,
+        "the huge frame and the next",
+        &[
+            (lines.clone(), 4.0),
+            (
+                self_metric("logtally_source_truncated_lines_total", ""),
+                1.0,
+            ),
+            (r#"by_program_total{program="big"}"#.to_string(), 1.0),
+            (ok.clone(), 2.0),
+        ],
     );
-    assert_eq!(value(&m, r#"by_program_total{program="big"}"#), Some(1.0));
-    assert_eq!(value(&m, r#"by_program_total{program="ok"}"#), Some(2.0));
 
     // Invalid UTF-8 in a datagram.
     let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -496,13 +518,10 @@ labels = {{ program = "{{program}}" }}
         ("127.0.0.1", port),
     )
     .unwrap();
-    let m = agent.wait_for_value("the datagram", &lines, 5.0);
-    assert_eq!(
-        value(
-            &m,
-            &self_metric("logtally_source_invalid_utf8_lines_total", "")
-        ),
-        Some(2.0)
+    wait_values(
+        &agent,
+        "the datagram",
+        &[(lines.clone(), 5.0), (invalid.clone(), 2.0)],
     );
 
     // A frame cut off by the end of its connection: dropped, counted.
@@ -518,8 +537,11 @@ labels = {{ program = "{{program}}" }}
     idle.write_all(b"<13>Jan  1 00:00:00 h half: no newline")
         .unwrap();
     read_to_close(&mut idle);
-    let m = agent.wait_for_value("the idle connection closed", &closed("idle_timeout"), 1.0);
-    assert_eq!(value(&m, &incomplete), Some(2.0));
+    wait_values(
+        &agent,
+        "the idle connection closed",
+        &[(closed("idle_timeout"), 1.0), (incomplete.clone(), 2.0)],
+    );
 
     // Not octet-counted on the strict source: the connection is closed.
     let strict_closed =
@@ -529,10 +551,17 @@ labels = {{ program = "{{program}}" }}
     bytes.extend_from_slice(b"<13>Jan  1 00:00:00 h no: length\n");
     s.write_all(&bytes).unwrap();
     read_to_close(&mut s);
-    let m = agent.wait_for_value("the framing error", strict_closed, 1.0);
-    assert_eq!(
-        value(&m, r#"logtally_source_lines_total{source="strict"}"#),
-        Some(1.0)
+    let m = wait_values(
+        &agent,
+        "the framing error",
+        &[
+            (strict_closed.to_string(), 1.0),
+            (
+                r#"logtally_source_lines_total{source="strict"}"#.to_string(),
+                1.0,
+            ),
+            (ok.clone(), 3.0),
+        ],
     );
     assert_eq!(value(&m, r#"by_program_total{program="no"}"#), None);
     // A TCP-only source has no UDP series.
@@ -549,19 +578,23 @@ labels = {{ program = "{{program}}" }}
         "{m}"
     );
 
-    // And after all of it, both sources still read.
+    // And after all of it, both sources still read. (A last line without
+    // its newline is complete when the sender closes the connection.)
     read_to_close(&mut send_and_close(
         port,
-        b"<13>Jan  1 00:00:00 h end: fine\n",
+        b"<13>Jan  1 00:00:00 h end: fine",
     ));
     read_to_close(&mut send_and_close(
         strict,
         &octet("<13>Jan  1 00:00:00 h end: fine"),
     ));
-    let m = agent.wait_for_value("the last lines", r#"by_program_total{program="end"}"#, 2.0);
-    assert_eq!(
-        value(&m, &self_metric("logtally_source_read_errors_total", "")),
-        Some(0.0)
+    wait_values(
+        &agent,
+        "the last lines",
+        &[
+            (r#"by_program_total{program="end"}"#.to_string(), 2.0),
+            (self_metric("logtally_source_read_errors_total", ""), 0.0),
+        ],
     );
     let out = agent.stderr();
     assert!(
@@ -641,14 +674,14 @@ fn udp_datagrams_the_kernel_drops_are_counted_exactly() {
         // Every datagram sent is either read or dropped by the kernel, and
         // counted as such within a poll interval.
         m = agent.wait_for("received + dropped = sent", |m| {
-            v(m, &lines) + v(m, &dropped) == sent as f64
+            let burst = v(m, &messages("burst", "notice", "udp"));
+            burst + v(m, &dropped) == sent as f64 && v(m, &lines) == burst
         });
         if v(&m, &dropped) > 0.0 {
             break;
         }
     }
     assert!(v(&m, &dropped) > 0.0, "no drop in {sent} datagrams:\n{m}");
-    assert_eq!(v(&m, &messages("burst", "notice", "udp")), v(&m, &lines));
     // And the sum stays exact: nothing is counted late or twice.
     std::thread::sleep(Duration::from_millis(500));
     let later = agent.metrics();
@@ -686,28 +719,24 @@ fn many_connections_at_once_are_counted_exactly() {
     for w in writers {
         w.join().unwrap();
     }
-    let m = agent.wait_for_value(
+    wait_values(
+        &agent,
         "every message",
-        &self_metric("logtally_source_lines_total", ""),
-        (8 * per) as f64,
-    );
-    assert_eq!(
-        value(&m, &messages("w0", "info", "tcp")),
-        Some((4 * per) as f64)
-    );
-    assert_eq!(
-        value(&m, &messages("w1", "info", "tcp")),
-        Some((4 * per) as f64)
-    );
-    assert_eq!(
-        value(
-            &m,
-            &self_metric(
-                "logtally_syslog_connections_closed_total",
-                r#"reason="peer""#
-            )
-        ),
-        Some(8.0)
+        &[
+            (
+                self_metric("logtally_source_lines_total", ""),
+                (8 * per) as f64,
+            ),
+            (messages("w0", "info", "tcp"), (4 * per) as f64),
+            (messages("w1", "info", "tcp"), (4 * per) as f64),
+            (
+                self_metric(
+                    "logtally_syslog_connections_closed_total",
+                    r#"reason="peer""#,
+                ),
+                8.0,
+            ),
+        ],
     );
 }
 
@@ -792,14 +821,18 @@ fn a_reload_keeps_connections_and_a_changed_address_moves_the_listener() {
     let (status, body) = agent.try_post("/-/reload", "", None).unwrap();
     assert_eq!(status, 200, "{body}");
     writeln!(conn, "<13>Jan  1 00:00:00 h after: 1").unwrap();
-    let m = agent.wait_for_value("the message after the reload", "added_total", 1.0);
-    assert_eq!(value(&m, &messages("after", "notice", "tcp")), Some(1.0));
-    assert_eq!(
-        value(
-            &m,
-            &self_metric("logtally_syslog_connections_accepted_total", "")
-        ),
-        Some(1.0)
+    // Counted by the new pipelines, on the connection opened before.
+    wait_values(
+        &agent,
+        "the message after the reload",
+        &[
+            ("added_total".to_string(), 1.0),
+            (messages("after", "notice", "tcp"), 1.0),
+            (
+                self_metric("logtally_syslog_connections_accepted_total", ""),
+                1.0,
+            ),
+        ],
     );
     // A new address: the source restarts there; the old one is let go.
     let moved = free_ports();
@@ -849,25 +882,16 @@ fn the_shipped_pipeline_counts_its_sample_sent_over_the_network_as_from_a_file()
         }
     }
     read_to_close(&mut send_and_close(port, &tcp));
-    let m = agent.wait_for_value(
-        "every message of the sample",
-        r#"logtally_source_lines_total{source="syslog"}"#,
-        lines.len() as f64,
-    );
     let expected = std::fs::read_to_string(root.join("syslog-net").join("expected.prom")).unwrap();
+    let udp_messages = r#"logtally_syslog_messages_total{source="syslog",transport="udp"}"#;
+    let m = agent.wait_for("every message of the sample, counted", |m| {
+        value(m, r#"logtally_source_lines_total{source="syslog"}"#) == Some(lines.len() as f64)
+            && value(m, udp_messages) == Some(lines.len().div_ceil(2) as f64)
+            && expected.lines().all(|want| m.lines().any(|l| l == want))
+    });
     for want in expected.lines() {
-        assert!(
-            m.lines().any(|l| l == want),
-            "`{want}` of expected.prom is not in /metrics:\n{m}"
-        );
+        assert!(m.lines().any(|l| l == want), "{want}");
     }
-    assert_eq!(
-        value(
-            &m,
-            r#"logtally_syslog_messages_total{source="syslog",transport="udp"}"#
-        ),
-        Some(lines.len().div_ceil(2) as f64)
-    );
 }
 
 #[test]
