@@ -951,3 +951,29 @@ fn an_address_taken_after_start_is_retried_and_ready_says_so() {
         1.0,
     );
 }
+
+#[test]
+fn with_state_the_values_survive_a_restart() {
+    let port = free_ports();
+    let dir = ConfigDir::new("c.toml", |d| {
+        format!(
+            "[state]\ndir = \"{}\"\ninterval = \"100ms\"\n\n[[sources]]\nname = \"net\"\ntype = \"syslog\"\nudp = \"127.0.0.1:{port}\"\ntcp = \"127.0.0.1:{port}\"\n{PIPELINE}",
+            d.join("state").display()
+        )
+    });
+    let series = messages("kept", "notice", "tcp");
+    let body: String = (0..50)
+        .map(|i| format!("<13>Jan  1 00:00:00 h kept: {i}\n"))
+        .collect();
+    let agent = dir.start();
+    read_to_close(&mut send_and_close(port, body.as_bytes()));
+    agent.wait_for_value("the first messages", &series, 50.0);
+    assert!(agent.terminate().success());
+    // Started again: the values are restored, and counting goes on from
+    // them (network input itself is not read again: it is gone).
+    let agent = dir.start();
+    let m = agent.metrics();
+    assert_eq!(value(&m, &series), Some(50.0), "{m}");
+    read_to_close(&mut send_and_close(port, body.as_bytes()));
+    agent.wait_for_value("the messages after the restart", &series, 100.0);
+}
