@@ -12,6 +12,7 @@
 //! cargo bench --bench e2e -- --only live --live-rate 1000000 --live-secs 10
 //! cargo bench --bench e2e -- --only idle --idle-files 1000 --idle-secs 10 --idle-rate 100
 //! cargo bench --bench e2e -- --only pods --pods-files 2000 --pods-rate 10 --pods-secs 20
+//! cargo bench --bench e2e -- --only syslog-net --syslog-messages 2000000 --syslog-connections 4
 //! ```
 //!
 //! Files are generated once into `--dir` (default: `target/e2e`) and reused.
@@ -50,6 +51,11 @@
 //!   CRI files (default 2,000) under a `/var/log/pods` layout, each written
 //!   `--pods-rate` lines/s (default 10), read by one `kubernetes` source:
 //!   CPU, memory and open files, idle and written (`e2e/pods.rs`).
+//! * `syslog-net` (only when named): `logtally run` with
+//!   `pipelines/syslog-net.toml` receiving its sample over TCP
+//!   (octet-counted, several connections) and UDP (unpaced, then at
+//!   `--syslog-udp-rate`); messages per second, CPU, UDP drops
+//!   (`e2e/syslog.rs`).
 
 #[allow(dead_code)]
 mod common;
@@ -61,6 +67,8 @@ mod idle;
 mod live;
 #[path = "e2e/pods.rs"]
 mod pods;
+#[path = "e2e/syslog.rs"]
+mod syslog;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -508,6 +516,12 @@ fn main() {
         .is_some_and(|o| o.iter().any(|n| n == "pods"))
     {
         pods::run(&a);
+    }
+    if a.only
+        .as_ref()
+        .is_some_and(|o| o.iter().any(|n| n == "syslog-net"))
+    {
+        syslog::run(&a);
     }
 }
 

@@ -123,7 +123,7 @@ pub fn once(args: OnceArgs) -> anyhow::Result<()> {
                     d = sink.into_dispatcher();
                 }
                 other => {
-                    tracing::warn!(source = %spec.name, "`once` does not read {} sources (they have no end); use `run`", other.name());
+                    tracing::warn!(source = %spec.name, "`once` does not read {} sources (they have no end): give it files of their lines with `--source {}`, or use `run`", other.name(), spec.name);
                 }
             }
             dispatchers.push(d);

@@ -76,6 +76,20 @@ pub const JOURNALD_LOST_CURSORS: &str = "logtally_journald_lost_cursors_total";
 pub const JOURNALD_RUNS: &str = "logtally_journald_journalctl_runs_total";
 /// When the last entry read was received by journald, per journald source.
 pub const JOURNALD_LAST_ENTRY: &str = "logtally_journald_last_entry_timestamp_seconds";
+/// Messages a source received but could not pass on, per source and reason.
+pub const SOURCE_DROPPED: &str = "logtally_source_dropped_messages_total";
+/// Syslog messages received, per source and transport.
+pub const SYSLOG_MESSAGES: &str = "logtally_syslog_messages_total";
+/// Whether a syslog source listens, per source and transport.
+pub const SYSLOG_LISTENING: &str = "logtally_syslog_listening";
+/// Open syslog TCP connections, per source.
+pub const SYSLOG_CONNECTIONS: &str = "logtally_syslog_connections";
+/// Syslog TCP connections accepted, per source.
+pub const SYSLOG_ACCEPTED: &str = "logtally_syslog_connections_accepted_total";
+/// Syslog TCP connections refused (over `max_connections`), per source.
+pub const SYSLOG_REFUSED: &str = "logtally_syslog_connections_refused_total";
+/// Syslog TCP connections closed, per source and reason.
+pub const SYSLOG_CLOSED: &str = "logtally_syslog_connections_closed_total";
 /// Build information.
 pub const BUILD_INFO: &str = "logtally_build_info";
 
@@ -228,6 +242,40 @@ fn describe() {
         JOURNALD_LAST_ENTRY,
         Unit::Seconds,
         "When journald received the last entry a journald source read (__REALTIME_TIMESTAMP), in Unix seconds."
+    );
+    describe_counter!(
+        SOURCE_DROPPED,
+        Unit::Count,
+        "Messages received but not passed on, by reason: udp_buffer_full (datagrams the kernel dropped because the socket's receive buffer was full), incomplete_frame (a TCP message cut off by the end of its connection)."
+    );
+    describe_counter!(
+        SYSLOG_MESSAGES,
+        Unit::Count,
+        "Syslog messages passed on, by transport: udp, tcp."
+    );
+    describe_gauge!(
+        SYSLOG_LISTENING,
+        "Whether a syslog source is bound to its address (1) or not (0), by transport."
+    );
+    describe_gauge!(
+        SYSLOG_CONNECTIONS,
+        Unit::Count,
+        "Syslog TCP connections open."
+    );
+    describe_counter!(
+        SYSLOG_ACCEPTED,
+        Unit::Count,
+        "Syslog TCP connections accepted."
+    );
+    describe_counter!(
+        SYSLOG_REFUSED,
+        Unit::Count,
+        "Syslog TCP connections refused because max_connections were open."
+    );
+    describe_counter!(
+        SYSLOG_CLOSED,
+        Unit::Count,
+        "Syslog TCP connections closed, by reason: peer (the sender closed it), error (reset, keepalive timeout), idle_timeout, framing_error (not octet-counted with framing = \"octet_counting\"), stopped (the source stopped)."
     );
     describe_gauge!(BUILD_INFO, "Build information; always 1.");
 }

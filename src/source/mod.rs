@@ -14,6 +14,7 @@ pub mod kafka;
 pub mod registry;
 pub mod spec;
 pub mod stdin;
+pub mod syslog;
 
 use std::io::Read;
 use std::sync::Arc;

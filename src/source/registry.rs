@@ -2,7 +2,7 @@
 
 use super::contract::Source;
 use super::spec::{SourceKind, SourceSpec};
-use super::{file, journald, kafka, stdin};
+use super::{file, journald, kafka, stdin, syslog};
 
 /// The source that reads what `spec` configures.
 pub fn build(spec: &SourceSpec) -> Box<dyn Source> {
@@ -11,5 +11,6 @@ pub fn build(spec: &SourceSpec) -> Box<dyn Source> {
         SourceKind::Stdin => Box::new(stdin::StdinSource),
         SourceKind::Kafka(k) => Box::new(kafka::KafkaSource::new(&spec.name, k)),
         SourceKind::Journald(j) => Box::new(journald::JournaldSource::new(&spec.name, j)),
+        SourceKind::Syslog(s) => Box::new(syslog::SyslogSource::new(s)),
     }
 }

@@ -28,6 +28,8 @@ pub enum SourceKind {
     Kafka(KafkaSpec),
     /// The systemd journal, read through `journalctl`.
     Journald(JournaldSpec),
+    /// Syslog messages received over UDP and/or TCP.
+    Syslog(SyslogSpec),
 }
 
 impl SourceKind {
@@ -38,8 +40,39 @@ impl SourceKind {
             SourceKind::Stdin => "stdin",
             SourceKind::Kafka(_) => "kafka",
             SourceKind::Journald(_) => "journald",
+            SourceKind::Syslog(_) => "syslog",
         }
     }
+}
+
+/// How a syslog TCP stream is cut into messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyslogFraming {
+    /// Each message on its own: octet-counted (RFC 6587 3.4.1) when it
+    /// starts with `LENGTH SP`, else ended by a newline.
+    Auto,
+    /// Messages ended by a newline (RFC 6587 3.4.2, "non-transparent").
+    Newline,
+    /// Every message is `LENGTH SP MESSAGE` (RFC 6587 3.4.1, RFC 5425).
+    OctetCounting,
+}
+
+/// A syslog source: a UDP socket, a TCP listener, or both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyslogSpec {
+    /// Where to receive datagrams.
+    pub udp: Option<std::net::SocketAddr>,
+    /// Where to accept connections.
+    pub tcp: Option<std::net::SocketAddr>,
+    /// How TCP streams are cut into messages.
+    pub framing: SyslogFraming,
+    /// Most TCP connections open at once; more are refused.
+    pub max_connections: usize,
+    /// The UDP socket's receive buffer (`SO_RCVBUF`), when set.
+    pub receive_buffer_bytes: Option<usize>,
+    /// How long a TCP connection may stay silent before it is closed
+    /// (`None`: never).
+    pub idle_timeout: Option<Duration>,
 }
 
 /// Where a consumer group with no committed offset starts reading.

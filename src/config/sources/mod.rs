@@ -9,6 +9,7 @@ mod file;
 mod journald;
 mod kafka;
 mod stdin;
+mod syslog;
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -34,7 +35,13 @@ pub(super) struct Kind {
 }
 
 /// Every kind of source.
-const KINDS: &[Kind] = &[file::KIND, stdin::KIND, kafka::KIND, journald::KIND];
+const KINDS: &[Kind] = &[
+    file::KIND,
+    stdin::KIND,
+    kafka::KIND,
+    journald::KIND,
+    syslog::KIND,
+];
 
 /// Keys every source takes.
 const COMMON: [&str; 4] = ["name", "type", "labels", "max_line_bytes"];
