@@ -12,7 +12,8 @@ use crate::agent::Agent;
 use crate::metrics::expose::{render_json, render_text};
 use crate::metrics::SelfMetrics;
 use crate::source::file::FileTailer;
-use crate::source::spec::SourceKind;
+use crate::source::kubernetes::KubernetesSource;
+use crate::source::spec::{FileSpec, LineFormat, SourceKind, SourceSpec, StartAt};
 use crate::source::Dispatcher;
 
 /// Output formats.
@@ -50,6 +51,47 @@ fn read_input(d: &mut Dispatcher, input: &Path, max_line: usize) -> anyhow::Resu
             .with_context(|| format!("reading {}", input.display()))?;
     }
     Ok(())
+}
+
+/// How an input read as the source `spec` is unwrapped, when its lines
+/// wrap others (container logs): a `kubernetes` source reads a directory
+/// input as its `pods_dir` (labels from the paths) and a file input as a
+/// container log (no labels from its path); a file source with a container
+/// `format` reads file inputs in that format. `None`: read as plain lines.
+fn unwrapped(spec: &SourceSpec, input: &Path) -> Option<FileTailer> {
+    let format = match &spec.kind {
+        SourceKind::Kubernetes(k) if input.is_dir() => {
+            let mut k = k.clone();
+            k.pods_dir = input.to_path_buf();
+            return Some(KubernetesSource::tailer(
+                &spec.name,
+                &k,
+                spec.max_line_bytes,
+                None,
+            ));
+        }
+        SourceKind::Kubernetes(k) => k.format,
+        SourceKind::File(f) if f.format != LineFormat::Plain => f.format,
+        _ => return None,
+    };
+    if input.as_os_str() == "-" {
+        return None;
+    }
+    let file = FileSpec {
+        include: vec![glob::Pattern::escape(&input.to_string_lossy())],
+        exclude: Vec::new(),
+        start_at: StartAt::Beginning,
+        poll_interval: std::time::Duration::from_secs(1),
+        idle_flush: std::time::Duration::from_secs(1),
+        max_open_files: 1,
+        format,
+    };
+    Some(FileTailer::new(
+        &spec.name,
+        &file,
+        spec.max_line_bytes,
+        None,
+    ))
 }
 
 /// Reads the input files on as many threads as there are cores (at most
@@ -104,6 +146,10 @@ pub fn once(args: OnceArgs) -> anyhow::Result<()> {
                     d.read_all(&mut std::io::stdin().lock(), spec.max_line_bytes)
                         .context("reading standard input")?;
                 }
+                SourceKind::Kubernetes(k) => {
+                    KubernetesSource::tailer(&spec.name, k, spec.max_line_bytes, None)
+                        .read_to_end(&mut d)
+                }
                 SourceKind::Kafka(_) => {
                     tracing::warn!(source = %spec.name, "`once` does not read kafka sources (they have no end); use `run`");
                 }
@@ -134,7 +180,9 @@ pub fn once(args: OnceArgs) -> anyhow::Result<()> {
             Some(spec) => Dispatcher::for_source(spec, &agent.pipelines),
             None => Dispatcher::new("input", &[], &agent.pipelines, true),
         };
+        let container = spec.is_some_and(|s| args.inputs.iter().any(|i| unwrapped(s, i).is_some()));
         let parallel = args.inputs.len() > 1
+            && !container
             && !args.inputs.iter().any(|i| i.as_os_str() == "-")
             && !agent.pipelines.iter().any(|p| p.order_sensitive());
         if parallel {
@@ -142,13 +190,24 @@ pub fn once(args: OnceArgs) -> anyhow::Result<()> {
         } else {
             let mut d = dispatcher();
             for input in &args.inputs {
-                read_input(&mut d, input, max_line)?;
+                match spec.and_then(|s| unwrapped(s, input)) {
+                    Some(tailer) => {
+                        if !input.exists() {
+                            bail!(
+                                "cannot open input {}: no such file or directory",
+                                input.display()
+                            );
+                        }
+                        tailer.read_to_end(&mut d);
+                    }
+                    None => read_input(&mut d, input, max_line)?,
+                }
             }
             dispatchers.push(d);
         }
     }
     for d in &dispatchers {
-        for r in d.runners() {
+        for r in d.runners().iter().chain(d.stream_runners()) {
             let t = r.totals();
             info!(
                 pipeline = r.pipeline().name(),

@@ -55,6 +55,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             SourceKind::Kafka(k) => {
                 info!(source = %s.name, brokers = ?k.brokers, topics = ?k.subscriptions(), group = %k.group_id, "kafka source")
             }
+            SourceKind::Kubernetes(k) => {
+                let pods = std::fs::read_dir(&k.pods_dir).map_or(0, |d| d.count());
+                let labels: Vec<&str> = k.labels_from_path.iter().map(|l| l.name()).collect();
+                info!(source = %s.name, pods_dir = %k.pods_dir.display(), pod_directories_now = pods, labels_from_path = ?labels, "kubernetes source")
+            }
         }
     }
     let self_metrics = SelfMetrics::install();

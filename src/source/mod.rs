@@ -10,9 +10,11 @@ pub mod contract;
 pub mod file;
 pub mod framing;
 pub mod kafka;
+pub mod kubernetes;
 pub mod registry;
 pub mod spec;
 pub mod stdin;
+pub mod streams;
 
 use std::io::Read;
 use std::sync::Arc;
@@ -26,11 +28,17 @@ use crate::pipeline::record::ContextFields;
 use crate::pipeline::{Pipeline, PipelineRunner};
 use crate::source::spec::SourceSpec;
 use framing::{FrameCounts, Framer};
+use streams::{LabelStream, Streams};
 
-/// Feeds the lines of one source to the pipelines that read it.
+/// Feeds the lines of one source to the pipelines that read it: lines
+/// under the source's static labels, and lines of label sets of their own
+/// ([`Dispatcher::stream`]).
 pub struct Dispatcher {
     runners: Vec<PipelineRunner>,
     stats: SourceStats,
+    name: String,
+    labels: Vec<(String, String)>,
+    streams: Streams,
 }
 
 impl Dispatcher {
@@ -50,6 +58,9 @@ impl Dispatcher {
         Self {
             runners,
             stats: SourceStats::new(name),
+            name: name.to_string(),
+            labels: labels.to_vec(),
+            streams: Streams::default(),
         }
     }
 
@@ -75,12 +86,45 @@ impl Dispatcher {
         }
     }
 
+    /// The handle of the label set made of the source's static labels and
+    /// `extra` (see [`streams`]): lines fed through it with
+    /// [`Dispatcher::line_for`] carry those labels.
+    pub fn stream(&mut self, extra: &[(String, String)]) -> LabelStream {
+        let labels = streams::merge(&self.labels, extra);
+        let mut pipelines = self.runners.iter().map(|r| r.pipeline().clone());
+        self.streams.stream(labels, &self.name, &mut pipelines)
+    }
+
+    /// Feeds one line of the label set `stream` to every pipeline, with
+    /// the context fields it came with, if any.
+    #[inline]
+    pub fn line_for(
+        &mut self,
+        stream: &LabelStream,
+        line: &str,
+        context: Option<&dyn ContextFields>,
+    ) {
+        self.streams.line(stream, line, context);
+    }
+
+    /// Label sets held (see [`Dispatcher::stream`]).
+    pub fn stream_count(&self) -> usize {
+        self.streams.len()
+    }
+
+    /// Publishes what the label sets gathered, and drops those no handle
+    /// refers to any more (at once when `sweep_now`, else now and then).
+    pub fn flush_streams(&mut self, sweep_now: bool) {
+        self.streams.flush(sweep_now);
+    }
+
     /// Publishes the counts gathered since the last flush.
     pub fn flush(&mut self, frame: FrameCounts) {
         self.stats.add(frame);
         for r in &mut self.runners {
             r.flush();
         }
+        self.streams.flush(false);
     }
 
     /// Counts a read error.
@@ -88,9 +132,14 @@ impl Dispatcher {
         self.stats.errors.increment(1);
     }
 
-    /// The runners, for summaries.
+    /// The runners of the lines under the static labels, for summaries.
     pub fn runners(&self) -> &[PipelineRunner] {
         &self.runners
+    }
+
+    /// The runners of the label sets held now, for summaries.
+    pub fn stream_runners(&self) -> impl Iterator<Item = &PipelineRunner> {
+        self.streams.runners()
     }
 
     /// Number of pipelines fed.
@@ -149,12 +198,24 @@ impl Handoff {
 
     /// Replaces `current` by the dispatcher offered, if any, after
     /// publishing what `current` still holds. Call between two batches.
+    /// The label sets of `current` go on under the same handles, fed to the
+    /// new pipelines.
     pub fn take_into(&self, current: &mut Dispatcher) {
         let Some(next) = self.0.lock().take() else {
             return;
         };
         current.flush(FrameCounts::default());
+        let mut streams = std::mem::take(&mut current.streams);
         *current = next;
+        if !streams.is_empty() {
+            let pipelines: Vec<Arc<Pipeline>> = current
+                .runners
+                .iter()
+                .map(|r| r.pipeline().clone())
+                .collect();
+            streams.rebuild(&current.name, &pipelines);
+        }
+        current.streams = streams;
     }
 }
 

@@ -2,7 +2,7 @@
 
 use super::contract::Source;
 use super::spec::{SourceKind, SourceSpec};
-use super::{file, kafka, stdin};
+use super::{file, kafka, kubernetes, stdin};
 
 /// The source that reads what `spec` configures.
 pub fn build(spec: &SourceSpec) -> Box<dyn Source> {
@@ -10,5 +10,6 @@ pub fn build(spec: &SourceSpec) -> Box<dyn Source> {
         SourceKind::File(f) => Box::new(file::FileSource::new(&spec.name, f)),
         SourceKind::Stdin => Box::new(stdin::StdinSource),
         SourceKind::Kafka(k) => Box::new(kafka::KafkaSource::new(&spec.name, k)),
+        SourceKind::Kubernetes(k) => Box::new(kubernetes::KubernetesSource::new(&spec.name, k)),
     }
 }

@@ -7,6 +7,7 @@
 
 mod file;
 mod kafka;
+mod kubernetes;
 mod stdin;
 
 use std::collections::BTreeMap;
@@ -33,7 +34,7 @@ pub(super) struct Kind {
 }
 
 /// Every kind of source.
-const KINDS: &[Kind] = &[file::KIND, stdin::KIND, kafka::KIND];
+const KINDS: &[Kind] = &[file::KIND, stdin::KIND, kafka::KIND, kubernetes::KIND];
 
 /// Keys every source takes.
 const COMMON: [&str; 4] = ["name", "type", "labels", "max_line_bytes"];
@@ -96,6 +97,14 @@ pub(super) fn check_source(
     for (k, v) in &common.labels {
         if !is_label_name(k) {
             r.at(v.span(), format!("`{k}` is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)"));
+        }
+        if let SourceKind::Kubernetes(spec) = &kind {
+            if spec.labels_from_path.iter().any(|l| l.name() == k) {
+                r.at(
+                    v.span(),
+                    format!("label `{k}` is also taken from paths (labels_from_path): leave it out of one of them"),
+                );
+            }
         }
         labels.push((k.clone(), v.get_ref().clone()));
     }

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::fs::Metadata;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
@@ -16,7 +17,12 @@ pub struct Globs {
     /// Per include glob, its listing form when its directory is literal.
     listed: Vec<Option<DirGlob>>,
     exclude: GlobSet,
+    /// What else a path must pass to be selected (see [`Globs::set_filter`]).
+    filter: Option<PathFilter>,
 }
+
+/// A test a selected path must pass on top of the globs.
+pub type PathFilter = Arc<dyn Fn(&Path) -> bool + Send + Sync>;
 
 impl Globs {
     /// Globs from a source's configuration (already checked).
@@ -35,7 +41,15 @@ impl Globs {
                 .collect(),
             listed: include.iter().map(|g| DirGlob::of(g)).collect(),
             exclude: b.build().unwrap_or_else(|_| GlobSet::empty()),
+            filter: None,
         }
+    }
+
+    /// Selects only the paths for which `filter` holds too (a `kubernetes`
+    /// source's namespaces, pods and containers). It is asked before a
+    /// file is looked at.
+    pub fn set_filter(&mut self, filter: PathFilter) {
+        self.filter = Some(filter);
     }
 
     /// Whether `path` is one the globs select.
@@ -43,9 +57,10 @@ impl Globs {
         self.patterns.iter().any(|p| p.matches_path(path)) && !self.excluded(path)
     }
 
-    /// Whether an exclude glob matches `path`.
+    /// Whether an exclude glob matches `path`, or the filter leaves it out.
     fn excluded(&self, path: &Path) -> bool {
-        !self.exclude.is_empty() && self.exclude.is_match(path)
+        (!self.exclude.is_empty() && self.exclude.is_match(path))
+            || self.filter.as_ref().is_some_and(|f| !f(path))
     }
 
     /// The include globs.
@@ -78,7 +93,8 @@ impl Globs {
             if let Some(dg) = listed {
                 let (entries, dev) = dg.list();
                 for e in entries {
-                    let excluded = !self.exclude.is_empty() && self.exclude.is_match(&e.path);
+                    let excluded = (!self.exclude.is_empty() && self.exclude.is_match(&e.path))
+                        || self.filter.as_ref().is_some_and(|f| !f(&e.path));
                     if excluded || (several && seen.contains(&e.path)) {
                         continue;
                     }
@@ -103,7 +119,8 @@ impl Globs {
             };
             for p in paths.flatten() {
                 // One glob gives each path once: only several can repeat one.
-                let excluded = !self.exclude.is_empty() && self.exclude.is_match(&p);
+                let excluded = (!self.exclude.is_empty() && self.exclude.is_match(&p))
+                    || self.filter.as_ref().is_some_and(|f| !f(&p));
                 if excluded || (several && seen.contains(&p)) {
                     continue;
                 }

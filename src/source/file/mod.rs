@@ -26,6 +26,7 @@
 //! re-reads the hashed bytes only of files that changed since they were last
 //! checked ([`stamp`]).
 
+pub mod container;
 pub mod discover;
 pub mod events;
 pub mod identity;
@@ -53,6 +54,7 @@ use crate::metrics::selfmetrics::{
 };
 use crate::source::spec::{FileSpec, StartAt};
 use crate::state::checkpoint::{FilePosition, Position};
+use container::{Feed, Feeds, Layout, Unfinished};
 use discover::{watch_root, Globs};
 use events::Wake;
 use identity::{hash_bytes, tail_hash, FileId, Head, HEAD_BYTES, TAIL_BYTES};
@@ -183,6 +185,8 @@ struct Tracked {
     /// if it had been quiet for a while by then (see [`Stamp`]).
     verified: Option<Stamp>,
     unread: PathGauge,
+    /// How its bytes become lines, and what they carry.
+    feed: Feed,
 }
 
 impl Tracked {
@@ -256,6 +260,7 @@ impl Tracked {
             head: c.head.hash,
             tail: c.tail,
             offset: c.offset,
+            open: self.feed.open(),
         }
     }
 }
@@ -331,6 +336,8 @@ pub struct FileTailer {
     /// The working directory, when some include glob is relative: events
     /// name files by absolute paths.
     cwd: Option<PathBuf>,
+    /// Makes each file's [`Feed`].
+    feeds: Feeds,
 }
 
 impl FileTailer {
@@ -342,6 +349,7 @@ impl FileTailer {
         max_line: usize,
         restored: Option<Vec<FilePosition>>,
     ) -> Self {
+        let feeds = Feeds::new(name, spec.format, max_line, restored.as_deref());
         Self {
             name: name.to_string(),
             globs: Globs::new(&spec.include, &spec.exclude),
@@ -372,7 +380,18 @@ impl FileTailer {
                 .any(|g| !g.starts_with('/'))
                 .then(|| std::env::current_dir().ok())
                 .flatten(),
+            feeds,
         }
+    }
+
+    /// Follows only the files `layout` selects, their lines carrying the
+    /// labels and fields it gives each (a `kubernetes` source).
+    pub fn with_layout(mut self, layout: std::sync::Arc<dyn Layout>) -> Self {
+        let l = layout.clone();
+        self.globs
+            .set_filter(std::sync::Arc::new(move |p| l.selects(p)));
+        self.feeds.set_layout(layout);
+        self
     }
 
     /// Looks for new, rotated, truncated and vanished files.
@@ -499,6 +518,7 @@ impl FileTailer {
         if t.file.seek(SeekFrom::Start(0)).is_ok() {
             t.pos = 0;
             t.framer.reset(0);
+            t.feed.reset();
             t.tail = hash_bytes(&[]);
             t.tail_at = 0;
             t.head = Head::of_bytes(&[]);
@@ -536,14 +556,11 @@ impl FileTailer {
                 continue;
             }
             info!(source = %self.name, copy = %e.path().display(), from = offset, "reading the rest of the truncated file from its copy");
-            let mut framer = Framer::new(self.max_line);
-            framer.reset(offset);
             let mut f = f;
             if f.seek(SeekFrom::Start(offset)).is_err() {
                 return;
             }
-            let _ = d.read_framed(&mut f, &mut framer, true);
-            let end = framer.consumed();
+            let end = self.feeds.read_to_end(&e.path(), &mut f, offset, d);
             if let Ok(tail) = tail_hash(&f, end) {
                 self.remember(Content {
                     file: read.file,
@@ -706,7 +723,8 @@ impl FileTailer {
             return;
         }
         info!(source = %self.name, path = %path.display(), offset = start, "following file");
-        let mut framer = Framer::new(self.max_line);
+        let feed = self.feeds.feed(&path, id, &file, start, d);
+        let mut framer = Framer::new(self.feeds.record_bound(self.max_line));
         framer.reset(start);
         let before = start.saturating_sub(TAIL_BYTES);
         let mut tail_bytes = vec![0; (start - before) as usize];
@@ -738,6 +756,7 @@ impl FileTailer {
             at_end: false,
             verified: None,
             unread,
+            feed,
         });
     }
 
@@ -820,9 +839,12 @@ impl FileTailer {
             if taken >= FAIR_SHARE {
                 more = true;
             }
-            if t.framer.pending() > 0 && t.last_growth.elapsed() >= self.idle_flush {
-                // A last line without its newline for too long: take it as is.
-                t.framer.finish(|l| d.line(l));
+            if (t.framer.pending() > 0 || t.feed.is_open())
+                && t.last_growth.elapsed() >= self.idle_flush
+            {
+                // A last line without its newline (or without its final
+                // part) for too long: take it as is.
+                t.feed.finish(&mut t.framer, d, Unfinished::Idle);
                 t.refresh_tail();
             }
             // A file that left its path is released at its end once deleted,
@@ -834,7 +856,7 @@ impl FileTailer {
                 i += 1;
                 continue;
             }
-            t.framer.finish(|l| d.line(l));
+            t.feed.finish(&mut t.framer, d, Unfinished::End);
             t.refresh_tail();
             t.unread.set(0.0);
             debug!(path = %t.last_path.display(), "file released");
@@ -870,6 +892,7 @@ impl FileTailer {
                 t.head.len,
                 t.head.hash,
                 t.moves,
+                t.feed.open(),
             )
                 .hash(&mut h);
         }
@@ -1102,7 +1125,7 @@ fn read_file(t: &mut Tracked, d: &mut Dispatcher, counts: &mut FrameCounts) -> (
                 taken += n;
                 t.last_growth = Instant::now();
                 t.refresh_head();
-                t.framer.lines(|l| d.line(l));
+                t.feed.lines(&mut t.framer, d);
                 t.refresh_tail();
                 if taken >= FAIR_SHARE {
                     break;
