@@ -44,6 +44,9 @@ pub const SOURCE_CONTAINER_MALFORMED: &str = "logtally_source_container_malforme
 pub const SOURCE_CONTAINER_UNFINISHED: &str = "logtally_source_container_unfinished_lines_total";
 /// Container log lines joined from several partial records, per source.
 pub const SOURCE_CONTAINER_JOINED: &str = "logtally_source_container_joined_lines_total";
+/// Label sets a source holds runners for (a `kubernetes` source's
+/// containers), per source.
+pub const SOURCE_LABEL_SETS: &str = "logtally_source_label_sets";
 /// Lines per pipeline by result (`matched`, `unmatched`, `parse_error`).
 pub const PIPELINE_LINES: &str = "logtally_pipeline_lines_total";
 /// Lines a regex or grok parser matched with its general engine instead of
@@ -155,6 +158,11 @@ fn describe() {
         SOURCE_CONTAINER_JOINED,
         Unit::Count,
         "Container log lines joined from several partial records."
+    );
+    describe_gauge!(
+        SOURCE_LABEL_SETS,
+        Unit::Count,
+        "Label sets of a source's own (a kubernetes source: one per distinct set of labels taken from paths) held now."
     );
     describe_counter!(PIPELINE_LINES, Unit::Count, "Lines seen by each pipeline, by result: matched (at least one rule applied), unmatched, parse_error.");
     describe_counter!(

@@ -18,6 +18,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use metrics::{gauge, Gauge};
+
+use crate::metrics::selfmetrics::SOURCE_LABEL_SETS;
 use crate::pipeline::record::ContextFields;
 use crate::pipeline::{Pipeline, PipelineRunner};
 
@@ -63,6 +66,8 @@ pub struct Streams {
     /// Indexes of the entries fed since the last flush.
     dirty: Vec<usize>,
     last_sweep: Option<Instant>,
+    /// Label sets held, made with the first set.
+    gauge: Option<Gauge>,
 }
 
 impl Streams {
@@ -115,6 +120,9 @@ impl Streams {
             }
         };
         self.by_labels.insert(labels, id);
+        self.gauge
+            .get_or_insert_with(|| gauge!(SOURCE_LABEL_SETS, "source" => source.to_string()))
+            .set(self.by_labels.len() as f64);
         LabelStream { id, _token: token }
     }
 
@@ -160,6 +168,9 @@ impl Streams {
                     self.free.push(id);
                 }
             }
+        }
+        if let Some(g) = &self.gauge {
+            g.set(self.by_labels.len() as f64);
         }
     }
 
