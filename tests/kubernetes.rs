@@ -134,8 +134,14 @@ fn lines(
 /// they still hold a moment later (nothing counted twice on the way).
 #[track_caller]
 fn wait_all(agent: &Agent, what: &str, want: &[(String, f64)]) -> String {
+    wait_all_in(agent, "k8s", what, want)
+}
+
+/// [`wait_all`] for the source `source`.
+#[track_caller]
+fn wait_all_in(agent: &Agent, source: &str, what: &str, want: &[(String, f64)]) -> String {
     let m = agent.wait_for(what, |m| want.iter().all(|(s, v)| value(m, s) == Some(*v)));
-    settle(agent);
+    settle_in(agent, source);
     let m2 = agent.metrics();
     for (s, v) in want {
         assert_eq!(value(&m2, s), Some(*v), "{what}: {s}\n{m2}");
@@ -143,9 +149,10 @@ fn wait_all(agent: &Agent, what: &str, want: &[(String, f64)]) -> String {
     m
 }
 
-/// Lets the agent go through a few more polls (50ms each).
-fn settle(agent: &Agent) {
-    let scans = |m: &str| value(m, r#"logtally_source_file_scans_total{source="k8s"}"#);
+/// Lets the source `source` go through a few more polls (50ms each).
+fn settle_in(agent: &Agent, source: &str) {
+    let series = format!(r#"logtally_source_file_scans_total{{source="{source}"}}"#);
+    let scans = |m: &str| value(m, &series);
     let start = scans(&agent.metrics()).unwrap_or(0.0);
     agent.wait_for("a few more scans", |m| {
         scans(m).unwrap_or(0.0) >= start + 4.0
@@ -573,4 +580,61 @@ fn once_reads_a_pods_directory_given_as_input() {
         Some(1.0),
         "{m}"
     );
+}
+
+#[test]
+fn a_file_source_unwraps_container_logs_and_flushes_lines_left_open() {
+    let dir = ConfigDir::new("c.toml", |d| {
+        format!(
+            r#"
+[[sources]]
+name = "files"
+type = "file"
+include = ["{dir}/*.log"]
+start_at = "beginning"
+poll_interval = "50ms"
+idle_flush = "300ms"
+format = "auto"
+
+[[pipelines]]
+name = "apps"
+parser = "logfmt"
+
+[[pipelines.rules]]
+metric = "app_lines_total"
+type = "counter"
+labels = {{ level = "{{level}}", stream = "{{_container.stream}}", file = "{{file}}" }}
+"#,
+            dir = d.display()
+        )
+    });
+    let cri_log = dir.join("cri.log");
+    let docker_log = dir.join("docker.log");
+    let mut b = cri("stdout", "F", b"level=info file=cri");
+    b.extend(cri("stdout", "P", b"level=warn file=cri msg=left"));
+    append_bytes(&cri_log, &b);
+    let mut b = docker("stderr", "level=error file=docker\n");
+    b.extend(docker("stdout", "level=info file=docker msg=\"long "));
+    b.extend(docker("stdout", "line\"\n"));
+    append_bytes(&docker_log, &b);
+    let agent = dir.start();
+    let s = |level: &str, stream: &str, file: &str| {
+        format!(r#"app_lines_total{{file="{file}",level="{level}",stream="{stream}"}}"#)
+    };
+    let unfinished =
+        r#"logtally_source_container_unfinished_lines_total{source="files",reason="idle"}"#;
+    let mut want = vec![
+        (s("info", "stdout", "cri"), 1.0),
+        (s("warn", "stdout", "cri"), 1.0),
+        (s("error", "stderr", "docker"), 1.0),
+        (s("info", "stdout", "docker"), 1.0),
+        (unfinished.to_string(), 1.0),
+    ];
+    wait_all_in(&agent, "files", "container lines, one left open", &want);
+    // Truncated and written again: read from its start, the format told
+    // again.
+    common::truncate(&cri_log);
+    append_bytes(&cri_log, &docker("stdout", "level=info file=cri\n"));
+    want[0].1 = 2.0;
+    wait_all_in(&agent, "files", "a truncated file", &want);
 }

@@ -55,9 +55,10 @@ fn read_input(d: &mut Dispatcher, input: &Path, max_line: usize) -> anyhow::Resu
 
 /// How an input read as the source `spec` is unwrapped, when its lines
 /// wrap others (container logs): a `kubernetes` source reads a directory
-/// input as its `pods_dir` (labels from the paths) and a file input as a
-/// container log (no labels from its path); a file source with a container
-/// `format` reads file inputs in that format. `None`: read as plain lines.
+/// input as its `pods_dir` and a file input as one of its files (labels
+/// from the path when it has kubelet's layout); a file source with a
+/// container `format` reads file inputs in that format. `None`: read as
+/// plain lines (standard input included).
 fn unwrapped(spec: &SourceSpec, input: &Path) -> Option<FileTailer> {
     let format = match &spec.kind {
         SourceKind::Kubernetes(k) if input.is_dir() => {
@@ -68,6 +69,14 @@ fn unwrapped(spec: &SourceSpec, input: &Path) -> Option<FileTailer> {
                 &k,
                 spec.max_line_bytes,
                 None,
+            ));
+        }
+        SourceKind::Kubernetes(k) if input.as_os_str() != "-" => {
+            return Some(KubernetesSource::file_tailer(
+                &spec.name,
+                k,
+                spec.max_line_bytes,
+                input,
             ));
         }
         SourceKind::Kubernetes(k) => k.format,
@@ -207,10 +216,9 @@ pub fn once(args: OnceArgs) -> anyhow::Result<()> {
         }
     }
     for d in &dispatchers {
-        for r in d.runners().iter().chain(d.stream_runners()) {
-            let t = r.totals();
+        for (pipeline, t) in d.totals() {
             info!(
-                pipeline = r.pipeline().name(),
+                pipeline,
                 matched = t.matched,
                 unmatched = t.unmatched,
                 parse_errors = t.parse_errors,

@@ -25,8 +25,9 @@ use crate::metrics::selfmetrics::{
     SOURCE_BYTES, SOURCE_ERRORS, SOURCE_INVALID_UTF8, SOURCE_LINES, SOURCE_TRUNCATED,
 };
 use crate::pipeline::record::ContextFields;
+use crate::pipeline::LineCounts;
 use crate::pipeline::{Pipeline, PipelineRunner};
-use crate::source::spec::SourceSpec;
+use crate::source::spec::{SourceKind, SourceSpec};
 use framing::{FrameCounts, Framer};
 use streams::{LabelStream, Streams};
 
@@ -38,6 +39,8 @@ pub struct Dispatcher {
     stats: SourceStats,
     name: String,
     labels: Vec<(String, String)>,
+    /// The pipelines fed (label sets get runners of their own for them).
+    pipelines: Vec<Arc<Pipeline>>,
     streams: Streams,
 }
 
@@ -50,23 +53,48 @@ impl Dispatcher {
         pipelines: &[Arc<Pipeline>],
         all: bool,
     ) -> Self {
-        let runners = pipelines
+        Self::build(name, labels, pipelines, all, true)
+    }
+
+    /// [`Dispatcher::new`]; without runners for lines under the static
+    /// labels alone unless `base` (a source whose every line belongs to a
+    /// label set of its own: no series is declared for the static labels
+    /// alone).
+    fn build(
+        name: &str,
+        labels: &[(String, String)],
+        pipelines: &[Arc<Pipeline>],
+        all: bool,
+        base: bool,
+    ) -> Self {
+        let pipelines: Vec<Arc<Pipeline>> = pipelines
             .iter()
             .filter(|p| all || p.reads(name))
-            .map(|p| PipelineRunner::for_source(p.clone(), name, labels))
+            .cloned()
             .collect();
+        let runners = if base {
+            pipelines
+                .iter()
+                .map(|p| PipelineRunner::for_source(p.clone(), name, labels))
+                .collect()
+        } else {
+            Vec::new()
+        };
         Self {
             runners,
             stats: SourceStats::new(name),
             name: name.to_string(),
             labels: labels.to_vec(),
+            pipelines,
             streams: Streams::default(),
         }
     }
 
-    /// A dispatcher for a configured source.
+    /// A dispatcher for a configured source (a `kubernetes` source feeds
+    /// label sets only: see [`Dispatcher::stream`]).
     pub fn for_source(spec: &SourceSpec, pipelines: &[Arc<Pipeline>]) -> Self {
-        Self::new(&spec.name, &spec.labels, pipelines, false)
+        let base = !matches!(spec.kind, SourceKind::Kubernetes(_));
+        Self::build(&spec.name, &spec.labels, pipelines, false, base)
     }
 
     /// Feeds one line to every pipeline.
@@ -91,8 +119,7 @@ impl Dispatcher {
     /// [`Dispatcher::line_for`] carry those labels.
     pub fn stream(&mut self, extra: &[(String, String)]) -> LabelStream {
         let labels = streams::merge(&self.labels, extra);
-        let mut pipelines = self.runners.iter().map(|r| r.pipeline().clone());
-        self.streams.stream(labels, &self.name, &mut pipelines)
+        self.streams.stream(labels, &self.name, &self.pipelines)
     }
 
     /// Feeds one line of the label set `stream` to every pipeline, with
@@ -137,14 +164,29 @@ impl Dispatcher {
         &self.runners
     }
 
-    /// The runners of the label sets held now, for summaries.
-    pub fn stream_runners(&self) -> impl Iterator<Item = &PipelineRunner> {
-        self.streams.runners()
+    /// What each pipeline fed saw and flushed, label sets included (those
+    /// released too), by pipeline name: for summaries.
+    pub fn totals(&self) -> Vec<(String, LineCounts)> {
+        let mut out: Vec<(String, LineCounts)> = self
+            .pipelines
+            .iter()
+            .map(|p| (p.name().to_string(), LineCounts::default()))
+            .collect();
+        let runners = self.runners.iter().chain(self.streams.runners());
+        let counts = runners
+            .map(|r| (r.pipeline().name(), r.totals()))
+            .chain(self.streams.released().map(|(n, c)| (n, *c)));
+        for (name, c) in counts {
+            if let Some((_, t)) = out.iter_mut().find(|(n, _)| n == name) {
+                t.add(c);
+            }
+        }
+        out
     }
 
     /// Number of pipelines fed.
     pub fn pipeline_count(&self) -> usize {
-        self.runners.len()
+        self.pipelines.len()
     }
 
     /// Reads `input` to its end, feeding every line (the last one even
@@ -208,12 +250,7 @@ impl Handoff {
         let mut streams = std::mem::take(&mut current.streams);
         *current = next;
         if !streams.is_empty() {
-            let pipelines: Vec<Arc<Pipeline>> = current
-                .runners
-                .iter()
-                .map(|r| r.pipeline().clone())
-                .collect();
-            streams.rebuild(&current.name, &pipelines);
+            streams.rebuild(&current.name, &current.pipelines);
         }
         current.streams = streams;
     }

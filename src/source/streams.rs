@@ -22,7 +22,7 @@ use metrics::{gauge, Gauge};
 
 use crate::metrics::selfmetrics::SOURCE_LABEL_SETS;
 use crate::pipeline::record::ContextFields;
-use crate::pipeline::{Pipeline, PipelineRunner};
+use crate::pipeline::{LineCounts, Pipeline, PipelineRunner};
 
 /// How often label sets no handle refers to any more are looked for.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
@@ -68,6 +68,8 @@ pub struct Streams {
     last_sweep: Option<Instant>,
     /// Label sets held, made with the first set.
     gauge: Option<Gauge>,
+    /// What the runners of released label sets saw, by pipeline name.
+    released: Vec<(String, LineCounts)>,
 }
 
 impl Streams {
@@ -88,7 +90,7 @@ impl Streams {
         &mut self,
         labels: Labels,
         source: &str,
-        pipelines: &mut dyn Iterator<Item = Arc<Pipeline>>,
+        pipelines: &[Arc<Pipeline>],
     ) -> LabelStream {
         if let Some(&id) = self.by_labels.get(&labels) {
             if let Some(e) = &self.entries[id] {
@@ -100,7 +102,8 @@ impl Streams {
         }
         let labels = Arc::new(labels);
         let runners = pipelines
-            .map(|p| PipelineRunner::for_source(p, source, &labels))
+            .iter()
+            .map(|p| PipelineRunner::for_source(p.clone(), source, &labels))
             .collect();
         let token = Arc::new(());
         let entry = Entry {
@@ -166,6 +169,13 @@ impl Streams {
                 if let Some(e) = slot.take() {
                     self.by_labels.remove(&e.labels);
                     self.free.push(id);
+                    for r in &e.runners {
+                        let name = r.pipeline().name();
+                        match self.released.iter_mut().find(|(n, _)| n == name) {
+                            Some((_, c)) => c.add(r.totals()),
+                            None => self.released.push((name.to_string(), r.totals())),
+                        }
+                    }
                 }
             }
         }
@@ -177,6 +187,7 @@ impl Streams {
     /// The same label sets, under the same handles, with runners built
     /// from `pipelines` (a reload's) instead. Call once flushed.
     pub fn rebuild(&mut self, source: &str, pipelines: &[Arc<Pipeline>]) {
+        self.released.clear();
         for e in self.entries.iter_mut().flatten() {
             e.runners = pipelines
                 .iter()
@@ -190,6 +201,12 @@ impl Streams {
     /// The runners of every label set, for summaries.
     pub fn runners(&self) -> impl Iterator<Item = &PipelineRunner> {
         self.entries.iter().flatten().flat_map(|e| e.runners.iter())
+    }
+
+    /// What the runners of the label sets released so far saw, by
+    /// pipeline name.
+    pub fn released(&self) -> impl Iterator<Item = (&str, &LineCounts)> {
+        self.released.iter().map(|(n, c)| (n.as_str(), c))
     }
 }
 

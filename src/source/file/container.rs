@@ -68,7 +68,8 @@ pub trait Layout: Send + Sync {
     fn selects(&self, path: &Path) -> bool;
 
     /// The labels (on top of the source's) and fields of the lines of the
-    /// file at `path`.
+    /// file at `path`. Its lines go to that label set even when it is empty
+    /// (the source's static labels alone).
     fn describe(&self, path: &Path) -> (Vec<(String, String)>, Option<PathFields>);
 }
 
@@ -180,8 +181,7 @@ impl Feeds {
         let (stream, fields) = match &self.layout {
             Some(l) => {
                 let (labels, fields) = l.describe(path);
-                let stream = (!labels.is_empty()).then(|| d.stream(&labels));
-                (stream, fields)
+                (Some(d.stream(&labels)), fields)
             }
             None => (None, None),
         };

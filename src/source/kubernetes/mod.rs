@@ -29,7 +29,7 @@ use tracing::debug;
 use super::contract::{Control, Sink, Source};
 use super::file::container::{Layout, PathFields};
 use super::file::FileTailer;
-use super::spec::{FileSpec, KubernetesSpec, PathLabel};
+use super::spec::{FileSpec, KubernetesSpec, PathLabel, StartAt};
 use crate::pipeline::record::ContextFields;
 use crate::state::checkpoint::Position;
 use path::PodPath;
@@ -62,6 +62,43 @@ impl KubernetesSource {
     ) -> FileTailer {
         FileTailer::new(name, &file_spec(spec), max_line, restored)
             .with_layout(Arc::new(Pods::new(spec)))
+    }
+}
+
+impl KubernetesSource {
+    /// The tailer that reads the one file `path` as a file of `spec`, with
+    /// labels from its path when it has kubelet's layout (for `once`).
+    pub fn file_tailer(
+        name: &str,
+        spec: &KubernetesSpec,
+        max_line: usize,
+        path: &Path,
+    ) -> FileTailer {
+        let mut one = spec.clone();
+        one.pods_dir = path
+            .ancestors()
+            .nth(3)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let mut files = file_spec(&one);
+        files.include = vec![glob::Pattern::escape(&path.to_string_lossy())];
+        files.start_at = StartAt::Beginning;
+        FileTailer::new(name, &files, max_line, None)
+            .with_layout(Arc::new(AnyFile(Pods::new(&one))))
+    }
+}
+
+/// A file read because it was named: followed whatever its path, labelled
+/// from its path if it has kubelet's layout.
+struct AnyFile(Pods);
+
+impl Layout for AnyFile {
+    fn selects(&self, _: &Path) -> bool {
+        true
+    }
+
+    fn describe(&self, path: &Path) -> (Vec<(String, String)>, Option<PathFields>) {
+        self.0.describe(path)
     }
 }
 
