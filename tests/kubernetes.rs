@@ -568,11 +568,25 @@ fn once_reads_a_pods_directory_given_as_input() {
         "{m}"
     );
     assert!(m.contains(r#"msg="b c""#), "{m}");
-    // A single file: unwrapped, without labels from its path.
+    // A single file: unwrapped, labelled from its path.
     let out = dir.run(
         "once",
         &["--source", "k8s", c.join("0.log").to_str().unwrap()],
     );
+    common::assert_success(&out);
+    let m = common::stdout_of(&out);
+    assert_eq!(
+        value(
+            &m,
+            &lines("shop", "postgres-0", "postgres", None, "debug", "stdout")
+        ),
+        Some(1.0),
+        "{m}"
+    );
+    // Outside kubelet's layout: unwrapped, without labels.
+    let other = dir.join("copy.log");
+    std::fs::copy(c.join("0.log"), &other).unwrap();
+    let out = dir.run("once", &["--source", "k8s", other.to_str().unwrap()]);
     common::assert_success(&out);
     let m = common::stdout_of(&out);
     assert_eq!(

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
-use super::listing::{self, DirGlob};
+use super::listing::{self, DirGlob, TreeGlob};
 
 /// The globs of one file source.
 pub struct Globs {
@@ -16,6 +16,9 @@ pub struct Globs {
     patterns: Vec<glob::Pattern>,
     /// Per include glob, its listing form when its directory is literal.
     listed: Vec<Option<DirGlob>>,
+    /// Per include glob, its tree listing form when it has wildcard
+    /// directories below a literal one (`/var/log/pods/*/*/*.log`).
+    trees: Vec<Option<TreeGlob>>,
     exclude: GlobSet,
     /// What else a path must pass to be selected (see [`Globs::set_filter`]).
     filter: Option<PathFilter>,
@@ -40,6 +43,7 @@ impl Globs {
                 .filter_map(|g| glob::Pattern::new(g).ok())
                 .collect(),
             listed: include.iter().map(|g| DirGlob::of(g)).collect(),
+            trees: include.iter().map(|g| TreeGlob::of(g)).collect(),
             exclude: b.build().unwrap_or_else(|_| GlobSet::empty()),
             filter: None,
         }
@@ -88,14 +92,42 @@ impl Globs {
             unmatched: Vec::new(),
         };
         let several = self.include.len() > 1;
-        for (pattern, listed) in self.include.iter().zip(&mut self.listed) {
+        let (exclude, filter) = (&self.exclude, &self.filter);
+        let admit = |p: &Path| {
+            !(!exclude.is_empty() && exclude.is_match(p)) && filter.as_ref().is_none_or(|f| f(p))
+        };
+        for ((pattern, listed), tree) in self
+            .include
+            .iter()
+            .zip(&mut self.listed)
+            .zip(&mut self.trees)
+        {
             let before = out.files.len();
+            if let Some(tg) = tree {
+                // Excluded files are left out as the tree is listed.
+                for (e, dev) in tg.list(&admit) {
+                    if several && seen.contains(&e.path) {
+                        continue;
+                    }
+                    let Some(meta) = listing::metadata_of(e, *dev, &known) else {
+                        continue;
+                    };
+                    if several {
+                        seen.insert(e.path.clone());
+                    }
+                    out.files.push((e.path.clone(), meta));
+                }
+                if out.files.len() == before
+                    && !out.files.iter().any(|(p, _)| glob_matches(pattern, p))
+                {
+                    out.unmatched.push(pattern);
+                }
+                continue;
+            }
             if let Some(dg) = listed {
                 let (entries, dev) = dg.list();
                 for e in entries {
-                    let excluded = (!self.exclude.is_empty() && self.exclude.is_match(&e.path))
-                        || self.filter.as_ref().is_some_and(|f| !f(&e.path));
-                    if excluded || (several && seen.contains(&e.path)) {
+                    if !admit(&e.path) || (several && seen.contains(&e.path)) {
                         continue;
                     }
                     let Some(meta) = listing::metadata_of(e, dev, &known) else {
@@ -119,9 +151,7 @@ impl Globs {
             };
             for p in paths.flatten() {
                 // One glob gives each path once: only several can repeat one.
-                let excluded = (!self.exclude.is_empty() && self.exclude.is_match(&p))
-                    || self.filter.as_ref().is_some_and(|f| !f(&p));
-                if excluded || (several && seen.contains(&p)) {
+                if !admit(&p) || (several && seen.contains(&p)) {
                     continue;
                 }
                 let Ok(meta) = std::fs::metadata(&p) else {
