@@ -652,3 +652,47 @@ labels = {{ level = "{{level}}", stream = "{{_container.stream}}", file = "{{fil
     want[0].1 = 2.0;
     wait_all_in(&agent, "files", "a truncated file", &want);
 }
+
+#[test]
+fn a_reload_hands_the_running_source_new_rules_for_every_container() {
+    let extra = "[[pipelines.rules]]\nmetric = \"errors_total\"\ntype = \"counter\"\nwhen = [{ field = \"level\", equals = \"error\" }]\n";
+    let dir = ConfigDir::new("c.toml", |d| config(d, ""));
+    let pods = dir.join("pods");
+    let web = container_dir(&pods, "shop", "web-7c9f8b6d5-x2x9k", "web");
+    let db = container_dir(&pods, "data", "db-0", "db");
+    append_bytes(&web.join("0.log"), &cri_lines("level=error", 2));
+    append_bytes(&db.join("0.log"), &cri_lines("level=error", 1));
+    let agent = dir.start();
+    let s = |ns: &str, c: &str| {
+        format!(
+            r#"app_lines_total{{container="{c}",level="error",namespace="{ns}",stream="stdout"}}"#
+        )
+    };
+    wait_all(
+        &agent,
+        "lines before the reload",
+        &[(s("shop", "web"), 2.0), (s("data", "db"), 1.0)],
+    );
+    // A P part before the reload, its end after: joined across it.
+    append_bytes(&web.join("0.log"), &cri("stdout", "P", b"level=er"));
+    let config = std::fs::read_to_string(dir.file()).unwrap();
+    write(dir.file(), &format!("{config}\n{extra}"));
+    let (status, body) = agent.try_post("/-/reload", "", None).unwrap();
+    assert_eq!(status, 200, "{body}");
+    append_bytes(&web.join("0.log"), &cri("stdout", "F", b"ror"));
+    append_bytes(&db.join("0.log"), &cri_lines("level=error", 1));
+    let e = |ns: &str, c: &str| format!(r#"errors_total{{container="{c}",namespace="{ns}"}}"#);
+    let m = wait_all(
+        &agent,
+        "lines after the reload, under both rules",
+        &[
+            (s("shop", "web"), 3.0),
+            (s("data", "db"), 2.0),
+            (e("shop", "web"), 1.0),
+            (e("data", "db"), 1.0),
+            (r#"logtally_source_label_sets{source="k8s"}"#.into(), 2.0),
+        ],
+    );
+    // No series without the labels of a container: every line has some.
+    assert!(!m.lines().any(|l| l.starts_with("errors_total ")), "{m}");
+}

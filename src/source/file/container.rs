@@ -879,7 +879,8 @@ when = [{ line = true, matches = '^(?P<msg>.*)$' }]
                     restarts_mid_line += 1;
                 }
                 drop((feed, framer, feeds));
-                let mut feeds = Feeds::new("t", format, 1 << 20, Some(&[saved.clone()]));
+                let mut feeds =
+                    Feeds::new("t", format, 1 << 20, Some(std::slice::from_ref(&saved)));
                 let mut feed = feeds.feed(Path::new("x.log"), ID, &f, saved.offset, &mut d);
                 assert_eq!(feed.open(), saved.open, "at {k}");
                 let mut framer = Framer::new(feeds.record_bound(1 << 20));

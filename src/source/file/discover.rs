@@ -94,7 +94,7 @@ impl Globs {
         let several = self.include.len() > 1;
         let (exclude, filter) = (&self.exclude, &self.filter);
         let admit = |p: &Path| {
-            !(!exclude.is_empty() && exclude.is_match(p)) && filter.as_ref().is_none_or(|f| f(p))
+            (exclude.is_empty() || !exclude.is_match(p)) && filter.as_ref().is_none_or(|f| f(p))
         };
         for ((pattern, listed), tree) in self
             .include
