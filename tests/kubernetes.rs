@@ -276,6 +276,24 @@ fn pods_are_read_with_labels_from_their_paths_through_partial_lines_rotation_and
     let m = wait_all(&agent, "a line finished in a later write", &want);
     assert!(m.contains(r#"msg="slow line""#), "{m}");
 
+    // A record itself written in two writes, the first half read before
+    // the second is written.
+    let followed = [&checkout, &postgres, &exporter].map(|d| d.join("0.log"));
+    let record = cri("stdout", "F", b"level=warn msg=\"in two writes\"");
+    append_bytes(&checkout.join("0.log"), &record[..25]);
+    let size: u64 = followed
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum();
+    agent.wait_for_value(
+        "half a record read",
+        r#"logtally_source_bytes_total{source="k8s"}"#,
+        size as f64,
+    );
+    append_bytes(&checkout.join("0.log"), &record[25..]);
+    want[1].1 = 2.0;
+    wait_all(&agent, "a record written in two writes", &want);
+
     // A pod created while running: read from its start.
     let web = container_dir(&pods, "shop", "web-7c9f8b6d5-x2x9k", "web");
     append_bytes(&web.join("0.log"), &cri_lines("level=info msg=up", 2));
