@@ -423,6 +423,42 @@ labels = { status = "{status}" }
     }
 
     #[test]
+    fn lines_of_a_label_set_are_published_at_commit_and_go_to_a_reload() {
+        let agent = agent();
+        let (mut s, handoff, _, _) = sink(&agent, 1024);
+        let set = s.stream(&[("namespace".to_string(), "shop".to_string())]);
+        let b = s.batch();
+        s.line_for(&set, "status=200", None);
+        assert!(
+            !rendered(&agent).contains(r#"status="200"} 1"#),
+            "published before the commit"
+        );
+        s.commit(&b, |_| {});
+        drop(b);
+        assert!(rendered(&agent).contains(r#"hits_total{namespace="shop",status="200"} 1"#));
+        // Offered while a line is pending: taken after the commit, under
+        // the same handle.
+        let other = Agent::build(load_str(CONFIG, Path::new("t.toml")).unwrap());
+        let b = s.batch();
+        s.line_for(&set, "status=201", None);
+        handoff.offer(Dispatcher::new("in", &[], &other.pipelines, true));
+        s.commit(&b, |_| {});
+        drop(b);
+        let b = s.batch();
+        s.line_for(&set, "status=202", None);
+        s.commit(&b, |_| {});
+        let (old, new) = (rendered(&agent), rendered(&other));
+        assert!(
+            old.contains(r#"status="201"} 1"#) && !old.contains("202"),
+            "{old}"
+        );
+        assert!(
+            new.contains(r#"hits_total{namespace="shop",status="202"} 1"#),
+            "{new}"
+        );
+    }
+
+    #[test]
     fn commit_publishes_counts_with_positions_and_takes_a_reload_between_batches() {
         let agent = agent();
         let (mut s, handoff, coordinator, slot) = sink(&agent, 1024);

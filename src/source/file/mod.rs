@@ -25,6 +25,11 @@
 //! ([`events`]). An idle source scans once per `poll_interval`, and a scan
 //! re-reads the hashed bytes only of files that changed since they were last
 //! checked ([`stamp`]).
+//!
+//! How a file's bytes become lines is its [`Feed`]'s business
+//! ([`container`]): plain lines, or container runtimes' records unwrapped
+//! and their partial lines joined (`format`), with labels and fields of the
+//! file's own when a [`Layout`] gives them (the `kubernetes` source).
 
 pub mod container;
 pub mod discover;
