@@ -1,11 +1,14 @@
 //! The shipped pipelines (`pipelines/*.toml`) against their samples: for each
-//! configuration with a `pipelines/<stem>/sample.log` and an
-//! `expected.prom`, `logtally once` must print exactly the expected metrics,
-//! and every shipped configuration must pass `logtally check`.
+//! configuration with a `pipelines/<stem>/sample.log` (or a `pods/`
+//! directory laid out as kubelet's `/var/log/pods`, read as the
+//! configuration's `kubernetes` source) and an `expected.prom`, `logtally
+//! once` must print exactly the expected metrics, and every shipped
+//! configuration must pass `logtally check`.
 //!
 //! To refresh an expected file after a deliberate change, run
 //! `logtally once --config pipelines/NAME.toml pipelines/NAME/sample.log`
-//! and check every changed number by hand (see pipelines/NOTICE.md).
+//! (`--source SOURCE pipelines/NAME/pods` for a pods directory) and check
+//! every changed number by hand (see pipelines/NOTICE.md).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -37,18 +40,40 @@ fn configs() -> Vec<PathBuf> {
     out
 }
 
-/// `(config, sample.log, expected.prom)` for every configuration that has both.
+/// `(config, sample.log or pods/, expected.prom)` for every configuration
+/// that has both.
 fn samples() -> Vec<(PathBuf, PathBuf, PathBuf)> {
     configs()
         .into_iter()
         .filter_map(|config| {
             let stem = config.file_stem()?.to_owned();
             let dir = pipelines_dir().join(stem);
-            let sample = dir.join("sample.log");
+            let sample = [dir.join("sample.log"), dir.join("pods")]
+                .into_iter()
+                .find(|s| s.exists())?;
             let expected = dir.join("expected.prom");
-            (sample.is_file() && expected.is_file()).then_some((config, sample, expected))
+            expected.is_file().then_some((config, sample, expected))
         })
         .collect()
+}
+
+/// The name of the `kubernetes` source of the configuration at `config`.
+fn kubernetes_source(config: &Path) -> String {
+    let text = std::fs::read_to_string(config).expect("readable configuration");
+    let doc: toml::Table = text.parse().expect("valid TOML");
+    doc["sources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|s| s["type"].as_str() == Some("kubernetes"))
+        .and_then(|s| s["name"].as_str())
+        .unwrap_or_else(|| {
+            panic!(
+                "{} has a pods directory but no kubernetes source",
+                config.display()
+            )
+        })
+        .to_string()
 }
 
 /// A line diff of `expected` and `actual` (longest common subsequence),
@@ -98,7 +123,19 @@ fn every_sample_gives_its_expected_metrics() {
     );
     let mut failures = Vec::new();
     for (config, sample, expected) in &samples {
-        let out = logtally(&["once", "--config", path_str(config), path_str(sample)]);
+        let out = if sample.is_dir() {
+            let source = kubernetes_source(config);
+            logtally(&[
+                "once",
+                "--config",
+                path_str(config),
+                "--source",
+                &source,
+                path_str(sample),
+            ])
+        } else {
+            logtally(&["once", "--config", path_str(config), path_str(sample)])
+        };
         let name = config.file_name().unwrap().to_string_lossy().into_owned();
         if !out.status.success() {
             failures.push(format!(

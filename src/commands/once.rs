@@ -15,7 +15,8 @@ use crate::metrics::SelfMetrics;
 use crate::source::contract::{Control, Sink};
 use crate::source::file::FileTailer;
 use crate::source::journald::JournaldSource;
-use crate::source::spec::SourceKind;
+use crate::source::kubernetes::KubernetesSource;
+use crate::source::spec::{FileSpec, LineFormat, SourceKind, SourceSpec, StartAt};
 use crate::source::Dispatcher;
 use crate::state::Coordinator;
 
@@ -54,6 +55,56 @@ fn read_input(d: &mut Dispatcher, input: &Path, max_line: usize) -> anyhow::Resu
             .with_context(|| format!("reading {}", input.display()))?;
     }
     Ok(())
+}
+
+/// How an input read as the source `spec` is unwrapped, when its lines
+/// wrap others (container logs): a `kubernetes` source reads a directory
+/// input as its `pods_dir` and a file input as one of its files (labels
+/// from the path when it has kubelet's layout); a file source with a
+/// container `format` reads file inputs in that format. `None`: read as
+/// plain lines (standard input included).
+fn unwrapped(spec: &SourceSpec, input: &Path) -> Option<FileTailer> {
+    let format = match &spec.kind {
+        SourceKind::Kubernetes(k) if input.is_dir() => {
+            let mut k = k.clone();
+            k.pods_dir = input.to_path_buf();
+            return Some(KubernetesSource::tailer(
+                &spec.name,
+                &k,
+                spec.max_line_bytes,
+                None,
+            ));
+        }
+        SourceKind::Kubernetes(k) if input.as_os_str() != "-" => {
+            return Some(KubernetesSource::file_tailer(
+                &spec.name,
+                k,
+                spec.max_line_bytes,
+                input,
+            ));
+        }
+        SourceKind::Kubernetes(k) => k.format,
+        SourceKind::File(f) if f.format != LineFormat::Plain => f.format,
+        _ => return None,
+    };
+    if input.as_os_str() == "-" {
+        return None;
+    }
+    let file = FileSpec {
+        include: vec![glob::Pattern::escape(&input.to_string_lossy())],
+        exclude: Vec::new(),
+        start_at: StartAt::Beginning,
+        poll_interval: std::time::Duration::from_secs(1),
+        idle_flush: std::time::Duration::from_secs(1),
+        max_open_files: 1,
+        format,
+    };
+    Some(FileTailer::new(
+        &spec.name,
+        &file,
+        spec.max_line_bytes,
+        None,
+    ))
 }
 
 /// Reads the input files on as many threads as there are cores (at most
@@ -122,6 +173,10 @@ pub fn once(args: OnceArgs) -> anyhow::Result<()> {
                         .map_err(|e| anyhow::anyhow!("source `{}`: {e}", spec.name))?;
                     d = sink.into_dispatcher();
                 }
+                SourceKind::Kubernetes(k) => {
+                    KubernetesSource::tailer(&spec.name, k, spec.max_line_bytes, None)
+                        .read_to_end(&mut d)
+                }
                 other => {
                     tracing::warn!(source = %spec.name, "`once` does not read {} sources (they have no end): give it files of their lines with `--source {}`, or use `run`", other.name(), spec.name);
                 }
@@ -152,7 +207,9 @@ pub fn once(args: OnceArgs) -> anyhow::Result<()> {
             Some(spec) => Dispatcher::for_source(spec, &agent.pipelines),
             None => Dispatcher::new("input", &[], &agent.pipelines, true),
         };
+        let container = spec.is_some_and(|s| args.inputs.iter().any(|i| unwrapped(s, i).is_some()));
         let parallel = args.inputs.len() > 1
+            && !container
             && !args.inputs.iter().any(|i| i.as_os_str() == "-")
             && !agent.pipelines.iter().any(|p| p.order_sensitive());
         if parallel {
@@ -160,16 +217,26 @@ pub fn once(args: OnceArgs) -> anyhow::Result<()> {
         } else {
             let mut d = dispatcher();
             for input in &args.inputs {
-                read_input(&mut d, input, max_line)?;
+                match spec.and_then(|s| unwrapped(s, input)) {
+                    Some(tailer) => {
+                        if !input.exists() {
+                            bail!(
+                                "cannot open input {}: no such file or directory",
+                                input.display()
+                            );
+                        }
+                        tailer.read_to_end(&mut d);
+                    }
+                    None => read_input(&mut d, input, max_line)?,
+                }
             }
             dispatchers.push(d);
         }
     }
     for d in &dispatchers {
-        for r in d.runners() {
-            let t = r.totals();
+        for (pipeline, t) in d.totals() {
             info!(
-                pipeline = r.pipeline().name(),
+                pipeline,
                 matched = t.matched,
                 unmatched = t.unmatched,
                 parse_errors = t.parse_errors,

@@ -707,7 +707,7 @@ fn check_pipelines(
             }
             for s in &source_names {
                 if let Some(src) = by_name.get(s.as_str()) {
-                    for (label, _) in &src.labels {
+                    for label in src.label_names() {
                         if rule.labels.iter().any(|(n, _)| n == label) {
                             r.at(span.clone(), format!("label `{label}` comes both from source `{s}` and from this rule"));
                         }

@@ -36,6 +36,17 @@ pub const SOURCE_FILE_SCANS: &str = "logtally_source_file_scans_total";
 pub const SOURCE_FILES_MATCHED: &str = "logtally_source_files_matched";
 /// Rotations and truncations detected, per source.
 pub const SOURCE_ROTATIONS: &str = "logtally_source_rotations_total";
+/// Container log records that are not in the file's format (passed on as
+/// they are), per source and reason.
+pub const SOURCE_CONTAINER_MALFORMED: &str = "logtally_source_container_malformed_lines_total";
+/// Container log lines passed on before their final part came, per source
+/// and reason (`idle`, `end`).
+pub const SOURCE_CONTAINER_UNFINISHED: &str = "logtally_source_container_unfinished_lines_total";
+/// Container log lines joined from several partial records, per source.
+pub const SOURCE_CONTAINER_JOINED: &str = "logtally_source_container_joined_lines_total";
+/// Label sets a source holds runners for (a `kubernetes` source's
+/// containers), per source.
+pub const SOURCE_LABEL_SETS: &str = "logtally_source_label_sets";
 /// Lines per pipeline by result (`matched`, `unmatched`, `parse_error`).
 pub const PIPELINE_LINES: &str = "logtally_pipeline_lines_total";
 /// Lines a regex or grok parser matched with its general engine instead of
@@ -157,6 +168,26 @@ fn describe() {
         SOURCE_ROTATIONS,
         Unit::Count,
         "Rotations and truncations detected, by kind."
+    );
+    describe_counter!(
+        SOURCE_CONTAINER_MALFORMED,
+        Unit::Count,
+        "Container log records not in the file's format (CRI or Docker json-file), passed on as they are; reason: not_cri, not_docker, no_format (auto: no record of the file was either yet)."
+    );
+    describe_counter!(
+        SOURCE_CONTAINER_UNFINISHED,
+        Unit::Count,
+        "Container log lines passed on before their final part came; reason: idle (the file was idle for idle_flush), end (the file was released)."
+    );
+    describe_counter!(
+        SOURCE_CONTAINER_JOINED,
+        Unit::Count,
+        "Container log lines joined from several partial records."
+    );
+    describe_gauge!(
+        SOURCE_LABEL_SETS,
+        Unit::Count,
+        "Label sets of a source's own (a kubernetes source: one per distinct set of labels taken from paths) held now."
     );
     describe_counter!(PIPELINE_LINES, Unit::Count, "Lines seen by each pipeline, by result: matched (at least one rule applied), unmatched, parse_error.");
     describe_counter!(

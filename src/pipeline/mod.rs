@@ -211,6 +211,17 @@ pub struct LineCounts {
     pub fallbacks: u64,
 }
 
+impl LineCounts {
+    /// Adds `other` to these counts.
+    pub fn add(&mut self, other: LineCounts) {
+        self.matched += other.matched;
+        self.unmatched += other.unmatched;
+        self.parse_errors += other.parse_errors;
+        self.fast_path += other.fast_path;
+        self.fallbacks += other.fallbacks;
+    }
+}
+
 /// A pipeline as fed by one source.
 pub struct PipelineRunner {
     pipeline: Arc<Pipeline>,

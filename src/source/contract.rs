@@ -17,6 +17,11 @@
 //!   holds matches the values exactly. A configuration reload hands the
 //!   sink the new pipelines at a commit, when nothing read through the old
 //!   ones is pending.
+//! - **Label sets**: a source whose inputs carry labels of their own (the
+//!   namespace and container of a Kubernetes log file) takes a handle per
+//!   label set with [`Sink::stream`] and feeds those lines with
+//!   [`Sink::line_for`]; they carry the set's labels on top of the
+//!   source's.
 //! - **Control**: [`Control::stopping`] asks the source to stop at its next
 //!   batch boundary; [`Control::restored`] holds the positions to resume
 //!   from (the last checkpoint, or where the previous configuration's source
@@ -37,6 +42,7 @@ use crate::state::spec::StateSpec;
 use crate::state::{Batch, Coordinator, PositionSlot};
 
 use super::framing::{self, FrameCounts, Framer};
+use super::streams::LabelStream;
 use super::{Dispatcher, Handoff};
 
 /// A source of lines, started by the agent on a thread of its own.
@@ -132,6 +138,31 @@ impl Sink {
     pub fn line_in(&mut self, line: &str, context: &dyn ContextFields) {
         self.pending = true;
         self.dispatcher.line_in(line, context);
+    }
+
+    /// The handle of a label set of this source's own: the source's static
+    /// labels and `extra` (a Kubernetes file's namespace and container,
+    /// say). Lines fed with [`Sink::line_for`] under it carry those labels
+    /// into every metric they make. The runners of a label set are built
+    /// once and shared by every handle on it, flushed with each commit,
+    /// handed a reload's pipelines like the rest, and dropped soon after
+    /// the last handle is: hold one per input (file) and drop it with the
+    /// input.
+    pub fn stream(&mut self, extra: &[(String, String)]) -> LabelStream {
+        self.dispatcher.stream(extra)
+    }
+
+    /// Feeds one framed line of the label set `stream` (see
+    /// [`Sink::stream`]), with the context fields it came with, if any.
+    #[inline]
+    pub fn line_for(
+        &mut self,
+        stream: &LabelStream,
+        line: &str,
+        context: Option<&dyn ContextFields>,
+    ) {
+        self.pending = true;
+        self.dispatcher.line_for(stream, line, context);
     }
 
     /// Feeds a payload that arrived whole (one line, a trailing newline
@@ -400,6 +431,42 @@ labels = { status = "{status}" }
                 "{status}\n{m}"
             );
         }
+    }
+
+    #[test]
+    fn lines_of_a_label_set_are_published_at_commit_and_go_to_a_reload() {
+        let agent = agent();
+        let (mut s, handoff, _, _) = sink(&agent, 1024);
+        let set = s.stream(&[("namespace".to_string(), "shop".to_string())]);
+        let b = s.batch();
+        s.line_for(&set, "status=200", None);
+        assert!(
+            !rendered(&agent).contains(r#"status="200"} 1"#),
+            "published before the commit"
+        );
+        s.commit(&b, |_| {});
+        drop(b);
+        assert!(rendered(&agent).contains(r#"hits_total{namespace="shop",status="200"} 1"#));
+        // Offered while a line is pending: taken after the commit, under
+        // the same handle.
+        let other = Agent::build(load_str(CONFIG, Path::new("t.toml")).unwrap());
+        let b = s.batch();
+        s.line_for(&set, "status=201", None);
+        handoff.offer(Dispatcher::new("in", &[], &other.pipelines, true));
+        s.commit(&b, |_| {});
+        drop(b);
+        let b = s.batch();
+        s.line_for(&set, "status=202", None);
+        s.commit(&b, |_| {});
+        let (old, new) = (rendered(&agent), rendered(&other));
+        assert!(
+            old.contains(r#"status="201"} 1"#) && !old.contains("202"),
+            "{old}"
+        );
+        assert!(
+            new.contains(r#"hits_total{namespace="shop",status="202"} 1"#),
+            "{new}"
+        );
     }
 
     #[test]

@@ -125,6 +125,11 @@ impl Framer {
         self.end - self.start
     }
 
+    /// Adds `c` to the counts (lines passed on by the caller).
+    pub fn count(&mut self, c: FrameCounts) {
+        self.counts.add(c);
+    }
+
     /// Takes and resets the counts.
     pub fn take_counts(&mut self) -> FrameCounts {
         std::mem::take(&mut self.counts)
@@ -228,6 +233,71 @@ impl Framer {
         }
         self.start += last + 1;
         self.consumed += last as u64 + 1;
+    }
+
+    /// Passes every complete record in the buffer to `f` as raw bytes (no
+    /// UTF-8 check, nothing dropped, no line counted): its stream offset,
+    /// its bytes without the newline, whether it was cut at the bound, and
+    /// the counts to add to. For lines that wrap others (container logs),
+    /// whose contents are checked once unwrapped. Keeps the incomplete last
+    /// one (cutting it if it is already over the bound).
+    pub fn records(&mut self, mut f: impl FnMut(u64, &[u8], bool, &mut FrameCounts)) {
+        let from = self.start;
+        self.split_records(&mut f);
+        self.note_consumed(from);
+    }
+
+    /// [`Framer::records`], then the incomplete last record, if any (at the
+    /// end of a stream that does not end with a newline).
+    pub fn finish_records(&mut self, mut f: impl FnMut(u64, &[u8], bool, &mut FrameCounts)) {
+        let from = self.start;
+        self.split_records(&mut f);
+        let rest = &self.buf[self.start..self.end];
+        if !rest.is_empty() && !self.discarding {
+            f(self.consumed, rest, false, &mut self.counts);
+        }
+        self.consumed += rest.len() as u64;
+        self.start = self.end;
+        self.discarding = false;
+        self.note_consumed(from);
+    }
+
+    fn split_records(&mut self, f: &mut impl FnMut(u64, &[u8], bool, &mut FrameCounts)) {
+        loop {
+            let rest = &self.buf[self.start..self.end];
+            match memchr::memchr(b'\n', rest) {
+                Some(nl) => {
+                    if self.discarding {
+                        self.discarding = false;
+                    } else {
+                        let (rec, cut) = match rest[..nl].get(..self.max_line) {
+                            Some(r) if nl > self.max_line => (r, true),
+                            _ => (&rest[..nl], false),
+                        };
+                        f(self.consumed, rec, cut, &mut self.counts);
+                    }
+                    self.start += nl + 1;
+                    self.consumed += nl as u64 + 1;
+                }
+                None => {
+                    if self.discarding {
+                        self.consumed += rest.len() as u64;
+                        self.start = self.end;
+                    } else if rest.len() > self.max_line {
+                        f(
+                            self.consumed,
+                            &rest[..self.max_line],
+                            true,
+                            &mut self.counts,
+                        );
+                        self.discarding = true;
+                        self.consumed += rest.len() as u64;
+                        self.start = self.end;
+                    }
+                    return;
+                }
+            }
+        }
     }
 
     /// Passes on the incomplete last line, if any (at the end of a stream
@@ -385,6 +455,33 @@ mod tests {
         fr.reset(10);
         fr.fill(&mut &b"zz\n"[..]).unwrap();
         assert!(fr.head().is_empty(), "no head when not read from the start");
+    }
+
+    #[test]
+    fn records_are_raw_bytes_with_their_offsets() {
+        let input = b"ab\xff\n\n0123456789abcdef\nx\r\nlast";
+        let mut fr = Framer::new(8);
+        let mut out = Vec::new();
+        for chunk in input.chunks(3) {
+            fr.fill(&mut &chunk[..]).unwrap();
+            fr.records(|at, r, cut, _| out.push((at, r.to_vec(), cut)));
+        }
+        assert_eq!(fr.consumed(), 25);
+        fr.finish_records(|at, r, cut, _| out.push((at, r.to_vec(), cut)));
+        assert_eq!(
+            out,
+            vec![
+                (0, b"ab\xff".to_vec(), false),
+                (4, b"".to_vec(), false),
+                (5, b"01234567".to_vec(), true),
+                (22, b"x\r".to_vec(), false),
+                (25, b"last".to_vec(), false),
+            ]
+        );
+        let c = fr.take_counts();
+        assert_eq!((c.lines, c.bytes), (0, input.len() as u64));
+        assert_eq!(fr.consumed(), input.len() as u64);
+        assert_eq!(fr.tail(), &input[..]);
     }
 
     #[test]

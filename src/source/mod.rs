@@ -11,9 +11,11 @@ pub mod file;
 pub mod framing;
 pub mod journald;
 pub mod kafka;
+pub mod kubernetes;
 pub mod registry;
 pub mod spec;
 pub mod stdin;
+pub mod streams;
 pub mod syslog;
 
 use std::io::Read;
@@ -25,14 +27,23 @@ use crate::metrics::selfmetrics::{
     SOURCE_BYTES, SOURCE_ERRORS, SOURCE_INVALID_UTF8, SOURCE_LINES, SOURCE_TRUNCATED,
 };
 use crate::pipeline::record::ContextFields;
+use crate::pipeline::LineCounts;
 use crate::pipeline::{Pipeline, PipelineRunner};
-use crate::source::spec::SourceSpec;
+use crate::source::spec::{SourceKind, SourceSpec};
 use framing::{FrameCounts, Framer};
+use streams::{LabelStream, Streams};
 
-/// Feeds the lines of one source to the pipelines that read it.
+/// Feeds the lines of one source to the pipelines that read it: lines
+/// under the source's static labels, and lines of label sets of their own
+/// ([`Dispatcher::stream`]).
 pub struct Dispatcher {
     runners: Vec<PipelineRunner>,
     stats: SourceStats,
+    name: String,
+    labels: Vec<(String, String)>,
+    /// The pipelines fed (label sets get runners of their own for them).
+    pipelines: Vec<Arc<Pipeline>>,
+    streams: Streams,
 }
 
 impl Dispatcher {
@@ -44,20 +55,48 @@ impl Dispatcher {
         pipelines: &[Arc<Pipeline>],
         all: bool,
     ) -> Self {
-        let runners = pipelines
+        Self::build(name, labels, pipelines, all, true)
+    }
+
+    /// [`Dispatcher::new`]; without runners for lines under the static
+    /// labels alone unless `base` (a source whose every line belongs to a
+    /// label set of its own: no series is declared for the static labels
+    /// alone).
+    fn build(
+        name: &str,
+        labels: &[(String, String)],
+        pipelines: &[Arc<Pipeline>],
+        all: bool,
+        base: bool,
+    ) -> Self {
+        let pipelines: Vec<Arc<Pipeline>> = pipelines
             .iter()
             .filter(|p| all || p.reads(name))
-            .map(|p| PipelineRunner::for_source(p.clone(), name, labels))
+            .cloned()
             .collect();
+        let runners = if base {
+            pipelines
+                .iter()
+                .map(|p| PipelineRunner::for_source(p.clone(), name, labels))
+                .collect()
+        } else {
+            Vec::new()
+        };
         Self {
             runners,
             stats: SourceStats::new(name),
+            name: name.to_string(),
+            labels: labels.to_vec(),
+            pipelines,
+            streams: Streams::default(),
         }
     }
 
-    /// A dispatcher for a configured source.
+    /// A dispatcher for a configured source (a `kubernetes` source feeds
+    /// label sets only: see [`Dispatcher::stream`]).
     pub fn for_source(spec: &SourceSpec, pipelines: &[Arc<Pipeline>]) -> Self {
-        Self::new(&spec.name, &spec.labels, pipelines, false)
+        let base = !matches!(spec.kind, SourceKind::Kubernetes(_));
+        Self::build(&spec.name, &spec.labels, pipelines, false, base)
     }
 
     /// Feeds one line to every pipeline.
@@ -77,12 +116,44 @@ impl Dispatcher {
         }
     }
 
+    /// The handle of the label set made of the source's static labels and
+    /// `extra` (see [`streams`]): lines fed through it with
+    /// [`Dispatcher::line_for`] carry those labels.
+    pub fn stream(&mut self, extra: &[(String, String)]) -> LabelStream {
+        let labels = streams::merge(&self.labels, extra);
+        self.streams.stream(labels, &self.name, &self.pipelines)
+    }
+
+    /// Feeds one line of the label set `stream` to every pipeline, with
+    /// the context fields it came with, if any.
+    #[inline]
+    pub fn line_for(
+        &mut self,
+        stream: &LabelStream,
+        line: &str,
+        context: Option<&dyn ContextFields>,
+    ) {
+        self.streams.line(stream, line, context);
+    }
+
+    /// Label sets held (see [`Dispatcher::stream`]).
+    pub fn stream_count(&self) -> usize {
+        self.streams.len()
+    }
+
+    /// Publishes what the label sets gathered, and drops those no handle
+    /// refers to any more (at once when `sweep_now`, else now and then).
+    pub fn flush_streams(&mut self, sweep_now: bool) {
+        self.streams.flush(sweep_now);
+    }
+
     /// Publishes the counts gathered since the last flush.
     pub fn flush(&mut self, frame: FrameCounts) {
         self.stats.add(frame);
         for r in &mut self.runners {
             r.flush();
         }
+        self.streams.flush(false);
     }
 
     /// Counts a read error.
@@ -90,14 +161,34 @@ impl Dispatcher {
         self.stats.errors.increment(1);
     }
 
-    /// The runners, for summaries.
+    /// The runners of the lines under the static labels, for summaries.
     pub fn runners(&self) -> &[PipelineRunner] {
         &self.runners
     }
 
+    /// What each pipeline fed saw and flushed, label sets included (those
+    /// released too), by pipeline name: for summaries.
+    pub fn totals(&self) -> Vec<(String, LineCounts)> {
+        let mut out: Vec<(String, LineCounts)> = self
+            .pipelines
+            .iter()
+            .map(|p| (p.name().to_string(), LineCounts::default()))
+            .collect();
+        let runners = self.runners.iter().chain(self.streams.runners());
+        let counts = runners
+            .map(|r| (r.pipeline().name(), r.totals()))
+            .chain(self.streams.released().map(|(n, c)| (n, *c)));
+        for (name, c) in counts {
+            if let Some((_, t)) = out.iter_mut().find(|(n, _)| n == name) {
+                t.add(c);
+            }
+        }
+        out
+    }
+
     /// Number of pipelines fed.
     pub fn pipeline_count(&self) -> usize {
-        self.runners.len()
+        self.pipelines.len()
     }
 
     /// Reads `input` to its end, feeding every line (the last one even
@@ -151,12 +242,19 @@ impl Handoff {
 
     /// Replaces `current` by the dispatcher offered, if any, after
     /// publishing what `current` still holds. Call between two batches.
+    /// The label sets of `current` go on under the same handles, fed to the
+    /// new pipelines.
     pub fn take_into(&self, current: &mut Dispatcher) {
         let Some(next) = self.0.lock().take() else {
             return;
         };
         current.flush(FrameCounts::default());
+        let mut streams = std::mem::take(&mut current.streams);
         *current = next;
+        if !streams.is_empty() {
+            streams.rebuild(&current.name, &current.pipelines);
+        }
+        current.streams = streams;
     }
 }
 

@@ -2,7 +2,7 @@
 
 use super::contract::Source;
 use super::spec::{SourceKind, SourceSpec};
-use super::{file, journald, kafka, stdin, syslog};
+use super::{file, journald, kafka, kubernetes, stdin, syslog};
 
 /// The source that reads what `spec` configures.
 pub fn build(spec: &SourceSpec) -> Box<dyn Source> {
@@ -12,5 +12,6 @@ pub fn build(spec: &SourceSpec) -> Box<dyn Source> {
         SourceKind::Kafka(k) => Box::new(kafka::KafkaSource::new(&spec.name, k)),
         SourceKind::Journald(j) => Box::new(journald::JournaldSource::new(&spec.name, j)),
         SourceKind::Syslog(s) => Box::new(syslog::SyslogSource::new(s)),
+        SourceKind::Kubernetes(k) => Box::new(kubernetes::KubernetesSource::new(&spec.name, k)),
     }
 }

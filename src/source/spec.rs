@@ -30,6 +30,8 @@ pub enum SourceKind {
     Journald(JournaldSpec),
     /// Syslog messages received over UDP and/or TCP.
     Syslog(SyslogSpec),
+    /// The container log files kubelet keeps under `/var/log/pods`.
+    Kubernetes(KubernetesSpec),
 }
 
 impl SourceKind {
@@ -41,7 +43,20 @@ impl SourceKind {
             SourceKind::Kafka(_) => "kafka",
             SourceKind::Journald(_) => "journald",
             SourceKind::Syslog(_) => "syslog",
+            SourceKind::Kubernetes(_) => "kubernetes",
         }
+    }
+}
+
+impl SourceSpec {
+    /// Every label the source may put on a metric: its static labels and,
+    /// for a `kubernetes` source, those it takes from file paths.
+    pub fn label_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.labels.iter().map(|(k, _)| k.as_str()).collect();
+        if let SourceKind::Kubernetes(k) = &self.kind {
+            names.extend(k.labels_from_path.iter().map(|l| l.name()));
+        }
+        names
     }
 }
 
@@ -148,6 +163,101 @@ pub struct FileSpec {
     /// How often files are looked at for growth, rotation and new matches.
     pub poll_interval: Duration,
     /// How long an unterminated last line waits for its newline.
+    pub idle_flush: Duration,
+    /// Most files open at once.
+    pub max_open_files: usize,
+    /// How lines are wrapped in the files (container runtimes' formats).
+    pub format: LineFormat,
+}
+
+/// How the lines of a file are wrapped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineFormat {
+    /// As written: each line is a line.
+    Plain,
+    /// CRI (containerd, CRI-O): `<time> <stream> <P|F> <message>`, partial
+    /// records joined.
+    Cri,
+    /// Docker's `json-file`: `{"log":"…","stream":"…","time":"…"}`, partial
+    /// records joined.
+    Docker,
+    /// CRI or Docker, told per file by its first record that is either.
+    Auto,
+}
+
+impl LineFormat {
+    /// The configuration's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LineFormat::Plain => "plain",
+            LineFormat::Cri => "cri",
+            LineFormat::Docker => "docker",
+            LineFormat::Auto => "auto",
+        }
+    }
+}
+
+/// A label a `kubernetes` source takes from the path of a log file,
+/// `<pods_dir>/<namespace>_<pod>_<uid>/<container>/<n>.log`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathLabel {
+    /// The pod's namespace.
+    Namespace,
+    /// The pod's name.
+    Pod,
+    /// The container's name.
+    Container,
+    /// The ReplicaSet hash in the pod's name (Deployments and Argo
+    /// Rollouts), when it has one.
+    PodTemplateHash,
+}
+
+impl PathLabel {
+    /// Every path label, in the order of the path.
+    pub const ALL: [PathLabel; 4] = [
+        PathLabel::Namespace,
+        PathLabel::Pod,
+        PathLabel::Container,
+        PathLabel::PodTemplateHash,
+    ];
+
+    /// The label's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            PathLabel::Namespace => "namespace",
+            PathLabel::Pod => "pod",
+            PathLabel::Container => "container",
+            PathLabel::PodTemplateHash => "pod_template_hash",
+        }
+    }
+}
+
+/// A `kubernetes` source: the files of `/var/log/pods`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KubernetesSpec {
+    /// Where kubelet keeps pod logs.
+    pub pods_dir: PathBuf,
+    /// Namespace globs to read (empty: all).
+    pub namespaces: Vec<String>,
+    /// Namespace globs to leave out.
+    pub exclude_namespaces: Vec<String>,
+    /// Pod name globs to read (empty: all).
+    pub pods: Vec<String>,
+    /// Pod name globs to leave out.
+    pub exclude_pods: Vec<String>,
+    /// Container name globs to read (empty: all).
+    pub containers: Vec<String>,
+    /// Container name globs to leave out.
+    pub exclude_containers: Vec<String>,
+    /// Which parts of a file's path become labels of its lines' metrics.
+    pub labels_from_path: Vec<PathLabel>,
+    /// How the files' lines are wrapped (`Auto` unless set).
+    pub format: LineFormat,
+    /// Where files present at start-up are read from.
+    pub start_at: StartAt,
+    /// How often the pod directories are looked at.
+    pub poll_interval: Duration,
+    /// How long an unfinished line waits for its end.
     pub idle_flush: Duration,
     /// Most files open at once.
     pub max_open_files: usize,

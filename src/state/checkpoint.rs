@@ -63,6 +63,38 @@ pub struct FilePosition {
     pub tail: u64,
     /// Bytes whose lines were applied.
     pub offset: u64,
+    /// Container log files: where the lines still being joined at `offset`
+    /// begin (their parts before `offset` are read again after a restart,
+    /// the other records there are not). Absent when none is.
+    #[serde(default, skip_serializing_if = "OpenLines::is_empty")]
+    pub open: OpenLines,
+}
+
+/// Where the partial lines of a container log file being joined begin,
+/// per stream: the offset of the first record of each.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct OpenLines {
+    /// The open standard output line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdout: Option<u64>,
+    /// The open standard error line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stderr: Option<u64>,
+}
+
+impl OpenLines {
+    /// Whether no line is open.
+    pub fn is_empty(&self) -> bool {
+        self.stdout.is_none() && self.stderr.is_none()
+    }
+
+    /// The offset of the first open line, if any.
+    pub fn first(&self) -> Option<u64> {
+        match (self.stdout, self.stderr) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
 }
 
 /// A metric value as saved.
@@ -243,6 +275,7 @@ mod tests {
                 head: 3,
                 tail: 4,
                 offset: 5,
+                open: OpenLines::default(),
             })],
         );
         Checkpoint {

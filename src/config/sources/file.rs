@@ -10,7 +10,7 @@ use toml::Spanned;
 use super::Kind;
 use crate::config::diagnostics::Reporter;
 use crate::config::names::{decode, duration, positive};
-use crate::source::spec::{FileSpec, SourceKind, StartAt};
+use crate::source::spec::{FileSpec, LineFormat, SourceKind, StartAt};
 
 /// Files matched by globs.
 pub(super) const KIND: Kind = Kind {
@@ -22,6 +22,7 @@ pub(super) const KIND: Kind = Kind {
         "poll_interval",
         "idle_flush",
         "max_open_files",
+        "format",
     ],
     check,
 };
@@ -45,6 +46,8 @@ struct FileConfig {
     idle_flush: Option<Spanned<String>>,
     /// Most files open at once.
     max_open_files: Option<Spanned<i64>>,
+    /// `plain`, `cri`, `docker` or `auto`.
+    format: Option<Spanned<String>>,
 }
 
 fn check(r: &mut Reporter<'_>, entry: &Spanned<DeValue<'_>>, kind: Range<usize>) -> SourceKind {
@@ -55,6 +58,7 @@ fn check(r: &mut Reporter<'_>, entry: &Spanned<DeValue<'_>>, kind: Range<usize>)
         poll_interval: None,
         idle_flush: None,
         max_open_files: None,
+        format: None,
     });
     SourceKind::File(check_file(r, &raw, kind))
 }
@@ -71,11 +75,22 @@ fn check_file(r: &mut Reporter<'_>, raw: &FileConfig, kind: Range<usize>) -> Fil
             r.at(g.span(), format!("invalid glob `{}`: {e}", g.get_ref()));
         }
     }
-    let start_at = match raw
-        .start_at
-        .as_ref()
-        .map(|s| (s.get_ref().as_str(), s.span()))
-    {
+    let start_at = start_at(r, raw.start_at.as_ref());
+    let max_open_files = max_open_files(r, raw.max_open_files.as_ref());
+    FileSpec {
+        include: raw.include.iter().map(|g| g.get_ref().clone()).collect(),
+        exclude: raw.exclude.iter().map(|g| g.get_ref().clone()).collect(),
+        start_at,
+        poll_interval: duration(r, raw.poll_interval.as_ref(), Duration::from_millis(250)),
+        idle_flush: duration(r, raw.idle_flush.as_ref(), Duration::from_secs(5)),
+        max_open_files,
+        format: format(r, raw.format.as_ref(), LineFormat::Plain, true),
+    }
+}
+
+/// `start_at`: `end` unless set.
+pub(super) fn start_at(r: &mut Reporter<'_>, v: Option<&Spanned<String>>) -> StartAt {
+    match v.map(|s| (s.get_ref().as_str(), s.span())) {
         None | Some(("end", _)) => StartAt::End,
         Some(("beginning", _)) => StartAt::Beginning,
         Some((other, span)) => {
@@ -85,18 +100,49 @@ fn check_file(r: &mut Reporter<'_>, raw: &FileConfig, kind: Range<usize>) -> Fil
             );
             StartAt::End
         }
-    };
-    let max_open_files = raw
-        .max_open_files
-        .as_ref()
-        .and_then(|m| positive(r, m, "max_open_files"))
-        .unwrap_or(1024);
-    FileSpec {
-        include: raw.include.iter().map(|g| g.get_ref().clone()).collect(),
-        exclude: raw.exclude.iter().map(|g| g.get_ref().clone()).collect(),
-        start_at,
-        poll_interval: duration(r, raw.poll_interval.as_ref(), Duration::from_millis(250)),
-        idle_flush: duration(r, raw.idle_flush.as_ref(), Duration::from_secs(5)),
-        max_open_files,
+    }
+}
+
+/// `max_open_files`: 1024 unless set.
+pub(super) fn max_open_files(r: &mut Reporter<'_>, v: Option<&Spanned<i64>>) -> usize {
+    v.and_then(|m| positive(r, m, "max_open_files"))
+        .unwrap_or(1024)
+}
+
+/// `format`: how lines are wrapped (`plain` only where `plain_ok`).
+pub(super) fn format(
+    r: &mut Reporter<'_>,
+    v: Option<&Spanned<String>>,
+    default: LineFormat,
+    plain_ok: bool,
+) -> LineFormat {
+    let Some(v) = v else { return default };
+    let all = [
+        LineFormat::Plain,
+        LineFormat::Cri,
+        LineFormat::Docker,
+        LineFormat::Auto,
+    ];
+    match all
+        .into_iter()
+        .find(|f| f.as_str() == v.get_ref() && (plain_ok || *f != LineFormat::Plain))
+    {
+        Some(f) => f,
+        None => {
+            let names: Vec<String> = all
+                .iter()
+                .filter(|f| plain_ok || **f != LineFormat::Plain)
+                .map(|f| format!("\"{}\"", f.as_str()))
+                .collect();
+            r.at(
+                v.span(),
+                format!(
+                    "`{}` is not a line format: use {}",
+                    v.get_ref(),
+                    names.join(", ")
+                ),
+            );
+            default
+        }
     }
 }

@@ -8,6 +8,7 @@
 mod file;
 mod journald;
 mod kafka;
+mod kubernetes;
 mod stdin;
 mod syslog;
 
@@ -40,6 +41,7 @@ const KINDS: &[Kind] = &[
     stdin::KIND,
     kafka::KIND,
     journald::KIND,
+    kubernetes::KIND,
     syslog::KIND,
 ];
 
@@ -104,6 +106,14 @@ pub(super) fn check_source(
     for (k, v) in &common.labels {
         if !is_label_name(k) {
             r.at(v.span(), format!("`{k}` is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)"));
+        }
+        if let SourceKind::Kubernetes(spec) = &kind {
+            if spec.labels_from_path.iter().any(|l| l.name() == k) {
+                r.at(
+                    v.span(),
+                    format!("label `{k}` is also taken from paths (labels_from_path): leave it out of one of them"),
+                );
+            }
         }
         labels.push((k.clone(), v.get_ref().clone()));
     }

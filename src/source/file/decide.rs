@@ -657,6 +657,7 @@ mod tests {
             head: c.head.hash,
             tail: c.tail,
             offset: c.offset,
+            open: Default::default(),
         }
     }
 

@@ -4,10 +4,11 @@
 use std::collections::HashSet;
 use std::fs::Metadata;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
-use super::listing::{self, DirGlob};
+use super::listing::{self, DirGlob, TreeGlob};
 
 /// The globs of one file source.
 pub struct Globs {
@@ -15,8 +16,16 @@ pub struct Globs {
     patterns: Vec<glob::Pattern>,
     /// Per include glob, its listing form when its directory is literal.
     listed: Vec<Option<DirGlob>>,
+    /// Per include glob, its tree listing form when it has wildcard
+    /// directories below a literal one (`/var/log/pods/*/*/*.log`).
+    trees: Vec<Option<TreeGlob>>,
     exclude: GlobSet,
+    /// What else a path must pass to be selected (see [`Globs::set_filter`]).
+    filter: Option<PathFilter>,
 }
+
+/// A test a selected path must pass on top of the globs.
+pub type PathFilter = Arc<dyn Fn(&Path) -> bool + Send + Sync>;
 
 impl Globs {
     /// Globs from a source's configuration (already checked).
@@ -34,8 +43,17 @@ impl Globs {
                 .filter_map(|g| glob::Pattern::new(g).ok())
                 .collect(),
             listed: include.iter().map(|g| DirGlob::of(g)).collect(),
+            trees: include.iter().map(|g| TreeGlob::of(g)).collect(),
             exclude: b.build().unwrap_or_else(|_| GlobSet::empty()),
+            filter: None,
         }
+    }
+
+    /// Selects only the paths for which `filter` holds too (a `kubernetes`
+    /// source's namespaces, pods and containers). It is asked before a
+    /// file is looked at.
+    pub fn set_filter(&mut self, filter: PathFilter) {
+        self.filter = Some(filter);
     }
 
     /// Whether `path` is one the globs select.
@@ -43,9 +61,10 @@ impl Globs {
         self.patterns.iter().any(|p| p.matches_path(path)) && !self.excluded(path)
     }
 
-    /// Whether an exclude glob matches `path`.
+    /// Whether an exclude glob matches `path`, or the filter leaves it out.
     fn excluded(&self, path: &Path) -> bool {
-        !self.exclude.is_empty() && self.exclude.is_match(path)
+        (!self.exclude.is_empty() && self.exclude.is_match(path))
+            || self.filter.as_ref().is_some_and(|f| !f(path))
     }
 
     /// The include globs.
@@ -73,13 +92,42 @@ impl Globs {
             unmatched: Vec::new(),
         };
         let several = self.include.len() > 1;
-        for (pattern, listed) in self.include.iter().zip(&mut self.listed) {
+        let (exclude, filter) = (&self.exclude, &self.filter);
+        let admit = |p: &Path| {
+            (exclude.is_empty() || !exclude.is_match(p)) && filter.as_ref().is_none_or(|f| f(p))
+        };
+        for ((pattern, listed), tree) in self
+            .include
+            .iter()
+            .zip(&mut self.listed)
+            .zip(&mut self.trees)
+        {
             let before = out.files.len();
+            if let Some(tg) = tree {
+                // Excluded files are left out as the tree is listed.
+                for (e, dev) in tg.list(&admit) {
+                    if several && seen.contains(&e.path) {
+                        continue;
+                    }
+                    let Some(meta) = listing::metadata_of(e, *dev, &known) else {
+                        continue;
+                    };
+                    if several {
+                        seen.insert(e.path.clone());
+                    }
+                    out.files.push((e.path.clone(), meta));
+                }
+                if out.files.len() == before
+                    && !out.files.iter().any(|(p, _)| glob_matches(pattern, p))
+                {
+                    out.unmatched.push(pattern);
+                }
+                continue;
+            }
             if let Some(dg) = listed {
                 let (entries, dev) = dg.list();
                 for e in entries {
-                    let excluded = !self.exclude.is_empty() && self.exclude.is_match(&e.path);
-                    if excluded || (several && seen.contains(&e.path)) {
+                    if !admit(&e.path) || (several && seen.contains(&e.path)) {
                         continue;
                     }
                     let Some(meta) = listing::metadata_of(e, dev, &known) else {
@@ -103,8 +151,7 @@ impl Globs {
             };
             for p in paths.flatten() {
                 // One glob gives each path once: only several can repeat one.
-                let excluded = !self.exclude.is_empty() && self.exclude.is_match(&p);
-                if excluded || (several && seen.contains(&p)) {
+                if !admit(&p) || (several && seen.contains(&p)) {
                     continue;
                 }
                 let Ok(meta) = std::fs::metadata(&p) else {

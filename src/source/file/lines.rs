@@ -3,13 +3,31 @@
 
 use std::io::Read;
 
+use crate::pipeline::record::ContextFields;
 use crate::source::framing::{FrameCounts, Framer};
+use crate::source::streams::LabelStream;
 use crate::source::Dispatcher;
 
 /// Receives the lines a file source reads, and its counts.
 pub trait Lines {
     /// One line.
     fn line(&mut self, line: &str);
+    /// One line with fields from where it came from.
+    fn line_in(&mut self, line: &str, _context: &dyn ContextFields) {
+        self.line(line);
+    }
+    /// The label set `extra` (labels of a file's own, see
+    /// [`Dispatcher::stream`]); `None` where lines carry no labels.
+    fn stream(&mut self, _extra: &[(String, String)]) -> Option<LabelStream> {
+        None
+    }
+    /// One line of the label set `stream`.
+    fn line_for(&mut self, _stream: &LabelStream, line: &str, context: Option<&dyn ContextFields>) {
+        match context {
+            Some(c) => self.line_in(line, c),
+            None => self.line(line),
+        }
+    }
     /// Framing counts gathered since the last flush; the lines passed on so
     /// far are to be published.
     fn flush(&mut self, counts: FrameCounts);
@@ -20,6 +38,18 @@ pub trait Lines {
 impl Lines for Dispatcher {
     fn line(&mut self, line: &str) {
         Dispatcher::line(self, line);
+    }
+
+    fn line_in(&mut self, line: &str, context: &dyn ContextFields) {
+        Dispatcher::line_in(self, line, context);
+    }
+
+    fn stream(&mut self, extra: &[(String, String)]) -> Option<LabelStream> {
+        Some(Dispatcher::stream(self, extra))
+    }
+
+    fn line_for(&mut self, stream: &LabelStream, line: &str, context: Option<&dyn ContextFields>) {
+        Dispatcher::line_for(self, stream, line, context);
     }
 
     fn flush(&mut self, counts: FrameCounts) {

@@ -30,8 +30,14 @@
 //! 0, finish a file and release it, read a copy's tail, wait, resume from
 //! the checkpoint) is decided in [`decide`], from plain values; this module
 //! does the I/O around those decisions.
+//!
+//! How a file's bytes become lines is its [`Feed`]'s business
+//! ([`container`]): plain lines, or container runtimes' records unwrapped
+//! and their partial lines joined (`format`), with labels and fields of the
+//! file's own when a [`Layout`] gives them (the `kubernetes` source).
 
 pub mod clock;
+pub mod container;
 pub mod decide;
 pub mod discover;
 pub mod events;
@@ -64,6 +70,7 @@ use crate::metrics::selfmetrics::{
 use crate::source::spec::{FileSpec, StartAt};
 use crate::state::checkpoint::{FilePosition, Position};
 use clock::Clock;
+use container::{Feed, Feeds, Layout, Unfinished};
 use decide::{
     Content, CopyUse, InPlace, Known, Lead, Listed, Neighbour, NewFile, Orphan, Probe, Reading,
     Released, Start, Unread, Wait, ROTATE_WAIT,
@@ -131,6 +138,8 @@ struct Tracked {
     /// if it had been quiet for a while by then (see [`Stamp`]).
     verified: Option<Stamp>,
     unread: PathGauge,
+    /// How its bytes become lines, and what they carry.
+    feed: Feed,
 }
 
 impl Tracked {
@@ -200,6 +209,7 @@ impl Tracked {
             head: c.head.hash,
             tail: c.tail,
             offset: c.offset,
+            open: self.feed.open(),
         }
     }
 }
@@ -276,6 +286,8 @@ pub struct FileTailer {
     /// name files by absolute paths.
     cwd: Option<PathBuf>,
     clock: Clock,
+    /// Makes each file's [`Feed`].
+    feeds: Feeds,
 }
 
 impl FileTailer {
@@ -287,6 +299,7 @@ impl FileTailer {
         max_line: usize,
         restored: Option<Vec<FilePosition>>,
     ) -> Self {
+        let feeds = Feeds::new(name, spec.format, max_line, restored.as_deref());
         Self {
             name: name.to_string(),
             globs: Globs::new(&spec.include, &spec.exclude),
@@ -318,7 +331,18 @@ impl FileTailer {
                 .then(|| std::env::current_dir().ok())
                 .flatten(),
             clock: Clock::default(),
+            feeds,
         }
+    }
+
+    /// Follows only the files `layout` selects, their lines carrying the
+    /// labels and fields it gives each (a `kubernetes` source).
+    pub fn with_layout(mut self, layout: std::sync::Arc<dyn Layout>) -> Self {
+        let l = layout.clone();
+        self.globs
+            .set_filter(std::sync::Arc::new(move |p| l.selects(p)));
+        self.feeds.set_layout(layout);
+        self
     }
 
     /// Looks for new, rotated, truncated and vanished files.
@@ -476,6 +500,7 @@ impl FileTailer {
         if t.file.seek(SeekFrom::Start(0)).is_ok() {
             t.pos = 0;
             t.framer.reset(0);
+            t.feed.reset();
             t.tail = hash_bytes(&[]);
             t.tail_at = 0;
             t.head = Head::of_bytes(&[]);
@@ -523,13 +548,10 @@ impl FileTailer {
                 return;
             }
             info!(source = %self.name, copy = %e.path().display(), from = offset, "reading the rest of the truncated file from its copy");
-            let mut framer = Framer::new(self.max_line);
-            framer.reset(offset);
             if f.seek(SeekFrom::Start(offset)).is_err() {
                 return;
             }
-            let _ = lines::read_to_end(d, &mut f, &mut framer);
-            let end = framer.consumed();
+            let end = self.feeds.read_to_end(&e.path(), &mut f, offset, d);
             if let Ok(tail) = tail_hash(&f, end) {
                 self.released.remember(Content {
                     offset: end,
@@ -658,7 +680,8 @@ impl FileTailer {
             return;
         }
         info!(source = %self.name, path = %path.display(), offset = start, "following file");
-        let mut framer = Framer::new(self.max_line);
+        let feed = self.feeds.feed(&path, id, &file, start, d);
+        let mut framer = Framer::new(self.feeds.record_bound(self.max_line));
         framer.reset(start);
         let before = start.saturating_sub(TAIL_BYTES);
         let mut tail_bytes = vec![0; (start - before) as usize];
@@ -691,6 +714,7 @@ impl FileTailer {
             at_end: false,
             verified: None,
             unread,
+            feed,
         });
     }
 
@@ -806,9 +830,12 @@ impl FileTailer {
             }
             let idle = now.saturating_duration_since(t.last_growth);
             let left = t.left_at.map(|at| now.saturating_duration_since(at));
-            if decide::flush_partial(t.framer.pending(), idle, self.idle_flush) {
-                // A last line without its newline for too long: take it as is.
-                t.framer.finish(|l| d.line(l));
+            // A line still being joined counts as pending as well.
+            let pending = t.framer.pending() + usize::from(t.feed.is_open());
+            if decide::flush_partial(pending, idle, self.idle_flush) {
+                // A last line without its newline (or without its final
+                // part) for too long: take it as is.
+                t.feed.finish(&mut t.framer, d, Unfinished::Idle);
                 t.refresh_tail();
             }
             // A file that left its path is released at its end once deleted,
@@ -823,7 +850,7 @@ impl FileTailer {
                 i += 1;
                 continue;
             }
-            t.framer.finish(|l| d.line(l));
+            t.feed.finish(&mut t.framer, d, Unfinished::End);
             t.refresh_tail();
             t.unread.set(0.0);
             debug!(path = %t.last_path.display(), "file released");
@@ -851,6 +878,7 @@ impl FileTailer {
                 t.head.len,
                 t.head.hash,
                 t.moves,
+                t.feed.open(),
             )
                 .hash(&mut h);
         }
@@ -1089,7 +1117,7 @@ fn read_file(
                 taken += n;
                 t.last_growth = now;
                 t.refresh_head();
-                t.framer.lines(|l| d.line(l));
+                t.feed.lines(&mut t.framer, d);
                 t.refresh_tail();
                 if taken >= FAIR_SHARE {
                     break;

@@ -60,6 +60,7 @@ impl RealWorld {
             poll_interval: Duration::from_millis(100),
             idle_flush: IDLE_FLUSH,
             max_open_files: 1024,
+            format: crate::source::spec::LineFormat::Plain,
         };
         let tailer = FileTailer::new("props", &spec, 1 << 20, None);
         RealWorld {

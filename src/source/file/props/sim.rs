@@ -224,6 +224,7 @@ impl Followed {
             head: c.head.hash,
             tail: c.tail,
             offset: c.offset,
+            open: Default::default(),
         }
     }
 }
