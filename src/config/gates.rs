@@ -314,7 +314,7 @@ fn check_counter(
                 || p.sources.iter().any(|s| {
                     sources
                         .iter()
-                        .any(|src| &src.name == s && src.labels.iter().any(|(l, _)| l == label))
+                        .any(|src| &src.name == s && src.label_names().contains(&label))
                 });
         }
     }
@@ -324,6 +324,6 @@ fn check_counter(
             format!("no rule makes the {what} counter `{name}`"),
         );
     } else if !labelled {
-        r.at(metric.span(), format!("`{name}` has no `{label}` label: set it on the rule or on the sources (labels = {{ {label} = \"...\" }})"));
+        r.at(metric.span(), format!("`{name}` has no `{label}` label: set it on the rule or on the sources (labels = {{ {label} = \"...\" }}, or labels_from_path of a kubernetes source)"));
     }
 }

@@ -9,8 +9,14 @@
 use std::borrow::Cow;
 use std::io::{self, Read};
 
-/// Bytes read per `read` call.
+/// Most bytes read per `read` call.
 const READ_CHUNK: usize = 64 * 1024;
+
+/// Fewest bytes asked per `read` call. A stream's read size doubles while
+/// reads fill it (up to [`READ_CHUNK`]) and halves while they bring a
+/// quarter of it or less: a file written a line at a time holds a few KiB
+/// of buffer, not 64 KiB (thousands of container logs on a node).
+const MIN_CHUNK: usize = 4 * 1024;
 
 /// Consumed bytes remembered (see [`Framer::tail`]).
 pub const TAIL_KEPT: usize = 64;
@@ -52,6 +58,8 @@ pub struct Framer {
     /// End of the bytes read.
     end: usize,
     max_line: usize,
+    /// Bytes asked at the next read (see [`MIN_CHUNK`]).
+    chunk: usize,
     /// Skipping the rest of a line that was cut.
     discarding: bool,
     /// Stream offset of `buf[start]`: bytes fully consumed (lines passed on
@@ -73,6 +81,7 @@ impl Framer {
             start: 0,
             end: 0,
             max_line: max_line.max(1),
+            chunk: MIN_CHUNK,
             discarding: false,
             consumed: 0,
             tail: Vec::with_capacity(2 * TAIL_KEPT),
@@ -143,11 +152,12 @@ impl Framer {
             self.start = 0;
         }
         let len = self.end;
-        if self.buf.len() < len + READ_CHUNK {
-            self.buf.resize(len + READ_CHUNK, 0);
+        let chunk = self.chunk;
+        if self.buf.len() < len + chunk {
+            self.buf.resize(len + chunk, 0);
         }
         let n = loop {
-            match r.read(&mut self.buf[len..len + READ_CHUNK]) {
+            match r.read(&mut self.buf[len..len + chunk]) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
@@ -155,6 +165,17 @@ impl Framer {
         };
         self.end = len + n;
         self.counts.bytes += n as u64;
+        if n == chunk {
+            self.chunk = (chunk * 2).min(READ_CHUNK);
+        } else if n <= chunk / 4 && chunk > MIN_CHUNK {
+            self.chunk = chunk / 2;
+            // Give back what a burst grew the buffer to.
+            let keep = self.end + self.chunk;
+            if self.buf.len() >= 2 * keep {
+                self.buf.truncate(keep);
+                self.buf.shrink_to(keep);
+            }
+        }
         // Stream offset of the bytes just read.
         let at = self.consumed + (len - self.start) as u64;
         if at == self.head.len() as u64 && self.head.len() < HEAD_KEPT {
@@ -482,6 +503,30 @@ mod tests {
         assert_eq!((c.lines, c.bytes), (0, input.len() as u64));
         assert_eq!(fr.consumed(), input.len() as u64);
         assert_eq!(fr.tail(), &input[..]);
+    }
+
+    #[test]
+    fn the_read_size_follows_what_reads_bring() {
+        let mut fr = Framer::new(1 << 20);
+        let mut big = std::io::repeat(b'x').take(1 << 20);
+        for _ in 0..8 {
+            fr.fill(&mut big).unwrap();
+            fr.lines(|_| {});
+        }
+        assert_eq!(fr.chunk, READ_CHUNK, "full reads grow the read size");
+        let grown = fr.buf.capacity();
+        assert!(grown >= READ_CHUNK, "{grown}");
+        // A line at a time: the read size and the buffer come down.
+        for _ in 0..8 {
+            fr.fill(&mut &b"a line\n"[..]).unwrap();
+            fr.lines(|_| {});
+        }
+        assert_eq!(fr.chunk, MIN_CHUNK);
+        assert!(
+            fr.buf.capacity() < grown / 4,
+            "{} of {grown}",
+            fr.buf.capacity()
+        );
     }
 
     #[test]

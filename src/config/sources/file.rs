@@ -76,7 +76,7 @@ fn check_file(r: &mut Reporter<'_>, raw: &FileConfig, kind: Range<usize>) -> Fil
         }
     }
     let start_at = start_at(r, raw.start_at.as_ref());
-    let max_open_files = max_open_files(r, raw.max_open_files.as_ref());
+    let max_open_files = max_open_files(r, raw.max_open_files.as_ref(), 1024);
     FileSpec {
         include: raw.include.iter().map(|g| g.get_ref().clone()).collect(),
         exclude: raw.exclude.iter().map(|g| g.get_ref().clone()).collect(),
@@ -103,10 +103,14 @@ pub(super) fn start_at(r: &mut Reporter<'_>, v: Option<&Spanned<String>>) -> Sta
     }
 }
 
-/// `max_open_files`: 1024 unless set.
-pub(super) fn max_open_files(r: &mut Reporter<'_>, v: Option<&Spanned<i64>>) -> usize {
+/// `max_open_files`: `default` unless set.
+pub(super) fn max_open_files(
+    r: &mut Reporter<'_>,
+    v: Option<&Spanned<i64>>,
+    default: usize,
+) -> usize {
     v.and_then(|m| positive(r, m, "max_open_files"))
-        .unwrap_or(1024)
+        .unwrap_or(default)
 }
 
 /// `format`: how lines are wrapped (`plain` only where `plain_ok`).

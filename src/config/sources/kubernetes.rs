@@ -135,9 +135,11 @@ fn check(r: &mut Reporter<'_>, entry: &Spanned<DeValue<'_>>, _kind: Range<usize>
         labels_from_path,
         format: format(r, raw.format.as_ref(), LineFormat::Auto, false),
         start_at: start_at(r, raw.start_at.as_ref()),
-        poll_interval: duration(r, raw.poll_interval.as_ref(), Duration::from_millis(250)),
+        // Writes and new pods wake the source through filesystem events;
+        // the scan is the safety net, and a node holds thousands of files.
+        poll_interval: duration(r, raw.poll_interval.as_ref(), Duration::from_secs(1)),
         idle_flush: duration(r, raw.idle_flush.as_ref(), Duration::from_secs(5)),
-        max_open_files: max_open_files(r, raw.max_open_files.as_ref()),
+        max_open_files: max_open_files(r, raw.max_open_files.as_ref(), 4096),
     })
 }
 
@@ -176,9 +178,9 @@ mod tests {
                 labels_from_path: vec![PathLabel::Namespace, PathLabel::Container],
                 format: LineFormat::Auto,
                 start_at: StartAt::End,
-                poll_interval: Duration::from_millis(250),
+                poll_interval: Duration::from_secs(1),
                 idle_flush: Duration::from_secs(5),
-                max_open_files: 1024,
+                max_open_files: 4096,
             }
         );
     }

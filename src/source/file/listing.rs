@@ -103,7 +103,7 @@ impl DirGlob {
                 })
             })
             .collect();
-        out.sort_by(|a, b| a.path.cmp(&b.path));
+        out.sort_by(|a, b| a.path.as_os_str().cmp(b.path.as_os_str()));
         out
     }
 }
@@ -181,7 +181,8 @@ impl TreeGlob {
         self.walk(&root, 0, admit);
         let scan = self.scan;
         self.cache.retain(|_, l| l.scan == scan);
-        self.out.sort_by(|a, b| a.0.path.cmp(&b.0.path));
+        self.out
+            .sort_by(|a, b| a.0.path.as_os_str().cmp(b.0.path.as_os_str()));
         &self.out
     }
 

@@ -261,6 +261,11 @@ pub struct FileTailer {
     max_line: usize,
     linger: Duration,
     files: Vec<Tracked>,
+    /// Where in `files` the file at a path was last seen: a hint, checked
+    /// at each look-up (see [`FileTailer::followed_at`]).
+    at_path: std::cell::RefCell<HashMap<PathBuf, usize>>,
+    /// Files were added, released or moved since `at_path` was built.
+    at_path_stale: std::cell::Cell<bool>,
     /// Positions from the checkpoint, used at the first scan.
     restored: Option<Vec<FilePosition>>,
     released: Released,
@@ -310,6 +315,8 @@ impl FileTailer {
             max_line,
             linger: ROTATE_WAIT,
             files: Vec::new(),
+            at_path: Default::default(),
+            at_path_stale: std::cell::Cell::new(true),
             restored,
             released: Released::default(),
             deferred: HashMap::new(),
@@ -347,6 +354,8 @@ impl FileTailer {
 
     /// Looks for new, rotated, truncated and vanished files.
     fn scan(&mut self, d: &mut impl Lines) {
+        // Files are found, renamed and released here.
+        self.at_path_stale.set(true);
         let now = self.clock.now();
         let first = !self.scanned_once;
         self.scanned_once = true;
@@ -675,6 +684,7 @@ impl FileTailer {
         start: u64,
         d: &mut impl Lines,
     ) {
+        self.at_path_stale.set(true);
         if start > 0 && file.seek(SeekFrom::Start(start)).is_err() {
             d.read_error();
             return;
@@ -855,6 +865,7 @@ impl FileTailer {
             t.unread.set(0.0);
             debug!(path = %t.last_path.display(), "file released");
             let mut t = self.files.remove(i);
+            self.at_path_stale.set(true);
             counts.add(t.framer.take_counts());
             self.released.remember(t.content());
         }
@@ -992,7 +1003,7 @@ impl FileTailer {
 
     /// Notes in `todo` what an event asks of this source, if it concerns it.
     fn note(&self, w: Wake, todo: &mut Todo) {
-        let followed = |p: &Path| self.files.iter().any(|t| t.is_at(p));
+        let followed = |p: &Path| self.followed_at(p).is_some();
         let selected = |p: &Path| self.globs.matches(p);
         let w = w.relative_to(self.cwd.as_deref());
         if !w.concerns(selected, followed) {
@@ -1019,12 +1030,37 @@ impl FileTailer {
         }
     }
 
+    /// The index in `files` of the file followed at `path`, if any. Each
+    /// write event asks, for thousands of files on a node: the answer comes
+    /// from a map of paths, checked against the file it names and rebuilt
+    /// when files were added, released or renamed since it was built.
+    fn followed_at(&self, path: &Path) -> Option<usize> {
+        let hit = |i: usize| self.files.get(i).is_some_and(|t| t.is_at(path));
+        if let Some(&i) = self.at_path.borrow().get(path) {
+            if hit(i) {
+                return Some(i);
+            }
+        }
+        if !self.at_path_stale.replace(false) {
+            // Up to date: no file is followed there.
+            return None;
+        }
+        let mut map = self.at_path.borrow_mut();
+        map.clear();
+        for (i, t) in self.files.iter().enumerate() {
+            if let Some(p) = &t.path {
+                map.insert(p.clone(), i);
+            }
+        }
+        map.get(path).copied().filter(|&i| hit(i))
+    }
+
     /// Checks the followed files at `paths`, which were written to, for
     /// truncation; the ids of those to read.
     fn check_written(&mut self, paths: &HashSet<PathBuf>, d: &mut impl Lines) -> HashSet<FileId> {
         let mut ids = HashSet::new();
         for p in paths {
-            let Some(i) = self.files.iter().position(|t| t.is_at(p)) else {
+            let Some(i) = self.followed_at(p) else {
                 continue;
             };
             let t = &self.files[i];
