@@ -232,22 +232,27 @@ impl FileSource {
 }
 
 impl Source for FileSource {
-    fn run(self: Box<Self>, mut sink: Sink, control: Control) {
-        let restored = control.restored().map(|ps| {
-            ps.iter()
-                .filter_map(|p| match p {
-                    Position::File(f) => Some(f.clone()),
-                    _ => None,
-                })
-                .collect()
-        });
-        let tailer = FileTailer::new(&self.name, &self.spec, sink.max_line(), restored);
-        if control.follows() {
-            tailer.run(sink, control);
-        } else {
-            tailer.read_to_end(sink.dispatcher());
-        }
+    fn run(self: Box<Self>, sink: Sink, control: Control) {
+        FileTailer::new(
+            &self.name,
+            &self.spec,
+            sink.max_line(),
+            restored_files(&control),
+        )
+        .serve(sink, control);
     }
+}
+
+/// The file positions `control` resumes from (`None`: a fresh start).
+pub fn restored_files(control: &Control) -> Option<Vec<FilePosition>> {
+    control.restored().map(|ps| {
+        ps.iter()
+            .filter_map(|p| match p {
+                Position::File(f) => Some(f.clone()),
+                _ => None,
+            })
+            .collect()
+    })
 }
 
 /// Follows the files of one file source.
@@ -901,6 +906,16 @@ impl FileTailer {
             .iter()
             .map(|t| Position::File(t.position()))
             .collect()
+    }
+
+    /// Follows the files until `control` says stop, or reads them to their
+    /// end when `control` does not follow (`once`).
+    pub fn serve(self, mut sink: Sink, control: Control) {
+        if control.follows() {
+            self.run(sink, control);
+        } else {
+            self.read_to_end(sink.dispatcher());
+        }
     }
 
     /// Follows the files until `control` says stop, committing positions

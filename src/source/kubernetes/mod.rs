@@ -28,10 +28,9 @@ use tracing::debug;
 
 use super::contract::{Control, Sink, Source};
 use super::file::container::{Layout, PathFields};
-use super::file::FileTailer;
+use super::file::{restored_files, FileTailer};
 use super::spec::{FileSpec, KubernetesSpec, PathLabel, StartAt};
 use crate::pipeline::record::ContextFields;
-use crate::state::checkpoint::Position;
 use path::PodPath;
 
 /// The prefix of the context fields a `kubernetes` source gives rules.
@@ -103,21 +102,9 @@ impl Layout for AnyFile {
 }
 
 impl Source for KubernetesSource {
-    fn run(self: Box<Self>, mut sink: Sink, control: Control) {
-        let restored = control.restored().map(|ps| {
-            ps.iter()
-                .filter_map(|p| match p {
-                    Position::File(f) => Some(f.clone()),
-                    _ => None,
-                })
-                .collect()
-        });
-        let tailer = Self::tailer(&self.name, &self.spec, sink.max_line(), restored);
-        if control.follows() {
-            tailer.run(sink, control);
-        } else {
-            tailer.read_to_end(sink.dispatcher());
-        }
+    fn run(self: Box<Self>, sink: Sink, control: Control) {
+        let restored = restored_files(&control);
+        Self::tailer(&self.name, &self.spec, sink.max_line(), restored).serve(sink, control);
     }
 }
 
