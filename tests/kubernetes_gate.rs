@@ -105,8 +105,11 @@ fn poll(agent: &Agent, query: &str, what: &str, done: impl Fn(&Value) -> bool) -
             done_if(done(&r), r)
         },
         |r| {
+            let m = agent.metrics();
+            let shop: Vec<&str> = m.lines().filter(|l| l.starts_with("shop_")).collect();
             format!(
-                "timed out waiting for {what}; last report: {r:#}\nstderr:\n{}",
+                "timed out waiting for {what}; last report: {r:#}\nseries:\n{}\nstderr:\n{}",
+                shop.join("\n"),
                 agent.stderr()
             )
         },
@@ -150,12 +153,17 @@ fn a_gate_split_by_pod_template_hash_compares_the_replica_sets_passed_per_reques
         |b| format!("the gate never answered: {b}"),
     );
 
-    // Healthy: 1% errors on both sides.
+    // Healthy: 1% errors on both sides. The canary first: the experiment
+    // starts when the candidate is first seen, and what the baseline
+    // counted before is not in it.
+    append(&canary, &requests(3, 2000, 100));
+    append(&other, &requests(4, 500, 1));
+    poll(&agent, &query, "the canary's first requests", |r| {
+        r["candidate"]["exposures"] == 2000.0
+    });
     for (i, f) in stable.iter().enumerate() {
         append(f, &requests(i as u32, 3000, 100));
     }
-    append(&canary, &requests(3, 2000, 100));
-    append(&other, &requests(4, 500, 1));
     let r = poll(&agent, &query, "every healthy request", |r| {
         r["baseline"]["exposures"] == 6000.0 && r["candidate"]["exposures"] == 2000.0
     });
