@@ -169,38 +169,33 @@ impl Sink {
     /// dropped), under the framing policy: counted, cut, read lossily.
     #[inline]
     pub fn message(&mut self, payload: &[u8], context: Option<&dyn ContextFields>) {
-        self.pending = true;
-        self.counts.bytes += payload.len() as u64;
-        let payload = payload.strip_suffix(b"\n").unwrap_or(payload);
-        let d = &mut self.dispatcher;
-        framing::emit(
-            payload,
-            self.max_line,
-            &mut self.counts,
-            &mut |l: &str| match context {
-                Some(c) => d.line_in(l, c),
-                None => d.line(l),
-            },
-        );
+        self.deliver(payload, context, false);
     }
 
     /// Feeds a payload holding lines separated by newlines (a trailing
     /// newline ends the last one), each under the framing policy.
     pub fn message_lines(&mut self, payload: &[u8], context: Option<&dyn ContextFields>) {
+        self.deliver(payload, context, true);
+    }
+
+    /// Counts `payload` and feeds it as one line, or as lines cut at its
+    /// newlines when `split`.
+    #[inline]
+    fn deliver(&mut self, payload: &[u8], context: Option<&dyn ContextFields>, split: bool) {
         self.pending = true;
         self.counts.bytes += payload.len() as u64;
         let body = payload.strip_suffix(b"\n").unwrap_or(payload);
         let d = &mut self.dispatcher;
-        for line in body.split(|b| *b == b'\n') {
-            framing::emit(
-                line,
-                self.max_line,
-                &mut self.counts,
-                &mut |l: &str| match context {
-                    Some(c) => d.line_in(l, c),
-                    None => d.line(l),
-                },
-            );
+        let mut feed = |l: &str| match context {
+            Some(c) => d.line_in(l, c),
+            None => d.line(l),
+        };
+        if split {
+            for line in body.split(|b| *b == b'\n') {
+                framing::emit(line, self.max_line, &mut self.counts, &mut feed);
+            }
+        } else {
+            framing::emit(body, self.max_line, &mut self.counts, &mut feed);
         }
     }
 
@@ -307,11 +302,6 @@ impl Control {
     /// Whether the source should stop at its next batch boundary.
     pub fn stopping(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
-    }
-
-    /// Asks the source to stop.
-    pub fn stop(&self) {
-        self.stop.store(true, Ordering::Relaxed);
     }
 
     /// Whether the source follows its input (`false`: read to the end and

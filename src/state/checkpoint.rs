@@ -247,16 +247,19 @@ impl Checkpoint {
 
     /// The file positions saved for `source`.
     pub fn file_positions(&self, source: &str) -> Vec<FilePosition> {
-        self.sources
-            .get(source)
-            .into_iter()
-            .flatten()
-            .filter_map(|p| match p {
-                Position::File(f) => Some(f.clone()),
-                _ => None,
-            })
-            .collect()
+        file_positions(self.sources.get(source).map_or(&[], Vec::as_slice))
     }
+}
+
+/// The file positions among `positions`.
+pub fn file_positions(positions: &[Position]) -> Vec<FilePosition> {
+    positions
+        .iter()
+        .filter_map(|p| match p {
+            Position::File(f) => Some(f.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -245,14 +245,9 @@ impl Source for FileSource {
 
 /// The file positions `control` resumes from (`None`: a fresh start).
 pub fn restored_files(control: &Control) -> Option<Vec<FilePosition>> {
-    control.restored().map(|ps| {
-        ps.iter()
-            .filter_map(|p| match p {
-                Position::File(f) => Some(f.clone()),
-                _ => None,
-            })
-            .collect()
-    })
+    control
+        .restored()
+        .map(crate::state::checkpoint::file_positions)
 }
 
 /// Follows the files of one file source.
