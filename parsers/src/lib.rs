@@ -23,6 +23,7 @@ mod intern;
 pub mod json;
 pub mod logfmt;
 mod marks;
+pub mod multiline;
 pub mod regex;
 mod scan;
 #[cfg(test)]
