@@ -44,6 +44,16 @@ pub enum Position {
         /// The cursor of the last entry applied.
         cursor: String,
     },
+    /// A multi-line record open at the checkpoint: its lines are past the
+    /// input's position, not applied yet; it is resumed (and completed
+    /// once, whole) when the input resumes at that position.
+    Record {
+        /// The input it belongs to, in the source's words (a file's
+        /// `file:<dev>:<ino>[:<stream>]`).
+        input: String,
+        /// The record.
+        record: SavedRecord,
+    },
 }
 
 /// A file's identity and the offset up to which its lines were applied.
@@ -129,6 +139,9 @@ pub struct SavedRecord {
     /// order (the record is made of the first one's object).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub originals: Vec<String>,
+    /// Container logs: the time its first line came with.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub time: String,
 }
 
 /// What a saved record said of a crash (a mirror of [`multiline::Crash`]).
@@ -175,6 +188,7 @@ impl SavedRecord {
                 frames: c.frames,
             }),
             originals,
+            time: String::new(),
         }
     }
 
