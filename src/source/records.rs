@@ -500,6 +500,30 @@ when = [{ line = true, matches = '(?m)^\s+Caused by: ' }]
         assert_eq!(t[0].1.parse_errors, 2, "{t:?}");
     }
 
+    /// Fluent Bit's multi-line test: a Java exception written as JSON
+    /// lines, one line of the trace in each `message`; the record made of
+    /// them is the object Fluent Bit makes (`multiline_001.out`).
+    #[test]
+    fn json_lines_make_the_record_fluent_bit_makes() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fluent-bit-multiline");
+        let log = std::fs::read_to_string(dir.join("multiline_001.log")).unwrap();
+        let want: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("multiline_001.out")).unwrap())
+                .unwrap();
+        let s = spec("multiline = { continue = '^\\s+at ', field = \"message\" }");
+        let mut r = Records::new(&s, RecordStats::new("t"), Instant::now());
+        let lines: Vec<&str> = log.lines().collect();
+        assert_eq!(lines.len(), 6);
+        let got = run(&mut r, &lines, true);
+        assert_eq!(got.len(), 1, "{got:?}");
+        let text = got[0]
+            .strip_prefix('[')
+            .and_then(|g| g.strip_suffix("|6]"))
+            .unwrap();
+        let got: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(got, want);
+    }
+
     #[test]
     fn the_timeout_completes_the_open_record() {
         let s = spec("multiline = { continue = '^\\s', timeout = \"1s\" }");

@@ -437,6 +437,66 @@ mod tests {
     }
 
     #[test]
+    fn open_records_round_trip_and_older_checkpoints_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = sample();
+        let saved = multiline::Saved {
+            text: "Traceback (most recent call last):\n  File \"a.py\"".into(),
+            head_len: 34,
+            lines: 2,
+            held: "  x\n".into(),
+            held_lines: 1,
+            confirmed: true,
+            detector: Some(multiline::CrashKind::Python),
+            phase: 3,
+            crash: Some(multiline::Crash {
+                kind: multiline::CrashKind::Python,
+                ty: "KeyError".into(),
+                message: String::new(),
+                frame: "a.f".into(),
+                frames: 1,
+            }),
+        };
+        let record = SavedRecord::of(saved.clone(), vec!["{}".into()]);
+        c.sources.get_mut("app").unwrap().push(Position::Record {
+            input: "file:1:2".into(),
+            record: record.clone(),
+        });
+        c.store(dir.path()).unwrap();
+        let back = Checkpoint::load(dir.path()).unwrap().unwrap();
+        assert_eq!(back, c);
+        assert_eq!(c.file_positions("app").len(), 1);
+        assert_eq!(record.into_saved(), (saved, vec!["{}".to_string()]));
+        // As builds without multi-line records wrote them.
+        let old = r#"{"version":1,"taken_at_ms":1,"sources":{"app":[{"kind":"file","path":"/var/log/app.log","dev":1,"ino":2,"head_len":10,"head":3,"tail":4,"offset":5},{"kind":"kafka","topic":"t","partition":0,"offset":7}]},"series":[]}"#;
+        fs::write(dir.path().join(FILE_NAME), old).unwrap();
+        let back = Checkpoint::load(dir.path()).unwrap().unwrap();
+        assert_eq!(back.file_positions("app"), sample().file_positions("app"));
+        // A record naming a kind this build does not know: no detector.
+        let odd = SavedRecord {
+            detector: Some("cobol".into()),
+            head_len: 999,
+            ..SavedRecord::of(
+                multiline::Saved {
+                    text: "é".into(),
+                    head_len: 2,
+                    lines: 0,
+                    held: String::new(),
+                    held_lines: 0,
+                    confirmed: true,
+                    detector: None,
+                    phase: 0,
+                    crash: None,
+                },
+                Vec::new(),
+            )
+        };
+        let (s, _) = odd.into_saved();
+        // The head cut to the text, the lines at least one.
+        assert_eq!((s.detector, s.head_len, s.lines), (None, 2, 1));
+    }
+
+    #[test]
     fn refuses_unknown_versions_and_damage() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(FILE_NAME);

@@ -238,8 +238,11 @@ fn pattern(r: &mut Reporter<'_>, v: Option<&Spanned<String>>, key: &str) -> Opti
     match Regex::new(v.get_ref()) {
         Ok(re) => Some(re),
         Err(e) => {
-            let e = e.to_string().replace('\n', " ");
-            r.at(v.span(), format!("`{key}` is not a valid regex: {e}"));
+            let e = crate::config::validate::one_line(&e.to_string());
+            r.at(
+                v.span(),
+                format!("invalid regular expression in `{key}`: {e}"),
+            );
             None
         }
     }
@@ -352,7 +355,9 @@ mod tests {
     fn errors_name_the_line_and_the_key() {
         let e = load("[sources.multiline]\nstart = '^(unclosed'").unwrap_err();
         assert!(
-            e.contains("t.toml:5:9: sources[0].multiline.start: `start` is not a valid regex:"),
+            e.contains(
+                "t.toml:5:9: sources[0].multiline.start: invalid regular expression in `start`:"
+            ),
             "{e}"
         );
         assert!(e.contains("unclosed group"), "{e}");
