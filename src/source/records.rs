@@ -245,7 +245,7 @@ impl Records {
                 let mut h = Handing {
                     originals,
                     current: None,
-                    field: &**field,
+                    field,
                     stats,
                     timed_out,
                 };

@@ -209,6 +209,11 @@ impl Feeds {
         }
     }
 
+    /// Whether lines are grouped into multi-line records.
+    pub fn groups(&self) -> bool {
+        self.records.is_some()
+    }
+
     /// Completes the records saved at the checkpoint that no file took
     /// back (their file is gone, or was not found again), each as it
     /// stands.

@@ -956,6 +956,9 @@ impl FileTailer {
 
     /// Completes the open records of every file idle for their timeout.
     fn expire_records(&mut self, d: &mut impl Lines) {
+        if !self.feeds.groups() {
+            return;
+        }
         let now = self.clock.now();
         for t in &mut self.files {
             if t.feed.deadline().is_some_and(|at| at <= now) {
@@ -967,6 +970,9 @@ impl FileTailer {
     /// When the first open record of any file is complete unless a line
     /// comes first.
     fn records_deadline(&self) -> Option<Instant> {
+        if !self.feeds.groups() {
+            return None;
+        }
         self.files.iter().filter_map(|t| t.feed.deadline()).min()
     }
 
