@@ -409,6 +409,20 @@ mod tests {
     }
 
     #[test]
+    fn sources_that_do_not_group_lines_yet_warn() {
+        let src = format!(
+            "[[sources]]\nname = \"s\"\ntype = \"journald\"\nmultiline = \"auto\"\n{PIPELINE}"
+        );
+        let c = load_str(&src, Path::new("t.toml")).unwrap();
+        let w: Vec<String> = c.warnings.iter().map(|w| w.to_string()).collect();
+        assert!(
+            w.iter().any(|w| w.contains("t.toml:4:13: sources[0].multiline: multi-line records are not made from journald sources yet")),
+            "{w:?}"
+        );
+        assert!(load("multiline = \"auto\"").unwrap().warnings.is_empty());
+    }
+
+    #[test]
     fn the_syslog_prefix_skips_bsd_and_rfc3339_headers() {
         let re = super::syslog_prefix();
         for (line, rest) in [
