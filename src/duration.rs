@@ -18,6 +18,23 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
 }
 
+/// Writes `d` the way [`parse_duration`] reads it: `2s`, `250ms`,
+/// `1.5s`, `1m`, `1h`.
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if !d.subsec_nanos().is_multiple_of(1_000_000) {
+        format!("{}s", d.as_secs_f64())
+    } else if ms.is_multiple_of(3_600_000) && ms > 0 {
+        format!("{}h", ms / 3_600_000)
+    } else if ms.is_multiple_of(60_000) && ms > 0 {
+        format!("{}m", ms / 60_000)
+    } else if ms.is_multiple_of(1000) {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -29,5 +46,10 @@ mod tests {
         assert_eq!(parse_duration("1m"), Some(Duration::from_secs(60)));
         assert_eq!(parse_duration("5"), None);
         assert_eq!(parse_duration("fast"), None);
+        for s in ["2s", "250ms", "1m", "90s", "1h", "0s", "1500ms"] {
+            let d = parse_duration(s).unwrap();
+            assert_eq!(format_duration(d), s);
+            assert_eq!(parse_duration(&format_duration(d)), Some(d));
+        }
     }
 }

@@ -28,6 +28,11 @@ pub fn check(path: &Path) -> i32 {
                 rules,
                 plural(rules)
             );
+            for s in &c.sources {
+                if let Some(m) = &s.multiline {
+                    println!("  source `{}`: multi-line records: {}", s.name, m.summary);
+                }
+            }
             0
         }
         Err(errors) => {

@@ -16,6 +16,7 @@ use crate::source::contract::{Control, Sink};
 use crate::source::file::FileTailer;
 use crate::source::journald::JournaldSource;
 use crate::source::kubernetes::KubernetesSource;
+use crate::source::records::{self, RecordStats};
 use crate::source::spec::{FileSpec, LineFormat, SourceKind, SourceSpec, StartAt};
 use crate::source::Dispatcher;
 use crate::state::Coordinator;
@@ -43,16 +44,41 @@ pub struct OnceArgs {
     pub self_metrics: bool,
 }
 
-/// Feeds one input (a file, or `-` for standard input) to `d`.
-fn read_input(d: &mut Dispatcher, input: &Path, max_line: usize) -> anyhow::Result<()> {
+/// Feeds one input (a file, or `-` for standard input) to `d`, its lines
+/// grouped into records as the source `spec` read says, if it does.
+fn read_input(
+    d: &mut Dispatcher,
+    input: &Path,
+    max_line: usize,
+    spec: Option<&SourceSpec>,
+) -> anyhow::Result<()> {
     if input.as_os_str() == "-" {
-        d.read_all(&mut std::io::stdin().lock(), max_line)
+        read_stream(d, &mut std::io::stdin().lock(), max_line, spec)
             .context("reading standard input")?;
     } else {
         let mut f =
             File::open(input).with_context(|| format!("cannot open input {}", input.display()))?;
-        d.read_all(&mut f, max_line)
+        read_stream(d, &mut f, max_line, spec)
             .with_context(|| format!("reading {}", input.display()))?;
+    }
+    Ok(())
+}
+
+/// Reads `input` to its end into `d`, as one input of `spec` (multi-line
+/// records completed at its end).
+fn read_stream(
+    d: &mut Dispatcher,
+    input: &mut impl std::io::Read,
+    max_line: usize,
+    spec: Option<&SourceSpec>,
+) -> std::io::Result<()> {
+    match spec.and_then(|s| Some((s, s.multiline.as_ref()?))) {
+        Some((s, m)) => {
+            records::read_all(d, input, max_line, m, RecordStats::new(&s.name))?;
+        }
+        None => {
+            d.read_all(input, max_line)?;
+        }
     }
     Ok(())
 }
@@ -64,24 +90,21 @@ fn read_input(d: &mut Dispatcher, input: &Path, max_line: usize) -> anyhow::Resu
 /// container `format` reads file inputs in that format. `None`: read as
 /// plain lines (standard input included).
 fn unwrapped(spec: &SourceSpec, input: &Path) -> Option<FileTailer> {
+    let m = spec.multiline.as_ref();
     let format = match &spec.kind {
         SourceKind::Kubernetes(k) if input.is_dir() => {
             let mut k = k.clone();
             k.pods_dir = input.to_path_buf();
-            return Some(KubernetesSource::tailer(
-                &spec.name,
-                &k,
-                spec.max_line_bytes,
-                None,
-            ));
+            return Some(
+                KubernetesSource::tailer(&spec.name, &k, spec.max_line_bytes, None)
+                    .with_records(m, None),
+            );
         }
         SourceKind::Kubernetes(k) if input.as_os_str() != "-" => {
-            return Some(KubernetesSource::file_tailer(
-                &spec.name,
-                k,
-                spec.max_line_bytes,
-                input,
-            ));
+            return Some(
+                KubernetesSource::file_tailer(&spec.name, k, spec.max_line_bytes, input)
+                    .with_records(m, None),
+            );
         }
         SourceKind::Kubernetes(k) => k.format,
         SourceKind::File(f) if f.format != LineFormat::Plain => f.format,
@@ -99,12 +122,7 @@ fn unwrapped(spec: &SourceSpec, input: &Path) -> Option<FileTailer> {
         max_open_files: 1,
         format,
     };
-    Some(FileTailer::new(
-        &spec.name,
-        &file,
-        spec.max_line_bytes,
-        None,
-    ))
+    Some(FileTailer::new(&spec.name, &file, spec.max_line_bytes, None).with_records(m, None))
 }
 
 /// Reads the input files on as many threads as there are cores (at most
@@ -115,6 +133,7 @@ fn read_parallel(
     inputs: &[PathBuf],
     dispatcher: impl Fn() -> Dispatcher + Sync,
     max_line: usize,
+    spec: Option<&SourceSpec>,
 ) -> anyhow::Result<Vec<Dispatcher>> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -126,7 +145,7 @@ fn read_parallel(
                 scope.spawn(|| {
                     let mut d = dispatcher();
                     while let Some(input) = inputs.get(next.fetch_add(1, Ordering::Relaxed)) {
-                        read_input(&mut d, input, max_line)?;
+                        read_input(&mut d, input, max_line, spec)?;
                     }
                     Ok(d)
                 })
@@ -152,12 +171,17 @@ pub fn once(args: OnceArgs) -> anyhow::Result<()> {
         for spec in &agent.config.sources {
             let mut d = Dispatcher::for_source(spec, &agent.pipelines);
             match &spec.kind {
-                SourceKind::File(f) => {
-                    FileTailer::new(&spec.name, f, spec.max_line_bytes, None).read_to_end(&mut d)
-                }
+                SourceKind::File(f) => FileTailer::new(&spec.name, f, spec.max_line_bytes, None)
+                    .with_records(spec.multiline.as_ref(), None)
+                    .read_to_end(&mut d),
                 SourceKind::Stdin => {
-                    d.read_all(&mut std::io::stdin().lock(), spec.max_line_bytes)
-                        .context("reading standard input")?;
+                    read_stream(
+                        &mut d,
+                        &mut std::io::stdin().lock(),
+                        spec.max_line_bytes,
+                        Some(spec),
+                    )
+                    .context("reading standard input")?;
                 }
                 SourceKind::Journald(j) => {
                     // The whole journal (its matches), to its current end.
@@ -175,6 +199,7 @@ pub fn once(args: OnceArgs) -> anyhow::Result<()> {
                 }
                 SourceKind::Kubernetes(k) => {
                     KubernetesSource::tailer(&spec.name, k, spec.max_line_bytes, None)
+                        .with_records(spec.multiline.as_ref(), None)
                         .read_to_end(&mut d)
                 }
                 other => {
@@ -213,7 +238,7 @@ pub fn once(args: OnceArgs) -> anyhow::Result<()> {
             && !args.inputs.iter().any(|i| i.as_os_str() == "-")
             && !agent.pipelines.iter().any(|p| p.order_sensitive());
         if parallel {
-            dispatchers = read_parallel(&args.inputs, dispatcher, max_line)?;
+            dispatchers = read_parallel(&args.inputs, dispatcher, max_line, spec)?;
         } else {
             let mut d = dispatcher();
             for input in &args.inputs {
@@ -227,7 +252,7 @@ pub fn once(args: OnceArgs) -> anyhow::Result<()> {
                         }
                         tailer.read_to_end(&mut d);
                     }
-                    None => read_input(&mut d, input, max_line)?,
+                    None => read_input(&mut d, input, max_line, spec)?,
                 }
             }
             dispatchers.push(d);

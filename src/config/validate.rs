@@ -746,6 +746,6 @@ fn unit_scale(u: &str) -> Option<f64> {
     })
 }
 
-fn one_line(s: &str) -> String {
+pub(crate) fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -44,6 +44,14 @@ pub const SOURCE_CONTAINER_MALFORMED: &str = "logtally_source_container_malforme
 pub const SOURCE_CONTAINER_UNFINISHED: &str = "logtally_source_container_unfinished_lines_total";
 /// Container log lines joined from several partial records, per source.
 pub const SOURCE_CONTAINER_JOINED: &str = "logtally_source_container_joined_lines_total";
+/// Multi-line records made, per source and kind (the crash's kind, or
+/// `none`).
+pub const SOURCE_RECORDS: &str = "logtally_source_records_total";
+/// Multi-line records cut at a bound (`max_lines`, `max_bytes`), per
+/// source.
+pub const SOURCE_RECORDS_TRUNCATED: &str = "logtally_source_records_truncated_total";
+/// Multi-line records completed by the idle timeout, per source.
+pub const SOURCE_RECORDS_TIMED_OUT: &str = "logtally_source_records_timed_out_total";
 /// Label sets a source holds runners for (a `kubernetes` source's
 /// containers), per source.
 pub const SOURCE_LABEL_SETS: &str = "logtally_source_label_sets";
@@ -183,6 +191,21 @@ fn describe() {
         SOURCE_CONTAINER_JOINED,
         Unit::Count,
         "Container log lines joined from several partial records."
+    );
+    describe_counter!(
+        SOURCE_RECORDS,
+        Unit::Count,
+        "Multi-line records made (several lines passed on as one), by kind: the crash's runtime (jvm, python, go, rust, dotnet, node, php, kernel), or none for a record that is not a crash."
+    );
+    describe_counter!(
+        SOURCE_RECORDS_TRUNCATED,
+        Unit::Count,
+        "Multi-line records cut at max_lines or max_bytes (the lines after the cut are looked at afresh)."
+    );
+    describe_counter!(
+        SOURCE_RECORDS_TIMED_OUT,
+        Unit::Count,
+        "Multi-line records completed because their input was idle for the multiline timeout."
     );
     describe_gauge!(
         SOURCE_LABEL_SETS,

@@ -280,9 +280,26 @@ impl PipelineRunner {
     /// (a Kafka message's key, headers, ...) for the rules to read.
     #[inline]
     pub fn process_in(&mut self, line: &str, context: Option<&dyn ContextFields>) {
+        self.apply(line, line, context);
+    }
+
+    /// Feeds a multi-line record: `text` is its lines joined with `\n`,
+    /// of which the parser reads the first (`head_len` bytes); rules see
+    /// the whole text as the line (`line = true` conditions test every
+    /// line), the first line's fields, and `context` (see
+    /// [`record::RecordFields`]).
+    pub fn process_record(&mut self, text: &str, head_len: usize, context: &dyn ContextFields) {
+        let head = text.get(..head_len).unwrap_or(text);
+        self.apply(head, text, Some(context));
+    }
+
+    /// Parses `parsed` (`line` or a prefix of it: fields' offsets are
+    /// then valid in `line` too) and applies the rules to `line`.
+    #[inline(always)]
+    fn apply(&mut self, parsed: &str, line: &str, context: Option<&dyn ContextFields>) {
         let p = &*self.pipeline;
-        if let Err(e) = p.parser.parse(line, &mut self.fields) {
-            Self::rejected(p, &self.source, &mut self.pending, line, &e);
+        if let Err(e) = p.parser.parse(parsed, &mut self.fields) {
+            Self::rejected(p, &self.source, &mut self.pending, parsed, &e);
             return;
         }
         let rec = Record {

@@ -72,3 +72,166 @@ impl<'a> Record<'a> {
         }
     }
 }
+
+/// The context field holding a crash record's kind (`jvm`, `python`, ...).
+pub const FIELD_CRASH_KIND: &str = "crash.kind";
+/// The context field holding a crash record's exception class or error type.
+pub const FIELD_CRASH_TYPE: &str = "crash.type";
+/// The context field holding a crash record's message.
+pub const FIELD_CRASH_MESSAGE: &str = "crash.message";
+/// The context field holding a crash record's top frame.
+pub const FIELD_CRASH_FRAME: &str = "crash.frame";
+/// The context field holding how many frames a crash record has.
+pub const FIELD_CRASH_FRAMES: &str = "crash.frames";
+/// The context field holding how many lines a multi-line record has.
+pub const FIELD_RECORD_LINES: &str = "record.lines";
+/// The context field saying whether a multi-line record was cut at a
+/// bound (`true`, `false`).
+pub const FIELD_RECORD_TRUNCATED: &str = "record.truncated";
+
+/// The context fields of a multi-line record: `record.lines`,
+/// `record.truncated` and, for a crash, `crash.kind`, `crash.type`,
+/// `crash.message`, `crash.frame` and `crash.frames`; any other name is
+/// asked of the context its lines came with.
+pub struct RecordFields<'a> {
+    lines: u32,
+    truncated: bool,
+    crash: Option<&'a logtally_parsers::multiline::Crash>,
+    inner: Option<&'a dyn ContextFields>,
+    lines_text: Decimal,
+    frames_text: Decimal,
+}
+
+impl<'a> RecordFields<'a> {
+    /// The fields of `group`, over `inner` (the context of its lines).
+    pub fn new(
+        group: &logtally_parsers::multiline::Group<'a>,
+        inner: Option<&'a dyn ContextFields>,
+    ) -> Self {
+        Self {
+            lines: group.lines,
+            truncated: group.truncated,
+            crash: group.crash,
+            inner,
+            lines_text: Decimal::of(group.lines),
+            frames_text: Decimal::of(group.crash.map_or(0, |c| c.frames)),
+        }
+    }
+
+    /// Lines of the record.
+    pub fn lines(&self) -> u32 {
+        self.lines
+    }
+}
+
+impl ContextFields for RecordFields<'_> {
+    fn get(&self, name: &str) -> Option<&str> {
+        if let Some(rest) = name.strip_prefix("crash.") {
+            if let Some(c) = self.crash {
+                match rest {
+                    "kind" => return Some(c.kind.as_str()),
+                    "type" => return Some(&c.ty),
+                    "message" => return Some(&c.message),
+                    "frame" => return Some(&c.frame),
+                    "frames" => return Some(self.frames_text.as_str()),
+                    _ => {}
+                }
+            }
+        } else if name == FIELD_RECORD_LINES {
+            return Some(self.lines_text.as_str());
+        } else if name == FIELD_RECORD_TRUNCATED {
+            return Some(if self.truncated { "true" } else { "false" });
+        }
+        self.inner?.get(name)
+    }
+}
+
+/// A `u32` written in decimal, kept to be lent as text.
+struct Decimal {
+    digits: [u8; 10],
+    start: u8,
+}
+
+impl Decimal {
+    fn of(mut n: u32) -> Self {
+        let mut digits = [b'0'; 10];
+        let mut start = 10;
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        Self {
+            digits,
+            start: start as u8,
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        // ASCII digits only.
+        std::str::from_utf8(&self.digits[self.start as usize..]).unwrap_or("0")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use logtally_parsers::multiline::{Crash, CrashKind, Group};
+
+    use super::*;
+
+    struct Inner;
+
+    impl ContextFields for Inner {
+        fn get(&self, name: &str) -> Option<&str> {
+            (name == "_container.stream" || name == "crash.kind").then_some("inner")
+        }
+    }
+
+    #[test]
+    fn record_fields_answer_for_the_record_and_defer_the_rest() {
+        let mut crash = Crash::new(CrashKind::Python);
+        crash.ty = "KeyError".into();
+        crash.message = "'id'".into();
+        crash.frame = "app.handler".into();
+        crash.frames = 12;
+        let g = Group {
+            text: "a\nb",
+            head_len: 1,
+            lines: 4_294_967_295,
+            truncated: true,
+            crash: Some(&crash),
+        };
+        let f = RecordFields::new(&g, Some(&Inner));
+        for (name, want) in [
+            ("crash.kind", Some("python")),
+            ("crash.type", Some("KeyError")),
+            ("crash.message", Some("'id'")),
+            ("crash.frame", Some("app.handler")),
+            ("crash.frames", Some("12")),
+            ("record.lines", Some("4294967295")),
+            ("record.truncated", Some("true")),
+            ("_container.stream", Some("inner")),
+            ("crash.other", None),
+            ("other", None),
+        ] {
+            assert_eq!(f.get(name), want, "{name}");
+        }
+        // Not a crash: no crash field of its own, the line's context's.
+        let g = Group {
+            crash: None,
+            lines: 0,
+            truncated: false,
+            ..g
+        };
+        let f = RecordFields::new(&g, Some(&Inner));
+        assert_eq!(f.get("crash.kind"), Some("inner"));
+        assert_eq!(f.get("crash.frames"), None);
+        assert_eq!(f.get("record.lines"), Some("0"));
+        assert_eq!(f.get("record.truncated"), Some("false"));
+        let f = RecordFields::new(&g, None);
+        assert_eq!(f.get("crash.kind"), None);
+    }
+}

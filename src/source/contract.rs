@@ -34,6 +34,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use logtally_parsers::multiline::Group;
+
 use crate::http::Readiness;
 use crate::metrics::Registry;
 use crate::pipeline::record::ContextFields;
@@ -163,6 +165,12 @@ impl Sink {
     ) {
         self.pending = true;
         self.dispatcher.line_for(stream, line, context);
+    }
+
+    /// Feeds a multi-line record (see [`Dispatcher::record`]).
+    pub fn record(&mut self, group: &Group<'_>, context: Option<&dyn ContextFields>) {
+        self.pending = true;
+        self.dispatcher.record(group, context);
     }
 
     /// Feeds a payload that arrived whole (one line, a trailing newline

@@ -12,6 +12,7 @@ pub mod framing;
 pub mod journald;
 pub mod kafka;
 pub mod kubernetes;
+pub mod records;
 pub mod registry;
 pub mod spec;
 pub mod stdin;
@@ -26,11 +27,12 @@ use metrics::{counter, Counter};
 use crate::metrics::selfmetrics::{
     SOURCE_BYTES, SOURCE_ERRORS, SOURCE_INVALID_UTF8, SOURCE_LINES, SOURCE_TRUNCATED,
 };
-use crate::pipeline::record::ContextFields;
+use crate::pipeline::record::{ContextFields, RecordFields};
 use crate::pipeline::LineCounts;
 use crate::pipeline::{Pipeline, PipelineRunner};
 use crate::source::spec::{SourceKind, SourceSpec};
 use framing::{FrameCounts, Framer};
+use logtally_parsers::multiline::Group;
 use streams::{LabelStream, Streams};
 
 /// Feeds the lines of one source to the pipelines that read it: lines
@@ -114,6 +116,29 @@ impl Dispatcher {
         for r in &mut self.runners {
             r.process_in(line, Some(context));
         }
+    }
+
+    /// Feeds a multi-line record to every pipeline, as one input whose
+    /// line is its whole text (see [`PipelineRunner::process_record`]),
+    /// with the fields of the record over `context`, the fields its lines
+    /// came with.
+    pub fn record(&mut self, group: &Group<'_>, context: Option<&dyn ContextFields>) {
+        let fields = RecordFields::new(group, context);
+        for r in &mut self.runners {
+            r.process_record(group.text, group.head_len, &fields);
+        }
+    }
+
+    /// [`Dispatcher::record`] for a record of the label set `stream`.
+    pub fn record_for(
+        &mut self,
+        stream: &LabelStream,
+        group: &Group<'_>,
+        context: Option<&dyn ContextFields>,
+    ) {
+        let fields = RecordFields::new(group, context);
+        self.streams
+            .record(stream, group.text, group.head_len, &fields);
     }
 
     /// The handle of the label set made of the source's static labels and

@@ -7,11 +7,17 @@ use super::{file, journald, kafka, kubernetes, stdin, syslog};
 /// The source that reads what `spec` configures.
 pub fn build(spec: &SourceSpec) -> Box<dyn Source> {
     match &spec.kind {
-        SourceKind::File(f) => Box::new(file::FileSource::new(&spec.name, f)),
-        SourceKind::Stdin => Box::new(stdin::StdinSource),
+        SourceKind::File(f) => {
+            Box::new(file::FileSource::new(&spec.name, f, spec.multiline.clone()))
+        }
+        SourceKind::Stdin => Box::new(stdin::StdinSource::new(spec.multiline.clone())),
         SourceKind::Kafka(k) => Box::new(kafka::KafkaSource::new(&spec.name, k)),
         SourceKind::Journald(j) => Box::new(journald::JournaldSource::new(&spec.name, j)),
         SourceKind::Syslog(s) => Box::new(syslog::SyslogSource::new(s)),
-        SourceKind::Kubernetes(k) => Box::new(kubernetes::KubernetesSource::new(&spec.name, k)),
+        SourceKind::Kubernetes(k) => Box::new(kubernetes::KubernetesSource::new(
+            &spec.name,
+            k,
+            spec.multiline.clone(),
+        )),
     }
 }

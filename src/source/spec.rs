@@ -2,7 +2,10 @@
 //! their settings.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+
+use logtally_parsers::multiline;
 
 /// A source of lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,7 +18,35 @@ pub struct SourceSpec {
     pub labels: Vec<(String, String)>,
     /// Longest line kept, in bytes.
     pub max_line_bytes: usize,
+    /// How its lines are grouped into multi-line records (`None`: each
+    /// line on its own).
+    pub multiline: Option<MultilineSpec>,
 }
+
+/// How a source groups the lines of each of its inputs into records (a
+/// stack trace, a traceback), checked: the `multiline` key.
+#[derive(Debug, Clone)]
+pub struct MultilineSpec {
+    /// The grouping, built once and shared by every input's joiner.
+    pub spec: Arc<multiline::Spec>,
+    /// How long an open record waits for its next line before it is taken
+    /// as complete.
+    pub timeout: Duration,
+    /// JSON lines: records are made of this field of each line (its string
+    /// value); `None`: of the lines themselves.
+    pub field: Option<String>,
+    /// What it was configured as, in words (`logtally check` shows it; two
+    /// specs are equal when it is).
+    pub summary: String,
+}
+
+impl PartialEq for MultilineSpec {
+    fn eq(&self, other: &Self) -> bool {
+        self.summary == other.summary
+    }
+}
+
+impl Eq for MultilineSpec {}
 
 /// The kinds of source.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -144,6 +144,27 @@ impl Streams {
         }
     }
 
+    /// Feeds a multi-line record to the runners of `stream` (see
+    /// [`PipelineRunner::process_record`]).
+    pub fn record(
+        &mut self,
+        stream: &LabelStream,
+        text: &str,
+        head_len: usize,
+        context: &dyn ContextFields,
+    ) {
+        let Some(Some(e)) = self.entries.get_mut(stream.id) else {
+            return;
+        };
+        if !e.dirty {
+            e.dirty = true;
+            self.dirty.push(stream.id);
+        }
+        for r in &mut e.runners {
+            r.process_record(text, head_len, context);
+        }
+    }
+
     /// Publishes what the label sets fed since the last flush gathered;
     /// drops the sets no handle refers to any more (checked every
     /// [`SWEEP_EVERY`], or at once when `sweep_now`).

@@ -13,6 +13,7 @@ use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use logtally_parsers::multiline;
 use serde::{Deserialize, Serialize};
 
 /// Name of the checkpoint file in the state directory.
@@ -42,6 +43,16 @@ pub enum Position {
         stream: String,
         /// The cursor of the last entry applied.
         cursor: String,
+    },
+    /// A multi-line record open at the checkpoint: its lines are past the
+    /// input's position, not applied yet; it is resumed (and completed
+    /// once, whole) when the input resumes at that position.
+    Record {
+        /// The input it belongs to, in the source's words (a file's
+        /// `file:<dev>:<ino>[:<stream>]`).
+        input: String,
+        /// The record.
+        record: SavedRecord,
     },
 }
 
@@ -94,6 +105,126 @@ impl OpenLines {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+}
+
+/// A multi-line record still open at a checkpoint (a serde mirror of
+/// [`multiline::Saved`]), completed once, whole, after a restart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedRecord {
+    /// The lines taken, joined with `\n`.
+    pub text: String,
+    /// Bytes of the first line in `text`.
+    pub head_len: usize,
+    /// Lines in `text`.
+    pub lines: u32,
+    /// Lines held after them, each ended by `\n`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub held: String,
+    /// Lines in `held`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub held_lines: u32,
+    /// Whether the record is a crash's for sure.
+    pub confirmed: bool,
+    /// The detector stepping it, by kind name (`auto`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detector: Option<String>,
+    /// The detector's phase.
+    #[serde(default)]
+    pub phase: u8,
+    /// What its lines said of a crash so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crash: Option<SavedCrash>,
+    /// Records made of a field of JSON lines: the lines themselves, in
+    /// order (the record is made of the first one's object).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub originals: Vec<String>,
+    /// Container logs: the time its first line came with.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub time: String,
+}
+
+/// What a saved record said of a crash (a mirror of [`multiline::Crash`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedCrash {
+    /// The kind's name.
+    pub kind: String,
+    /// Type.
+    #[serde(default)]
+    pub ty: String,
+    /// Message.
+    #[serde(default)]
+    pub message: String,
+    /// Top frame.
+    #[serde(default)]
+    pub frame: String,
+    /// Frames seen.
+    #[serde(default)]
+    pub frames: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl SavedRecord {
+    /// The saved form of `saved` (and of the original lines of a record
+    /// made of a JSON field).
+    pub fn of(saved: multiline::Saved, originals: Vec<String>) -> Self {
+        Self {
+            text: saved.text,
+            head_len: saved.head_len,
+            lines: saved.lines,
+            held: saved.held,
+            held_lines: saved.held_lines,
+            confirmed: saved.confirmed,
+            detector: saved.detector.map(|k| k.as_str().to_string()),
+            phase: saved.phase,
+            crash: saved.crash.map(|c| SavedCrash {
+                kind: c.kind.as_str().to_string(),
+                ty: c.ty,
+                message: c.message,
+                frame: c.frame,
+                frames: c.frames,
+            }),
+            originals,
+            time: String::new(),
+        }
+    }
+
+    /// The joiner's form of it, and its original lines. A kind this build
+    /// does not know leaves the record without a detector (it is
+    /// completed at its next line) or without a crash.
+    pub fn into_saved(self) -> (multiline::Saved, Vec<String>) {
+        let crash = self.crash.and_then(|c| {
+            Some(multiline::Crash {
+                kind: multiline::CrashKind::from_name(&c.kind)?,
+                ty: c.ty,
+                message: c.message,
+                frame: c.frame,
+                frames: c.frames,
+            })
+        });
+        // Bytes counts that do not fit the text are cut to it.
+        let mut head_len = self.head_len.min(self.text.len());
+        while !self.text.is_char_boundary(head_len) {
+            head_len -= 1;
+        }
+        let saved = multiline::Saved {
+            head_len,
+            lines: self.lines.max(1),
+            held: self.held,
+            held_lines: self.held_lines,
+            confirmed: self.confirmed,
+            detector: self
+                .detector
+                .as_deref()
+                .and_then(multiline::CrashKind::from_name),
+            phase: self.phase,
+            crash,
+            text: self.text,
+        };
+        (saved, self.originals)
     }
 }
 
@@ -303,6 +434,66 @@ mod tests {
         assert!(!dir.path().join("checkpoint.json.tmp").exists());
         assert_eq!(c.file_positions("app").len(), 1);
         assert!(c.file_positions("other").is_empty());
+    }
+
+    #[test]
+    fn open_records_round_trip_and_older_checkpoints_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = sample();
+        let saved = multiline::Saved {
+            text: "Traceback (most recent call last):\n  File \"a.py\"".into(),
+            head_len: 34,
+            lines: 2,
+            held: "  x\n".into(),
+            held_lines: 1,
+            confirmed: true,
+            detector: Some(multiline::CrashKind::Python),
+            phase: 3,
+            crash: Some(multiline::Crash {
+                kind: multiline::CrashKind::Python,
+                ty: "KeyError".into(),
+                message: String::new(),
+                frame: "a.f".into(),
+                frames: 1,
+            }),
+        };
+        let record = SavedRecord::of(saved.clone(), vec!["{}".into()]);
+        c.sources.get_mut("app").unwrap().push(Position::Record {
+            input: "file:1:2".into(),
+            record: record.clone(),
+        });
+        c.store(dir.path()).unwrap();
+        let back = Checkpoint::load(dir.path()).unwrap().unwrap();
+        assert_eq!(back, c);
+        assert_eq!(c.file_positions("app").len(), 1);
+        assert_eq!(record.into_saved(), (saved, vec!["{}".to_string()]));
+        // As builds without multi-line records wrote them.
+        let old = r#"{"version":1,"taken_at_ms":1,"sources":{"app":[{"kind":"file","path":"/var/log/app.log","dev":1,"ino":2,"head_len":10,"head":3,"tail":4,"offset":5},{"kind":"kafka","topic":"t","partition":0,"offset":7}]},"series":[]}"#;
+        fs::write(dir.path().join(FILE_NAME), old).unwrap();
+        let back = Checkpoint::load(dir.path()).unwrap().unwrap();
+        assert_eq!(back.file_positions("app"), sample().file_positions("app"));
+        // A record naming a kind this build does not know: no detector.
+        let odd = SavedRecord {
+            detector: Some("cobol".into()),
+            head_len: 999,
+            ..SavedRecord::of(
+                multiline::Saved {
+                    text: "é".into(),
+                    head_len: 2,
+                    lines: 0,
+                    held: String::new(),
+                    held_lines: 0,
+                    confirmed: true,
+                    detector: None,
+                    phase: 0,
+                    crash: None,
+                },
+                Vec::new(),
+            )
+        };
+        let (s, _) = odd.into_saved();
+        // The head cut to the text, the lines at least one.
+        assert_eq!((s.detector, s.head_len, s.lines), (None, 2, 1));
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod file;
 mod journald;
 mod kafka;
 mod kubernetes;
+pub mod multiline;
 mod stdin;
 mod syslog;
 
@@ -46,7 +47,7 @@ const KINDS: &[Kind] = &[
 ];
 
 /// Keys every source takes.
-const COMMON: [&str; 4] = ["name", "type", "labels", "max_line_bytes"];
+const COMMON: [&str; 5] = ["name", "type", "labels", "max_line_bytes", "multiline"];
 
 /// The keys every source takes (the others are left to the kind).
 #[derive(Debug, Deserialize)]
@@ -125,11 +126,28 @@ pub(super) fn check_source(
             DEFAULT_MAX_LINE_BYTES
         }
     };
+    let multiline = table.get("multiline").and_then(|v| {
+        let m = multiline::check(r, v)?;
+        if matches!(
+            kind,
+            SourceKind::Kafka(_) | SourceKind::Journald(_) | SourceKind::Syslog(_)
+        ) {
+            r.warn_at(
+                v.span(),
+                format!(
+                    "multi-line records are not made from {} sources yet: their lines are taken one by one",
+                    kind.name()
+                ),
+            );
+        }
+        Some(m)
+    });
     Some(SourceSpec {
         name: common.name.into_inner(),
         kind,
         labels,
         max_line_bytes,
+        multiline,
     })
 }
 
@@ -181,7 +199,7 @@ mod tests {
         );
         assert!(e.contains("`brokers` applies to kafka sources only"), "{e}");
         assert!(
-            e.contains("t.toml:6:1: sources[0].incldue: unknown key `incldue` for a stdin source: expected one of labels, max_line_bytes, name, type"),
+            e.contains("t.toml:6:1: sources[0].incldue: unknown key `incldue` for a stdin source: expected one of labels, max_line_bytes, multiline, name, type"),
             "{e}"
         );
         let e = errors("type = \"files\"");

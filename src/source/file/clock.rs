@@ -20,6 +20,11 @@ impl Clock {
         self.now().saturating_duration_since(then)
     }
 
+    /// Time left until `at` (zero if it is past).
+    pub fn until(&self, at: Instant) -> Duration {
+        at.saturating_duration_since(self.now())
+    }
+
     /// Moves the clock forward by `d`.
     #[cfg(test)]
     pub fn advance(&mut self, d: Duration) {

@@ -27,12 +27,14 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use logtally_parsers::container::{
     detect, parse_cri, parse_docker, ContainerFormat, Joiner, Record, Stream,
 };
+use logtally_parsers::multiline::{Piece, Spec};
 use metrics::{counter, Counter};
 use tracing::{debug, warn};
 
@@ -43,9 +45,10 @@ use crate::metrics::selfmetrics::{
 };
 use crate::pipeline::record::ContextFields;
 use crate::source::framing::{emit, FrameCounts, Framer};
-use crate::source::spec::LineFormat;
+use crate::source::records::{RecordStats, Records, Why};
+use crate::source::spec::{LineFormat, MultilineSpec};
 use crate::source::streams::LabelStream;
-use crate::state::checkpoint::{FilePosition, OpenLines};
+use crate::state::checkpoint::{FilePosition, OpenLines, Position, SavedRecord};
 
 /// Bytes a container record may have beyond `max_line_bytes` of message
 /// before the framer cuts it: room for the CRI prefix, and for Docker's
@@ -120,6 +123,20 @@ pub struct Feeds {
     /// Lines open at the checkpoint, by file: where they begin, and the
     /// offset the file resumes from.
     resume: HashMap<FileId, (u64, OpenLines)>,
+    /// How lines are grouped into multi-line records, if they are.
+    records: Option<(MultilineSpec, RecordStats)>,
+    /// Records open at the checkpoint, by file.
+    saved: HashMap<FileId, SavedFile>,
+}
+
+/// The records of a file open at the checkpoint.
+struct SavedFile {
+    /// The offset the file resumes from.
+    offset: u64,
+    /// Where it was.
+    path: PathBuf,
+    /// By input (see [`FileRecords`]).
+    records: Vec<(usize, SavedRecord)>,
 }
 
 impl Feeds {
@@ -150,6 +167,82 @@ impl Feeds {
             max_line,
             stats: None,
             resume,
+            records: None,
+            saved: HashMap::new(),
+        }
+    }
+
+    /// Groups the lines of each file (of each stream of a container log)
+    /// into records as `spec` says, resuming the records open in
+    /// `restored` (a file's, when it resumes at its checkpointed offset).
+    /// Records saved for a file that resumes elsewhere, or that is not
+    /// found again, are completed as they stand ([`Feeds::complete_saved`]).
+    pub fn set_records(&mut self, spec: Option<&MultilineSpec>, restored: Option<&[Position]>) {
+        self.records = spec.map(|m| (m.clone(), RecordStats::new(&self.source)));
+        let positions = restored.unwrap_or_default();
+        for p in positions {
+            let Position::Record { input, record } = p else {
+                continue;
+            };
+            let Some((id, i)) = parse_input(input) else {
+                debug!(
+                    input,
+                    "a saved record of an input this source does not know: left out"
+                );
+                continue;
+            };
+            let Some(f) = positions.iter().find_map(|p| match p {
+                Position::File(f) if f.dev == id.dev && f.ino == id.ino => Some(f),
+                _ => None,
+            }) else {
+                continue;
+            };
+            self.saved
+                .entry(id)
+                .or_insert_with(|| SavedFile {
+                    offset: f.offset,
+                    path: f.path.clone(),
+                    records: Vec::new(),
+                })
+                .records
+                .push((i, record.clone()));
+        }
+    }
+
+    /// Whether lines are grouped into multi-line records.
+    pub fn groups(&self) -> bool {
+        self.records.is_some()
+    }
+
+    /// Completes the records saved at the checkpoint that no file took
+    /// back (their file is gone, or was not found again), each as it
+    /// stands.
+    pub fn complete_saved(&mut self, d: &mut impl Lines, now: Instant) {
+        for (_, saved) in std::mem::take(&mut self.saved) {
+            let (stream, fields) = self.describe(&saved.path, d);
+            let mut feed = Feed {
+                decode: None,
+                stream,
+                fields,
+                max_line: self.max_line,
+                records: None,
+            };
+            feed.complete(saved.records, self.records.as_ref(), now, d);
+        }
+    }
+
+    /// The label set and fields of the lines of the file at `path`.
+    fn describe(
+        &self,
+        path: &Path,
+        d: &mut impl Lines,
+    ) -> (Option<LabelStream>, Option<PathFields>) {
+        match &self.layout {
+            Some(l) => {
+                let (labels, fields) = l.describe(path);
+                (d.stream(&labels), fields)
+            }
+            None => (None, None),
         }
     }
 
@@ -177,14 +270,9 @@ impl Feeds {
         file: &File,
         start: u64,
         d: &mut impl Lines,
+        now: Instant,
     ) -> Feed {
-        let (stream, fields) = match &self.layout {
-            Some(l) => {
-                let (labels, fields) = l.describe(path);
-                (d.stream(&labels), fields)
-            }
-            None => (None, None),
-        };
+        let (stream, fields) = self.describe(path, d);
         let decode = match self.format {
             LineFormat::Plain => None,
             format => {
@@ -195,15 +283,30 @@ impl Feeds {
                 Some(Box::new(Unwrap::new(format, self.max_line, stats)))
             }
         };
+        let records = self
+            .records
+            .as_ref()
+            .map(|(m, stats)| Box::new(FileRecords::new(m, stats)));
         let mut feed = Feed {
             decode,
             stream,
             fields,
             max_line: self.max_line,
+            records,
         };
         if let Some((offset, open)) = self.resume.remove(&id) {
             if offset == start {
                 feed.replay(file, open, start, self.record_bound(self.max_line));
+            }
+        }
+        if let Some(saved) = self.saved.remove(&id) {
+            match feed.records.as_mut() {
+                Some(r) if saved.offset == start => {
+                    for (i, record) in saved.records {
+                        r.restore(i, record, now);
+                    }
+                }
+                _ => feed.complete(saved.records, self.records.as_ref(), now, d),
             }
         }
         feed
@@ -218,16 +321,21 @@ impl Feeds {
         file: &mut File,
         offset: u64,
         d: &mut impl Lines,
+        carry: Option<Box<FileRecords>>,
     ) -> u64 {
         let id = FileId { dev: 0, ino: 0 };
-        let mut feed = self.feed(path, id, file, offset, d);
+        let now = Instant::now();
+        let mut feed = self.feed(path, id, file, offset, d, now);
+        if carry.is_some() {
+            feed.records = carry;
+        }
         let mut framer = Framer::new(self.record_bound(self.max_line));
         framer.reset(offset);
         let mut counts = FrameCounts::default();
         loop {
             match framer.fill(file) {
                 Ok(0) => break,
-                Ok(_) => feed.lines(&mut framer, d),
+                Ok(_) => feed.lines(&mut framer, d, now),
                 Err(e) => {
                     d.read_error();
                     warn!(path = %path.display(), error = %e, "read failed");
@@ -236,7 +344,7 @@ impl Feeds {
             }
             counts.add(framer.take_counts());
         }
-        feed.finish(&mut framer, d, Unfinished::End);
+        feed.finish(&mut framer, d, Unfinished::End, now);
         counts.add(framer.take_counts());
         d.flush(counts);
         framer.consumed()
@@ -252,26 +360,38 @@ pub struct Feed {
     /// Fields from its path.
     fields: Option<PathFields>,
     max_line: usize,
+    /// Its multi-line records, when lines are grouped.
+    records: Option<Box<FileRecords>>,
 }
 
 impl Feed {
-    /// Passes on the complete lines in `framer`.
+    /// Passes on the complete lines in `framer` (read `now`).
     #[inline]
-    pub fn lines(&mut self, framer: &mut Framer, d: &mut impl Lines) {
-        match &mut self.decode {
-            None => match (&self.stream, &self.fields) {
+    pub fn lines(&mut self, framer: &mut Framer, d: &mut impl Lines, now: Instant) {
+        match (&mut self.decode, &mut self.records) {
+            (None, None) => match (&self.stream, &self.fields) {
                 (None, None) => framer.lines(|l| d.line(l)),
                 (stream, fields) => {
                     let ctx = fields.as_deref().map(|f| f as &dyn ContextFields);
                     framer.lines(|l| out(d, stream.as_ref(), l, ctx));
                 }
             },
-            Some(u) => {
+            (None, Some(r)) => {
+                let (stream, fields) = (self.stream.as_ref(), self.fields.as_deref());
+                framer.lines(|l| {
+                    r.push(PLAIN, l, "", now, &mut |i, t, p| {
+                        route(d, stream, fields, false, i, t, p)
+                    })
+                });
+            }
+            (Some(u), records) => {
                 let mut sink = Out {
                     d,
                     stream: self.stream.as_ref(),
                     fields: self.fields.as_deref(),
                     max_line: self.max_line,
+                    records: records.as_deref_mut(),
+                    now,
                 };
                 framer.records(|at, rec, cut, counts| u.record(at, rec, cut, counts, &mut sink));
             }
@@ -279,22 +399,40 @@ impl Feed {
     }
 
     /// Passes on every line left: the incomplete last one in `framer`, and
-    /// those still being joined (`why`: the file went idle or away).
-    pub fn finish(&mut self, framer: &mut Framer, d: &mut impl Lines, why: Unfinished) {
-        match &mut self.decode {
-            None => match (&self.stream, &self.fields) {
+    /// those still being joined (`why`: the file went idle or away); when
+    /// the file went away, its open records are completed too.
+    pub fn finish(
+        &mut self,
+        framer: &mut Framer,
+        d: &mut impl Lines,
+        why: Unfinished,
+        now: Instant,
+    ) {
+        let (stream, fields) = (self.stream.as_ref(), self.fields.as_deref());
+        let container = self.decode.is_some();
+        match (&mut self.decode, &mut self.records) {
+            (None, None) => match (stream, fields) {
                 (None, None) => framer.finish(|l| d.line(l)),
                 (stream, fields) => {
-                    let ctx = fields.as_deref().map(|f| f as &dyn ContextFields);
-                    framer.finish(|l| out(d, stream.as_ref(), l, ctx));
+                    let ctx = fields.map(|f| f as &dyn ContextFields);
+                    framer.finish(|l| out(d, stream, l, ctx));
                 }
             },
-            Some(u) => {
+            (None, Some(r)) => {
+                framer.finish(|l| {
+                    r.push(PLAIN, l, "", now, &mut |i, t, p| {
+                        route(d, stream, fields, false, i, t, p)
+                    })
+                });
+            }
+            (Some(u), records) => {
                 let mut sink = Out {
-                    d,
-                    stream: self.stream.as_ref(),
-                    fields: self.fields.as_deref(),
+                    d: &mut *d,
+                    stream,
+                    fields,
                     max_line: self.max_line,
+                    records: records.as_deref_mut(),
+                    now,
                 };
                 framer.finish_records(|at, rec, cut, counts| {
                     u.record(at, rec, cut, counts, &mut sink)
@@ -304,6 +442,86 @@ impl Feed {
                 framer.count(counts);
             }
         }
+        if why == Unfinished::End {
+            if let Some(r) = &mut self.records {
+                r.finish(&mut |i, t, p| route(d, stream, fields, container, i, t, p));
+            }
+        }
+    }
+
+    /// Completes the open records whose input has been idle for the
+    /// timeout by `now`.
+    pub fn expire(&mut self, now: Instant, d: &mut impl Lines) {
+        let Some(r) = &mut self.records else { return };
+        let (stream, fields) = (self.stream.as_ref(), self.fields.as_deref());
+        let container = self.decode.is_some();
+        r.expire(now, &mut |i, t, p| {
+            route(d, stream, fields, container, i, t, p)
+        });
+    }
+
+    /// When the first of its open records is complete unless a line comes
+    /// first.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.records.as_ref().and_then(|r| r.deadline())
+    }
+
+    /// A number that changes whenever its open records may have.
+    pub fn records_version(&self) -> u64 {
+        self.records.as_ref().map_or(0, |r| r.version())
+    }
+
+    /// Its open records, by input (see [`input_key`]).
+    pub fn saved_records(&self) -> Vec<(usize, SavedRecord)> {
+        self.records.as_ref().map(|r| r.saved()).unwrap_or_default()
+    }
+
+    /// Takes its open records out, leaving none open (the file was
+    /// truncated: what follows what was read may be in a copy).
+    pub fn take_records(&mut self) -> Option<Box<FileRecords>> {
+        let fresh = self.records.as_ref().map(|r| Box::new(r.fresh()));
+        std::mem::replace(&mut self.records, fresh)
+    }
+
+    /// Resumes `records` (taken out of another feed: the file this one
+    /// is a copy of) as its open records, when its lines are grouped;
+    /// hands them back otherwise.
+    pub fn put_records(&mut self, records: Option<Box<FileRecords>>) -> Option<Box<FileRecords>> {
+        match (&mut self.records, records) {
+            (Some(mine), Some(r)) => {
+                *mine = r;
+                None
+            }
+            (_, r) => r,
+        }
+    }
+
+    /// Completes `records` (taken out of a feed, or saved at the
+    /// checkpoint) as they stand, through this feed's route.
+    pub fn complete_taken(&mut self, mut records: Box<FileRecords>, d: &mut impl Lines) {
+        let (stream, fields) = (self.stream.as_ref(), self.fields.as_deref());
+        let container = self.decode.is_some();
+        records.finish(&mut |i, t, p| route(d, stream, fields, container, i, t, p));
+    }
+
+    /// Completes records saved at the checkpoint as they stand: grouped as
+    /// `spec` says (or as they were, when lines are no longer grouped).
+    fn complete(
+        &mut self,
+        saved: Vec<(usize, SavedRecord)>,
+        spec: Option<&(MultilineSpec, RecordStats)>,
+        now: Instant,
+        d: &mut impl Lines,
+    ) {
+        let (spec, stats) = match spec {
+            Some((m, s)) => (m.clone(), s.clone()),
+            None => (ungrouped(), RecordStats::new("")),
+        };
+        let mut records = Box::new(FileRecords::new(&spec, &stats));
+        for (i, r) in saved {
+            records.restore(i, r, now);
+        }
+        self.complete_taken(records, d);
     }
 
     /// Whether a line is being joined (parts read, its final one not yet).
@@ -394,12 +612,46 @@ fn out(
     }
 }
 
+/// Hands a piece of input `i` (see [`FileRecords`]) to its label set, or
+/// to the source's, with the context fields of its lines (of container
+/// logs: `time`, the time of its first line, and the stream).
+#[inline]
+fn route(
+    d: &mut impl Lines,
+    stream: Option<&LabelStream>,
+    fields: Option<&(dyn ContextFields + Send + Sync)>,
+    container: bool,
+    i: usize,
+    time: &str,
+    p: Piece<'_>,
+) {
+    let lc;
+    let ctx = if container {
+        lc = LineContext {
+            stream: STREAMS[i],
+            time,
+            path: fields,
+        };
+        Some(&lc as &dyn ContextFields)
+    } else {
+        fields.map(|f| f as &dyn ContextFields)
+    };
+    match p {
+        Piece::Line(l) => out(d, stream, l, ctx),
+        Piece::Record(g) => d.record(stream, &g, ctx),
+    }
+}
+
 /// Where a container feed's lines go.
 struct Out<'a, L: Lines> {
     d: &'a mut L,
     stream: Option<&'a LabelStream>,
     fields: Option<&'a (dyn ContextFields + Send + Sync)>,
     max_line: usize,
+    /// The file's multi-line records, when lines are grouped.
+    records: Option<&'a mut FileRecords>,
+    /// When the lines were read.
+    now: Instant,
 }
 
 impl<L: Lines> Out<'_, L> {
@@ -421,9 +673,170 @@ impl<L: Lines> Out<'_, L> {
             counts.truncated += 1;
         }
         let (d, stream) = (&mut *self.d, self.stream);
-        emit(message, self.max_line, counts, &mut |l: &str| {
-            out(d, stream, l, Some(&ctx))
+        match self.records.as_deref_mut() {
+            None => emit(message, self.max_line, counts, &mut |l: &str| {
+                out(d, stream, l, Some(&ctx))
+            }),
+            Some(r) => {
+                let i = unwrapped.map_or(PLAIN, |(s, _)| index(s));
+                let (fields, now) = (self.fields, self.now);
+                emit(message, self.max_line, counts, &mut |l: &str| {
+                    r.push(i, l, ctx.time, now, &mut |i, t, p| {
+                        route(d, stream, fields, true, i, t, p)
+                    })
+                });
+            }
+        }
+    }
+}
+
+/// The input of a file's lines that are not a container stream's: every
+/// line of a plain file, records not in the format of a container log.
+const PLAIN: usize = 2;
+
+/// The stream of each input of a file (see [`FileRecords`]).
+const STREAMS: [Option<&str>; 3] = [Some("stdout"), Some("stderr"), None];
+
+/// The name of input `i` of the file `id` in checkpoints.
+pub fn input_key(id: FileId, i: usize) -> String {
+    match STREAMS.get(i).copied().flatten() {
+        Some(s) => format!("file:{}:{}:{s}", id.dev, id.ino),
+        None => format!("file:{}:{}", id.dev, id.ino),
+    }
+}
+
+/// The file and input an input's name in checkpoints stands for.
+fn parse_input(key: &str) -> Option<(FileId, usize)> {
+    let mut parts = key.strip_prefix("file:")?.split(':');
+    let dev = parts.next()?.parse().ok()?;
+    let ino = parts.next()?.parse().ok()?;
+    let i = match parts.next() {
+        None => PLAIN,
+        Some(s) => STREAMS.iter().position(|n| *n == Some(s))?,
+    };
+    parts.next().is_none().then_some((FileId { dev, ino }, i))
+}
+
+/// The spec that completes records saved by a configuration that grouped
+/// lines, under one that no longer does.
+fn ungrouped() -> MultilineSpec {
+    MultilineSpec {
+        spec: Arc::new(Spec::patterns(None, None)),
+        timeout: Duration::from_secs(2),
+        field: None,
+        summary: String::new(),
+    }
+}
+
+/// The multi-line records of one file, one open record per input: its
+/// container streams (stdout, stderr) and its other lines ([`PLAIN`]).
+pub struct FileRecords {
+    spec: MultilineSpec,
+    stats: RecordStats,
+    inputs: [Option<Records>; 3],
+    /// Container streams: the time of the first line of each one's open
+    /// record.
+    head_time: [String; 3],
+}
+
+impl FileRecords {
+    fn new(spec: &MultilineSpec, stats: &RecordStats) -> Self {
+        Self {
+            spec: spec.clone(),
+            stats: stats.clone(),
+            inputs: [None, None, None],
+            head_time: Default::default(),
+        }
+    }
+
+    /// The same grouping, with no record open.
+    fn fresh(&self) -> Self {
+        Self::new(&self.spec, &self.stats)
+    }
+
+    /// Takes `line` of input `i` (`time`: its container time), handing out
+    /// what it completes to `out` (with the input, and the time of the
+    /// first line of what it hands out).
+    #[inline]
+    fn push(
+        &mut self,
+        i: usize,
+        line: &str,
+        time: &str,
+        now: Instant,
+        out: &mut dyn FnMut(usize, &str, Piece<'_>),
+    ) {
+        let (spec, stats) = (&self.spec, &self.stats);
+        let r = self.inputs[i].get_or_insert_with(|| Records::new(spec, stats.clone(), now));
+        let was_open = r.is_open();
+        let head = &mut self.head_time[i];
+        let mut handed = false;
+        r.push(line, now, &mut |p| {
+            handed = true;
+            match p {
+                Piece::Record(_) => out(i, head, p),
+                Piece::Line(_) => out(i, time, p),
+            }
         });
+        if r.is_open() && (!was_open || handed) {
+            head.clear();
+            head.push_str(time);
+        }
+    }
+
+    /// Completes every open record.
+    fn finish(&mut self, out: &mut dyn FnMut(usize, &str, Piece<'_>)) {
+        for (i, r) in self.inputs.iter_mut().enumerate() {
+            if let Some(r) = r {
+                let head = &self.head_time[i];
+                r.finish(Why::End, &mut |p| out(i, head, p));
+            }
+        }
+    }
+
+    /// Completes the open records idle for their timeout by `now`.
+    fn expire(&mut self, now: Instant, out: &mut dyn FnMut(usize, &str, Piece<'_>)) {
+        for (i, r) in self.inputs.iter_mut().enumerate() {
+            if let Some(r) = r {
+                let head = &self.head_time[i];
+                r.expire(now, &mut |p| out(i, head, p));
+            }
+        }
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.inputs
+            .iter()
+            .flatten()
+            .filter_map(Records::deadline)
+            .min()
+    }
+
+    fn version(&self) -> u64 {
+        self.inputs
+            .iter()
+            .flatten()
+            .fold(0u64, |v, r| v.wrapping_add(r.version()))
+    }
+
+    fn saved(&self) -> Vec<(usize, SavedRecord)> {
+        self.inputs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| {
+                let mut saved = r.as_ref()?.save()?;
+                saved.time.clone_from(&self.head_time[i]);
+                Some((i, saved))
+            })
+            .collect()
+    }
+
+    /// Resumes `saved` as input `i`'s open record.
+    fn restore(&mut self, i: usize, saved: SavedRecord, now: Instant) {
+        if i < self.inputs.len() {
+            self.head_time[i].clone_from(&saved.time);
+            self.inputs[i] = Some(Records::restore(&self.spec, self.stats.clone(), saved, now));
+        }
     }
 }
 
@@ -682,11 +1095,11 @@ when = [{ line = true, matches = '^(?P<msg>.*)$' }]
         for chunk in bytes.chunks(piece.max(1)) {
             let mut r = chunk;
             framer.fill(&mut r).unwrap();
-            feed.lines(framer, d);
+            feed.lines(framer, d, Instant::now());
             counts.add(framer.take_counts());
         }
         if finish {
-            feed.finish(framer, d, Unfinished::End);
+            feed.finish(framer, d, Unfinished::End, Instant::now());
             counts.add(framer.take_counts());
         }
         d.flush(counts);
@@ -752,7 +1165,7 @@ when = [{ line = true, matches = '^(?P<msg>.*)$' }]
                 let mut d = Dispatcher::new("t", &[], &agent.pipelines, true);
                 let (_t, f) = file_with(&bytes);
                 let mut feeds = Feeds::new("t", format, 1 << 20, None);
-                let mut feed = feeds.feed(Path::new("x.log"), ID, &f, 0, &mut d);
+                let mut feed = feeds.feed(Path::new("x.log"), ID, &f, 0, &mut d, Instant::now());
                 let mut framer = Framer::new(feeds.record_bound(1 << 20));
                 let c = read(&mut feed, &mut framer, &mut d, &bytes, piece, true);
                 let m = rendered(&agent);
@@ -793,11 +1206,11 @@ when = [{ line = true, matches = '^(?P<msg>.*)$' }]
         let bytes = b"not a record\n2024-05-01T12:00:00Z stdout P 0123456789\n2024-05-01T12:00:01Z stdout F abcdefghij\n{\"log\":\"x\"}\n2024-05-01T12:00:02Z stdout F \xff\xfe\n";
         let (_t, f) = file_with(bytes);
         let mut feeds = Feeds::new("t", LineFormat::Auto, 64, None);
-        let mut feed = feeds.feed(Path::new("x.log"), ID, &f, 0, &mut d);
+        let mut feed = feeds.feed(Path::new("x.log"), ID, &f, 0, &mut d, Instant::now());
         let mut framer = Framer::new(feeds.record_bound(64));
         // A joined line longer than 64 bytes with a 64-byte bound: cut.
         let mut feeds16 = Feeds::new("t", LineFormat::Cri, 16, None);
-        let mut short = feeds16.feed(Path::new("y.log"), ID, &f, 0, &mut d);
+        let mut short = feeds16.feed(Path::new("y.log"), ID, &f, 0, &mut d, Instant::now());
         let mut framer16 = Framer::new(feeds16.record_bound(16));
         let c = read(&mut feed, &mut framer, &mut d, bytes, 5, true);
         assert_eq!((c.lines, c.invalid_utf8, c.truncated), (4, 1, 0));
@@ -824,7 +1237,7 @@ when = [{ line = true, matches = '^(?P<msg>.*)$' }]
         let bytes = b"2024-05-01T12:00:00Z stdout P half\n2024-05-01T12:00:01Z stderr P other half\n2024-05-01T12:00:02Z stderr F";
         let (_t, f) = file_with(bytes);
         let mut feeds = Feeds::new("t", LineFormat::Cri, 1024, None);
-        let mut feed = feeds.feed(Path::new("x.log"), ID, &f, 0, &mut d);
+        let mut feed = feeds.feed(Path::new("x.log"), ID, &f, 0, &mut d, Instant::now());
         let mut framer = Framer::new(feeds.record_bound(1024));
         read(&mut feed, &mut framer, &mut d, bytes, 1000, false);
         assert_eq!(
@@ -837,7 +1250,7 @@ when = [{ line = true, matches = '^(?P<msg>.*)$' }]
         assert!(!rendered(&agent).contains("half"));
         // The record without its newline ends the stderr line; stdout's is
         // passed on as it stands.
-        feed.finish(&mut framer, &mut d, Unfinished::Idle);
+        feed.finish(&mut framer, &mut d, Unfinished::Idle, Instant::now());
         d.flush(framer.take_counts());
         let m = rendered(&agent);
         assert!(m.contains(r#"msg="half",stream="stdout""#), "{m}");
@@ -859,7 +1272,7 @@ when = [{ line = true, matches = '^(?P<msg>.*)$' }]
             let mut d = Dispatcher::new("t", &[], &whole.pipelines, true);
             let (_t, f) = file_with(&bytes);
             let mut feeds = Feeds::new("t", format, 1 << 20, None);
-            let mut feed = feeds.feed(Path::new("x.log"), ID, &f, 0, &mut d);
+            let mut feed = feeds.feed(Path::new("x.log"), ID, &f, 0, &mut d, Instant::now());
             let mut framer = Framer::new(feeds.record_bound(1 << 20));
             read(&mut feed, &mut framer, &mut d, &bytes, bytes.len(), true);
             let want = rendered(&whole);
@@ -868,7 +1281,7 @@ when = [{ line = true, matches = '^(?P<msg>.*)$' }]
                 let split = agent();
                 let mut d = Dispatcher::new("t", &[], &split.pipelines, true);
                 let mut feeds = Feeds::new("t", format, 1 << 20, None);
-                let mut feed = feeds.feed(Path::new("x.log"), ID, &f, 0, &mut d);
+                let mut feed = feeds.feed(Path::new("x.log"), ID, &f, 0, &mut d, Instant::now());
                 let mut framer = Framer::new(feeds.record_bound(1 << 20));
                 read(&mut feed, &mut framer, &mut d, &bytes[..k], 3, false);
                 let saved = FilePosition {
@@ -887,7 +1300,14 @@ when = [{ line = true, matches = '^(?P<msg>.*)$' }]
                 drop((feed, framer, feeds));
                 let mut feeds =
                     Feeds::new("t", format, 1 << 20, Some(std::slice::from_ref(&saved)));
-                let mut feed = feeds.feed(Path::new("x.log"), ID, &f, saved.offset, &mut d);
+                let mut feed = feeds.feed(
+                    Path::new("x.log"),
+                    ID,
+                    &f,
+                    saved.offset,
+                    &mut d,
+                    Instant::now(),
+                );
                 assert_eq!(feed.open(), saved.open, "at {k}");
                 let mut framer = Framer::new(feeds.record_bound(1 << 20));
                 framer.reset(saved.offset);
@@ -901,5 +1321,238 @@ when = [{ line = true, matches = '^(?P<msg>.*)$' }]
             }
             assert!(restarts_mid_line > 10, "{restarts_mid_line}");
         }
+    }
+
+    const RECORDS: &str = r#"
+[[sources]]
+name = "t"
+type = "stdin"
+multiline = { continue = '^\s' }
+
+[[pipelines]]
+name = "p"
+parser = "raw"
+
+[[pipelines.rules]]
+metric = "lines_total"
+type = "counter"
+labels = { stream = "{_container.stream}", time = "{_container.time}", msg = "{msg}", lines = "{record.lines}" }
+when = [{ line = true, matches = '^(?P<msg>.*)' }]
+
+[[pipelines.rules]]
+metric = "frames_total"
+type = "counter"
+labels = { stream = "{_container.stream}" }
+when = [{ line = true, matches = '(?m)^\s+at ' }]
+"#;
+
+    /// A CRI file whose stdout and stderr interleave records, one line of
+    /// which comes in two parts.
+    fn cri_records() -> Vec<u8> {
+        [
+            "2024-05-01T12:00:00.1Z stdout F Exception in thread \"main\" java.lang.IllegalStateException: boom",
+            "2024-05-01T12:00:00.2Z stderr F ERROR db down",
+            "2024-05-01T12:00:00.3Z stdout F \tat com.shop.Cart.checkout(Cart.java:10)",
+            "2024-05-01T12:00:00.4Z stderr F   retrying",
+            "2024-05-01T12:00:00.5Z stdout P \tat com.shop.Main.",
+            "2024-05-01T12:00:00.6Z stdout F main(Main.java:5)",
+            "2024-05-01T12:00:00.7Z stderr F   giving up",
+            "2024-05-01T12:00:00.8Z stdout F next",
+            "2024-05-01T12:00:00.9Z stderr F fine",
+        ]
+        .iter()
+        .flat_map(|l| l.bytes().chain([b'\n']))
+        .collect()
+    }
+
+    fn records_agent() -> (Agent, MultilineSpec) {
+        let a = Agent::build(load_str(RECORDS, Path::new("t.toml")).unwrap());
+        let m = a.config.sources[0].multiline.clone().unwrap();
+        (a, m)
+    }
+
+    #[test]
+    fn container_streams_make_records_of_their_own() {
+        let bytes = cri_records();
+        for piece in [1, 7, bytes.len()] {
+            let (agent, m) = records_agent();
+            let mut d = Dispatcher::new("t", &[], &agent.pipelines, true);
+            let (_t, f) = file_with(&bytes);
+            let mut feeds = Feeds::new("t", LineFormat::Cri, 1 << 20, None);
+            feeds.set_records(Some(&m), None);
+            let mut feed = feeds.feed(Path::new("x.log"), ID, &f, 0, &mut d, Instant::now());
+            let mut framer = Framer::new(feeds.record_bound(1 << 20));
+            read(&mut feed, &mut framer, &mut d, &bytes, piece, false);
+            // The last line of each stream may still be continued.
+            assert_eq!(feed.saved_records().len(), 2);
+            assert!(feed.deadline().is_some());
+            feed.finish(&mut framer, &mut d, Unfinished::End, Instant::now());
+            d.flush(framer.take_counts());
+            assert!(feed.saved_records().is_empty() && feed.deadline().is_none());
+            let m = rendered(&agent);
+            for want in [
+                r#"lines_total{lines="3",msg="Exception in thread \"main\" java.lang.IllegalStateException: boom",stream="stdout",time="2024-05-01T12:00:00.1Z"} 1"#,
+                r#"lines_total{lines="3",msg="ERROR db down",stream="stderr",time="2024-05-01T12:00:00.2Z"} 1"#,
+                r#"lines_total{lines="",msg="next",stream="stdout",time="2024-05-01T12:00:00.8Z"} 1"#,
+                r#"lines_total{lines="",msg="fine",stream="stderr",time="2024-05-01T12:00:00.9Z"} 1"#,
+                r#"frames_total{stream="stdout"} 1"#,
+            ] {
+                assert!(m.contains(want), "{piece}: {want}\n{m}");
+            }
+            assert_eq!(m.matches("lines_total{").count(), 4, "{m}");
+            assert!(!m.contains(r#"frames_total{stream="stderr"}"#), "{m}");
+        }
+    }
+
+    /// Read whole, or up to any offset and then from the positions saved
+    /// there (the file's, and its open records') by new feeds: the same
+    /// counts.
+    #[test]
+    fn a_restart_at_any_offset_resumes_the_open_records() {
+        for (format, bytes) in [
+            (LineFormat::Cri, cri_records()),
+            (LineFormat::Plain, b"a\n b\nc\n d\n e\nf\n g".to_vec()),
+        ] {
+            let (whole, m) = records_agent();
+            let mut d = Dispatcher::new("t", &[], &whole.pipelines, true);
+            let (_t, f) = file_with(&bytes);
+            let mut feeds = Feeds::new("t", format, 1 << 20, None);
+            feeds.set_records(Some(&m), None);
+            let mut feed = feeds.feed(Path::new("x.log"), ID, &f, 0, &mut d, Instant::now());
+            let mut framer = Framer::new(feeds.record_bound(1 << 20));
+            read(&mut feed, &mut framer, &mut d, &bytes, bytes.len(), true);
+            let want = rendered(&whole);
+            assert!(want.contains(r#"lines="3""#), "{want}");
+            let mut restarts_mid_record = 0;
+            for k in 0..=bytes.len() {
+                let (split, _) = records_agent();
+                let mut d = Dispatcher::new("t", &[], &split.pipelines, true);
+                let mut feeds = Feeds::new("t", format, 1 << 20, None);
+                feeds.set_records(Some(&m), None);
+                let mut feed = feeds.feed(Path::new("x.log"), ID, &f, 0, &mut d, Instant::now());
+                let mut framer = Framer::new(feeds.record_bound(1 << 20));
+                read(&mut feed, &mut framer, &mut d, &bytes[..k], 3, false);
+                let file = FilePosition {
+                    path: "x.log".into(),
+                    dev: ID.dev,
+                    ino: ID.ino,
+                    head_len: 0,
+                    head: 0,
+                    tail: 0,
+                    offset: framer.consumed(),
+                    open: feed.open(),
+                };
+                let mut positions = vec![Position::File(file.clone())];
+                for (i, record) in feed.saved_records() {
+                    positions.push(Position::Record {
+                        input: input_key(ID, i),
+                        record,
+                    });
+                }
+                if positions.len() > 1 {
+                    restarts_mid_record += 1;
+                }
+                // Through JSON, as checkpoints are.
+                let positions: Vec<Position> =
+                    serde_json::from_str(&serde_json::to_string(&positions).unwrap()).unwrap();
+                drop((feed, framer, feeds));
+                let mut feeds = Feeds::new("t", format, 1 << 20, Some(std::slice::from_ref(&file)));
+                feeds.set_records(Some(&m), Some(&positions));
+                let mut feed = feeds.feed(
+                    Path::new("x.log"),
+                    ID,
+                    &f,
+                    file.offset,
+                    &mut d,
+                    Instant::now(),
+                );
+                assert_eq!(feed.saved_records().len(), positions.len() - 1, "at {k}");
+                let mut framer = Framer::new(feeds.record_bound(1 << 20));
+                framer.reset(file.offset);
+                let rest = &bytes[file.offset as usize..];
+                read(&mut feed, &mut framer, &mut d, rest, 5, true);
+                assert_eq!(rendered(&split), want, "{format:?}, restarted at {k}");
+            }
+            assert!(restarts_mid_record > 5, "{restarts_mid_record}");
+        }
+    }
+
+    /// Records saved for a file that does not resume at its offset are
+    /// completed as they stand, not lost.
+    #[test]
+    fn saved_records_of_a_file_not_resumed_are_completed() {
+        let (agent, m) = records_agent();
+        let mut d = Dispatcher::new("t", &[], &agent.pipelines, true);
+        let record = SavedRecord::of(
+            logtally_parsers::multiline::Saved {
+                text: "boom\n at x".into(),
+                head_len: 4,
+                lines: 2,
+                held: String::new(),
+                held_lines: 0,
+                confirmed: true,
+                detector: None,
+                phase: 0,
+                crash: None,
+            },
+            Vec::new(),
+        );
+        let file = |ino| FilePosition {
+            path: "gone.log".into(),
+            dev: 1,
+            ino,
+            head_len: 0,
+            head: 0,
+            tail: 0,
+            offset: 10,
+            open: OpenLines::default(),
+        };
+        let positions = vec![
+            Position::File(file(2)),
+            Position::Record {
+                input: input_key(ID, PLAIN),
+                record: record.clone(),
+            },
+            Position::File(file(3)),
+            Position::Record {
+                input: input_key(FileId { dev: 1, ino: 3 }, PLAIN),
+                record,
+            },
+            Position::Record {
+                input: "file:1:4:stdin".into(),
+                record: SavedRecord::of(
+                    logtally_parsers::multiline::Saved {
+                        text: "x".into(),
+                        head_len: 1,
+                        lines: 1,
+                        held: String::new(),
+                        held_lines: 0,
+                        confirmed: true,
+                        detector: None,
+                        phase: 0,
+                        crash: None,
+                    },
+                    Vec::new(),
+                ),
+            },
+        ];
+        let (_t, f) = file_with(b"0123456789abc\n");
+        // File 2 resumes at 0, not 10: its record is complete. File 3 is
+        // never found again: completed with the others. Without grouping
+        // now, the saved record is still counted.
+        for spec in [Some(&m), None] {
+            let mut feeds = Feeds::new("t", LineFormat::Plain, 1 << 20, None);
+            feeds.set_records(spec, Some(&positions));
+            let _feed = feeds.feed(Path::new("x.log"), ID, &f, 0, &mut d, Instant::now());
+            feeds.complete_saved(&mut d, Instant::now());
+            feeds.complete_saved(&mut d, Instant::now());
+        }
+        d.flush(FrameCounts::default());
+        let m = rendered(&agent);
+        assert!(
+            m.contains(r#"lines_total{lines="2",msg="boom",stream="",time=""} 4"#),
+            "{m}"
+        );
+        assert!(m.contains("frames_total{stream=\"\"} 4"), "{m}");
     }
 }

@@ -3,6 +3,8 @@
 
 use std::io::Read;
 
+use logtally_parsers::multiline::Group;
+
 use crate::pipeline::record::ContextFields;
 use crate::source::framing::{FrameCounts, Framer};
 use crate::source::streams::LabelStream;
@@ -28,6 +30,22 @@ pub trait Lines {
             None => self.line(line),
         }
     }
+    /// A multi-line record, of the label set `stream` when given, with the
+    /// fields its lines came with (by default its text as one line).
+    fn record(
+        &mut self,
+        stream: Option<&LabelStream>,
+        group: &Group<'_>,
+        context: Option<&dyn ContextFields>,
+    ) {
+        match stream {
+            Some(s) => self.line_for(s, group.text, context),
+            None => match context {
+                Some(c) => self.line_in(group.text, c),
+                None => self.line(group.text),
+            },
+        }
+    }
     /// Framing counts gathered since the last flush; the lines passed on so
     /// far are to be published.
     fn flush(&mut self, counts: FrameCounts);
@@ -50,6 +68,18 @@ impl Lines for Dispatcher {
 
     fn line_for(&mut self, stream: &LabelStream, line: &str, context: Option<&dyn ContextFields>) {
         Dispatcher::line_for(self, stream, line, context);
+    }
+
+    fn record(
+        &mut self,
+        stream: Option<&LabelStream>,
+        group: &Group<'_>,
+        context: Option<&dyn ContextFields>,
+    ) {
+        match stream {
+            Some(s) => Dispatcher::record_for(self, s, group, context),
+            None => Dispatcher::record(self, group, context),
+        }
     }
 
     fn flush(&mut self, counts: FrameCounts) {

@@ -67,10 +67,10 @@ use crate::metrics::file_series::PathGauge;
 use crate::metrics::selfmetrics::{
     SOURCE_FILES, SOURCE_FILES_MATCHED, SOURCE_FILE_SCANS, SOURCE_ROTATIONS, SOURCE_UNREAD_BYTES,
 };
-use crate::source::spec::{FileSpec, StartAt};
+use crate::source::spec::{FileSpec, MultilineSpec, StartAt};
 use crate::state::checkpoint::{FilePosition, Position};
 use clock::Clock;
-use container::{Feed, Feeds, Layout, Unfinished};
+use container::{input_key, Feed, Feeds, FileRecords, Layout, Unfinished};
 use decide::{
     Content, CopyUse, InPlace, Known, Lead, Listed, Neighbour, NewFile, Orphan, Probe, Reading,
     Released, Start, Unread, Wait, ROTATE_WAIT,
@@ -219,14 +219,17 @@ impl Tracked {
 pub struct FileSource {
     name: String,
     spec: FileSpec,
+    multiline: Option<MultilineSpec>,
 }
 
 impl FileSource {
-    /// The source called `name`.
-    pub fn new(name: &str, spec: &FileSpec) -> Self {
+    /// The source called `name`, its lines grouped into records as
+    /// `multiline` says, if it does.
+    pub fn new(name: &str, spec: &FileSpec, multiline: Option<MultilineSpec>) -> Self {
         Self {
             name: name.to_string(),
             spec: spec.clone(),
+            multiline,
         }
     }
 }
@@ -239,6 +242,7 @@ impl Source for FileSource {
             sink.max_line(),
             restored_files(&control),
         )
+        .with_records(self.multiline.as_ref(), control.restored())
         .serve(sink, control);
     }
 }
@@ -340,6 +344,19 @@ impl FileTailer {
             clock: Clock::default(),
             feeds,
         }
+    }
+
+    /// Groups the lines of each file (each stream of a container log) into
+    /// multi-line records as `spec` says, resuming the records open in
+    /// `restored` (the positions of the last checkpoint) in the files that
+    /// resume at their checkpointed offset.
+    pub fn with_records(
+        mut self,
+        spec: Option<&MultilineSpec>,
+        restored: Option<&[Position]>,
+    ) -> Self {
+        self.feeds.set_records(spec, restored);
+        self
     }
 
     /// Follows only the files `layout` selects, their lines carrying the
@@ -465,6 +482,8 @@ impl FileTailer {
         self.deferred.retain(|id, _| ids.contains(id));
         if first {
             self.recover_orphans(&ids, d);
+            // Records open at the checkpoint in files not found again.
+            self.feeds.complete_saved(d, now);
         }
     }
 
@@ -501,8 +520,14 @@ impl FileTailer {
         let (id, content) = (t.id, t.content());
         let dir = t.last_path.parent().map(Path::to_path_buf);
         self.released.remember(content);
+        // Its open records go on in the copy, if there is one; else they
+        // are complete.
+        let mut records = self.files[i].feed.take_records();
         if let Some(dir) = dir {
-            self.read_copy_tail(&dir, id, content, d);
+            records = self.read_copy_tail(&dir, id, content, d, records);
+        }
+        if let Some(r) = records {
+            self.files[i].feed.complete_taken(r, d);
         }
         let now = self.clock.now();
         let t = &mut self.files[i];
@@ -522,11 +547,20 @@ impl FileTailer {
 
     /// After file `id` was truncated: if a copy of what was read of it sits
     /// in `dir` (copytruncate), read the copy's bytes past that point (now,
-    /// or by following the copy when the globs select it).
-    fn read_copy_tail(&mut self, dir: &Path, id: FileId, read: Content, d: &mut impl Lines) {
+    /// or by following the copy when the globs select it). The records
+    /// open in the file (`carry`) go on in the copy; they are handed back
+    /// when no copy takes them.
+    fn read_copy_tail(
+        &mut self,
+        dir: &Path,
+        id: FileId,
+        read: Content,
+        d: &mut impl Lines,
+        carry: Option<Box<FileRecords>>,
+    ) -> Option<Box<FileRecords>> {
         let offset = read.offset;
         let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
+            return carry;
         };
         for e in entries.flatten() {
             let Ok(meta) = e.metadata() else { continue };
@@ -553,14 +587,17 @@ impl FileTailer {
                     self.deferred.remove(&copy_id);
                     let head = Head::read(&f, offset).unwrap_or(read.head);
                     self.track(e.path(), copy_id, head, f, offset, d);
+                    if let Some(t) = self.files.last_mut().filter(|t| t.id == copy_id) {
+                        return t.feed.put_records(carry);
+                    }
                 }
-                return;
+                return carry;
             }
             info!(source = %self.name, copy = %e.path().display(), from = offset, "reading the rest of the truncated file from its copy");
             if f.seek(SeekFrom::Start(offset)).is_err() {
-                return;
+                return carry;
             }
-            let end = self.feeds.read_to_end(&e.path(), &mut f, offset, d);
+            let end = self.feeds.read_to_end(&e.path(), &mut f, offset, d, carry);
             if let Ok(tail) = tail_hash(&f, end) {
                 self.released.remember(Content {
                     offset: end,
@@ -568,8 +605,9 @@ impl FileTailer {
                     ..read
                 });
             }
-            return;
+            return None;
         }
+        carry
     }
 
     /// Starts following a file not followed yet.
@@ -621,7 +659,7 @@ impl FileTailer {
             // read may survive in a copy.
             info!(source = %self.name, path = %path.display(), "file changed while logtally was stopped: reading it again");
             if let Some(dir) = path.parent().map(Path::to_path_buf) {
-                self.read_copy_tail(&dir, id, read, d);
+                self.read_copy_tail(&dir, id, read, d, None);
             }
         }
         let start = match decision.start {
@@ -690,7 +728,9 @@ impl FileTailer {
             return;
         }
         info!(source = %self.name, path = %path.display(), offset = start, "following file");
-        let feed = self.feeds.feed(&path, id, &file, start, d);
+        let feed = self
+            .feeds
+            .feed(&path, id, &file, start, d, self.clock.now());
         let mut framer = Framer::new(self.feeds.record_bound(self.max_line));
         framer.reset(start);
         let before = start.saturating_sub(TAIL_BYTES);
@@ -799,7 +839,7 @@ impl FileTailer {
                         warn!(source = %self.name, path = %p.path.display(), "a file in the checkpoint is gone; lines written to it after the checkpoint, if any, cannot be read");
                     }
                     // What was read of it may go on in a copy.
-                    self.read_copy_tail(dir, id, Content::saved(p), d);
+                    self.read_copy_tail(dir, id, Content::saved(p), d, None);
                 }
             }
         }
@@ -845,7 +885,7 @@ impl FileTailer {
             if decide::flush_partial(pending, idle, self.idle_flush) {
                 // A last line without its newline (or without its final
                 // part) for too long: take it as is.
-                t.feed.finish(&mut t.framer, d, Unfinished::Idle);
+                t.feed.finish(&mut t.framer, d, Unfinished::Idle, now);
                 t.refresh_tail();
             }
             // A file that left its path is released at its end once deleted,
@@ -860,7 +900,7 @@ impl FileTailer {
                 i += 1;
                 continue;
             }
-            t.feed.finish(&mut t.framer, d, Unfinished::End);
+            t.feed.finish(&mut t.framer, d, Unfinished::End, now);
             t.refresh_tail();
             t.unread.set(0.0);
             debug!(path = %t.last_path.display(), "file released");
@@ -890,6 +930,7 @@ impl FileTailer {
                 t.head.hash,
                 t.moves,
                 t.feed.open(),
+                t.feed.records_version(),
             )
                 .hash(&mut h);
         }
@@ -897,10 +938,42 @@ impl FileTailer {
     }
 
     fn positions(&self) -> Vec<Position> {
-        self.files
+        let mut out: Vec<Position> = self
+            .files
             .iter()
             .map(|t| Position::File(t.position()))
-            .collect()
+            .collect();
+        for t in &self.files {
+            for (i, record) in t.feed.saved_records() {
+                out.push(Position::Record {
+                    input: input_key(t.id, i),
+                    record,
+                });
+            }
+        }
+        out
+    }
+
+    /// Completes the open records of every file idle for their timeout.
+    fn expire_records(&mut self, d: &mut impl Lines) {
+        if !self.feeds.groups() {
+            return;
+        }
+        let now = self.clock.now();
+        for t in &mut self.files {
+            if t.feed.deadline().is_some_and(|at| at <= now) {
+                t.feed.expire(now, d);
+            }
+        }
+    }
+
+    /// When the first open record of any file is complete unless a line
+    /// comes first.
+    fn records_deadline(&self) -> Option<Instant> {
+        if !self.feeds.groups() {
+            return None;
+        }
+        self.files.iter().filter_map(|t| t.feed.deadline()).min()
     }
 
     /// Follows the files until `control` says stop, or reads them to their
@@ -949,6 +1022,7 @@ impl FileTailer {
                     Some(ids)
                 };
                 let more = self.read(d, only.as_ref());
+                self.expire_records(d);
                 let key = self.positions_key();
                 if self.published != Some(key) {
                     sink.commit_positions(&batch, self.positions());
@@ -970,7 +1044,14 @@ impl FileTailer {
                 ..Todo::default()
             };
             if !more {
-                self.wait(&rx, next_scan, &mut todo);
+                // An open record's timeout wakes the source too (its
+                // deadline is back on the monotonic clock, which tests may
+                // run ahead).
+                let until = match self.records_deadline() {
+                    Some(at) => next_scan.min(Instant::now() + self.clock.until(at)),
+                    None => next_scan,
+                };
+                self.wait(&rx, until, &mut todo);
             }
         }
     }
@@ -1163,7 +1244,7 @@ fn read_file(
                 taken += n;
                 t.last_growth = now;
                 t.refresh_head();
-                t.feed.lines(&mut t.framer, d);
+                t.feed.lines(&mut t.framer, d, now);
                 t.refresh_tail();
                 if taken >= FAIR_SHARE {
                     break;

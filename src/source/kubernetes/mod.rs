@@ -29,7 +29,7 @@ use tracing::debug;
 use super::contract::{Control, Sink, Source};
 use super::file::container::{Layout, PathFields};
 use super::file::{restored_files, FileTailer};
-use super::spec::{FileSpec, KubernetesSpec, PathLabel, StartAt};
+use super::spec::{FileSpec, KubernetesSpec, MultilineSpec, PathLabel, StartAt};
 use crate::pipeline::record::ContextFields;
 use path::PodPath;
 
@@ -40,14 +40,17 @@ pub const FIELD_PREFIX: &str = "_kubernetes.";
 pub struct KubernetesSource {
     name: String,
     spec: KubernetesSpec,
+    multiline: Option<MultilineSpec>,
 }
 
 impl KubernetesSource {
-    /// The source called `name`.
-    pub fn new(name: &str, spec: &KubernetesSpec) -> Self {
+    /// The source called `name`, the lines of each container stream
+    /// grouped into records as `multiline` says, if it does.
+    pub fn new(name: &str, spec: &KubernetesSpec, multiline: Option<MultilineSpec>) -> Self {
         Self {
             name: name.to_string(),
             spec: spec.clone(),
+            multiline,
         }
     }
 
@@ -104,7 +107,9 @@ impl Layout for AnyFile {
 impl Source for KubernetesSource {
     fn run(self: Box<Self>, sink: Sink, control: Control) {
         let restored = restored_files(&control);
-        Self::tailer(&self.name, &self.spec, sink.max_line(), restored).serve(sink, control);
+        Self::tailer(&self.name, &self.spec, sink.max_line(), restored)
+            .with_records(self.multiline.as_ref(), control.restored())
+            .serve(sink, control);
     }
 }
 
