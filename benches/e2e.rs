@@ -87,6 +87,10 @@ struct Workload {
     config: &'static str,
     /// Lines of a sample file repeated, or the access-log generator.
     source: Source,
+    /// Read with `multiline = "auto"` on every source (the crash
+    /// detectors looking at each line), to compare with the same workload
+    /// without it.
+    auto: bool,
 }
 
 enum Source {
@@ -101,26 +105,43 @@ const WORKLOADS: &[Workload] = &[
         name: "lines",
         config: "benches/e2e/lines.toml",
         source: Source::Access,
+        auto: false,
     },
     Workload {
         name: "access",
         config: "pipelines/nginx.toml",
         source: Source::Access,
+        auto: false,
+    },
+    Workload {
+        name: "access-auto",
+        config: "pipelines/nginx.toml",
+        source: Source::Access,
+        auto: true,
     },
     Workload {
         name: "syslog",
         config: "pipelines/syslog.toml",
         source: Source::Repeat("pipelines/syslog/sample.log"),
+        auto: false,
     },
     Workload {
         name: "json",
         config: "pipelines/app-json.toml",
         source: Source::Repeat("pipelines/app-json/sample.log"),
+        auto: false,
     },
     Workload {
         name: "logfmt",
         config: "pipelines/app-logfmt.toml",
         source: Source::Repeat("pipelines/app-logfmt/sample.log"),
+        auto: false,
+    },
+    Workload {
+        name: "logfmt-auto",
+        config: "pipelines/app-logfmt.toml",
+        source: Source::Repeat("pipelines/app-logfmt/sample.log"),
+        auto: true,
     },
     // Five rules each: the parsers' own cost weighs more than with the
     // ten-rule example pipelines above.
@@ -128,31 +149,37 @@ const WORKLOADS: &[Workload] = &[
         name: "json5",
         config: "benches/e2e/json5.toml",
         source: Source::Repeat("pipelines/app-json/sample.log"),
+        auto: false,
     },
     Workload {
         name: "logfmt5",
         config: "benches/e2e/logfmt5.toml",
         source: Source::Repeat("pipelines/app-logfmt/sample.log"),
+        auto: false,
     },
     Workload {
         name: "regex",
         config: "benches/e2e/regex.toml",
         source: Source::Access,
+        auto: false,
     },
     Workload {
         name: "grok",
         config: "benches/e2e/grok.toml",
         source: Source::Access,
+        auto: false,
     },
     Workload {
         name: "series-1",
         config: "benches/e2e/series.toml",
         source: Source::Users(1),
+        auto: false,
     },
     Workload {
         name: "series-100k",
         config: "benches/e2e/series.toml",
         source: Source::Users(100_000),
+        auto: false,
     },
 ];
 
@@ -215,7 +242,8 @@ fn generate(w: &Workload, mb: u64, dir: &Path) -> (PathBuf, u64, u64) {
     let path = match w.source {
         Source::Users(n) => dir.join(format!("users-{n}.log")),
         Source::Access => dir.join(format!("access-{mb}MB.log")),
-        Source::Repeat(_) => dir.join(format!("{}-{mb}MB.log", w.name)),
+        // An `auto` workload reads the file of the workload it copies.
+        Source::Repeat(_) => dir.join(format!("{}-{mb}MB.log", w.name.trim_end_matches("-auto"))),
     };
     if !path.exists() {
         let target = mb << 20;
@@ -351,7 +379,7 @@ impl Runs {
 }
 
 /// `logtally once` with `config` on `inputs`.
-fn logtally_once(config: &str, inputs: &[&Path]) -> Command {
+fn logtally_once(config: impl AsRef<Path>, inputs: &[&Path]) -> Command {
     let mut cmd = Command::new(LOGTALLY);
     cmd.env("LOGTALLY_LOG", "warn")
         .arg("once")
@@ -359,6 +387,62 @@ fn logtally_once(config: &str, inputs: &[&Path]) -> Command {
         .arg(Path::new(ROOT).join(config))
         .args(inputs);
     cmd
+}
+
+/// The configuration `w` runs: its file, or for an `auto` workload a copy
+/// in `dir` with `multiline = "auto"` on every source.
+fn config_of(w: &Workload, dir: &Path) -> PathBuf {
+    let path = Path::new(ROOT).join(w.config);
+    if !w.auto {
+        return path;
+    }
+    let text = std::fs::read_to_string(&path).expect("read the workload's configuration");
+    let with = text.replace("[[sources]]\n", "[[sources]]\nmultiline = \"auto\"\n");
+    assert_ne!(text, with, "{} has no [[sources]]", w.config);
+    let out = dir.join(format!("{}.toml", w.name));
+    std::fs::write(&out, with).expect("write the auto configuration");
+    out
+}
+
+/// For each `*-auto` workload run beside the workload it copies: what
+/// `multiline = "auto"` costs in lines per CPU-second (best with best,
+/// median with median), and whether both counted the same.
+fn auto_cost(a: &Args, results: &BTreeMap<&str, (f64, f64, PathBuf)>) {
+    let pairs: Vec<_> = WORKLOADS
+        .iter()
+        .filter(|w| w.auto)
+        .filter_map(|w| {
+            let base = WORKLOADS.iter().find(|b| !b.auto && b.config == w.config)?;
+            Some((
+                base.name,
+                results.get(base.name)?,
+                w.name,
+                results.get(w.name)?,
+            ))
+        })
+        .collect();
+    if pairs.is_empty() {
+        return;
+    }
+    println!();
+    println!(
+        "`multiline = \"auto\"` (every line looked at by the crash detectors), {} runs each:",
+        a.runs
+    );
+    println!();
+    println!("| workload | lines per CPU-s without | with | change (best) | change (median) | same counts |");
+    println!("|---|---:|---:|---:|---:|---|");
+    for (base, (b_best, b_med, b_out), auto, (a_best, a_med, a_out)) in pairs {
+        let same = std::fs::read(b_out).ok() == std::fs::read(a_out).ok();
+        println!(
+            "| {base} → {auto} | {:.2} M | {:.2} M | {:+.1}% | {:+.1}% | {} |",
+            b_best / 1e6,
+            a_best / 1e6,
+            (a_best / b_best - 1.0) * 100.0,
+            (a_med / b_med - 1.0) * 100.0,
+            if same { "yes" } else { "NO" }
+        );
+    }
 }
 
 /// The sum of `http_requests_total` over its series in the Prometheus text
@@ -452,7 +536,8 @@ fn main() {
         .map(|w| {
             let (input, bytes, lines) = generate(w, a.mb, &a.dir);
             let out = a.dir.join(format!("{}.prom", w.name));
-            (w, input, bytes, lines, out)
+            let config = config_of(w, &a.dir);
+            (w, input, bytes, lines, out, config)
         })
         .collect();
     // The runs go in rounds, one run of every workload per round, so that
@@ -460,11 +545,12 @@ fn main() {
     // stretch of the host then slows one run of each, not every run of one.
     let mut costs: Vec<Vec<Cost>> = vec![Vec::new(); chosen.len()];
     for _ in 0..a.runs {
-        for ((w, input, _, _, out), costs) in chosen.iter().zip(&mut costs) {
-            costs.push(measure(&mut logtally_once(w.config, &[input]), out));
+        for ((_, input, _, _, out, config), costs) in chosen.iter().zip(&mut costs) {
+            costs.push(measure(&mut logtally_once(config, &[input]), out));
         }
     }
-    for ((w, input, bytes, lines, out), costs) in chosen.into_iter().zip(costs) {
+    let mut speeds = BTreeMap::new();
+    for ((w, input, bytes, lines, out, _), costs) in chosen.into_iter().zip(costs) {
         let runs = Runs::of(costs);
         let (cost, mb) = (&runs.best, bytes as f64 / (1 << 20) as f64);
         println!(
@@ -482,10 +568,19 @@ fn main() {
             runs.max_rss_mb,
         );
         rss.insert(w.name, runs.max_rss_mb);
+        speeds.insert(
+            w.name,
+            (
+                lines as f64 / cost.cpu,
+                lines as f64 / runs.median_cpu,
+                out.clone(),
+            ),
+        );
         if w.name == "access" {
             access = Some((w, input, out, lines));
         }
     }
+    auto_cost(&a, &speeds);
     if let (Some(one), Some(many)) = (rss.get("series-1"), rss.get("series-100k")) {
         println!();
         println!(
