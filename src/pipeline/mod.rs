@@ -287,9 +287,19 @@ impl PipelineRunner {
     /// of which the parser reads the first (`head_len` bytes); rules see
     /// the whole text as the line (`line = true` conditions test every
     /// line), the first line's fields, and `context` (see
-    /// [`record::RecordFields`]).
+    /// [`record::RecordFields`]). A crash record whose first line the
+    /// parser rejects still reaches the rules, with no parsed fields: a
+    /// crash is counted whatever its first line looks like.
     pub fn process_record(&mut self, text: &str, head_len: usize, context: &dyn ContextFields) {
         let head = text.get(..head_len).unwrap_or(text);
+        let p = &*self.pipeline;
+        if p.parser.parse(head, &mut self.fields).is_err()
+            && context.get(record::FIELD_CRASH_KIND).is_some()
+        {
+            self.fields.clear();
+            self.rules(text, Some(context));
+            return;
+        }
         self.apply(head, text, Some(context));
     }
 
@@ -302,6 +312,13 @@ impl PipelineRunner {
             Self::rejected(p, &self.source, &mut self.pending, parsed, &e);
             return;
         }
+        self.rules(line, context);
+    }
+
+    /// Applies the rules to `line`, whose fields are parsed.
+    #[inline(always)]
+    fn rules(&mut self, line: &str, context: Option<&dyn ContextFields>) {
+        let p = &*self.pipeline;
         let rec = Record {
             line,
             fields: &self.fields,
@@ -500,6 +517,75 @@ labels = ["level"]
         assert_eq!(value(&m, r#"lines_total{level="INFO"}"#), Some(2000.0));
         assert_eq!(totals.fallbacks, 300);
         assert_eq!(totals.fast_path, 2000);
+    }
+
+    /// A crash record whose first line the parser rejects still reaches
+    /// the rules (with no parsed fields); another record is a parse error.
+    #[test]
+    fn crash_records_reach_the_rules_whatever_their_first_line() {
+        use logtally_parsers::multiline::{Crash, CrashKind, Group};
+        let config = r#"
+[[pipelines]]
+name = "app"
+parser = "json"
+
+[[pipelines.rules]]
+metric = "crashes_total"
+type = "counter"
+when = [{ field = "crash.kind", present = true }]
+labels = { kind = "{crash.kind}", type = "{crash.type}", level = "{level}" }
+
+[[pipelines.rules]]
+metric = "frames_total"
+type = "counter"
+when = [{ field = "crash.frame", present = true }]
+"#;
+        let config = load_str(config, Path::new("t.toml")).expect("config loads");
+        let agent = Agent::build(config);
+        let mut d = Dispatcher::new("t", &[], &agent.pipelines, true);
+        let mut crash = Crash::new(CrashKind::Python);
+        crash.ty = "KeyError".into();
+        let text = "Traceback (most recent call last):\n  File \"a.py\", line 1, in <module>\nKeyError: 'x'";
+        let group = |crash| Group {
+            text,
+            head_len: text.find('\n').unwrap(),
+            lines: 3,
+            truncated: false,
+            crash,
+        };
+        d.record(&group(Some(&crash)), None);
+        d.record(&group(None), None);
+        // A JSON head line: its fields label the crash.
+        let json = "{\"level\":\"error\"}\njava.lang.X: y\n\tat a.B.c(B.java:1)";
+        let mut jvm = Crash::new(CrashKind::Jvm);
+        jvm.ty = "java.lang.X".into();
+        d.record(
+            &Group {
+                text: json,
+                head_len: json.find('\n').unwrap(),
+                lines: 3,
+                truncated: false,
+                crash: Some(&jvm),
+            },
+            None,
+        );
+        d.flush(Default::default());
+        let mut m = String::new();
+        render_text(&agent.registry, &mut m);
+        assert_eq!(
+            value(&m, r#"crashes_total{kind="python",level="",type="KeyError"}"#),
+            Some(1.0),
+            "{m}"
+        );
+        assert_eq!(
+            value(&m, r#"crashes_total{kind="jvm",level="error",type="java.lang.X"}"#),
+            Some(1.0),
+            "{m}"
+        );
+        // No frame was told: the field is absent, not empty.
+        assert_eq!(value(&m, "frames_total"), Some(0.0), "{m}");
+        let totals = d.runners()[0].totals();
+        assert_eq!((totals.matched, totals.parse_errors), (2, 1));
     }
 
     /// Rejected lines are cut for the log at a character boundary, never

@@ -128,11 +128,15 @@ impl ContextFields for RecordFields<'_> {
     fn get(&self, name: &str) -> Option<&str> {
         if let Some(rest) = name.strip_prefix("crash.") {
             if let Some(c) = self.crash {
+                // A part the record does not tell is absent, not empty.
+                fn told(s: &str) -> Option<&str> {
+                    (!s.is_empty()).then_some(s)
+                }
                 match rest {
                     "kind" => return Some(c.kind.as_str()),
-                    "type" => return Some(&c.ty),
-                    "message" => return Some(&c.message),
-                    "frame" => return Some(&c.frame),
+                    "type" => return told(&c.ty),
+                    "message" => return told(&c.message),
+                    "frame" => return told(&c.frame),
                     "frames" => return Some(self.frames_text.as_str()),
                     _ => {}
                 }
