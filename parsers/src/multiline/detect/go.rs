@@ -6,9 +6,9 @@
 //!
 //! goroutine 1 [running]:
 //! main.lookup(...)
-//! 	/app/main.go:12
+//!     /app/main.go:12
 //! main.main()
-//! 	/app/main.go:7 +0x1d
+//!     /app/main.go:7 +0x1d
 //! exit status 2
 //! ```
 //!
@@ -180,7 +180,13 @@ impl Detector for Go {
                 if indented(line)
                     || starts_with_any(
                         t,
-                        &["[signal ", "panic: ", "fatal error: ", "PC=", "signal arrived"],
+                        &[
+                            "[signal ",
+                            "panic: ",
+                            "fatal error: ",
+                            "PC=",
+                            "signal arrived",
+                        ],
                     )
                 {
                     set(phase, HEAD, 0);
@@ -300,8 +306,11 @@ fn http_panic(line: &str, crash: &mut Crash) -> Option<()> {
 
 /// `goroutine 1 [running]:` (`goroutine 1 gp=… m=0 [running]:` too).
 fn is_goroutine(t: &str) -> bool {
-    t.strip_prefix("goroutine ")
-        .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()) && r.contains(" [") && r.trim_end().ends_with(':'))
+    t.strip_prefix("goroutine ").is_some_and(|r| {
+        r.starts_with(|c: char| c.is_ascii_digit())
+            && r.contains(" [")
+            && r.trim_end().ends_with(':')
+    })
 }
 
 /// A register of a dump: `rax    0x0`.
@@ -310,7 +319,9 @@ fn is_register(t: &str) -> bool {
         return false;
     };
     (2..=6).contains(&name.len())
-        && name.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         && value.trim_start().starts_with("0x")
 }
 
@@ -353,12 +364,57 @@ fn note_frame(phase: &mut u8, name: &str, crash: &mut Crash) {
 
 /// The first elements of the standard library's import paths.
 const STD: &[&str] = &[
-    "runtime", "sync", "net", "reflect", "syscall", "testing", "internal", "os", "io", "fmt",
-    "encoding", "crypto", "context", "time", "strings", "bytes", "bufio", "sort", "strconv",
-    "errors", "math", "database", "log", "path", "regexp", "text", "html", "mime", "compress",
-    "archive", "container", "debug", "embed", "expvar", "flag", "go", "hash", "image", "index",
-    "plugin", "unicode", "unsafe", "vendor", "maps", "slices", "iter", "cmp", "unique", "weak",
-    "structs", "panic",
+    "runtime",
+    "sync",
+    "net",
+    "reflect",
+    "syscall",
+    "testing",
+    "internal",
+    "os",
+    "io",
+    "fmt",
+    "encoding",
+    "crypto",
+    "context",
+    "time",
+    "strings",
+    "bytes",
+    "bufio",
+    "sort",
+    "strconv",
+    "errors",
+    "math",
+    "database",
+    "log",
+    "path",
+    "regexp",
+    "text",
+    "html",
+    "mime",
+    "compress",
+    "archive",
+    "container",
+    "debug",
+    "embed",
+    "expvar",
+    "flag",
+    "go",
+    "hash",
+    "image",
+    "index",
+    "plugin",
+    "unicode",
+    "unsafe",
+    "vendor",
+    "maps",
+    "slices",
+    "iter",
+    "cmp",
+    "unique",
+    "weak",
+    "structs",
+    "panic",
 ];
 
 fn is_app(name: &str) -> bool {

@@ -10,15 +10,18 @@
 //! ```
 //!
 //! A record opens at a line naming an error (`Error: msg`, `TypeError:
-//! x`, `Error [ERR_CODE]: msg`, a bare `Error`, or one after a log line's
-//! own text), which only a following `at` frame confirms. Then frames
-//! (`at fn (/path:1:2)`, `at async fn (…)`, `at new Foo (…)`, `at
-//! /path:1:2`), the error's own properties in `{ … }` after the last frame
-//! (with a `[cause]` in them), and Node.js's closing `Node.js v18.x` after
-//! a blank line. The source excerpt Node.js prints before an uncaught
-//! error (`/app/x.js:5`, the line, a caret) stays lines of their own. Read
-//! by [`super::stack`], shared with the JVM and .NET. `ty` is the error's
-//! class, with its code when it has one (`Error [ERR_MODULE_NOT_FOUND]`); `frame` the first frame outside
+//! x`, `Error [ERR_CODE]: msg`, a bare `Error`), which only a following
+//! `at` frame confirms. Then frames (`at fn (/path:1:2)`, `at async fn
+//! (…)`, `at new Foo (…)`, `at /path:1:2`), the error's own properties in
+//! `{ … }` after the last frame (with a `[cause]` in them), and Node.js's
+//! closing `Node.js v18.x` after a blank line. The source excerpt Node.js
+//! prints before an uncaught error (`/app/x.js:5`, the line, a caret)
+//! stays lines of their own. Read by [`super::stack`], shared with the JVM
+//! and .NET (an error named in the middle of a log line, as old Node.js
+//! versions print `UnhandledPromiseRejectionWarning: Error: x`, is found
+//! by the JVM's detector only, and its frames make it Node.js's). `ty` is
+//! the error's class, with its code when it has one (`Error
+//! [ERR_MODULE_NOT_FOUND]`); `frame` the first frame outside
 //! `node:internal` and `node_modules`, as `fn (/path/file.js)`.
 
 use super::{stack, Detector, Opening, Step};

@@ -347,11 +347,19 @@ fn note_frame(phase: &mut u8, body: &str, crash: &mut Crash) {
 /// the place's file does.
 fn settle(phase: &mut u8, crash: &mut Crash, func: Option<String>) {
     match func {
-        Some(f) if !matches!(f.as_str(), "require" | "require_once" | "include" | "include_once") => {
+        Some(f)
+            if !matches!(
+                f.as_str(),
+                "require" | "require_once" | "include" | "include_once"
+            ) =>
+        {
             crash.frame = f;
         }
         _ => {
-            let file = crash.frame.rsplit_once(':').map_or(&crash.frame[..], |(f, _)| f);
+            let file = crash
+                .frame
+                .rsplit_once(':')
+                .map_or(&crash.frame[..], |(f, _)| f);
             crash.frame = file.to_string();
         }
     }
@@ -380,7 +388,10 @@ mod tests {
             exception("exception 'Exception' with message 'Custom exception' in /t.php:5"),
             Some(("Exception", "Custom exception", "/t.php:5"))
         );
-        assert_eq!(exception("Foo\\Bar in /x.php:3"), Some(("Foo\\Bar", "", "/x.php:3")));
+        assert_eq!(
+            exception("Foo\\Bar in /x.php:3"),
+            Some(("Foo\\Bar", "", "/x.php:3"))
+        );
         assert_eq!(exception("12 things in /x.php:3"), None);
         assert_eq!(
             without_location("Allowed memory size of 1 bytes exhausted in /x.php on line 12"),

@@ -64,7 +64,12 @@ impl Detector for Python {
     }
 
     fn open(&self, line: &str, _crash: &mut Crash) -> Option<Opening> {
-        if !line.trim_end().ends_with(HEADER) {
+        let b = line.as_bytes();
+        let end = b
+            .iter()
+            .rposition(|c| !matches!(c, b' ' | b'\t' | b'\r'))
+            .map_or(0, |i| i + 1);
+        if !b[..end].ends_with(HEADER.as_bytes()) {
             return None;
         }
         Some(Opening {
@@ -145,7 +150,10 @@ fn set_state(phase: &mut u8, state: u8) {
 /// `requests.exceptions.ConnectionError: …`, `KeyboardInterrupt`.
 fn final_line(t: &str) -> Option<(&str, &str)> {
     let b = t.as_bytes();
-    if !b.first().is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_') {
+    if !b
+        .first()
+        .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
+    {
         return None;
     }
     let end = b
@@ -222,7 +230,8 @@ fn frame_name(path: &str, func: &str) -> String {
 
 fn is_identifier(s: &str) -> bool {
     let b = s.as_bytes();
-    b.first().is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
+    b.first()
+        .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
         && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
 }
 
@@ -232,23 +241,35 @@ mod tests {
 
     #[test]
     fn frame_names() {
-        assert_eq!(frame_name("/app/app/views.py", "checkout"), "app.views.checkout");
         assert_eq!(
-            frame_name("/usr/lib/python3/site-packages/django/core/handlers/base.py", "get"),
+            frame_name("/app/app/views.py", "checkout"),
+            "app.views.checkout"
+        );
+        assert_eq!(
+            frame_name(
+                "/usr/lib/python3/site-packages/django/core/handlers/base.py",
+                "get"
+            ),
             "django.core.handlers.base.get"
         );
         assert_eq!(
             frame_name("/base/data/home/apps/s~x/1.3787/nearfieldspy.py", "get"),
             "nearfieldspy.get"
         );
-        assert_eq!(frame_name("/srv/shop/__init__.py", "<module>"), "shop.<module>");
+        assert_eq!(
+            frame_name("/srv/shop/__init__.py", "<module>"),
+            "shop.<module>"
+        );
         assert_eq!(frame_name("<stdin>", "<module>"), "<stdin>.<module>");
     }
 
     #[test]
     fn final_lines() {
         assert_eq!(final_line("KeyError: 'id'"), Some(("KeyError", "'id'")));
-        assert_eq!(final_line("KeyboardInterrupt"), Some(("KeyboardInterrupt", "")));
+        assert_eq!(
+            final_line("KeyboardInterrupt"),
+            Some(("KeyboardInterrupt", ""))
+        );
         assert_eq!(
             final_line("requests.exceptions.ConnectionError: refused"),
             Some(("requests.exceptions.ConnectionError", "refused"))

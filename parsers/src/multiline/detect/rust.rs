@@ -156,9 +156,7 @@ fn frame(t: &str) -> Option<&str> {
         None => rest,
     };
     let name = match name.rsplit_once("::h") {
-        Some((head, hash))
-            if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) =>
-        {
+        Some((head, hash)) if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => {
             head
         }
         _ => name,

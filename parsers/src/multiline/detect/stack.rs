@@ -27,6 +27,10 @@
 //! most: a frame takes them into the record, anything else ends it
 //! without them.
 
+use std::sync::OnceLock;
+
+use memchr::memmem;
+
 use super::text::{indented, is_blank, starts_with_any, strip_line_col};
 use super::{Opening, Step};
 use crate::multiline::crash::{Crash, CrashKind};
@@ -79,11 +83,14 @@ struct Header<'a> {
 }
 
 /// Opens a record when `line` is an exception's header, for the detector
-/// of `own`.
+/// of `own`. Only the JVM's looks for a header in the middle of a line
+/// (after a log line's own text: java.util.logging, Android, Hadoop), which
+/// costs a search of the line: a header there opens a record whatever its
+/// class, and the frames tell the kind.
 pub(super) fn open(line: &str, crash: &mut Crash, own: CrashKind) -> Option<Opening> {
-    let h = header(line)?;
+    let h = header(line, own == CrashKind::Jvm)?;
     match h.kind {
-        Some(k) if k != own => return None,
+        Some(k) if k != own && h.at_start => return None,
         Some(k) => crash.kind = k,
         None => crash.kind = own,
     }
@@ -151,6 +158,19 @@ pub(super) fn step(phase: &mut u8, line: &str, crash: &mut Crash) -> Step {
             return Step::Take;
         }
     }
+    // After a frame, or in a cause after frames: the trace's own lines.
+    if crash.frames > 0 {
+        if t.starts_with("... ") || t.starts_with("--- End of ") || t.trim_end() == "<---" {
+            set_state(phase, FRAMES);
+            set_holds(phase, 0);
+            return Step::Take;
+        }
+        if starts_with_any(t, &["Caused by: ", "Suppressed: ", "Wrapped by: ", "---> "]) {
+            set_state(phase, HEAD);
+            set_holds(phase, MAX_HOLD - CONT_LINES);
+            return Step::Take;
+        }
+    }
     if *phase & STATE == HEAD {
         // Lines that may go on a message before its first frame: blank or
         // indented ones, ones ending with a colon and the line after them
@@ -168,14 +188,6 @@ pub(super) fn step(phase: &mut u8, line: &str, crash: &mut Crash) -> Step {
         return step;
     }
     // After a frame.
-    if t.starts_with("... ") || t.starts_with("--- End of ") || t.trim_end() == "<---" {
-        return Step::Take;
-    }
-    if starts_with_any(t, &["Caused by: ", "Suppressed: ", "Wrapped by: ", "---> "]) {
-        set_state(phase, HEAD);
-        set_holds(phase, MAX_HOLD - CONT_LINES);
-        return Step::Take;
-    }
     if crash.kind == CrashKind::Node {
         if t.starts_with("Node.js v") {
             return Step::End;
@@ -207,9 +219,10 @@ fn hold(phase: &mut u8) -> Step {
     Step::Hold
 }
 
-/// The exception header in `line`, if it is one.
-fn header(line: &str) -> Option<Header<'_>> {
-    let t = line.trim_start();
+/// The exception header in `line`, if it is one (in the middle of the
+/// line too with `inline`).
+fn header(line: &str, inline: bool) -> Option<Header<'_>> {
+    let t = line.trim();
     let first = *t.as_bytes().first()?;
     if first == b'E' {
         if let Some(rest) = t.strip_prefix("Exception in thread \"") {
@@ -249,16 +262,20 @@ fn header(line: &str) -> Option<Header<'_>> {
             });
         }
     }
-    inline(t)
+    if inline {
+        within(t)
+    } else {
+        None
+    }
 }
 
 /// A header in the middle of a line: `… MakeLog: RuntimeException: msg`.
-fn inline(t: &str) -> Option<Header<'_>> {
+fn within(t: &str) -> Option<Header<'_>> {
+    static COLON_SPACE: OnceLock<memmem::Finder<'static>> = OnceLock::new();
+    let finder = COLON_SPACE.get_or_init(|| memmem::Finder::new(": "));
     let b = t.as_bytes();
-    for p in memchr::memchr_iter(b':', b) {
-        if p + 1 < b.len() && b[p + 1] != b' ' {
-            continue;
-        }
+    let ends = b.last() == Some(&b':');
+    for p in finder.find_iter(b).chain(ends.then_some(b.len() - 1)) {
         let before = &t[..p];
         if !SUFFIXES.iter().any(|s| before.ends_with(s)) {
             continue;
@@ -290,12 +307,15 @@ fn inline(t: &str) -> Option<Header<'_>> {
 /// end with any word (the line told already that it is an exception).
 fn class_and_message(s: &str, any: bool) -> Option<(&str, &str)> {
     let end = s.bytes().position(|c| !is_class_byte(c)).unwrap_or(s.len());
-    let class = &s[..end];
+    let mut rest = &s[end..];
+    // What may follow a class, checked first: most lines fail here.
+    if !(rest.is_empty() || rest.starts_with(':') || rest.starts_with(" [")) {
+        return None;
+    }
+    let mut class = &s[..end];
     if !valid_class(class, any) {
         return None;
     }
-    let mut rest = &s[end..];
-    let mut class = class;
     if rest.starts_with(" [") {
         // Node.js: `Error [ERR_MODULE_NOT_FOUND]: message`; the code is
         // part of the type.
@@ -318,6 +338,9 @@ fn is_class_byte(c: u8) -> bool {
 /// Whether `class` reads as an exception class: dotted words, the last
 /// capitalised (and, unless `any`, ending as exceptions do).
 fn valid_class(class: &str, any: bool) -> bool {
+    if !(any || SUFFIXES.iter().any(|s| class.ends_with(s))) {
+        return false;
+    }
     let b = class.as_bytes();
     let Some(&first) = b.first() else {
         return false;
@@ -325,14 +348,11 @@ fn valid_class(class: &str, any: bool) -> bool {
     if !(first.is_ascii_alphabetic() || first == b'_') || class.ends_with('.') {
         return false;
     }
-    if class.contains("..") {
+    if b.windows(2).any(|w| w == b"..") {
         return false;
     }
-    let last = class.rsplit('.').next().unwrap_or(class);
-    if !last.as_bytes().first().is_some_and(u8::is_ascii_uppercase) {
-        return false;
-    }
-    any || SUFFIXES.iter().any(|s| class.ends_with(s))
+    let last = b.iter().rposition(|&c| c == b'.').map_or(0, |i| i + 1);
+    b.get(last).is_some_and(u8::is_ascii_uppercase)
 }
 
 /// The runtime a class's namespace tells.
@@ -368,7 +388,9 @@ fn style_of(r: &str) -> Option<CrashKind> {
             let after = &r[q + 1..];
             let jvm_source = JVM_SOURCES.contains(&inside)
                 || (!inside.is_empty() && !inside.contains([' ', ',']));
-            if jvm_source && (after.is_empty() || after.starts_with(" ~[") || after.starts_with(" [")) {
+            if jvm_source
+                && (after.is_empty() || after.starts_with(" ~[") || after.starts_with(" ["))
+            {
                 return Some(CrashKind::Jvm);
             }
             if inside.is_empty() || inside.contains(' ') {
@@ -408,7 +430,11 @@ fn note_frame(phase: &mut u8, r: &str, crash: &mut Crash) {
     if current.is_none_or(|c| rank > c) {
         crash.frame = name;
     }
-    let best = if crash.kind == CrashKind::Dotnet { 2 } else { 1 };
+    let best = if crash.kind == CrashKind::Dotnet {
+        2
+    } else {
+        1
+    };
     if rank >= best {
         *phase |= BEST;
     }
@@ -524,21 +550,33 @@ mod tests {
 
     #[test]
     fn headers() {
+        let header = |l| header(l, true);
         let h = header("java.lang.IllegalStateException: boom").unwrap();
-        assert_eq!((h.class, h.message, h.at_start), ("java.lang.IllegalStateException", "boom", true));
+        assert_eq!(
+            (h.class, h.message, h.at_start),
+            ("java.lang.IllegalStateException", "boom", true)
+        );
         assert_eq!(h.kind, Some(CrashKind::Jvm));
-        let h = header("Exception in thread \"main\" java.lang.OutOfMemoryError: Java heap space").unwrap();
+        let h = header("Exception in thread \"main\" java.lang.OutOfMemoryError: Java heap space")
+            .unwrap();
         assert!(h.confirmed);
         assert_eq!(h.class, "java.lang.OutOfMemoryError");
         let h = header("kotlin.KotlinNullPointerException").unwrap();
-        assert_eq!((h.class, h.message), ("kotlin.KotlinNullPointerException", ""));
+        assert_eq!(
+            (h.class, h.message),
+            ("kotlin.KotlinNullPointerException", "")
+        );
         let h = header("Error [ERR_MODULE_NOT_FOUND]: Cannot find package 'x'").unwrap();
         assert_eq!(
             (h.class, h.message),
             ("Error [ERR_MODULE_NOT_FOUND]", "Cannot find package 'x'")
         );
-        let h = header("Jul 09, 2015 3:23:29 PM com.google.MakeLog: RuntimeException: Run!").unwrap();
-        assert_eq!((h.class, h.message, h.at_start), ("RuntimeException", "Run!", false));
+        let h =
+            header("Jul 09, 2015 3:23:29 PM com.google.MakeLog: RuntimeException: Run!").unwrap();
+        assert_eq!(
+            (h.class, h.message, h.at_start),
+            ("RuntimeException", "Run!", false)
+        );
         let h = header("Unhandled exception. System.InvalidOperationException: nope").unwrap();
         assert_eq!(h.kind, Some(CrashKind::Dotnet));
         for plain in [
@@ -566,10 +604,19 @@ mod tests {
             ("sun.reflect.X.invoke(Unknown Source)", Jvm),
             ("com.foo.Bar.baz(Bar.java:12) ~[app.jar:1.0]", Jvm),
             ("Ns.Class.Method(String[] args) in /x.cs:line 12", Dotnet),
-            ("Confluent.Kafka.Consumer`2.Consume(Int32 millisecondsTimeout)", Dotnet),
+            (
+                "Confluent.Kafka.Consumer`2.Consume(Int32 millisecondsTimeout)",
+                Dotnet,
+            ),
             ("Ns.Class.Method()", Dotnet),
-            ("System.Threading.Thread.StartInternal () [0x00000] in <filename unknown>:0", Dotnet),
-            ("next (/app/node_modules/express/lib/router/index.js:256:14)", Node),
+            (
+                "System.Threading.Thread.StartInternal () [0x00000] in <filename unknown>:0",
+                Dotnet,
+            ),
+            (
+                "next (/app/node_modules/express/lib/router/index.js:256:14)",
+                Node,
+            ),
             ("/app/app.js:52:3", Node),
             ("async Promise.all (index 0)", Node),
             ("new Foo (/x.js:1:2)", Node),

@@ -170,7 +170,10 @@ mod tests {
             ty_of("open /etc/app/config.yaml: no such file or directory"),
             "open PATH: no such file or directory"
         );
-        assert_eq!(ty_of("Sentry detected 15 stuck task(s):"), "Sentry detected N stuck task(s)");
+        assert_eq!(
+            ty_of("Sentry detected 15 stuck task(s):"),
+            "Sentry detected N stuck task(s)"
+        );
         assert_eq!(ty_of("deadbeef café"), "deadbeef café");
         let long = "x".repeat(500);
         assert_eq!(ty_of(&long).len(), TY_MAX);

@@ -120,7 +120,9 @@ fn gvisor_reports_are_one_go_record_each() {
             // Titles are cut at a length of their own, in a word.
             let whole_words = t.rfind(' ').map_or(&t[..], |i| &t[..i]);
             assert!(
-                ours.starts_with(&t) || t.starts_with(ours.as_str()) || ours.starts_with(whole_words),
+                ours.starts_with(&t)
+                    || t.starts_with(ours.as_str())
+                    || ours.starts_with(whole_words),
                 "{name}: {ours:?} against {t:?}"
             );
         }
@@ -135,9 +137,15 @@ fn gvisor_reports_are_one_go_record_each() {
         }
         let first = owner.iter().position(|o| *o == Some(rec)).unwrap();
         assert!(
-            ["panic: ", "fatal error: ", "runtime: ", "SIG", "=================="]
-                .iter()
-                .any(|p| log[first].starts_with(p)),
+            [
+                "panic: ",
+                "fatal error: ",
+                "runtime: ",
+                "SIG",
+                "=================="
+            ]
+            .iter()
+            .any(|p| log[first].starts_with(p)),
             "{name}: {}",
             log[first]
         );
@@ -156,15 +164,26 @@ fn a_dotnet_logged_exception() {
     let all = read_lines(&dir.join("otel-demo/accounting.log"));
     // `docker compose logs` puts `service  | ` before each line.
     let prefix = Regex::new(r"^\S+\s+\| ").unwrap();
-    let lines: Vec<String> = all.iter().map(|l| prefix.replace(l, "").into_owned()).collect();
+    let lines: Vec<String> = all
+        .iter()
+        .map(|l| prefix.replace(l, "").into_owned())
+        .collect();
     let got = run(&auto(), &strs(&lines));
     let recs = records(&got);
     assert_eq!(recs.len(), 1, "{recs:#?}");
-    let Out::Record { text, lines: n, crash, .. } = recs[0] else {
+    let Out::Record {
+        text,
+        lines: n,
+        crash,
+        ..
+    } = recs[0]
+    else {
         unreachable!()
     };
     assert_eq!(*n, 4, "{text}");
-    assert!(text.trim_start().starts_with("Confluent.Kafka.ConsumeException: "));
+    assert!(text
+        .trim_start()
+        .starts_with("Confluent.Kafka.ConsumeException: "));
     let c = crash.as_ref().unwrap();
     assert_eq!(c.kind, CrashKind::Dotnet);
     assert_eq!(c.ty, "Confluent.Kafka.ConsumeException");
@@ -186,7 +205,8 @@ fn laravel_exceptions() {
     let Some(dir) = shared_logs("laravel_exceptions") else {
         return;
     };
-    let entry = Regex::new(r"^\[\d{4}-\d\d-\d\d [\d:]+\] \w+\.(ERROR|CRITICAL|ALERT|EMERGENCY): ").unwrap();
+    let entry =
+        Regex::new(r"^\[\d{4}-\d\d-\d\d [\d:]+\] \w+\.(ERROR|CRITICAL|ALERT|EMERGENCY): ").unwrap();
     for file in ["lnav/logfile_laravel.0", "lnav/logfile_laravel.1"] {
         let lines = read_lines(&dir.join(file));
         // What each line should be part of, told from the entries alone.
@@ -222,7 +242,10 @@ fn laravel_exceptions() {
     let lines = read_lines(&dir.join("lnav/logfile_laravel.0"));
     let got = run(&auto(), &strs(&lines));
     let c = crashes(&got)[0];
-    assert_eq!(c.ty, "Illuminate\\Contracts\\Container\\BindingResolutionException");
+    assert_eq!(
+        c.ty,
+        "Illuminate\\Contracts\\Container\\BindingResolutionException"
+    );
     assert_eq!(c.frame, "index.php");
 }
 
@@ -323,7 +346,9 @@ fn healthy_logs_yield_no_crash() {
             let Out::Record { text, crash, .. } = o else {
                 unreachable!()
             };
-            if rel.starts_with("syzkaller/linux_report/") && crash.as_ref().is_some_and(|c| c.kind == CrashKind::Kernel) {
+            if rel.starts_with("syzkaller/linux_report/")
+                && crash.as_ref().is_some_and(|c| c.kind == CrashKind::Kernel)
+            {
                 continue;
             }
             bad.push(format!("{rel}: {crash:?}\n{text}"));
