@@ -34,12 +34,13 @@
 //! exception, its message without its location and with numbers and
 //! paths replaced (`Allowed memory size of N bytes exhausted (tried to
 //! allocate N bytes)`, `syntax error, unexpected '}'`). `frame` is the
-//! innermost function in the application's own code (a file outside
-//! `vendor/`): PHP prints each frame as the place a function was called
-//! from, so it is the function called from the first frame after the
-//! application's innermost place (`App\Http\Middleware\Trace->handle`), or
-//! that file's name when it is a script's top level (`index.php`); else the
-//! top frame's function.
+//! function whose code holds the innermost place in the application's own
+//! files (outside `vendor/`). PHP prints each frame as a call, the place it
+//! was made from and the function called, so that function is the one the
+//! next frame calls (`App\Http\Middleware\Trace->handle`), or the file's
+//! name when the place is a script's top level (`index.php`); when an
+//! internal function threw, the place of its call counts. Without such a
+//! place, `frame` is the top frame's function.
 
 use super::text::{starts_with_any, ty_of};
 use super::{Detector, Opening, Step};
