@@ -7,6 +7,7 @@ use logtally_parsers::container::{self, Joiner};
 use logtally_parsers::grok::GrokParser;
 use logtally_parsers::json::JsonParser;
 use logtally_parsers::logfmt::LogfmtParser;
+use logtally_parsers::multiline::{self, Piece, Spec};
 use logtally_parsers::regex::RegexParser;
 use logtally_parsers::syslog::{SyslogFormat, SyslogParser};
 use logtally_parsers::{Fields, Parser};
@@ -73,6 +74,52 @@ fn bench_container(c: &mut Criterion) {
     g.finish();
 }
 
+/// Ordinary lines (no crash) through a joiner of `auto`, which asks every
+/// built-in detector about each, against a loop that only hands each line
+/// on: what `auto` costs a line that is not a crash's.
+fn bench_multiline_auto(c: &mut Criterion) {
+    let lines: Vec<&str> = [JSON, LOGFMT, SYSLOG, ACCESS, ACCESS_TIMED, HDFS, CONTAINER]
+        .concat()
+        .to_vec();
+    let mut g = c.benchmark_group("multiline auto");
+    g.throughput(Throughput::Elements(lines.len() as u64));
+    let spec = std::sync::Arc::new(Spec::auto());
+    let mut joiner = multiline::Joiner::new(spec);
+    let mut passed = 0usize;
+    for l in &lines {
+        joiner.push(l, &mut |p| passed += matches!(p, Piece::Line(_)) as usize);
+    }
+    assert_eq!(
+        passed,
+        lines.len(),
+        "an ordinary line was taken for a crash's"
+    );
+    g.bench_function("joiner", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            for l in &lines {
+                joiner.push(black_box(l), &mut |p| {
+                    if let Piece::Line(l) = p {
+                        n += l.len()
+                    }
+                });
+            }
+            black_box(n)
+        })
+    });
+    g.bench_function("plain loop", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            let mut out = |l: &str| n += l.len();
+            for l in &lines {
+                out(black_box(l));
+            }
+            black_box(n)
+        })
+    });
+    g.finish();
+}
+
 fn bench_one(c: &mut Criterion, name: &str, p: &dyn Parser, lines: &[&str]) {
     let mut g = c.benchmark_group("parsers");
     g.throughput(Throughput::Elements(lines.len() as u64));
@@ -111,6 +158,7 @@ fn parsers(c: &mut Criterion) {
     let grok = GrokParser::new("^%{COMMONAPACHELOG}", &[]).unwrap();
     bench_one(c, "grok_commonlog", &grok, ACCESS);
     bench_container(c);
+    bench_multiline_auto(c);
 }
 
 criterion_group!(benches, parsers);

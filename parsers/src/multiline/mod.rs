@@ -379,7 +379,10 @@ impl Joiner {
                 }
                 if o.held_lines > 0 {
                     o.text.push('\n');
-                    o.text.push_str(o.held.trim_end_matches('\n'));
+                    // Each held line ends with `\n`: only the last one
+                    // goes (a held blank line is a line).
+                    o.text
+                        .push_str(o.held.strip_suffix('\n').unwrap_or(&o.held));
                     o.lines += o.held_lines;
                     o.held.clear();
                     o.held_lines = 0;

@@ -16,6 +16,8 @@ mod node;
 mod php;
 mod python;
 mod rust;
+mod stack;
+mod text;
 
 use super::crash::{Crash, CrashKind};
 
@@ -75,3 +77,6 @@ pub fn builtin(kind: CrashKind) -> &'static dyn Detector {
         CrashKind::Kernel => &kernel::Kernel,
     }
 }
+
+#[cfg(test)]
+mod tests;
