@@ -83,6 +83,17 @@ fn read_stream(
     Ok(())
 }
 
+/// The source whose multi-line grouping every configured source shares,
+/// if they all group lines alike.
+fn agreed_grouping(sources: &[SourceSpec]) -> Option<&SourceSpec> {
+    let first = sources.first()?;
+    first.multiline.as_ref()?;
+    sources
+        .iter()
+        .all(|s| s.multiline == first.multiline)
+        .then_some(first)
+}
+
 /// How an input read as the source `spec` is unwrapped, when its lines
 /// wrap others (container logs): a `kubernetes` source reads a directory
 /// input as its `pods_dir` and a file input as one of its files (labels
@@ -232,13 +243,17 @@ pub fn once(args: OnceArgs) -> anyhow::Result<()> {
             Some(spec) => Dispatcher::for_source(spec, &agent.pipelines),
             None => Dispatcher::new("input", &[], &agent.pipelines, true),
         };
+        // Lines are grouped into records as the source named says or, with
+        // none named, as every configured source says when they agree (a
+        // configuration with one source, say).
+        let grouping = spec.or_else(|| agreed_grouping(&agent.config.sources));
         let container = spec.is_some_and(|s| args.inputs.iter().any(|i| unwrapped(s, i).is_some()));
         let parallel = args.inputs.len() > 1
             && !container
             && !args.inputs.iter().any(|i| i.as_os_str() == "-")
             && !agent.pipelines.iter().any(|p| p.order_sensitive());
         if parallel {
-            dispatchers = read_parallel(&args.inputs, dispatcher, max_line, spec)?;
+            dispatchers = read_parallel(&args.inputs, dispatcher, max_line, grouping)?;
         } else {
             let mut d = dispatcher();
             for input in &args.inputs {
@@ -252,7 +267,7 @@ pub fn once(args: OnceArgs) -> anyhow::Result<()> {
                         }
                         tailer.read_to_end(&mut d);
                     }
-                    None => read_input(&mut d, input, max_line, spec)?,
+                    None => read_input(&mut d, input, max_line, grouping)?,
                 }
             }
             dispatchers.push(d);

@@ -573,12 +573,18 @@ when = [{ field = "crash.frame", present = true }]
         let mut m = String::new();
         render_text(&agent.registry, &mut m);
         assert_eq!(
-            value(&m, r#"crashes_total{kind="python",level="",type="KeyError"}"#),
+            value(
+                &m,
+                r#"crashes_total{kind="python",level="",type="KeyError"}"#
+            ),
             Some(1.0),
             "{m}"
         );
         assert_eq!(
-            value(&m, r#"crashes_total{kind="jvm",level="error",type="java.lang.X"}"#),
+            value(
+                &m,
+                r#"crashes_total{kind="jvm",level="error",type="java.lang.X"}"#
+            ),
             Some(1.0),
             "{m}"
         );
