@@ -104,7 +104,12 @@ fn wait_equal(agent: &Agent, want: &BTreeMap<String, f64>) {
             let got = crash_series(&agent.metrics());
             common::done_if(&got == want, got)
         },
-        |got| format!("crash series differ:\n got {got:#?}\nwant {want:#?}\nstderr:\n{}", agent.stderr()),
+        |got| {
+            format!(
+                "crash series differ:\n got {got:#?}\nwant {want:#?}\nstderr:\n{}",
+                agent.stderr()
+            )
+        },
     );
 }
 
@@ -195,10 +200,7 @@ fn cri(lines: &[String]) -> String {
 fn crashes_in_a_cri_container_log_are_counted_once() {
     let want = expected();
     let dir = ConfigDir::new("c.toml", |d| {
-        config(d).replace(
-            "multiline = {",
-            "format = \"cri\"\nmultiline = {",
-        )
+        config(d).replace("multiline = {", "format = \"cri\"\nmultiline = {")
     });
     write(&dir.join("app.log"), &cri(&sample()));
     let out = run_cmd(&["once", "--config", dir.arg()]);

@@ -180,6 +180,20 @@ impl Sink {
         self.deliver(payload, context, false);
     }
 
+    /// Frames a payload that arrived whole as [`Sink::message`] does
+    /// (counted, cut, read lossily) and hands the line to `f` with the
+    /// sink, instead of feeding it.
+    pub fn message_with(&mut self, payload: &[u8], f: &mut dyn FnMut(&mut Sink, &str)) {
+        let mut counts = FrameCounts {
+            bytes: payload.len() as u64,
+            ..FrameCounts::default()
+        };
+        let body = payload.strip_suffix(b"\n").unwrap_or(payload);
+        let max = self.max_line;
+        framing::emit(body, max, &mut counts, &mut |l: &str| f(self, l));
+        self.counts.add(counts);
+    }
+
     /// Feeds a payload holding lines separated by newlines (a trailing
     /// newline ends the last one), each under the framing policy.
     pub fn message_lines(&mut self, payload: &[u8], context: Option<&dyn ContextFields>) {

@@ -77,7 +77,8 @@ impl RecordStats {
         }
     }
 
-    fn count(&self, g: &Group<'_>, timed_out: bool) {
+    /// Counts the record `g`; `timed_out`: completed by the idle timeout.
+    pub fn count(&self, g: &Group<'_>, timed_out: bool) {
         let i = g
             .crash
             .and_then(|c| CrashKind::ALL.iter().position(|k| *k == c.kind))
@@ -340,6 +341,45 @@ fn with_field(head: &str, field: &str, text: &str) -> String {
         }
         Err(_) => text.to_string(),
     }
+}
+
+/// Hands out `text`, a payload that arrived whole and is one record as it
+/// is (a Kafka message holding a whole stack trace), described with the
+/// built-in detectors: as a record when it is a crash, or when `spec`
+/// groups by patterns and it holds several lines; as a line otherwise.
+/// With `field`, the payload is a JSON line and its field's value is what
+/// is described (the record is the JSON line).
+pub fn whole(
+    spec: &MultilineSpec,
+    stats: &RecordStats,
+    text: &str,
+    out: &mut dyn FnMut(Piece<'_>),
+) {
+    let (body, head_len) = match &spec.field {
+        None => (Cow::Borrowed(text), text.find('\n').unwrap_or(text.len())),
+        Some(field) => match field_value(text, field) {
+            Some(v) => (Cow::Owned(v), text.len()),
+            None => {
+                out(Piece::Line(text));
+                return;
+            }
+        },
+    };
+    let crash = spec.spec.classify(&body);
+    let lines = body.split('\n').count();
+    if crash.is_none() && (spec.auto || lines < 2) {
+        out(Piece::Line(text));
+        return;
+    }
+    let g = Group {
+        text,
+        head_len,
+        lines: u32::try_from(lines).unwrap_or(u32::MAX),
+        truncated: false,
+        crash: crash.as_ref(),
+    };
+    stats.count(&g, false);
+    out(Piece::Record(g));
 }
 
 /// Hands `p` to `d`: a line, or a record with no context of its own.

@@ -260,6 +260,7 @@ fn build(
     field: Option<String>,
     bounds: Bounds,
 ) -> MultilineSpec {
+    let auto = matches!(mode, Mode::Auto(_));
     let (spec, mut summary) = match mode {
         Mode::Auto(kinds) => {
             let words = if kinds.len() == CrashKind::ALL.len() {
@@ -297,6 +298,7 @@ fn build(
     ));
     MultilineSpec {
         spec: Arc::new(spec),
+        auto,
         timeout: bounds.timeout,
         field,
         summary,
