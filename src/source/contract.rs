@@ -181,16 +181,29 @@ impl Sink {
     }
 
     /// Frames a payload that arrived whole as [`Sink::message`] does
-    /// (counted, cut, read lossily) and hands the line to `f` with the
-    /// sink, instead of feeding it.
-    pub fn message_with(&mut self, payload: &[u8], f: &mut dyn FnMut(&mut Sink, &str)) {
+    /// (counted, cut, read lossily), or as [`Sink::message_lines`] does
+    /// when `split`, and hands each line to `f` with the sink, instead of
+    /// feeding it.
+    pub fn message_with(
+        &mut self,
+        payload: &[u8],
+        split: bool,
+        f: &mut dyn FnMut(&mut Sink, &str),
+    ) {
         let mut counts = FrameCounts {
             bytes: payload.len() as u64,
             ..FrameCounts::default()
         };
         let body = payload.strip_suffix(b"\n").unwrap_or(payload);
         let max = self.max_line;
-        framing::emit(body, max, &mut counts, &mut |l: &str| f(self, l));
+        let mut each = |l: &str| f(self, l);
+        if split {
+            for line in body.split(|b| *b == b'\n') {
+                framing::emit(line, max, &mut counts, &mut each);
+            }
+        } else {
+            framing::emit(body, max, &mut counts, &mut each);
+        }
         self.counts.add(counts);
     }
 

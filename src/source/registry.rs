@@ -14,7 +14,9 @@ pub fn build(spec: &SourceSpec) -> Box<dyn Source> {
         SourceKind::Kafka(k) => {
             Box::new(kafka::KafkaSource::new(&spec.name, k).with_multiline(spec.multiline.clone()))
         }
-        SourceKind::Journald(j) => Box::new(journald::JournaldSource::new(&spec.name, j)),
+        SourceKind::Journald(j) => Box::new(
+            journald::JournaldSource::new(&spec.name, j).with_multiline(spec.multiline.clone()),
+        ),
         SourceKind::Syslog(s) => Box::new(syslog::SyslogSource::new(s)),
         SourceKind::Kubernetes(k) => Box::new(kubernetes::KubernetesSource::new(
             &spec.name,

@@ -398,7 +398,7 @@ impl Work {
                 self.fields.fill_in(msg, topic);
                 let fields: &dyn ContextFields = &self.fields;
                 let sink = &mut self.sink;
-                sink.message_with(payload, &mut |sink, text| {
+                sink.message_with(payload, false, &mut |sink, text| {
                     records::whole(spec, stats, text, &mut |p| match p {
                         Piece::Line(l) => sink.line_in(l, fields),
                         Piece::Record(g) => sink.record(&g, Some(fields)),
