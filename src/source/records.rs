@@ -482,7 +482,7 @@ impl<C: ContextFields> Keyed<C> {
         }
         let mut open: Vec<(String, Open<C>)> = self.open.drain().collect();
         // In the order their inputs went quiet.
-        open.sort_by_key(|(_, o)| o.records.deadline());
+        open.sort_by(|(a, x), (b, y)| (x.records.deadline(), a).cmp(&(y.records.deadline(), b)));
         for (_, mut o) in open {
             finish_open(&mut o, why, out);
         }
@@ -777,6 +777,89 @@ when = [{ line = true, matches = '(?m)^\s+Caused by: ' }]
             .unwrap();
         let got: serde_json::Value = serde_json::from_str(text).unwrap();
         assert_eq!(got, want);
+    }
+
+    /// Context fields naming the message: `n`.
+    struct Msg(String);
+
+    impl ContextFields for Msg {
+        fn get(&self, name: &str) -> Option<&str> {
+            (name == "n").then_some(self.0.as_str())
+        }
+    }
+
+    #[test]
+    fn keyed_inputs_are_bounded_and_carry_the_opening_messages_fields() {
+        let s = spec("multiline = { start = '^[A-Z]', timeout = \"1s\" }");
+        let t0 = Instant::now();
+        let mut k: Keyed<Msg> = Keyed::new(&s, RecordStats::new("t"), 2, t0);
+        let mut got = Vec::new();
+        let push =
+            |k: &mut Keyed<Msg>, key: &str, line: &str, n: &str, at: u64, got: &mut Vec<String>| {
+                let current = Msg(n.to_string());
+                k.push(
+                    key,
+                    line,
+                    t0 + Duration::from_millis(at),
+                    &current,
+                    || Msg(n.to_string()),
+                    &mut |p, c| {
+                        let n = c.and_then(|c| c.get("n")).unwrap_or("-");
+                        got.push(match p {
+                            Piece::Line(l) => format!("{l}@{n}"),
+                            Piece::Record(g) => format!("[{}]@{n}", g.text),
+                        })
+                    },
+                );
+            };
+        push(&mut k, "a", "A1", "m1", 0, &mut got);
+        push(&mut k, "b", "B1", "m2", 10, &mut got);
+        push(&mut k, "a", " a2", "m3", 20, &mut got);
+        push(&mut k, "z", "z", "m4", 30, &mut got);
+        assert_eq!(
+            got,
+            ["z@m4"],
+            "no record open for z: a line, its own fields"
+        );
+        assert_eq!(k.len(), 2);
+        // A third input opens a record: b, idle longest, is completed.
+        push(&mut k, "c", "C1", "m5", 40, &mut got);
+        assert_eq!(k.len(), 2);
+        assert_eq!(got[1], "B1@m2");
+        let saved = k.save();
+        assert_eq!(
+            saved
+                .iter()
+                .map(|(key, r)| (key.as_str(), r.text.as_str()))
+                .collect::<Vec<_>>(),
+            [("a", "A1\n a2"), ("c", "C1")]
+        );
+        // a's record is complete with the fields of the message that opened
+        // it; the line closing it opens the next.
+        push(&mut k, "a", "A2", "m6", 50, &mut got);
+        assert_eq!(got[2], "[A1\n a2]@m1");
+        assert!(!k.expire(t0 + Duration::from_millis(1039), &mut |_, _| {}));
+        let mut expired = Vec::new();
+        assert!(k.expire(t0 + Duration::from_millis(1040), &mut |p, _| {
+            if let Piece::Line(l) = p {
+                expired.push(l.to_string())
+            }
+        }));
+        assert_eq!(expired, ["C1"]);
+        // Restored records carry no fields of their own.
+        let mut back: Keyed<Msg> = Keyed::new(&s, RecordStats::new("t"), 2, t0);
+        for (key, r) in saved {
+            back.restore(&key, r, t0);
+        }
+        let mut all = Vec::new();
+        back.finish(Why::End, &mut |p, c| {
+            all.push(match p {
+                Piece::Line(l) => format!("{l}@{}", c.is_some()),
+                Piece::Record(g) => format!("[{}]@{}", g.text, c.is_some()),
+            })
+        });
+        assert_eq!(all, ["[A1\n a2]@false", "C1@false"]);
+        assert!(back.is_empty());
     }
 
     #[test]

@@ -17,7 +17,9 @@ pub fn build(spec: &SourceSpec) -> Box<dyn Source> {
         SourceKind::Journald(j) => Box::new(
             journald::JournaldSource::new(&spec.name, j).with_multiline(spec.multiline.clone()),
         ),
-        SourceKind::Syslog(s) => Box::new(syslog::SyslogSource::new(s)),
+        SourceKind::Syslog(s) => {
+            Box::new(syslog::SyslogSource::new(s).with_multiline(spec.multiline.clone()))
+        }
         SourceKind::Kubernetes(k) => Box::new(kubernetes::KubernetesSource::new(
             &spec.name,
             k,
