@@ -164,12 +164,31 @@ impl JournaldSource {
     /// beginning, or from the restored cursor). Errors only in the latter
     /// case: a run that failed.
     pub fn read(&self, sink: &mut Sink, control: &Control) -> Result<(), String> {
-        let follows = control.follows();
-        let ready = control.ready_flag();
-        let seen = Arc::new(Mutex::new(Seen::default()));
         let mut reader = Reader::new(&self.name, self.spec.format, sink.max_line())
             .with_records(self.multiline.as_ref(), control.restored());
         reader.position = control.restored().and_then(restored_cursor);
+        let read = self.read_with(&mut reader, sink, control);
+        if control.stopping() && control.completes_at_stop() {
+            // Nothing would resume the open records: counted now.
+            let open = reader.records.as_ref().map_or(0, |k| k.len());
+            reader.finish_records(sink, Why::End);
+            if open > 0 {
+                info!(source = %self.name, records = open, "open multi-line records completed at stop (nothing would resume them)");
+            }
+        }
+        read
+    }
+
+    /// [`JournaldSource::read`] through `reader`.
+    fn read_with(
+        &self,
+        reader: &mut Reader,
+        sink: &mut Sink,
+        control: &Control,
+    ) -> Result<(), String> {
+        let follows = control.follows();
+        let ready = control.ready_flag();
+        let seen = Arc::new(Mutex::new(Seen::default()));
         let mut probed =
             !follows || reader.position.is_some() || self.spec.start_at == StartAt::Beginning;
         let watch = if follows {
@@ -196,7 +215,7 @@ impl JournaldSource {
                 (None, false) => Start::Beginning,
             };
             reader.begin(probe, cursor.as_deref());
-            match self.run_once(start, &mut reader, sink, control, &seen, &ready) {
+            match self.run_once(start, reader, sink, control, &seen, &ready) {
                 Outcome::Stopped => return Ok(()),
                 Outcome::Done => {
                     reader.stats.runs_ok.increment(1);
@@ -216,7 +235,7 @@ impl JournaldSource {
                         reader.finish_records(sink, Why::End);
                         return Ok(());
                     }
-                    if !self.wait_for_change(watch.as_ref(), started, control, &mut reader, sink) {
+                    if !self.wait_for_change(watch.as_ref(), started, control, reader, sink) {
                         return Ok(());
                     }
                 }
@@ -236,7 +255,7 @@ impl JournaldSource {
                     ready.store(false, Ordering::Relaxed);
                     failing = true;
                     warn!(source = %self.name, error = %reason, retry_in = ?backoff, "journalctl failed; retrying from the same cursor");
-                    if !pause(backoff, control, &mut reader, sink) {
+                    if !pause(backoff, control, reader, sink) {
                         return Ok(());
                     }
                     backoff = (backoff * 2).min(MAX_BACKOFF);

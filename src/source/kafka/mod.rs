@@ -441,9 +441,9 @@ impl Work {
     }
 
     /// Completes the open records of the partitions `keep` selects
-    /// (counted here: the offsets then move past them); whether one was.
-    fn complete(&mut self, mut keep: impl FnMut(&str, i32) -> bool) -> bool {
-        let mut any = false;
+    /// (counted here: the offsets then move past them); how many were.
+    fn complete(&mut self, mut keep: impl FnMut(&str, i32) -> bool) -> usize {
+        let mut completed = 0;
         for a in &mut self.applied {
             if !keep(&a.topic, a.partition) {
                 continue;
@@ -452,11 +452,11 @@ impl Work {
                 if g.hold().is_some() {
                     g.finish(Why::End, &mut self.sink);
                     a.dirty = true;
-                    any = true;
+                    completed += 1;
                 }
             }
         }
-        any
+        completed
     }
 
     /// Drops the open record of `topic`/`partition` without counting it
@@ -1265,6 +1265,17 @@ impl KafkaSource {
                 ctx.wake.stop();
             });
             ctx.coordinator.unlisten(listener);
+        }
+        if control.completes_at_stop() {
+            // Nothing would resume the open records: counted now, and the
+            // offsets committed move past them.
+            let mut work = ctx.work.lock();
+            let batch = work.sink.batch();
+            let completed = work.complete(|_, _| true);
+            drop(batch);
+            if completed > 0 {
+                info!(source = %self.name, records = completed, "open multi-line records completed at stop (nothing would resume them)");
+            }
         }
         ctx.commit_now(&consumer, "at stop");
         info!(source = %self.name, "kafka source stopped; offsets committed");
