@@ -275,7 +275,8 @@ impl Grouping {
         }
     }
 
-    /// Takes the message `line` received with `ctx`, read `now`.
+    /// Takes the message `line` received with `ctx`, read `now` (each of
+    /// its lines, when it holds several).
     fn take(&mut self, d: &mut Dispatcher, line: &str, ctx: &Context<'_>, now: Instant) {
         self.key.clear();
         // The sender's process as the header names it: host, app name,
@@ -290,14 +291,17 @@ impl Grouping {
             }
             Err(_) => self.key.push_str(&ctx.peer.text),
         }
-        let copy = || OwnedContext {
-            peer: ctx.peer.clone(),
-            transport: ctx.transport,
-        };
-        self.keyed
-            .push(&self.key, line, now, ctx, copy, &mut |p, c| {
-                records::deliver_in(d, p, c)
-            });
+        // A message holding newlines (octet-counted) is its lines.
+        for part in line.split('\n') {
+            let copy = || OwnedContext {
+                peer: ctx.peer.clone(),
+                transport: ctx.transport,
+            };
+            self.keyed
+                .push(&self.key, part, now, ctx, copy, &mut |p, c| {
+                    records::deliver_in(d, p, c)
+                });
+        }
     }
 }
 
@@ -998,6 +1002,11 @@ when = [{ field = "record.lines", present = false }]
                 "<14>1 2026-12-07T10:00:01Z web shop 42 - -     at a.B.d(B.java:2)",
             ),
             (&a, "<14>Dec  7 10:00:01 web shop[42]: done"),
+            // An octet-counted message holding a whole trace: its lines.
+            (
+                &b,
+                "<11>Dec  7 10:00:02 web shop[44]: java.lang.Error: x\n    at a.B.c(B.java:1)\n    at a.B.d(B.java:2)",
+            ),
         ] {
             let ctx = Context {
                 peer,
@@ -1005,7 +1014,11 @@ when = [{ field = "record.lines", present = false }]
             };
             g.take(&mut d, line, &ctx, now);
         }
-        assert_eq!(g.keyed.len(), 2, "cron's tick and shop's done may go on");
+        assert_eq!(
+            g.keyed.len(),
+            3,
+            "cron's tick, shop's done and 44's trace may go on"
+        );
         g.keyed
             .finish(Why::End, &mut |p, c| records::deliver_in(&mut d, p, c));
         d.flush(FrameCounts::default());
@@ -1024,6 +1037,7 @@ when = [{ field = "record.lines", present = false }]
                 r#"lines_total{pid="7",program="cron"} 1"#,
                 // With the fields of the message that opened it.
                 r#"records_total{lines="3",peer="127.0.0.1:40001",pid="42",program="shop"} 1"#,
+                r#"records_total{lines="3",peer="127.0.0.1:40002",pid="44",program="shop"} 1"#,
             ]
         );
     }
