@@ -9,7 +9,7 @@
 //! in their files or partitions and are read once, after the swap.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::http::Readiness;
 use crate::metrics::Registry;
 use crate::pipeline::Pipeline;
-use crate::source::contract::{Control, Sink};
+use crate::source::contract::{Control, Ending, Sink, Stopper};
 use crate::source::spec::{SourceKind, SourceSpec};
 use crate::source::{registry, Dispatcher, Handoff};
 use crate::state::checkpoint::{Checkpoint, CheckpointError};
@@ -195,7 +195,7 @@ impl Agent {
         dispatcher: Dispatcher,
         readiness: &Arc<Readiness>,
     ) -> std::io::Result<Running> {
-        let stop = Arc::new(AtomicBool::new(false));
+        let stopper = Stopper::new(Arc::new(AtomicBool::new(false)));
         let handoff = Handoff::default();
         let saved = self
             .restored
@@ -211,7 +211,7 @@ impl Agent {
             slot,
             spec.max_line_bytes,
         );
-        let control = Control::new(&spec.name, stop.clone(), self.coordinator.clone())
+        let control = Control::stopped_by(&spec.name, &stopper, self.coordinator.clone())
             .with_restored(restored)
             .with_state(self.registry.clone(), self.config.state.clone())
             .with_readiness(readiness.clone());
@@ -222,7 +222,7 @@ impl Agent {
             .spawn(move || source.run(sink, control))?;
         Ok(Running {
             spec: spec.clone(),
-            stop,
+            stopper,
             thread,
             handoff,
             may_block,
@@ -238,7 +238,7 @@ impl Agent {
 /// One running source.
 struct Running {
     spec: SourceSpec,
-    stop: Arc<AtomicBool>,
+    stopper: Stopper,
     thread: JoinHandle<()>,
     /// Where a reload hands it the next pipelines.
     handoff: Handoff,
@@ -247,11 +247,11 @@ struct Running {
 }
 
 impl Running {
-    /// Stops it between two batches and waits for it. A source that may
-    /// block on a read for ever (standard input) is not waited for: it ends
-    /// with the process.
-    fn stop(self) {
-        self.stop.store(true, Ordering::Relaxed);
+    /// Stops it between two batches, for the reason `ending`, and waits for
+    /// it. A source that may block on a read for ever (standard input) is
+    /// not waited for: it ends with the process.
+    fn stop(self, ending: Ending) {
+        self.stopper.stop(ending);
         if !self.may_block {
             let _ = self.thread.join();
         }
@@ -265,10 +265,11 @@ pub struct Sources {
 }
 
 impl Sources {
-    /// Stops every source between two batches and waits for it.
+    /// Stops every source between two batches and waits for it: the agent
+    /// stops (see [`Ending::Shutdown`]).
     pub fn stop(&mut self) {
         for r in self.running.drain(..) {
-            r.stop();
+            r.stop(Ending::Shutdown);
         }
     }
 
@@ -297,7 +298,12 @@ impl Sources {
                 self.running.push(r);
             } else {
                 stopped.push(r.spec.name.clone());
-                r.stop();
+                let configured = next.sources.iter().any(|s| s.name == r.spec.name);
+                r.stop(if configured {
+                    Ending::Restart
+                } else {
+                    Ending::Removed
+                });
             }
         }
         stopped

@@ -889,3 +889,157 @@ max_series = 100000
     let rendered: Vec<&str> = rendered.iter().map(|(_, l)| l.as_str()).collect();
     assert_eq!(rendered, sample);
 }
+
+// Multi-line records: a kernel report split over entries (one line each),
+// interleaved with a service's entries, through a kill -9 in its middle.
+
+fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// The crash metrics of an exposition, as in tests/crashes.rs.
+fn crash_series(text: &str) -> std::collections::BTreeMap<String, f64> {
+    text.lines()
+        .filter(|l| l.starts_with("crash"))
+        .filter_map(|l| {
+            let (series, v) = l.rsplit_once(' ')?;
+            Some((series.to_string(), v.parse().ok()?))
+        })
+        .collect()
+}
+
+/// The kernel report of the crashes sample (pipelines/NOTICE.md), as the
+/// journal holds kernel messages: without the console's time stamps.
+fn kernel_lines() -> Vec<String> {
+    let sample = std::fs::read_to_string(repo("pipelines/crashes/sample.log")).unwrap();
+    sample
+        .lines()
+        .filter(|l| l.starts_with('['))
+        .map(|l| l.split_once("] ").map_or(l, |(_, m)| m).to_string())
+        .collect()
+}
+
+/// Entries from `seq`: the kernel's `lines` (`_TRANSPORT=kernel`, no
+/// process), a line of `shop[42]` after every third.
+fn kernel_entries(seq: u64, lines: &[String]) -> Vec<Entry> {
+    let mut out = Vec::new();
+    let mut n = seq;
+    for (i, l) in lines.iter().enumerate() {
+        out.push(
+            Entry::new(n, l, "", "kernel")
+                .without("_PID")
+                .without("_SYSTEMD_UNIT")
+                .with("_TRANSPORT", b"kernel"),
+        );
+        n += 1;
+        if i % 3 == 2 {
+            out.push(
+                Entry::new(n, &format!("GET /cart 200 {n}ms"), "shop.service", "shop")
+                    .with("_PID", b"42"),
+            );
+            n += 1;
+        }
+    }
+    out
+}
+
+#[test]
+fn a_kernel_report_split_over_entries_is_counted_once_across_kill_9() {
+    let Some(remote) = tools("a_kernel_report_split_over_entries_is_counted_once_across_kill_9")
+    else {
+        return;
+    };
+    // The reference: the report read whole from a file.
+    let lines = kernel_lines();
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("kern.log");
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let out = common::run_cmd(&[
+        "once",
+        "--config",
+        repo("pipelines/crashes.toml").to_str().unwrap(),
+        "--source",
+        "app",
+        file.to_str().unwrap(),
+    ]);
+    assert_success(&out);
+    let want = crash_series(&stdout_of(&out));
+    let crashes: f64 = want
+        .iter()
+        .filter(|(k, _)| k.starts_with("crashes_total"))
+        .map(|(_, v)| v)
+        .sum();
+    assert_eq!(crashes, 1.0, "{want:#?}");
+
+    let shipped = std::fs::read_to_string(repo("pipelines/crashes.toml")).unwrap();
+    let (_, pipelines) = shipped.split_once("[[pipelines]]").unwrap();
+    let dir = ConfigDir::new("c.toml", |d| {
+        format!(
+            r#"
+[state]
+dir = "{dir}/state"
+interval = "50ms"
+
+[[sources]]
+name = "app"
+type = "journald"
+directory = "{dir}/journal"
+read_interval = "50ms"
+start_at = "beginning"
+multiline = {{ mode = "auto", timeout = "300ms" }}
+
+[[pipelines]]{pipelines}
+[[pipelines.rules]]
+metric = "shop_requests_total"
+type = "counter"
+when = [{{ field = "_journal.SYSLOG_IDENTIFIER", equals = "shop" }}]
+"#,
+            dir = d.display()
+        )
+    });
+    let journal = dir.join("journal");
+    std::fs::create_dir(&journal).unwrap();
+    let jfile = journal.join("a.journal");
+    let cut = lines.len() / 2;
+    let first = kernel_entries(0, &lines[..cut]);
+    let rest = kernel_entries(first.len() as u64, &lines[cut..]);
+    write_journal(&remote, &jfile, &first);
+    let agent = dir.start();
+    // The shop's lines are counted; the report is open, saved in the
+    // checkpoint with the cursor.
+    let shop = (cut / 3) as f64;
+    agent.wait_for_value("the shop's lines", "shop_requests_total", shop);
+    wait_until(
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || {
+            let c = std::fs::read_to_string(dir.join("state/checkpoint.json")).unwrap_or_default();
+            done_if(
+                c.contains(r#""input":"journal:kernel""#) && c.contains("BUG: KASAN"),
+                c,
+            )
+        },
+        |c| format!("no checkpoint with the open report:\n{c}"),
+    );
+    let m = agent.metrics();
+    assert!(
+        crash_series(&m)
+            .keys()
+            .all(|k| !k.starts_with("crashes_total")),
+        "{m}"
+    );
+    drop(agent); // SIGKILL, within the timeout
+
+    write_journal(&remote, &jfile, &rest);
+    let agent = dir.start();
+    let m = agent.wait_for("the report, once", |m| crash_series(m) == want);
+    assert_eq!(
+        value(&m, "shop_requests_total"),
+        Some((cut / 3 + (lines.len() - cut) / 3) as f64),
+        "{m}"
+    );
+    std::thread::sleep(Duration::from_millis(600));
+    let m = agent.metrics();
+    assert_eq!(crash_series(&m), want, "counted again\n{m}");
+    assert!(agent.terminate().success());
+}

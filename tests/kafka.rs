@@ -1387,3 +1387,425 @@ fn kafka_reloads_mid_stream_count_every_message_once() {
         agent.stderr()
     );
 }
+
+// Multi-line records: `pipelines/crashes.toml` over its sample (see
+// pipelines/NOTICE.md), one message per line, through a partition's open
+// record cut by kill -9, SIGTERM and a rebalance. Every count must equal
+// what `logtally once` makes of the sample read whole.
+
+fn repo(rel: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// The lines of the crashes sample.
+fn crash_sample() -> Vec<String> {
+    std::fs::read_to_string(repo("pipelines/crashes/sample.log"))
+        .expect("the crashes sample")
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The crash metrics of an exposition (`crashes_total`,
+/// `crash_frames_total`, `crash_records_truncated_total`), as in
+/// tests/crashes.rs.
+fn crash_series(text: &str) -> BTreeMap<String, f64> {
+    text.lines()
+        .filter(|l| l.starts_with("crash"))
+        .filter_map(|l| {
+            let (series, v) = l.rsplit_once(' ')?;
+            Some((series.to_string(), v.parse().ok()?))
+        })
+        .collect()
+}
+
+fn crashes(series: &BTreeMap<String, f64>) -> f64 {
+    series
+        .iter()
+        .filter(|(k, _)| k.starts_with("crashes_total"))
+        .map(|(_, v)| v)
+        .sum()
+}
+
+/// What `logtally once` counts in the sample read whole by the shipped
+/// configuration's source: the reference. At least one crash.
+fn crash_reference() -> BTreeMap<String, f64> {
+    let out = common::run_cmd(&[
+        "once",
+        "--config",
+        repo("pipelines/crashes.toml").to_str().unwrap(),
+        "--source",
+        "app",
+        repo("pipelines/crashes/sample.log").to_str().unwrap(),
+    ]);
+    common::assert_success(&out);
+    let want = crash_series(&common::stdout_of(&out));
+    assert!(crashes(&want) >= 1.0, "{want:#?}");
+    want
+}
+
+/// A Kafka source `app` reading `topic` line by line, its records told by
+/// the built-in detectors (idle `timeout`), `[state]` in `state` if given,
+/// and the pipelines of `pipelines/crashes.toml`.
+fn crash_config(
+    brokers: &str,
+    group: &str,
+    topic: &str,
+    timeout: &str,
+    state: Option<&Path>,
+) -> String {
+    let shipped = std::fs::read_to_string(repo("pipelines/crashes.toml")).unwrap();
+    let (_, pipelines) = shipped.split_once("[[pipelines]]").unwrap();
+    let state = state
+        .map(|d| format!("[state]\ndir = \"{}\"\ninterval = \"50ms\"\n", d.display()))
+        .unwrap_or_default();
+    format!(
+        r#"{state}
+[[sources]]
+name = "app"
+type = "kafka"
+brokers = ["{brokers}"]
+topics = ["{topic}"]
+group_id = "{group}"
+start_at = "earliest"
+framing = "lines"
+commit_interval = "200ms"
+multiline = {{ mode = "auto", timeout = "{timeout}" }}
+options = {{ "max.poll.interval.ms" = 6000, "session.timeout.ms" = 6000, "heartbeat.interval.ms" = 500 }}
+
+[[pipelines]]{pipelines}"#
+    )
+}
+
+/// Produces `lines` to partition 0 of `topic`, one message each.
+fn produce_lines(brokers: &str, topic: &str, lines: &[String]) {
+    let msgs: Vec<Msg> = lines
+        .iter()
+        .map(|l| Msg {
+            partition: 0,
+            key: None,
+            payload: l.clone().into_bytes(),
+            headers: Vec::new(),
+        })
+        .collect();
+    produce(brokers, topic, &msgs);
+}
+
+/// The line number (from 0) of the first line of the kernel report, and
+/// one some lines inside it.
+fn kernel_report(lines: &[String]) -> (usize, usize) {
+    let first = lines
+        .iter()
+        .position(|l| l.contains("] ====="))
+        .expect("the sample has a kernel report");
+    (first, first + 12)
+}
+
+/// Waits until `agent`'s crash series equal `want`, then checks they stay.
+#[track_caller]
+fn wait_crashes(agent: &common::Agent, want: &BTreeMap<String, f64>) {
+    wait_until(
+        Duration::from_secs(30),
+        Duration::from_millis(50),
+        || {
+            let got = crash_series(&agent.metrics());
+            done_if(&got == want, got)
+        },
+        |got| {
+            format!(
+                "crash series differ:\n got {got:#?}\nwant {want:#?}\nstderr:\n{}",
+                agent.stderr()
+            )
+        },
+    );
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(&crash_series(&agent.metrics()), want, "counted again");
+}
+
+/// The offset of partition 0 of `topic` in the checkpoint of `state`.
+fn checkpointed_offset(state: &Path, topic: &str) -> Option<i64> {
+    let text = std::fs::read_to_string(state.join("checkpoint.json")).ok()?;
+    let c: serde_json::Value = serde_json::from_str(&text).ok()?;
+    c["sources"]["app"]
+        .as_array()?
+        .iter()
+        .find(|p| p["kind"] == "kafka" && p["topic"] == topic && p["partition"] == 0)?["offset"]
+        .as_i64()
+}
+
+#[test]
+fn kafka_crashes_are_counted_once_across_kill_9_in_a_record() {
+    let Some(brokers) = tansu() else { return };
+    let want = crash_reference();
+    let lines = crash_sample();
+    let (first, _) = kernel_report(&lines);
+    let topic = unique("lt-crash-kill");
+    create_topic(&brokers, &topic, 1);
+    let group = unique("g");
+    let dir = ConfigDir::new("c.toml", |d| {
+        crash_config(&brokers, &group, &topic, "300ms", Some(&d.join("state")))
+    });
+    let state = dir.join("state");
+    let read = r#"logtally_kafka_messages_total{source="app"}"#;
+
+    // The lines before the kernel report: counted, checkpointed, nothing
+    // open.
+    produce_lines(&brokers, &topic, &lines[..first]);
+    let agent = dir.start();
+    agent.wait_for_value("the lines before the report", read, first as f64);
+    wait_until(
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || {
+            let o = checkpointed_offset(&state, &topic);
+            done_if(o == Some(first as i64), o)
+        },
+        |o| format!("checkpointed offset {o:?}"),
+    );
+
+    // The report and what follows, a line every 50 ms (well within the
+    // timeout): kill -9 while the report is being written, once a
+    // checkpoint and the group hold the partition back at its first
+    // message.
+    let writer = {
+        let (brokers, topic, rest) = (brokers.clone(), topic.clone(), lines[first..].to_vec());
+        std::thread::spawn(move || {
+            let (p, d) = producer(&brokers);
+            for l in rest {
+                let m = Msg {
+                    partition: 0,
+                    key: None,
+                    payload: l.into_bytes(),
+                    headers: Vec::new(),
+                };
+                send(&p, &topic, &[m]);
+                p.flush(Duration::from_secs(30)).unwrap();
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            delivered(&p, &d);
+        })
+    };
+    let (report_end, _) = lines
+        .iter()
+        .enumerate()
+        .skip(first)
+        .find(|(_, l)| !l.starts_with('['))
+        .expect("a line after the report");
+    agent.wait_for("some lines of the report", |m| {
+        value(m, read).is_some_and(|v| v >= (first + 8) as f64)
+    });
+    let group_holds = || group_offsets(&brokers, &group, &topic, 1) == [Some(first as i64)];
+    wait_until(
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || {
+            done_if(
+                checkpointed_offset(&state, &topic) == Some(first as i64) && group_holds(),
+                (),
+            )
+        },
+        |()| {
+            format!(
+                "not held back at {first}: {:?}",
+                checkpointed_offset(&state, &topic)
+            )
+        },
+    );
+    let m = agent.metrics();
+    drop(agent);
+    let at_kill = value(&m, read).unwrap_or(0.0);
+    assert!(
+        at_kill < report_end as f64,
+        "the report was over before the kill ({at_kill} lines read): too slow a machine"
+    );
+    assert_eq!(checkpointed_offset(&state, &topic), Some(first as i64));
+    writer.join().unwrap();
+
+    // Restarted: the report is read again from its first message, counted
+    // once, whole.
+    let agent = dir.start();
+    wait_crashes(&agent, &want);
+    // Complete: the offset moves past it.
+    wait_until(
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+        || {
+            let o = checkpointed_offset(&state, &topic);
+            done_if(o == Some(lines.len() as i64), o)
+        },
+        |o| format!("checkpointed offset {o:?}"),
+    );
+    assert!(agent.terminate().success());
+}
+
+#[test]
+fn kafka_sigterm_without_state_completes_the_open_crash_record() {
+    let Some(brokers) = tansu() else { return };
+    let lines = crash_sample();
+    let (_, cut) = kernel_report(&lines);
+    let topic = unique("lt-crash-term");
+    create_topic(&brokers, &topic, 1);
+    let group = unique("g");
+    let dir = ConfigDir::new("c.toml", |_| {
+        crash_config(&brokers, &group, &topic, "10m", None)
+    });
+    produce_lines(&brokers, &topic, &lines[..cut]);
+    let agent = dir.start();
+    agent.wait_for_value(
+        "the lines up to the cut",
+        r#"logtally_kafka_messages_total{source="app"}"#,
+        cut as f64,
+    );
+    let stderr = agent.stderr.clone();
+    assert!(agent.terminate().success());
+    // Nothing would resume the open record: counted at the stop, and the
+    // group's offset moved past its messages.
+    let e = stderr.lock().unwrap().clone();
+    assert!(
+        e.lines()
+            .any(|l| l.contains("open multi-line records completed at stop")
+                && l.contains("records=1")),
+        "{e}"
+    );
+    assert_eq!(
+        group_offsets(&brokers, &group, &topic, 1),
+        [Some(cut as i64)]
+    );
+}
+
+/// What `logtally once` counts in `lines` read whole (as the shipped
+/// configuration's source reads a file).
+fn once_series(lines: &[String]) -> BTreeMap<String, f64> {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("part.log");
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let out = common::run_cmd(&[
+        "once",
+        "--config",
+        repo("pipelines/crashes.toml").to_str().unwrap(),
+        "--source",
+        "app",
+        input.to_str().unwrap(),
+    ]);
+    common::assert_success(&out);
+    crash_series(&common::stdout_of(&out))
+}
+
+fn add(into: &mut BTreeMap<String, f64>, from: &BTreeMap<String, f64>, times: f64) {
+    for (k, v) in from {
+        *into.entry(k.clone()).or_insert(0.0) += times * v;
+    }
+}
+
+#[test]
+fn kafka_a_rebalance_completes_the_open_crash_records_it_takes_away() {
+    let Some(brokers) = tansu() else { return };
+    let lines = crash_sample();
+    let (first, cut) = kernel_report(&lines);
+    // Two partitions, the sample line by line on each, up to the middle of
+    // the kernel report.
+    let topic = unique("lt-crash-split");
+    create_topic(&brokers, &topic, 2);
+    let group = unique("g");
+    let dir = ConfigDir::new("c.toml", |_| {
+        crash_config(&brokers, &group, &topic, "10m", None)
+    });
+    let on = |p: i32, ls: &[String]| -> Vec<Msg> {
+        ls.iter()
+            .map(|l| Msg {
+                partition: p,
+                key: None,
+                payload: l.clone().into_bytes(),
+                headers: Vec::new(),
+            })
+            .collect()
+    };
+    let mut msgs = on(0, &lines[..cut]);
+    msgs.extend(on(1, &lines[..cut]));
+    produce(&brokers, &topic, &msgs);
+    let a = dir.start();
+    let read = r#"logtally_kafka_messages_total{source="app"}"#;
+    a.wait_for_value("both partitions up to the cut", read, 2.0 * cut as f64);
+    assert_eq!(
+        crashes(&crash_series(&a.metrics())),
+        0.0,
+        "the reports are open"
+    );
+
+    // A second member: the rebalance takes partitions from the first, which
+    // completes their open records (counting them) before giving them up,
+    // and commits past them.
+    let b = dir.start();
+    let assigned = |m: &str| total(m, "logtally_kafka_assigned_partitions");
+    wait_until(
+        Duration::from_secs(60),
+        Duration::from_millis(100),
+        || {
+            let (ma, mb) = (a.metrics(), b.metrics());
+            done_if(assigned(&ma) == 1.0 && assigned(&mb) == 1.0, (ma, mb))
+        },
+        |(ma, mb)| format!("partitions not split:\n{ma}\n{mb}\nA:\n{}", a.stderr()),
+    );
+    let head = once_series(&lines[..cut]);
+    let tail = once_series(&lines[cut..]);
+    let revoked = a
+        .metrics()
+        .lines()
+        .find(|l| l.starts_with(r#"logtally_kafka_rebalances_total{source="app",kind="revoke"}"#))
+        .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    assert!(revoked >= 1.0, "{}", a.metrics());
+    // What A gave up it completed: the partitions it gave up are committed
+    // past their reports (one it kept, if the assignor let it keep one, is
+    // held at its report). B starts there.
+    let committed = group_offsets(&brokers, &group, &topic, 2);
+    assert!(
+        committed
+            .iter()
+            .all(|c| *c == Some(cut as i64) || *c == Some(first as i64)),
+        "{committed:?}"
+    );
+    assert!(committed.contains(&Some(cut as i64)), "{committed:?}");
+    assert!(
+        crashes(&crash_series(&a.metrics())) >= 1.0,
+        "{}",
+        a.metrics()
+    );
+
+    // The rest of the sample on both partitions: each member reads its
+    // partition's rest afresh from the cut (B does not read the report's
+    // first lines again).
+    let mut rest = on(0, &lines[cut..]);
+    rest.extend(on(1, &lines[cut..]));
+    produce(&brokers, &topic, &rest);
+    let tail_len = (lines.len() - cut) as f64;
+    b.wait_for_value("B's partition's rest, from the cut", read, tail_len);
+    a.wait_for_value("A's partition's rest", read, 2.0 * cut as f64 + tail_len);
+    // Each report counted once, as completed when it was given up (the
+    // head read whole), then the rest of each partition read whole.
+    let mut want = BTreeMap::new();
+    add(&mut want, &head, 2.0);
+    add(&mut want, &tail, 2.0);
+    let summed = || {
+        let mut sum = crash_series(&a.metrics());
+        add(&mut sum, &crash_series(&b.metrics()), 1.0);
+        sum
+    };
+    wait_until(
+        Duration::from_secs(30),
+        Duration::from_millis(100),
+        || {
+            let s = summed();
+            done_if(s == want, s)
+        },
+        |s| {
+            format!(
+                "summed crash series differ:\n got {s:#?}\nwant {want:#?}\nA:\n{}\nB:\n{}",
+                a.stderr(),
+                b.stderr()
+            )
+        },
+    );
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(summed(), want, "counted again");
+}

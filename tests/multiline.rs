@@ -250,6 +250,109 @@ fn a_reload_in_the_middle_of_a_record_keeps_it_open() {
     assert_eq!(records(&m), [format!("{} 1", record("ERROR", 3))], "{m}");
 }
 
+/// [`config`] without `[state]`.
+fn stateless(dir: &Path, multiline: &str, extra: &str) -> String {
+    let text = config(dir, multiline, extra);
+    let (before, rest) = text.split_once("[state]").unwrap();
+    let (_, after) = rest.split_once("[[sources]]").unwrap();
+    format!("{before}[[sources]]{after}")
+}
+
+/// What a stopping agent says of the open records it completes.
+const COMPLETED_AT_STOP: &str = "open multi-line records completed at stop";
+
+#[test]
+fn sigterm_without_state_completes_the_open_record() {
+    let dir = ConfigDir::new("c.toml", |d| {
+        stateless(
+            d,
+            r#"{ start = '^[A-Z]+ ', timeout = "1m" }"#,
+            "poll_interval = \"30ms\"",
+        )
+    });
+    let log = dir.join("a.log");
+    write(&log, "INFO up\nERROR failed\n  at 1\n");
+    let agent = dir.start();
+    let m = agent.wait_for_value("three lines read", LINES_READ, 3.0);
+    // Open: not counted yet.
+    assert!(records(&m).is_empty(), "{m}");
+    let stderr = agent.stderr.clone();
+    assert!(agent.terminate().success());
+    let e = stderr.lock().unwrap().clone();
+    let said = e
+        .lines()
+        .find(|l| l.contains(COMPLETED_AT_STOP))
+        .unwrap_or_else(|| panic!("nothing said of the open record:\n{e}"));
+    assert!(said.contains("records=1"), "{said}");
+}
+
+#[test]
+fn sigterm_with_state_saves_the_open_record_for_the_restart() {
+    let (dir, log) = setup(
+        r#"{ start = '^[A-Z]+ ', timeout = "1m" }"#,
+        "poll_interval = \"30ms\"",
+    );
+    write(&log, "INFO up\nERROR failed\n  at 1\n");
+    let agent = dir.start();
+    agent.wait_for_value("three lines read", LINES_READ, 3.0);
+    let stderr = agent.stderr.clone();
+    assert!(agent.terminate().success());
+    let e = stderr.lock().unwrap().clone();
+    assert!(!e.contains(COMPLETED_AT_STOP), "{e}");
+    let c = std::fs::read_to_string(dir.join("state/checkpoint.json")).unwrap();
+    assert!(
+        c.contains(r#""kind":"record""#) && c.contains("at 1"),
+        "{c}"
+    );
+    append(&log, "  at 2\nWARN after\n");
+    let agent = dir.start();
+    let m = agent.wait_for_value("the record, whole", &record("ERROR", 3), 1.0);
+    std::thread::sleep(Duration::from_millis(300));
+    let m = agent.wait_for(&format!("nothing else\n{m}"), |m| {
+        records(m) == [format!("{} 1", record("ERROR", 3))]
+    });
+    assert_eq!(value(&m, &plain("INFO")), Some(1.0), "{m}");
+}
+
+#[test]
+fn a_reload_without_state_keeps_the_open_record() {
+    let dir = ConfigDir::new("c.toml", |d| {
+        stateless(
+            d,
+            r#"{ start = '^[A-Z]+ ', timeout = "1m" }"#,
+            "poll_interval = \"30ms\"",
+        )
+    });
+    let log = dir.join("a.log");
+    write(&log, "ERROR failed\n  at 1\n");
+    let agent = dir.start();
+    agent.wait_for_value("two lines read", LINES_READ, 2.0);
+    // Configured anew: stopped and started again where it stood, its open
+    // record with it (not completed: nothing is said of it).
+    write(
+        dir.file(),
+        &stateless(
+            dir.path(),
+            r#"{ start = '^[A-Z]+ ', timeout = "59s" }"#,
+            "poll_interval = \"30ms\"",
+        ),
+    );
+    hangup(&agent);
+    agent.wait_for_value(
+        "the reload",
+        r#"logtally_config_reloads_total{result="success"}"#,
+        1.0,
+    );
+    append(&log, "  at 2\nINFO end\n");
+    let m = agent.wait_for_value("the record, whole", &record("ERROR", 3), 1.0);
+    assert_eq!(records(&m), [format!("{} 1", record("ERROR", 3))], "{m}");
+    assert!(
+        !agent.stderr().contains(COMPLETED_AT_STOP),
+        "{}",
+        agent.stderr()
+    );
+}
+
 fn hangup(agent: &Agent) {
     let pid = agent.child.id().to_string();
     assert!(Command::new("kill")

@@ -977,3 +977,111 @@ fn with_state_the_values_survive_a_restart() {
     read_to_close(&mut send_and_close(port, body.as_bytes()));
     agent.wait_for_value("the messages after the restart", &series, 100.0);
 }
+
+/// The Java stack trace of the crashes sample (pipelines/NOTICE.md): its
+/// class line, `at` frames, `Caused by:` and `... N common frames omitted`.
+fn java_trace() -> Vec<String> {
+    let sample = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/crashes/sample.log"),
+    )
+    .unwrap();
+    let lines: Vec<&str> = sample.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| l.starts_with("javax.servlet.ServletException"))
+        .expect("the sample's Java trace");
+    let len = lines[start + 1..]
+        .iter()
+        .position(|l| !(l.starts_with("    ") || l.starts_with("Caused by: ")))
+        .expect("a line after the trace")
+        + 1;
+    lines[start..start + len]
+        .iter()
+        .map(|l| l.to_string())
+        .collect()
+}
+
+#[test]
+fn a_stack_trace_sent_line_by_line_among_another_apps_lines_is_one_record() {
+    let trace = java_trace();
+    assert!(trace.len() > 20, "{trace:?}");
+    let port = free_ports();
+    // Records as patterns tell them (any detector aside): a line that does
+    // not continue a record begins one.
+    let (_dir, agent) = start(
+        port,
+        r#"multiline = { continue = '^\s+at |^Caused by: |^\s+\.\.\. \d+ ', timeout = "300ms" }"#,
+        r#"
+[[pipelines.rules]]
+metric = "records_total"
+type = "counter"
+labels = { program = "{program}", pid = "{pid}", lines = "{record.lines}" }
+when = [{ field = "record.lines", present = true }]
+
+[[pipelines.rules]]
+metric = "plain_lines_total"
+type = "counter"
+labels = { program = "{program}" }
+when = [{ field = "record.lines", present = false }]
+"#,
+    );
+    // shop[42] writes its trace over one connection, a line per message;
+    // cron writes over another meanwhile, and so does another shop process.
+    let mut shop = connect(port);
+    let mut cron = connect(port);
+    let mut cron_lines = 0;
+    for (i, l) in trace.iter().enumerate() {
+        shop.write_all(format!("<11>Dec  7 10:00:00 web shop[42]: {l}\n").as_bytes())
+            .unwrap();
+        if i % 4 == 3 {
+            cron.write_all(format!("<78>Dec  7 10:00:00 web cron[7]: tick {i}\n").as_bytes())
+                .unwrap();
+            cron_lines += 1;
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if i == 10 {
+            cron.write_all(b"<11>Dec  7 10:00:00 web shop[43]:     at elsewhere.A.b(A.java:1)\n")
+                .unwrap();
+        }
+    }
+    shop.write_all(b"<14>Dec  7 10:00:01 web shop[42]: INFO recovered\n")
+        .unwrap();
+    let m = wait_values(
+        &agent,
+        "one record, the other lines on their own",
+        &[
+            (
+                format!(
+                    r#"records_total{{lines="{}",pid="42",program="shop"}}"#,
+                    trace.len()
+                ),
+                1.0,
+            ),
+            (
+                r#"plain_lines_total{program="cron"}"#.to_string(),
+                cron_lines as f64,
+            ),
+            // The record's closing line, and the other process's frame.
+            (r#"plain_lines_total{program="shop"}"#.to_string(), 2.0),
+        ],
+    );
+    assert_eq!(
+        m.lines()
+            .filter(|l| l.starts_with("records_total{"))
+            .count(),
+        1,
+        "{m}"
+    );
+    // Every message reached the pipeline: the trace as one input.
+    let shop_inputs =
+        v(&m, &messages("shop", "err", "tcp")) + v(&m, &messages("shop", "info", "tcp"));
+    assert_eq!(shop_inputs, 3.0, "{m}");
+    assert_eq!(
+        v(
+            &m,
+            &self_metric("logtally_syslog_messages_total", r#"transport="tcp""#)
+        ),
+        (trace.len() + cron_lines + 2) as f64,
+        "{m}"
+    );
+}

@@ -153,6 +153,7 @@ pub fn run(a: &Args) {
         name: "access",
         config: CONFIG,
         source: Source::Access,
+        auto: false,
     };
     let (input, _bytes, lines) = generate(&w, a.mb, &a.dir);
     let copy = second_copy(&input);

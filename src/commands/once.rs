@@ -204,6 +204,7 @@ pub fn once(args: OnceArgs) -> anyhow::Result<()> {
                     )
                     .to_end();
                     JournaldSource::new(&spec.name, j)
+                        .with_multiline(spec.multiline.clone())
                         .read(&mut sink, &control)
                         .map_err(|e| anyhow::anyhow!("source `{}`: {e}", spec.name))?;
                     d = sink.into_dispatcher();

@@ -23,7 +23,10 @@
 //!   [`Sink::line_for`]; they carry the set's labels on top of the
 //!   source's.
 //! - **Control**: [`Control::stopping`] asks the source to stop at its next
-//!   batch boundary; [`Control::restored`] holds the positions to resume
+//!   batch boundary, and [`Control::completes_at_stop`] says whether its
+//!   open multi-line records are then completed (nothing would resume
+//!   them: the agent stops without `[state]`, or the source is removed) or
+//!   left in its positions; [`Control::restored`] holds the positions to resume
 //!   from (the last checkpoint, or where the previous configuration's source
 //!   stopped); [`Control::ready_flag`] registers a readiness flag for
 //!   sources that can be unready on their own (a broker, a journal).
@@ -31,7 +34,7 @@
 //! Adding a source is one module implementing [`Source`] and one line in
 //! [`super::registry`].
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use logtally_parsers::multiline::Group;
@@ -180,6 +183,33 @@ impl Sink {
         self.deliver(payload, context, false);
     }
 
+    /// Frames a payload that arrived whole as [`Sink::message`] does
+    /// (counted, cut, read lossily), or as [`Sink::message_lines`] does
+    /// when `split`, and hands each line to `f` with the sink, instead of
+    /// feeding it.
+    pub fn message_with(
+        &mut self,
+        payload: &[u8],
+        split: bool,
+        f: &mut dyn FnMut(&mut Sink, &str),
+    ) {
+        let mut counts = FrameCounts {
+            bytes: payload.len() as u64,
+            ..FrameCounts::default()
+        };
+        let body = payload.strip_suffix(b"\n").unwrap_or(payload);
+        let max = self.max_line;
+        let mut each = |l: &str| f(self, l);
+        if split {
+            for line in body.split(|b| *b == b'\n') {
+                framing::emit(line, max, &mut counts, &mut each);
+            }
+        } else {
+            framing::emit(body, max, &mut counts, &mut each);
+        }
+        self.counts.add(counts);
+    }
+
     /// Feeds a payload holding lines separated by newlines (a trailing
     /// newline ends the last one), each under the framing policy.
     pub fn message_lines(&mut self, payload: &[u8], context: Option<&dyn ContextFields>) {
@@ -247,12 +277,56 @@ impl Sink {
     }
 }
 
+/// Why a source is asked to stop: what becomes of its open multi-line
+/// records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// It is started again from the positions it stops at (a reload that
+    /// configures it anew): its open records stay in them, and go on.
+    Restart,
+    /// The agent stops: with `[state]`, the open records are saved with
+    /// the positions in the final checkpoint and go on after a restart;
+    /// without, nothing would resume them and they are completed.
+    Shutdown,
+    /// It is no longer configured: its positions are dropped, its open
+    /// records completed.
+    Removed,
+}
+
+impl Ending {
+    const ALL: [Ending; 3] = [Ending::Restart, Ending::Shutdown, Ending::Removed];
+}
+
+/// How a source is stopped: the stop flag and why ([`Ending`]).
+#[derive(Debug, Clone)]
+pub struct Stopper {
+    stop: Arc<AtomicBool>,
+    ending: Arc<AtomicU8>,
+}
+
+impl Stopper {
+    /// A stopper setting `stop`; a stop is a shutdown unless said otherwise.
+    pub fn new(stop: Arc<AtomicBool>) -> Self {
+        Self {
+            stop,
+            ending: Arc::new(AtomicU8::new(Ending::Shutdown as u8)),
+        }
+    }
+
+    /// Asks the source to stop, for the reason `ending`.
+    pub fn stop(&self, ending: Ending) {
+        self.ending.store(ending as u8, Ordering::Relaxed);
+        self.stop.store(true, Ordering::Release);
+    }
+}
+
 /// How a running source is steered: stop, where to resume, readiness, and
 /// the state it checkpoints with.
 #[derive(Clone)]
 pub struct Control {
     name: String,
     stop: Arc<AtomicBool>,
+    ending: Arc<AtomicU8>,
     restored: Option<Vec<Position>>,
     coordinator: Arc<Coordinator>,
     registry: Arc<Registry>,
@@ -266,6 +340,7 @@ impl Control {
     pub fn new(name: &str, stop: Arc<AtomicBool>, coordinator: Arc<Coordinator>) -> Self {
         Self {
             name: name.to_string(),
+            ending: Arc::new(AtomicU8::new(Ending::Shutdown as u8)),
             stop,
             restored: None,
             coordinator,
@@ -274,6 +349,13 @@ impl Control {
             readiness: None,
             follow: true,
         }
+    }
+
+    /// The control of the source `name`, stopped through `stopper`.
+    pub fn stopped_by(name: &str, stopper: &Stopper, coordinator: Arc<Coordinator>) -> Self {
+        let mut c = Self::new(name, stopper.stop.clone(), coordinator);
+        c.ending = stopper.ending.clone();
+        c
     }
 
     /// Resumes from `positions` (`None`: a fresh start).
@@ -310,6 +392,29 @@ impl Control {
     /// Whether the source should stop at its next batch boundary.
     pub fn stopping(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
+    }
+
+    /// Why the source is asked to stop (a shutdown unless said otherwise).
+    pub fn ending(&self) -> Ending {
+        // Set before the stop flag.
+        self.stop.load(Ordering::Acquire);
+        let e = self.ending.load(Ordering::Relaxed);
+        Ending::ALL
+            .into_iter()
+            .find(|x| *x as u8 == e)
+            .unwrap_or(Ending::Shutdown)
+    }
+
+    /// Whether a source that stops completes its open multi-line records
+    /// (counting them now) rather than leaving them in its positions:
+    /// when nothing would resume them (the agent stops without `[state]`,
+    /// or the source is no longer configured).
+    pub fn completes_at_stop(&self) -> bool {
+        match self.ending() {
+            Ending::Restart => false,
+            Ending::Shutdown => self.state.is_none(),
+            Ending::Removed => true,
+        }
     }
 
     /// Whether the source follows its input (`false`: read to the end and
@@ -395,6 +500,37 @@ labels = { status = "{status}" }
 
     fn agent() -> Agent {
         Agent::build(load_str(CONFIG, Path::new("t.toml")).unwrap())
+    }
+
+    #[test]
+    fn a_stop_completes_open_records_only_when_nothing_resumes_them() {
+        let state = StateSpec {
+            dir: "/tmp/x".into(),
+            interval: std::time::Duration::from_secs(1),
+        };
+        for (ending, with_state, completes) in [
+            (Ending::Restart, false, false),
+            (Ending::Restart, true, false),
+            (Ending::Shutdown, false, true),
+            (Ending::Shutdown, true, false),
+            (Ending::Removed, false, true),
+            (Ending::Removed, true, true),
+        ] {
+            let stopper = Stopper::new(Arc::new(AtomicBool::new(false)));
+            let c = Control::stopped_by("s", &stopper, Coordinator::new())
+                .with_state(Arc::new(Registry::new()), with_state.then(|| state.clone()));
+            assert!(!c.stopping());
+            stopper.stop(ending);
+            assert!(c.stopping());
+            assert_eq!(c.ending(), ending);
+            assert_eq!(c.completes_at_stop(), completes, "{ending:?} {with_state}");
+        }
+        // A stop flag set alone is a shutdown.
+        let stop = Arc::new(AtomicBool::new(false));
+        let c = Control::new("s", stop.clone(), Coordinator::new());
+        stop.store(true, Ordering::Relaxed);
+        assert_eq!(c.ending(), Ending::Shutdown);
+        assert!(c.completes_at_stop());
     }
 
     #[test]

@@ -20,13 +20,14 @@
 //! joined text: a JSON parser reads it.
 
 use std::borrow::Cow;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use logtally_parsers::multiline::{CrashKind, Group, Joiner, Piece};
 use metrics::{counter, Counter};
+use tracing::debug;
 
 use super::framing::{FrameCounts, Framer};
 use super::spec::MultilineSpec;
@@ -34,6 +35,7 @@ use super::Dispatcher;
 use crate::metrics::selfmetrics::{
     SOURCE_RECORDS, SOURCE_RECORDS_TIMED_OUT, SOURCE_RECORDS_TRUNCATED,
 };
+use crate::pipeline::record::ContextFields;
 use crate::state::checkpoint::SavedRecord;
 
 /// Why an open record is completed before a line closes it.
@@ -77,7 +79,8 @@ impl RecordStats {
         }
     }
 
-    fn count(&self, g: &Group<'_>, timed_out: bool) {
+    /// Counts the record `g`; `timed_out`: completed by the idle timeout.
+    pub fn count(&self, g: &Group<'_>, timed_out: bool) {
         let i = g
             .crash
             .and_then(|c| CrashKind::ALL.iter().position(|k| *k == c.kind))
@@ -342,6 +345,258 @@ fn with_field(head: &str, field: &str, text: &str) -> String {
     }
 }
 
+/// Where a piece of a keyed input goes: the piece, and the context fields
+/// it carries (the message it came in, or the one that opened its record).
+pub type KeyedOut<'o> = dyn FnMut(Piece<'_>, Option<&dyn ContextFields>) + 'o;
+
+/// The open records of a source whose messages name their input (a journal
+/// entry its identifier and process, a syslog message its host, app and
+/// process): one open record per input, each with the context fields of
+/// the message that opened it (`C`, a copy), for inputs that have an open
+/// record only, at most `max` of them (past that, the one idle longest is
+/// completed).
+pub struct Keyed<C> {
+    spec: MultilineSpec,
+    stats: RecordStats,
+    max: usize,
+    open: HashMap<String, Open<C>>,
+    /// An input with no open record, for lines of inputs that have none.
+    fresh: Records,
+    /// Changes whenever an open record may have.
+    version: u64,
+}
+
+/// An input with an open record.
+struct Open<C> {
+    records: Records,
+    /// The context fields of the message that opened it (`None` for a
+    /// record resumed from a checkpoint).
+    context: Option<C>,
+}
+
+impl<C: ContextFields> Keyed<C> {
+    /// No input has an open record yet.
+    pub fn new(spec: &MultilineSpec, stats: RecordStats, max: usize, now: Instant) -> Self {
+        Self {
+            fresh: Records::new(spec, stats.clone(), now),
+            spec: spec.clone(),
+            stats,
+            max: max.max(1),
+            open: HashMap::new(),
+            version: 0,
+        }
+    }
+
+    /// Takes `line` of the input `key`, read `now` in a message whose
+    /// context fields are `current` (`copy` makes a copy of them, kept
+    /// while a record it opens is open), handing out what it completes.
+    pub fn push(
+        &mut self,
+        key: &str,
+        line: &str,
+        now: Instant,
+        current: &dyn ContextFields,
+        copy: impl FnOnce() -> C,
+        out: &mut KeyedOut<'_>,
+    ) {
+        let Some(o) = self.open.get_mut(key) else {
+            // No open record: the line passes, or opens one.
+            self.fresh.push(line, now, &mut |p| out(p, Some(current)));
+            if self.fresh.is_open() {
+                let fresh = Records::new(&self.spec, self.stats.clone(), now);
+                let records = std::mem::replace(&mut self.fresh, fresh);
+                if self.open.len() >= self.max {
+                    self.evict(out);
+                }
+                self.open.insert(
+                    key.to_string(),
+                    Open {
+                        records,
+                        context: Some(copy()),
+                    },
+                );
+                self.version = self.version.wrapping_add(1);
+            }
+            return;
+        };
+        let Open { records, context } = o;
+        let mut handed = false;
+        records.push(line, now, &mut |p| {
+            handed = true;
+            // The line itself carries its own message's fields; lines
+            // held before it and records, those of the opening message.
+            let own = matches!(p, Piece::Line(l) if std::ptr::eq(l, line));
+            let ctx = match context.as_ref() {
+                Some(c) if !own => c as &dyn ContextFields,
+                _ => current,
+            };
+            out(p, Some(ctx))
+        });
+        self.version = self.version.wrapping_add(1);
+        if !o.records.is_open() {
+            self.open.remove(key);
+        } else if handed {
+            // What is open now was opened by this message (or by a line
+            // held before it, of the same input).
+            o.context = Some(copy());
+        }
+    }
+
+    /// Completes the record of the input idle longest.
+    fn evict(&mut self, out: &mut KeyedOut<'_>) {
+        let oldest = self
+            .open
+            .iter()
+            .min_by_key(|(_, o)| o.records.deadline())
+            .map(|(k, _)| k.clone());
+        if let Some(k) = oldest {
+            if let Some(mut o) = self.open.remove(&k) {
+                debug!(input = %k, open = self.max, "most multi-line records open: the one idle longest is completed");
+                finish_open(&mut o, Why::End, out);
+            }
+        }
+    }
+
+    /// Completes the records of inputs idle for the timeout by `now`;
+    /// whether one was.
+    pub fn expire(&mut self, now: Instant, out: &mut KeyedOut<'_>) -> bool {
+        let before = self.open.len();
+        self.open.retain(|_, o| match o.records.deadline() {
+            Some(d) if now >= d => {
+                finish_open(o, Why::Idle, out);
+                false
+            }
+            _ => true,
+        });
+        let any = self.open.len() < before;
+        if any {
+            self.version = self.version.wrapping_add(1);
+        }
+        any
+    }
+
+    /// Completes every open record (the source ends, or stops for good).
+    pub fn finish(&mut self, why: Why, out: &mut KeyedOut<'_>) {
+        if self.open.is_empty() {
+            return;
+        }
+        let mut open: Vec<(String, Open<C>)> = self.open.drain().collect();
+        // In the order their inputs went quiet.
+        open.sort_by(|(a, x), (b, y)| (x.records.deadline(), a).cmp(&(y.records.deadline(), b)));
+        for (_, mut o) in open {
+            finish_open(&mut o, why, out);
+        }
+        self.version = self.version.wrapping_add(1);
+    }
+
+    /// When the first open record is complete unless a line of its input
+    /// comes first.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.open
+            .values()
+            .filter_map(|o| o.records.deadline())
+            .min()
+    }
+
+    /// Open records.
+    pub fn len(&self) -> usize {
+        self.open.len()
+    }
+
+    /// Whether no record is open.
+    pub fn is_empty(&self) -> bool {
+        self.open.is_empty()
+    }
+
+    /// A number that changes whenever an open record may have.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The open records, by input key, sorted (to be saved).
+    pub fn save(&self) -> Vec<(String, SavedRecord)> {
+        let mut v: Vec<(String, SavedRecord)> = self
+            .open
+            .iter()
+            .filter_map(|(k, o)| Some((k.clone(), o.records.save()?)))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    /// Resumes `saved` as the open record of the input `key` (its idle
+    /// time starting `now`).
+    pub fn restore(&mut self, key: &str, saved: SavedRecord, now: Instant) {
+        let records = Records::restore(&self.spec, self.stats.clone(), saved, now);
+        if records.is_open() {
+            self.open.insert(
+                key.to_string(),
+                Open {
+                    records,
+                    context: None,
+                },
+            );
+            self.version = self.version.wrapping_add(1);
+        }
+    }
+}
+
+/// Completes `o`'s record, its pieces carrying the opening message's
+/// context fields.
+fn finish_open<C: ContextFields>(o: &mut Open<C>, why: Why, out: &mut KeyedOut<'_>) {
+    let Open { records, context } = o;
+    let ctx = context.as_ref().map(|c| c as &dyn ContextFields);
+    records.finish(why, &mut |p| out(p, ctx));
+}
+
+/// Hands out `text`, a payload that arrived whole and is one record as it
+/// is (a Kafka message holding a whole stack trace), described with the
+/// built-in detectors: as a record when it is a crash, or when `spec`
+/// groups by patterns and it holds several lines; as a line otherwise.
+/// With `field`, the payload is a JSON line and its field's value is what
+/// is described (the record is the JSON line).
+pub fn whole(
+    spec: &MultilineSpec,
+    stats: &RecordStats,
+    text: &str,
+    out: &mut dyn FnMut(Piece<'_>),
+) {
+    let (body, head_len) = match &spec.field {
+        None => (Cow::Borrowed(text), text.find('\n').unwrap_or(text.len())),
+        Some(field) => match field_value(text, field) {
+            Some(v) => (Cow::Owned(v), text.len()),
+            None => {
+                out(Piece::Line(text));
+                return;
+            }
+        },
+    };
+    let crash = spec.spec.classify(&body);
+    let lines = body.split('\n').count();
+    if crash.is_none() && (spec.auto || lines < 2) {
+        out(Piece::Line(text));
+        return;
+    }
+    let g = Group {
+        text,
+        head_len,
+        lines: u32::try_from(lines).unwrap_or(u32::MAX),
+        truncated: false,
+        crash: crash.as_ref(),
+    };
+    stats.count(&g, false);
+    out(Piece::Record(g));
+}
+
+/// Hands `p` to `d` with the context fields it carries, if any.
+pub fn deliver_in(d: &mut Dispatcher, p: Piece<'_>, context: Option<&dyn ContextFields>) {
+    match (p, context) {
+        (Piece::Line(l), Some(c)) => d.line_in(l, c),
+        (Piece::Line(l), None) => d.line(l),
+        (Piece::Record(g), c) => d.record(&g, c),
+    }
+}
+
 /// Hands `p` to `d`: a line, or a record with no context of its own.
 pub fn deliver(d: &mut Dispatcher, p: Piece<'_>) {
     match p {
@@ -522,6 +777,89 @@ when = [{ line = true, matches = '(?m)^\s+Caused by: ' }]
             .unwrap();
         let got: serde_json::Value = serde_json::from_str(text).unwrap();
         assert_eq!(got, want);
+    }
+
+    /// Context fields naming the message: `n`.
+    struct Msg(String);
+
+    impl ContextFields for Msg {
+        fn get(&self, name: &str) -> Option<&str> {
+            (name == "n").then_some(self.0.as_str())
+        }
+    }
+
+    #[test]
+    fn keyed_inputs_are_bounded_and_carry_the_opening_messages_fields() {
+        let s = spec("multiline = { start = '^[A-Z]', timeout = \"1s\" }");
+        let t0 = Instant::now();
+        let mut k: Keyed<Msg> = Keyed::new(&s, RecordStats::new("t"), 2, t0);
+        let mut got = Vec::new();
+        let push =
+            |k: &mut Keyed<Msg>, key: &str, line: &str, n: &str, at: u64, got: &mut Vec<String>| {
+                let current = Msg(n.to_string());
+                k.push(
+                    key,
+                    line,
+                    t0 + Duration::from_millis(at),
+                    &current,
+                    || Msg(n.to_string()),
+                    &mut |p, c| {
+                        let n = c.and_then(|c| c.get("n")).unwrap_or("-");
+                        got.push(match p {
+                            Piece::Line(l) => format!("{l}@{n}"),
+                            Piece::Record(g) => format!("[{}]@{n}", g.text),
+                        })
+                    },
+                );
+            };
+        push(&mut k, "a", "A1", "m1", 0, &mut got);
+        push(&mut k, "b", "B1", "m2", 10, &mut got);
+        push(&mut k, "a", " a2", "m3", 20, &mut got);
+        push(&mut k, "z", "z", "m4", 30, &mut got);
+        assert_eq!(
+            got,
+            ["z@m4"],
+            "no record open for z: a line, its own fields"
+        );
+        assert_eq!(k.len(), 2);
+        // A third input opens a record: b, idle longest, is completed.
+        push(&mut k, "c", "C1", "m5", 40, &mut got);
+        assert_eq!(k.len(), 2);
+        assert_eq!(got[1], "B1@m2");
+        let saved = k.save();
+        assert_eq!(
+            saved
+                .iter()
+                .map(|(key, r)| (key.as_str(), r.text.as_str()))
+                .collect::<Vec<_>>(),
+            [("a", "A1\n a2"), ("c", "C1")]
+        );
+        // a's record is complete with the fields of the message that opened
+        // it; the line closing it opens the next.
+        push(&mut k, "a", "A2", "m6", 50, &mut got);
+        assert_eq!(got[2], "[A1\n a2]@m1");
+        assert!(!k.expire(t0 + Duration::from_millis(1039), &mut |_, _| {}));
+        let mut expired = Vec::new();
+        assert!(k.expire(t0 + Duration::from_millis(1040), &mut |p, _| {
+            if let Piece::Line(l) = p {
+                expired.push(l.to_string())
+            }
+        }));
+        assert_eq!(expired, ["C1"]);
+        // Restored records carry no fields of their own.
+        let mut back: Keyed<Msg> = Keyed::new(&s, RecordStats::new("t"), 2, t0);
+        for (key, r) in saved {
+            back.restore(&key, r, t0);
+        }
+        let mut all = Vec::new();
+        back.finish(Why::End, &mut |p, c| {
+            all.push(match p {
+                Piece::Line(l) => format!("{l}@{}", c.is_some()),
+                Piece::Record(g) => format!("[{}]@{}", g.text, c.is_some()),
+            })
+        });
+        assert_eq!(all, ["[A1\n a2]@false", "C1@false"]);
+        assert!(back.is_empty());
     }
 
     #[test]

@@ -29,6 +29,9 @@ pub struct SourceSpec {
 pub struct MultilineSpec {
     /// The grouping, built once and shared by every input's joiner.
     pub spec: Arc<multiline::Spec>,
+    /// Records are told by the built-in detectors (`auto`), not by
+    /// patterns: a record that is not a crash passes through as its lines.
+    pub auto: bool,
     /// How long an open record waits for its next line before it is taken
     /// as complete.
     pub timeout: Duration,

@@ -23,7 +23,7 @@ use toml::Spanned;
 use super::diagnostics::Reporter;
 use super::names::{check_name, decode, is_label_name};
 use super::DEFAULT_MAX_LINE_BYTES;
-use crate::source::spec::{SourceKind, SourceSpec};
+use crate::source::spec::{JournalFormat, SourceKind, SourceSpec};
 
 /// One kind of source, as the configuration knows it.
 pub(super) struct Kind {
@@ -126,22 +126,16 @@ pub(super) fn check_source(
             DEFAULT_MAX_LINE_BYTES
         }
     };
-    let multiline = table.get("multiline").and_then(|v| {
-        let m = multiline::check(r, v)?;
-        if matches!(
-            kind,
-            SourceKind::Kafka(_) | SourceKind::Journald(_) | SourceKind::Syslog(_)
-        ) {
-            r.warn_at(
-                v.span(),
-                format!(
-                    "multi-line records are not made from {} sources yet: their lines are taken one by one",
-                    kind.name()
-                ),
-            );
-        }
-        Some(m)
-    });
+    // Lines that begin with a syslog header: the detectors and patterns
+    // skip it unless `prefix` is set.
+    let syslog = match &kind {
+        SourceKind::Syslog(_) => true,
+        SourceKind::Journald(j) => j.format == JournalFormat::Syslog,
+        _ => false,
+    };
+    let multiline = table
+        .get("multiline")
+        .and_then(|v| multiline::check(r, v, syslog));
     Some(SourceSpec {
         name: common.name.into_inner(),
         kind,

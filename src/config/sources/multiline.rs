@@ -35,10 +35,13 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Most bytes `max_bytes` may be.
 const MAX_BYTES_BOUND: i64 = 1 << 30;
 
-/// The built-in prefix `prefix = "syslog"`: a syslog header (an optional
-/// `<PRI>`, a BSD `Mmm dd hh:mm:ss` or RFC 3339 time, the host, the tag
-/// with its optional `[pid]`) up to the tag's colon and the space after it.
-pub const SYSLOG_PREFIX: &str = r"^(?:<\d{1,3}>)?(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)) \S+ [^\s:\[]+(?:\[\d+\])?: ?";
+/// The built-in prefix `prefix = "syslog"`: a syslog header up to its
+/// message. RFC 3164: an optional `<PRI>`, a BSD `Mmm dd hh:mm:ss` or RFC
+/// 3339 time, the host, the tag with its optional `[pid]`, its colon and
+/// the space after it; RFC 5424: `<PRI>VERSION`, time, host, app name,
+/// process id, message id, structured data (`-` or `[…]` elements), the
+/// space after it and a byte order mark, if any.
+pub const SYSLOG_PREFIX: &str = r#"^(?:<\d{1,3}>)?(?:(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)) \S+ [^\s:\[]+(?:\[\d+\])?: ?|\d{1,2} \S+ \S+ \S+ \S+ \S+ (?:-|(?:\[(?:[^\]"]|"(?:[^"\\]|\\.)*")*\])+)(?: \x{FEFF}?|$))"#;
 
 /// The keys of a `multiline` table.
 #[derive(Debug, Deserialize)]
@@ -66,7 +69,14 @@ struct MultilineTable {
 }
 
 /// Checks `multiline` (a string or a table), reporting every problem.
-pub(super) fn check(r: &mut Reporter<'_>, value: &Spanned<DeValue<'_>>) -> Option<MultilineSpec> {
+/// `syslog`: the source's lines begin with a syslog header, which the
+/// detectors and patterns skip unless `prefix` says otherwise.
+pub(super) fn check(
+    r: &mut Reporter<'_>,
+    value: &Spanned<DeValue<'_>>,
+    syslog: bool,
+) -> Option<MultilineSpec> {
+    let default_prefix = || syslog.then(|| ("syslog".to_string(), syslog_prefix()));
     match value.get_ref() {
         DeValue::String(s) => {
             if s.as_ref() != "auto" {
@@ -78,14 +88,14 @@ pub(super) fn check(r: &mut Reporter<'_>, value: &Spanned<DeValue<'_>>) -> Optio
             }
             Some(build(
                 Mode::Auto(CrashKind::ALL.to_vec()),
-                None,
+                default_prefix(),
                 None,
                 Bounds::default(),
             ))
         }
         DeValue::Table(_) => {
             let t = decode::<MultilineTable>(r, value)?;
-            check_table(r, &t, value.span())
+            check_table(r, &t, value.span(), default_prefix())
         }
         _ => {
             r.at(
@@ -124,6 +134,7 @@ fn check_table(
     r: &mut Reporter<'_>,
     t: &MultilineTable,
     span: std::ops::Range<usize>,
+    default_prefix: Option<(String, Regex)>,
 ) -> Option<MultilineSpec> {
     let before = r.error_count();
     let auto = match &t.mode {
@@ -189,7 +200,7 @@ fn check_table(
     let start = pattern(r, t.start.as_ref(), "start");
     let cont = pattern(r, t.cont.as_ref(), "continue");
     let prefix = match &t.prefix {
-        None => None,
+        None => default_prefix,
         Some(p) if p.get_ref() == "syslog" => Some(("syslog".to_string(), syslog_prefix())),
         Some(p) => pattern(r, Some(p), "prefix").map(|re| (format!("'{}'", p.get_ref()), re)),
     };
@@ -260,6 +271,7 @@ fn build(
     field: Option<String>,
     bounds: Bounds,
 ) -> MultilineSpec {
+    let auto = matches!(mode, Mode::Auto(_));
     let (spec, mut summary) = match mode {
         Mode::Auto(kinds) => {
             let words = if kinds.len() == CrashKind::ALL.len() {
@@ -297,6 +309,7 @@ fn build(
     ));
     MultilineSpec {
         spec: Arc::new(spec),
+        auto,
         timeout: bounds.timeout,
         field,
         summary,
@@ -409,21 +422,36 @@ mod tests {
     }
 
     #[test]
-    fn sources_that_do_not_group_lines_yet_warn() {
-        let src = format!(
-            "[[sources]]\nname = \"s\"\ntype = \"journald\"\nmultiline = \"auto\"\n{PIPELINE}"
-        );
-        let c = load_str(&src, Path::new("t.toml")).unwrap();
-        let w: Vec<String> = c.warnings.iter().map(|w| w.to_string()).collect();
-        assert!(
-            w.iter().any(|w| w.contains("t.toml:4:13: sources[0].multiline: multi-line records are not made from journald sources yet")),
-            "{w:?}"
-        );
-        assert!(load("multiline = \"auto\"").unwrap().warnings.is_empty());
+    fn sources_of_syslog_lines_skip_their_headers_unless_told_otherwise() {
+        let load_kind = |kind: &str, multiline: &str| {
+            let src =
+                format!("[[sources]]\nname = \"s\"\n{kind}\nmultiline = {multiline}\n{PIPELINE}");
+            let c = load_str(&src, Path::new("t.toml")).unwrap();
+            assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+            c.sources[0].multiline.clone().unwrap().summary
+        };
+        let syslog = "type = \"syslog\"\nudp = \"127.0.0.1:5514\"";
+        let journal = "type = \"journald\"\nformat = \"syslog\"";
+        for kind in [syslog, journal] {
+            assert!(
+                load_kind(kind, "\"auto\"").starts_with("auto, prefix syslog,"),
+                "{kind}"
+            );
+            assert!(load_kind(kind, "{ continue = '^\\s' }")
+                .starts_with("continue '^\\s', prefix syslog,"));
+            assert!(load_kind(kind, "{ mode = \"auto\", prefix = '^\\d+ ' }")
+                .starts_with("auto, prefix '^\\d+ ',"));
+        }
+        assert!(load_kind("type = \"journald\"", "\"auto\"").starts_with("auto, at most"));
+        assert!(load_kind(
+            "type = \"kafka\"\nbrokers = [\"b:9092\"]\ntopics = [\"t\"]\ngroup_id = \"g\"",
+            "\"auto\""
+        )
+        .starts_with("auto, at most"));
     }
 
     #[test]
-    fn the_syslog_prefix_skips_bsd_and_rfc3339_headers() {
+    fn the_syslog_prefix_skips_rfc3164_and_rfc5424_headers() {
         let re = super::syslog_prefix();
         for (line, rest) in [
             (
@@ -438,6 +466,17 @@ mod tests {
                 "2024-05-01T12:00:00.123+02:00 node-1 kernel: BUG: oops",
                 "BUG: oops",
             ),
+            // RFC 5424: without and with structured data (a `]` escaped in
+            // a value), a byte order mark.
+            (
+                "<14>1 2024-05-01T12:00:00.1Z web shop 42 - - \tat a.B(B.java:1)",
+                "\tat a.B(B.java:1)",
+            ),
+            (
+                r#"<14>1 2024-05-01T12:00:00Z web shop - ID7 [x@1 a="q\]\"z"][y@2] Caused by: e"#,
+                "Caused by: e",
+            ),
+            ("<14>1 - - - - - - \u{feff}panic: boom", "panic: boom"),
         ] {
             let m = re.find(line).unwrap_or_else(|| panic!("{line}"));
             assert_eq!((m.start(), &line[m.end()..]), (0, rest), "{line}");

@@ -722,6 +722,7 @@ fn parse_input(key: &str) -> Option<(FileId, usize)> {
 fn ungrouped() -> MultilineSpec {
     MultilineSpec {
         spec: Arc::new(Spec::patterns(None, None)),
+        auto: false,
         timeout: Duration::from_secs(2),
         field: None,
         summary: String::new(),

@@ -967,6 +967,28 @@ impl FileTailer {
         }
     }
 
+    /// Completes every file's open records (the source stops and nothing
+    /// would resume them), publishing the positions without them.
+    fn complete_at_stop(&mut self, sink: &mut Sink) {
+        if !self.feeds.groups() {
+            return;
+        }
+        let batch = sink.batch();
+        let d = sink.dispatcher();
+        let mut completed = 0;
+        for t in &mut self.files {
+            completed += t.feed.saved_records().len();
+            if let Some(r) = t.feed.take_records() {
+                t.feed.complete_taken(r, d);
+            }
+        }
+        sink.commit_positions(&batch, self.positions());
+        self.published = Some(self.positions_key());
+        if completed > 0 {
+            info!(source = %self.name, records = completed, "open multi-line records completed at stop (nothing would resume them)");
+        }
+    }
+
     /// When the first open record of any file is complete unless a line
     /// comes first.
     fn records_deadline(&self) -> Option<Instant> {
@@ -1037,6 +1059,9 @@ impl FileTailer {
                 self.warn_unmatched();
             }
             if control.stopping() {
+                if control.completes_at_stop() {
+                    self.complete_at_stop(&mut sink);
+                }
                 break;
             }
             todo = Todo {

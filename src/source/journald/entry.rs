@@ -82,6 +82,33 @@ impl ContextFields for Entry {
     }
 }
 
+/// A copy of an entry's fields, kept as the context fields of the
+/// multi-line record it opened.
+#[derive(Debug, Clone, Default)]
+pub struct EntryFields(Vec<(String, String)>);
+
+impl EntryFields {
+    /// The fields of `entry`, copied.
+    pub fn of(entry: &Entry) -> Self {
+        Self(
+            entry
+                .fields()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+}
+
+impl ContextFields for EntryFields {
+    fn get(&self, name: &str) -> Option<&str> {
+        let name = name.strip_prefix(FIELD_PREFIX)?;
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// Decodes an entry object into an [`Entry`].
 struct EntrySeed<'a>(&'a mut Entry);
 

@@ -40,6 +40,18 @@
 //!   `max_line_bytes`, plus 1 MiB): an entry beyond it is skipped and
 //!   counted (`too_large`), as are lines that are not an entry with a
 //!   cursor (`malformed`).
+//! - Multi-line records (`multiline`): one open record per input, an input
+//!   being a process (`SYSLOG_IDENTIFIER` and `_PID`) or the kernel
+//!   (`_TRANSPORT=kernel`); an entry whose `MESSAGE` holds several lines is
+//!   taken as those lines. The cursor is not held back: the open records
+//!   are published with it (`Position::Record`, input
+//!   `journal:IDENT[PID]` or `journal:kernel`), resumed after a restart
+//!   where it resumes, and completed after `timeout` of quiet from their
+//!   input (the waits wake for it), at the end of `once`, and when the
+//!   source stops for good without `[state]`. At most [`MAX_OPEN`] are open
+//!   at once; past that, the one idle longest is completed. A record
+//!   carries the fields of the entry that opened it; its lines, those of
+//!   their own entries.
 
 pub mod entry;
 pub mod journalctl;
@@ -56,11 +68,13 @@ use notify::Watcher;
 use parking_lot::Mutex;
 use tracing::{debug, info, warn};
 
-use self::entry::Entry;
+use self::entry::{Entry, EntryFields};
 use self::journalctl::{Ended, Next, Run, Seen, Start};
 use self::line::SyslogLine;
 use super::contract::{Control, Sink, Source};
 use super::file::events;
+use super::records::{self, Keyed, RecordStats, Why};
+use super::spec::MultilineSpec;
 use crate::metrics::selfmetrics::{
     flush, JOURNALD_ENTRIES, JOURNALD_LAST_ENTRY, JOURNALD_LOST_CURSORS, JOURNALD_RUNS,
     JOURNALD_SKIPPED,
@@ -91,10 +105,15 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// An empty line-assembly buffer with more room than this gives it back.
 const SHRINK_ABOVE: usize = 1 << 20;
 
+/// Multi-line records open at once, at most (one per input).
+pub const MAX_OPEN: usize = 10_000;
+
 /// The systemd journal, ready to run on its own thread.
 pub struct JournaldSource {
     name: String,
     spec: JournaldSpec,
+    /// How lines are grouped into multi-line records, if they are.
+    multiline: Option<MultilineSpec>,
 }
 
 impl Source for JournaldSource {
@@ -129,7 +148,15 @@ impl JournaldSource {
         Self {
             name: name.to_string(),
             spec: spec.clone(),
+            multiline: None,
         }
+    }
+
+    /// Groups each input's lines into multi-line records as `multiline`
+    /// says.
+    pub fn with_multiline(mut self, multiline: Option<MultilineSpec>) -> Self {
+        self.multiline = multiline;
+        self
     }
 
     /// Reads the journal into `sink`: until `control` says stop, or once
@@ -137,11 +164,31 @@ impl JournaldSource {
     /// beginning, or from the restored cursor). Errors only in the latter
     /// case: a run that failed.
     pub fn read(&self, sink: &mut Sink, control: &Control) -> Result<(), String> {
+        let mut reader = Reader::new(&self.name, self.spec.format, sink.max_line())
+            .with_records(self.multiline.as_ref(), control.restored());
+        reader.position = control.restored().and_then(restored_cursor);
+        let read = self.read_with(&mut reader, sink, control);
+        if control.stopping() && control.completes_at_stop() {
+            // Nothing would resume the open records: counted now.
+            let open = reader.records.as_ref().map_or(0, |k| k.len());
+            reader.finish_records(sink, Why::End);
+            if open > 0 {
+                info!(source = %self.name, records = open, "open multi-line records completed at stop (nothing would resume them)");
+            }
+        }
+        read
+    }
+
+    /// [`JournaldSource::read`] through `reader`.
+    fn read_with(
+        &self,
+        reader: &mut Reader,
+        sink: &mut Sink,
+        control: &Control,
+    ) -> Result<(), String> {
         let follows = control.follows();
         let ready = control.ready_flag();
         let seen = Arc::new(Mutex::new(Seen::default()));
-        let mut reader = Reader::new(&self.name, self.spec.format, sink.max_line());
-        reader.position = control.restored().and_then(restored_cursor);
         let mut probed =
             !follows || reader.position.is_some() || self.spec.start_at == StartAt::Beginning;
         let watch = if follows {
@@ -168,7 +215,7 @@ impl JournaldSource {
                 (None, false) => Start::Beginning,
             };
             reader.begin(probe, cursor.as_deref());
-            match self.run_once(start, &mut reader, sink, control, &seen, &ready) {
+            match self.run_once(start, reader, sink, control, &seen, &ready) {
                 Outcome::Stopped => return Ok(()),
                 Outcome::Done => {
                     reader.stats.runs_ok.increment(1);
@@ -184,9 +231,11 @@ impl JournaldSource {
                         continue;
                     }
                     if !follows {
+                        // `once`: the input ends here.
+                        reader.finish_records(sink, Why::End);
                         return Ok(());
                     }
-                    if !self.wait_for_change(watch.as_ref(), started, control) {
+                    if !self.wait_for_change(watch.as_ref(), started, control, reader, sink) {
                         return Ok(());
                     }
                 }
@@ -206,7 +255,7 @@ impl JournaldSource {
                     ready.store(false, Ordering::Relaxed);
                     failing = true;
                     warn!(source = %self.name, error = %reason, retry_in = ?backoff, "journalctl failed; retrying from the same cursor");
-                    if !pause(backoff, control) {
+                    if !pause(backoff, control, reader, sink) {
                         return Ok(());
                     }
                     backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -249,7 +298,7 @@ impl JournaldSource {
         let mut stopped = false;
         let mut read_failure = None;
         loop {
-            match run.next(STOP_CHECK) {
+            match run.next(reader.wait(STOP_CHECK)) {
                 Next::Chunk(c) if !stopped => {
                     ready.store(true, Ordering::Relaxed);
                     reader.feed(&c, sink);
@@ -257,6 +306,9 @@ impl JournaldSource {
                 Next::Chunk(_) | Next::Idle => {}
                 Next::End => break,
                 Next::Failed(e) => read_failure = Some(e),
+            }
+            if !stopped {
+                reader.expire(sink);
             }
             if !stopped && control.stopping() {
                 run.kill();
@@ -292,7 +344,14 @@ impl JournaldSource {
     /// Waits until the journal changed (a filesystem event) and
     /// `read_interval` passed since `started`, or [`RESCAN`] passed (without
     /// events: `read_interval`); false when the source should stop.
-    fn wait_for_change(&self, watch: Option<&Watch>, started: Instant, control: &Control) -> bool {
+    fn wait_for_change(
+        &self,
+        watch: Option<&Watch>,
+        started: Instant,
+        control: &Control,
+        reader: &mut Reader,
+        sink: &mut Sink,
+    ) -> bool {
         let every = self.spec.read_interval;
         let fallback = if watch.is_some() {
             RESCAN.max(every)
@@ -309,17 +368,19 @@ impl JournaldSource {
                 return true;
             }
             let due = if changed { every } else { fallback };
-            let wait = (due - since).min(STOP_CHECK);
+            let wait = reader.wait((due - since).min(STOP_CHECK));
             match watch {
                 Some(w) => changed |= w.wait(wait),
                 None => std::thread::sleep(wait),
             }
+            reader.expire(sink);
         }
     }
 }
 
-/// Sleeps `d`, looking at whether to stop; false when the source should.
-fn pause(d: Duration, control: &Control) -> bool {
+/// Sleeps `d`, looking at whether to stop and completing the records
+/// whose timeout passes; false when the source should stop.
+fn pause(d: Duration, control: &Control, reader: &mut Reader, sink: &mut Sink) -> bool {
     let until = Instant::now() + d;
     loop {
         if control.stopping() {
@@ -329,8 +390,27 @@ fn pause(d: Duration, control: &Control) -> bool {
         if left.is_zero() {
             return true;
         }
-        std::thread::sleep(left.min(STOP_CHECK));
+        std::thread::sleep(reader.wait(left.min(STOP_CHECK)));
+        reader.expire(sink);
     }
+}
+
+/// The input a journal entry's lines belong to, written into `key`: the
+/// kernel, or a process (`SYSLOG_IDENTIFIER`, else `_COMM`, and `_PID`).
+fn input_key(entry: &Entry, key: &mut String) {
+    key.clear();
+    if entry.field("_TRANSPORT") == Some("kernel") {
+        key.push_str("kernel");
+        return;
+    }
+    let ident = entry
+        .field("SYSLOG_IDENTIFIER")
+        .or_else(|| entry.field("_COMM"))
+        .unwrap_or_default();
+    key.push_str(ident);
+    key.push('[');
+    key.push_str(entry.field("_PID").unwrap_or_default());
+    key.push(']');
 }
 
 /// The journal cursor among restored positions.
@@ -406,6 +486,12 @@ struct Reader {
     in_run: u64,
     counts: Counts,
     stats: Stats,
+    /// The open multi-line records, by input, when lines are grouped.
+    records: Option<Keyed<EntryFields>>,
+    /// The input of the entry being read (see [`input_key`]).
+    key: String,
+    /// The version of the open records last published.
+    published: Option<u64>,
 }
 
 impl Reader {
@@ -425,7 +511,66 @@ impl Reader {
             in_run: 0,
             counts: Counts::default(),
             stats: Stats::new(source),
+            records: None,
+            key: String::new(),
+            published: None,
         }
+    }
+
+    /// Groups each input's lines into records as `spec` says, resuming the
+    /// records open in `restored` (the positions it resumes from).
+    fn with_records(mut self, spec: Option<&MultilineSpec>, restored: Option<&[Position]>) -> Self {
+        let Some(spec) = spec else { return self };
+        let now = Instant::now();
+        let mut keyed = Keyed::new(spec, RecordStats::new(&self.source), MAX_OPEN, now);
+        for p in restored.unwrap_or_default() {
+            if let Position::Record { input, record } = p {
+                if let Some(key) = input.strip_prefix(STREAM).and_then(|k| k.strip_prefix(':')) {
+                    keyed.restore(key, record.clone(), now);
+                }
+            }
+        }
+        self.records = Some(keyed);
+        self
+    }
+
+    /// How long to wait at most, `wait` or until an open record is due.
+    fn wait(&self, wait: Duration) -> Duration {
+        match self.records.as_ref().and_then(|k| k.deadline()) {
+            Some(d) => wait.min(d.saturating_duration_since(Instant::now())),
+            None => wait,
+        }
+    }
+
+    /// Completes the records whose input was quiet for their timeout, in a
+    /// batch of their own.
+    fn expire(&mut self, sink: &mut Sink) {
+        let now = Instant::now();
+        let Some(keyed) = &mut self.records else {
+            return;
+        };
+        if keyed.deadline().is_none_or(|d| d > now) {
+            return;
+        }
+        let batch = sink.batch();
+        let d = sink.dispatcher();
+        keyed.expire(now, &mut |p, c| records::deliver_in(d, p, c));
+        self.commit(&batch, sink);
+    }
+
+    /// Completes every open record (the input ends, or the source stops for
+    /// good), in a batch of their own.
+    fn finish_records(&mut self, sink: &mut Sink, why: Why) {
+        let Some(keyed) = &mut self.records else {
+            return;
+        };
+        if keyed.is_empty() {
+            return;
+        }
+        let batch = sink.batch();
+        let d = sink.dispatcher();
+        keyed.finish(why, &mut |p, c| records::deliver_in(d, p, c));
+        self.commit(&batch, sink);
     }
 
     /// Prepares a run started at `cursor`; `probe`: it only learns where
@@ -526,12 +671,36 @@ impl Reader {
         if self.probe {
             return;
         }
-        let context: &dyn ContextFields = &self.entry;
-        match self.format {
-            JournalFormat::Message => {
-                sink.message(self.entry.message().unwrap_or_default(), Some(context))
+        let Self {
+            entry,
+            syslog,
+            format,
+            records,
+            key,
+            ..
+        } = self;
+        let line = match format {
+            JournalFormat::Message => entry.message().unwrap_or_default(),
+            JournalFormat::Syslog => syslog.render(entry),
+        };
+        let context: &dyn ContextFields = entry;
+        match records {
+            None => sink.message(line, Some(context)),
+            Some(keyed) => {
+                input_key(entry, key);
+                let now = Instant::now();
+                sink.message_with(line, true, &mut |sink, l| {
+                    let d = sink.dispatcher();
+                    keyed.push(
+                        key,
+                        l,
+                        now,
+                        context,
+                        || EntryFields::of(entry),
+                        &mut |p, c| records::deliver_in(d, p, c),
+                    );
+                });
             }
-            JournalFormat::Syslog => sink.message(self.syslog.render(&self.entry), Some(context)),
         }
         self.counts.entries += 1;
         if let Some(t) = self.entry.realtime_us() {
@@ -546,12 +715,31 @@ impl Reader {
         } else {
             None
         };
+        // The open records, when they may have changed.
+        let open = match &self.records {
+            Some(k) if self.published != Some(k.version()) => {
+                self.published = Some(k.version());
+                Some(k.save())
+            }
+            _ => None,
+        };
         sink.commit(batch, |p| {
             if let Some(cursor) = position {
-                *p = vec![Position::Cursor {
-                    stream: STREAM.to_string(),
-                    cursor,
-                }];
+                p.retain(|p| !matches!(p, Position::Cursor { .. }));
+                p.insert(
+                    0,
+                    Position::Cursor {
+                        stream: STREAM.to_string(),
+                        cursor,
+                    },
+                );
+            }
+            if let Some(open) = open {
+                p.retain(|p| !matches!(p, Position::Record { .. }));
+                p.extend(open.into_iter().map(|(key, record)| Position::Record {
+                    input: format!("{STREAM}:{key}"),
+                    record,
+                }));
             }
         });
         self.moved = false;
@@ -569,6 +757,7 @@ impl Reader {
     fn forget_position(&mut self, sink: &mut Sink) {
         self.position = None;
         self.moved = false;
+        self.published = None;
         let batch = sink.batch();
         sink.commit(&batch, |p| p.clear());
     }
@@ -783,6 +972,120 @@ labels = { line = "{_journal.MESSAGE}" }
         let mut m = String::new();
         render_text(&agent.registry, &mut m);
         assert!(!m.contains("nine"), "{m}");
+    }
+
+    /// Records by identifier and lines, lines by identifier.
+    const GROUPED: &str = r#"
+[[sources]]
+name = "j"
+type = "journald"
+multiline = { start = '^[A-Z]+ ', timeout = "1h" }
+
+[[pipelines]]
+name = "p"
+parser = "none"
+
+[[pipelines.rules]]
+metric = "records_total"
+type = "counter"
+labels = { ident = "{_journal.SYSLOG_IDENTIFIER}", lines = "{record.lines}", cursor = "{_journal.__CURSOR}" }
+when = [{ field = "record.lines", present = true }]
+
+[[pipelines.rules]]
+metric = "lines_total"
+type = "counter"
+labels = { ident = "{_journal.SYSLOG_IDENTIFIER}", cursor = "{_journal.__CURSOR}" }
+when = [{ field = "record.lines", present = false }]
+"#;
+
+    fn entry(cursor: &str, ident: &str, pid: u32, message: &str) -> String {
+        let message = serde_json::to_string(message).unwrap();
+        format!("{{\"__CURSOR\":\"{cursor}\",\"SYSLOG_IDENTIFIER\":\"{ident}\",\"_PID\":\"{pid}\",\"MESSAGE\":{message}}}\n")
+    }
+
+    fn rule_samples(agent: &Agent) -> Vec<String> {
+        let mut m = String::new();
+        render_text(&agent.registry, &mut m);
+        let mut v: Vec<String> = m
+            .lines()
+            .filter(|l| l.starts_with("records_total{") || l.starts_with("lines_total{"))
+            .map(str::to_string)
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn each_process_has_its_open_record_saved_with_the_cursor() {
+        let agent = Agent::build(load_str(GROUPED, Path::new("t.toml")).unwrap());
+        let spec = agent.config.sources[0].multiline.clone();
+        let (mut sink, slot) = sink(&agent, 1024);
+        let mut r =
+            Reader::new("j", JournalFormat::Message, 1024).with_records(spec.as_ref(), None);
+        r.begin(false, None);
+        let text = [
+            entry("c1", "app", 1, "ERROR a"),
+            entry("c2", "other", 2, "INFO x"),
+            entry("c3", "app", 1, "  at 1"),
+            entry("c4", "other", 2, "lower"),
+            // Another process of the same program: an input of its own.
+            entry("c5", "app", 9, "plain"),
+            entry("c6", "app", 1, "WARN b\n  at 2"),
+        ]
+        .concat();
+        r.feed(text.as_bytes(), &mut sink);
+        // app[1]'s first record is complete, with the fields of the entry
+        // that opened it; the others are open, saved with the cursor.
+        assert_eq!(
+            rule_samples(&agent),
+            [
+                r#"lines_total{cursor="c5",ident="app"} 1"#,
+                r#"records_total{cursor="c1",ident="app",lines="2"} 1"#,
+            ]
+        );
+        let saved = published(&slot);
+        assert_eq!(saved[0], at("c6")[0]);
+        let inputs: Vec<(&str, &str)> = saved[1..]
+            .iter()
+            .map(|p| match p {
+                Position::Record { input, record } => (input.as_str(), record.text.as_str()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            inputs,
+            [
+                ("journal:app[1]", "WARN b\n  at 2"),
+                ("journal:other[2]", "INFO x\nlower")
+            ]
+        );
+
+        // Resumed from those positions: completed once, whole.
+        let (mut sink, slot) = self::sink(&agent, 1024);
+        let mut r = Reader::new("j", JournalFormat::Message, 1024)
+            .with_records(spec.as_ref(), Some(&saved));
+        r.begin(false, Some("c6"));
+        r.feed(
+            [
+                entry("c6", "app", 1, "WARN b\n  at 2"),
+                entry("c7", "other", 2, "DEBUG y"),
+            ]
+            .concat()
+            .as_bytes(),
+            &mut sink,
+        );
+        r.finish_records(&mut sink, Why::End);
+        assert_eq!(
+            rule_samples(&agent),
+            [
+                r#"lines_total{cursor="c5",ident="app"} 1"#,
+                r#"lines_total{cursor="c7",ident="other"} 1"#,
+                r#"records_total{cursor="",ident="",lines="2"} 1"#,
+                r#"records_total{cursor="c1",ident="app",lines="2"} 1"#,
+                r#"records_total{cursor="c7",ident="other",lines="2"} 1"#,
+            ]
+        );
+        assert_eq!(published(&slot), at("c7"));
     }
 
     #[test]

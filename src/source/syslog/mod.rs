@@ -33,6 +33,15 @@
 //!   stops abruptly are lost (the sender's, the kernel's).
 //! - On stop (and on a reload that changes the source), what the kernel
 //!   already holds is read and counted before the sockets are closed.
+//! - Multi-line records (`multiline`): one open record per sender's
+//!   process, as each message's header names it (host, app name, process
+//!   id; a message without a syslog header: its sender's address), over
+//!   every connection and datagram. At most [`MAX_OPEN`] are open at once
+//!   (past that, the one idle longest is completed). A record is completed
+//!   after `timeout` of quiet from its process (the poll wakes for it) and
+//!   when the source stops: the network cannot be read again, so open
+//!   records are never saved in checkpoints. A record carries the context
+//!   fields of the message that opened it.
 
 pub mod frames;
 mod net;
@@ -46,8 +55,15 @@ use std::time::{Duration, Instant};
 use metrics::{counter, gauge, Counter, Gauge};
 use tracing::{debug, error, info, warn};
 
+use logtally_parsers::multiline::Piece;
+use logtally_parsers::syslog::{SyslogFormat, SyslogParser};
+use logtally_parsers::{Fields, Parser};
+
 use super::contract::{Control, Sink, Source};
 use super::framing::{self, FrameCounts};
+use super::records::{self, Keyed, RecordStats, Why};
+use super::spec::MultilineSpec;
+use super::Dispatcher;
 use crate::metrics::selfmetrics::{
     self, SOURCE_DROPPED, SYSLOG_ACCEPTED, SYSLOG_CLOSED, SYSLOG_CONNECTIONS, SYSLOG_LISTENING,
     SYSLOG_MESSAGES, SYSLOG_REFUSED,
@@ -89,6 +105,9 @@ const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// Bytes read per connection when the source stops, at most.
 const STOP_DRAIN: usize = 4 << 20;
 
+/// Multi-line records open at once, at most (one per sender's process).
+pub const MAX_OPEN: usize = 10_000;
+
 /// Repeated warnings (refused connections, drops, framing errors) are
 /// logged at most this often, with how many were left out.
 const WARN_EVERY: Duration = Duration::from_secs(10);
@@ -96,12 +115,24 @@ const WARN_EVERY: Duration = Duration::from_secs(10);
 /// A syslog source: a UDP socket, a TCP listener, or both.
 pub struct SyslogSource {
     spec: SyslogSpec,
+    /// How lines are grouped into multi-line records, if they are.
+    multiline: Option<MultilineSpec>,
 }
 
 impl SyslogSource {
     /// The source configured as `spec` (its name comes with its control).
     pub fn new(spec: &SyslogSpec) -> Self {
-        Self { spec: spec.clone() }
+        Self {
+            spec: spec.clone(),
+            multiline: None,
+        }
+    }
+
+    /// Groups each sender process's messages into multi-line records as
+    /// `multiline` says.
+    pub fn with_multiline(mut self, multiline: Option<MultilineSpec>) -> Self {
+        self.multiline = multiline;
+        self
     }
 }
 
@@ -147,6 +178,10 @@ impl Source for SyslogSource {
         }
         let ready = control.ready_flag();
         let mut server = Server::new(control.name(), self.spec, sink.max_line());
+        server.grouping = self
+            .multiline
+            .as_ref()
+            .map(|m| Grouping::new(m, control.name()));
         while !control.stopping() {
             server.bind_missing();
             ready.store(server.bound(), Ordering::Relaxed);
@@ -158,6 +193,7 @@ impl Source for SyslogSource {
 }
 
 /// A sender, as its messages' context fields give it.
+#[derive(Clone)]
 struct Peer {
     /// The address as the socket gave it.
     addr: SocketAddr,
@@ -193,11 +229,78 @@ struct Context<'a> {
 
 impl ContextFields for Context<'_> {
     fn get(&self, name: &str) -> Option<&str> {
-        match name.strip_prefix(FIELD_PREFIX)? {
-            "peer" => Some(&self.peer.text),
-            "peer_ip" => Some(&self.peer.ip),
-            "transport" => Some(self.transport),
-            _ => None,
+        field(self.peer, self.transport, name)
+    }
+}
+
+/// The context field `name` of a message from `peer` over `transport`.
+fn field<'a>(peer: &'a Peer, transport: &'static str, name: &str) -> Option<&'a str> {
+    match name.strip_prefix(FIELD_PREFIX)? {
+        "peer" => Some(&peer.text),
+        "peer_ip" => Some(&peer.ip),
+        "transport" => Some(transport),
+        _ => None,
+    }
+}
+
+/// A copy of a message's context fields, kept with the record it opened.
+struct OwnedContext {
+    peer: Peer,
+    transport: &'static str,
+}
+
+impl ContextFields for OwnedContext {
+    fn get(&self, name: &str) -> Option<&str> {
+        field(&self.peer, self.transport, name)
+    }
+}
+
+/// The multi-line records of a source: one open record per sender's
+/// process.
+struct Grouping {
+    keyed: Keyed<OwnedContext>,
+    parser: SyslogParser,
+    fields: Fields,
+    /// The input of the message being read.
+    key: String,
+}
+
+impl Grouping {
+    fn new(spec: &MultilineSpec, source: &str) -> Self {
+        Self {
+            keyed: Keyed::new(spec, RecordStats::new(source), MAX_OPEN, Instant::now()),
+            parser: SyslogParser::new(SyslogFormat::Auto),
+            fields: Fields::new(),
+            key: String::new(),
+        }
+    }
+
+    /// Takes the message `line` received with `ctx`, read `now` (each of
+    /// its lines, when it holds several).
+    fn take(&mut self, d: &mut Dispatcher, line: &str, ctx: &Context<'_>, now: Instant) {
+        self.key.clear();
+        // The sender's process as the header names it: host, app name,
+        // process id; without a header, the sender's address.
+        match self.parser.parse(line, &mut self.fields) {
+            Ok(()) => {
+                let f = &self.fields;
+                for (i, sep) in [(5, " "), (6, "["), (7, "]")] {
+                    self.key.push_str(f.value_at(line, i).unwrap_or_default());
+                    self.key.push_str(sep);
+                }
+            }
+            Err(_) => self.key.push_str(&ctx.peer.text),
+        }
+        // A message holding newlines (octet-counted) is its lines.
+        for part in line.split('\n') {
+            let copy = || OwnedContext {
+                peer: ctx.peer.clone(),
+                transport: ctx.transport,
+            };
+            self.keyed
+                .push(&self.key, part, now, ctx, copy, &mut |p, c| {
+                    records::deliver_in(d, p, c)
+                });
         }
     }
 }
@@ -371,6 +474,8 @@ struct Server {
     buf: Vec<u8>,
     fds: Vec<libc::pollfd>,
     stats: Stats,
+    /// Multi-line records, when lines are grouped.
+    grouping: Option<Grouping>,
 }
 
 impl Server {
@@ -388,7 +493,35 @@ impl Server {
             framing_warnings: Limiter::default(),
             buf: vec![0; READ_BUF],
             fds: Vec::new(),
+            grouping: None,
         }
+    }
+
+    /// `wait`, or less when an open record is due sooner.
+    fn wait(&self, wait: Duration) -> Duration {
+        match self.grouping.as_ref().and_then(|g| g.keyed.deadline()) {
+            Some(d) => wait.min(d.saturating_duration_since(Instant::now())),
+            None => wait,
+        }
+    }
+
+    /// Completes the records whose process was quiet for the timeout (or
+    /// all of them, when `all`), in a batch of their own.
+    fn end_records(&mut self, sink: &mut Sink, all: bool) {
+        let Some(g) = &mut self.grouping else { return };
+        let now = Instant::now();
+        if g.keyed.is_empty() || (!all && g.keyed.deadline().is_none_or(|d| d > now)) {
+            return;
+        }
+        let batch = sink.batch();
+        let d = sink.dispatcher();
+        let mut out = |p: Piece<'_>, c: Option<&dyn ContextFields>| records::deliver_in(d, p, c);
+        if all {
+            g.keyed.finish(Why::End, &mut out);
+        } else {
+            g.keyed.expire(now, &mut out);
+        }
+        sink.commit(&batch, |_| {});
     }
 
     /// Every configured address is bound.
@@ -483,6 +616,7 @@ impl Server {
                 .iter()
                 .map(|c| net::readable(c.stream.as_raw_fd())),
         );
+        let wait = self.wait(wait);
         let waiting = match net::poll(&mut self.fds, wait) {
             Ok(n) => n,
             Err(e) => {
@@ -523,6 +657,7 @@ impl Server {
                 }
             }
         }
+        self.end_records(sink, false);
         self.count_drops(now);
         self.stats.flush();
     }
@@ -531,6 +666,8 @@ impl Server {
     fn read_udp(&mut self, sink: &mut Sink, counts: &mut FrameCounts, budget: usize) {
         let Some(udp) = &mut self.udp else { return };
         let d = sink.dispatcher();
+        let mut grouping = self.grouping.as_mut();
+        let now = Instant::now();
         let mut n_read = 0;
         while n_read < budget {
             match udp.socket.recv_from(&mut self.buf) {
@@ -549,9 +686,15 @@ impl Server {
                         peer: udp.peer.as_ref().expect("set above"),
                         transport: "udp",
                     };
-                    framing::emit(msg, self.max_line, counts, &mut |l: &str| {
-                        d.line_in(l, &ctx)
-                    });
+                    framing::emit(
+                        msg,
+                        self.max_line,
+                        counts,
+                        &mut |l: &str| match &mut grouping {
+                            Some(g) => g.take(d, l, &ctx, now),
+                            None => d.line_in(l, &ctx),
+                        },
+                    );
                     self.stats.udp_local += 1;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -588,8 +731,12 @@ impl Server {
                 peer: &conn.peer,
                 transport: "tcp",
             };
+            let mut grouping = self.grouping.as_mut();
             let mut deliver = |m: &[u8]| {
-                framing::emit(m, max_line, counts, &mut |l: &str| d.line_in(l, &ctx));
+                framing::emit(m, max_line, counts, &mut |l: &str| match &mut grouping {
+                    Some(g) => g.take(d, l, &ctx, now),
+                    None => d.line_in(l, &ctx),
+                });
                 passed += 1;
             };
             let mut n_reads = 0;
@@ -737,6 +884,8 @@ impl Server {
         for i in (0..self.conns.len()).rev() {
             self.close(i, Closed::Stopped);
         }
+        // The network cannot be read again: open records are complete.
+        self.end_records(sink, true);
         self.count_drops(now);
         self.stats.flush();
         if self.udp.take().is_some() {
@@ -795,6 +944,102 @@ mod tests {
             "{e}"
         );
         assert!(e.contains("another process listens there"), "{e}");
+    }
+
+    #[test]
+    fn each_senders_process_has_its_own_open_record() {
+        use crate::agent::Agent;
+        use crate::config::load_str;
+        use crate::metrics::expose::render_text;
+        let config = r#"
+[[sources]]
+name = "net"
+type = "syslog"
+tcp = "127.0.0.1:5514"
+multiline = { continue = '^\s+at ', timeout = "1h" }
+
+[[pipelines]]
+name = "p"
+parser = "syslog"
+
+[[pipelines.rules]]
+metric = "records_total"
+type = "counter"
+labels = { program = "{program}", pid = "{pid}", lines = "{record.lines}", peer = "{_syslog.peer}" }
+when = [{ field = "record.lines", present = true }]
+
+[[pipelines.rules]]
+metric = "lines_total"
+type = "counter"
+labels = { program = "{program}", pid = "{pid}" }
+when = [{ field = "record.lines", present = false }]
+"#;
+        let agent = Agent::build(load_str(config, std::path::Path::new("t.toml")).unwrap());
+        let spec = &agent.config.sources[0];
+        let mut d = Dispatcher::for_source(spec, &agent.pipelines);
+        let mut g = Grouping::new(spec.multiline.as_ref().unwrap(), "net");
+        let a = Peer::new("127.0.0.1:40001".parse().unwrap());
+        let b = Peer::new("127.0.0.1:40002".parse().unwrap());
+        let now = Instant::now();
+        for (peer, line) in [
+            (
+                &a,
+                "<14>Dec  7 10:00:00 web shop[42]: java.lang.IllegalStateException: boom",
+            ),
+            (&b, "<14>Dec  7 10:00:00 web cron[7]: tick"),
+            (
+                &a,
+                "<14>Dec  7 10:00:00 web shop[42]:     at a.B.c(B.java:1)",
+            ),
+            // Another process of the same app: no record of its own open.
+            (
+                &a,
+                "<14>Dec  7 10:00:00 web shop[43]:     at x.Y.z(Y.java:9)",
+            ),
+            // The same process over another connection.
+            (
+                &b,
+                "<14>1 2026-12-07T10:00:01Z web shop 42 - -     at a.B.d(B.java:2)",
+            ),
+            (&a, "<14>Dec  7 10:00:01 web shop[42]: done"),
+            // An octet-counted message holding a whole trace: its lines.
+            (
+                &b,
+                "<11>Dec  7 10:00:02 web shop[44]: java.lang.Error: x\n    at a.B.c(B.java:1)\n    at a.B.d(B.java:2)",
+            ),
+        ] {
+            let ctx = Context {
+                peer,
+                transport: "tcp",
+            };
+            g.take(&mut d, line, &ctx, now);
+        }
+        assert_eq!(
+            g.keyed.len(),
+            3,
+            "cron's tick, shop's done and 44's trace may go on"
+        );
+        g.keyed
+            .finish(Why::End, &mut |p, c| records::deliver_in(&mut d, p, c));
+        d.flush(FrameCounts::default());
+        let mut m = String::new();
+        render_text(&agent.registry, &mut m);
+        let mut got: Vec<&str> = m
+            .lines()
+            .filter(|l| l.starts_with("records_total{") || l.starts_with("lines_total{"))
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                r#"lines_total{pid="42",program="shop"} 1"#,
+                r#"lines_total{pid="43",program="shop"} 1"#,
+                r#"lines_total{pid="7",program="cron"} 1"#,
+                // With the fields of the message that opened it.
+                r#"records_total{lines="3",peer="127.0.0.1:40001",pid="42",program="shop"} 1"#,
+                r#"records_total{lines="3",peer="127.0.0.1:40002",pid="44",program="shop"} 1"#,
+            ]
+        );
     }
 
     #[test]

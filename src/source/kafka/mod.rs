@@ -33,9 +33,20 @@
 //!   recreated, an offset out of range reset per `start_at`) are warned
 //!   about, and the partition's new offsets are counted and committed from
 //!   there.
-//! - Payloads that are not UTF-8, and messages without a payload, are
-//!   counted (`logtally_kafka_malformed_messages_total`) and skipped; their
-//!   offsets still advance.
+//! - Payloads that are not UTF-8 are read lossily (counted with the
+//!   source's lines); messages without a payload are counted
+//!   (`logtally_kafka_malformed_messages_total`) and skipped; their offsets
+//!   still advance.
+//! - Multi-line records (`multiline`): with `framing = "lines"`, each
+//!   partition has one open record, and its position (published in
+//!   checkpoints and committed to the group) is held back at the first
+//!   message holding a line not applied yet ([`grouped`]): a restart, or
+//!   the member a rebalance hands the partition to, reads the open record's
+//!   messages again. Partitions revoked in a rebalance have their open
+//!   records completed (counted here) first, so the offset committed moves
+//!   past them; an idle partition's record is completed after the timeout.
+//!   With `framing = "message"`, each message is one record as it is
+//!   ([`crate::source::records::whole`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -43,6 +54,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use logtally_parsers::multiline::Piece;
 use metrics::{counter, gauge, Counter, Gauge};
 use parking_lot::{Condvar, Mutex};
 use rdkafka::consumer::{
@@ -56,6 +68,9 @@ use serde::Deserialize;
 use tracing::{debug, error, info, warn};
 
 use super::contract::{Control, Sink, Source};
+use super::framing::FrameCounts;
+use super::records::{self, RecordStats, Why};
+use super::spec::MultilineSpec;
 use crate::metrics::selfmetrics::{
     KAFKA_ASSIGNED, KAFKA_BROKER_UP, KAFKA_BYTES, KAFKA_COMMITS, KAFKA_COMMIT_FAILURES,
     KAFKA_CONNECTED, KAFKA_LAG, KAFKA_MALFORMED, KAFKA_MESSAGES, KAFKA_REBALANCES,
@@ -66,6 +81,10 @@ use crate::source::spec::{KafkaFraming, KafkaSpec, KafkaStartAt};
 use crate::state::checkpoint::Position;
 use crate::state::spec::StateSpec;
 use crate::state::Coordinator;
+
+mod grouped;
+
+use grouped::Grouped;
 
 /// Prefix of the context fields of a Kafka message.
 pub const FIELD_PREFIX: &str = "_kafka.";
@@ -205,6 +224,14 @@ impl MessageFields {
     }
 }
 
+#[cfg(test)]
+impl MessageFields {
+    /// Sets `_kafka.offset` alone (tests).
+    pub(crate) fn set_offset(&mut self, offset: i64) {
+        set_int(&mut self.offset, offset);
+    }
+}
+
 impl ContextFields for MessageFields {
     fn get(&self, name: &str) -> Option<&str> {
         let rest = name.strip_prefix(FIELD_PREFIX)?;
@@ -262,6 +289,30 @@ struct Applied {
     /// range); `(expected, got)` of the first such message since the last
     /// flush.
     reset: Option<(i64, i64)>,
+    /// Its open multi-line record (`framing = "lines"` with `multiline`).
+    grouped: Option<Box<Grouped>>,
+}
+
+impl Applied {
+    fn new(topic: &str, partition: i32, next: i64, dirty: bool) -> Self {
+        Self {
+            topic: topic.to_string(),
+            partition,
+            next,
+            dirty,
+            reset: None,
+            grouped: None,
+        }
+    }
+
+    /// The offset published: the first message holding a line not applied
+    /// yet, else the next one expected.
+    fn position(&self) -> i64 {
+        self.grouped
+            .as_ref()
+            .and_then(|g| g.hold())
+            .unwrap_or(self.next)
+    }
 }
 
 /// What the consuming thread and the rebalance callback share: the
@@ -271,6 +322,8 @@ struct Work {
     sink: Sink,
     fields: MessageFields,
     framing: KafkaFraming,
+    /// How lines are grouped into multi-line records, if they are.
+    multiline: Option<(MultilineSpec, RecordStats)>,
     /// Per partition: where the source stands, and whether messages were
     /// applied since the last flush.
     applied: Vec<Applied>,
@@ -302,19 +355,18 @@ impl Work {
                 // Offsets only go back when librdkafka reset them.
                 if offset < a.next && a.reset.is_none() {
                     a.reset = Some((a.next, offset));
+                    // The record open before the reset is complete.
+                    if let Some(g) = &mut a.grouped {
+                        g.finish(Why::End, &mut self.sink);
+                    }
                 }
                 a.next = offset + 1;
                 a.dirty = true;
             }
             None => {
                 self.last = self.applied.len();
-                self.applied.push(Applied {
-                    topic: topic.to_string(),
-                    partition,
-                    next: offset + 1,
-                    dirty: true,
-                    reset: None,
-                });
+                self.applied
+                    .push(Applied::new(topic, partition, offset + 1, true));
             }
         }
         let Some(payload) = msg.payload() else {
@@ -322,11 +374,102 @@ impl Work {
             return;
         };
         self.bytes += payload.len() as u64;
-        self.fields.fill_in(msg, topic);
-        let fields: &dyn ContextFields = &self.fields;
-        match self.framing {
-            KafkaFraming::Message => self.sink.message(payload, Some(fields)),
-            KafkaFraming::Lines => self.sink.message_lines(payload, Some(fields)),
+        match (self.framing, &self.multiline) {
+            (KafkaFraming::Lines, Some((spec, stats))) => {
+                let now = Instant::now();
+                let a = &mut self.applied[self.last];
+                let g = a
+                    .grouped
+                    .get_or_insert_with(|| Box::new(Grouped::new(spec, stats.clone(), now)));
+                let mut counts = FrameCounts::default();
+                let max_line = self.sink.max_line();
+                g.take(
+                    offset,
+                    |f| f.fill_in(msg, topic),
+                    payload,
+                    max_line,
+                    &mut counts,
+                    now,
+                    &mut self.sink,
+                );
+                self.sink.count(counts);
+            }
+            (KafkaFraming::Message, Some((spec, stats))) => {
+                self.fields.fill_in(msg, topic);
+                let fields: &dyn ContextFields = &self.fields;
+                let sink = &mut self.sink;
+                sink.message_with(payload, false, &mut |sink, text| {
+                    records::whole(spec, stats, text, &mut |p| match p {
+                        Piece::Line(l) => sink.line_in(l, fields),
+                        Piece::Record(g) => sink.record(&g, Some(fields)),
+                    })
+                });
+            }
+            (framing, None) => {
+                self.fields.fill_in(msg, topic);
+                let fields: &dyn ContextFields = &self.fields;
+                match framing {
+                    KafkaFraming::Message => self.sink.message(payload, Some(fields)),
+                    KafkaFraming::Lines => self.sink.message_lines(payload, Some(fields)),
+                }
+            }
+        }
+    }
+
+    /// Completes the open records of partitions idle for their timeout by
+    /// `now`; whether one was.
+    fn expire(&mut self, now: Instant) -> bool {
+        let mut any = false;
+        for a in &mut self.applied {
+            if let Some(g) = &mut a.grouped {
+                if g.expire(now, &mut self.sink) {
+                    a.dirty = true;
+                    any = true;
+                }
+            }
+        }
+        any
+    }
+
+    /// When the first open record of any partition is complete unless a
+    /// line comes first.
+    fn deadline(&self) -> Option<Instant> {
+        self.applied
+            .iter()
+            .filter_map(|a| a.grouped.as_ref()?.deadline())
+            .min()
+    }
+
+    /// Completes the open records of the partitions `keep` selects
+    /// (counted here: the offsets then move past them); how many were.
+    fn complete(&mut self, mut keep: impl FnMut(&str, i32) -> bool) -> usize {
+        let mut completed = 0;
+        for a in &mut self.applied {
+            if !keep(&a.topic, a.partition) {
+                continue;
+            }
+            if let Some(g) = &mut a.grouped {
+                if g.hold().is_some() {
+                    g.finish(Why::End, &mut self.sink);
+                    a.dirty = true;
+                    completed += 1;
+                }
+            }
+        }
+        completed
+    }
+
+    /// Drops the open record of `topic`/`partition` without counting it
+    /// (the partition was lost: its next owner reads the record's messages
+    /// again), expecting its messages again.
+    fn discard(&mut self, topic: &str, partition: i32) {
+        if let Some(a) = self
+            .applied
+            .iter_mut()
+            .find(|a| a.partition == partition && a.topic == topic)
+        {
+            a.next = a.position();
+            a.grouped = None;
         }
     }
 
@@ -338,14 +481,14 @@ impl Work {
             .iter_mut()
             .find(|a| a.partition == partition && a.topic == topic)
         {
-            Some(a) => a.next = next,
-            None => self.applied.push(Applied {
-                topic: topic.to_string(),
-                partition,
-                next,
-                dirty: false,
-                reset: None,
-            }),
+            Some(a) => {
+                a.next = next;
+                // A new assignment: what was open before is read again.
+                a.grouped = None;
+            }
+            None => self
+                .applied
+                .push(Applied::new(topic, partition, next, false)),
         }
     }
 
@@ -366,7 +509,7 @@ impl Work {
                 if let Some(s) = ctx.starts.lock().get_mut(&key) {
                     *s = got;
                 }
-                ctx.positions.set(&a.topic, a.partition, a.next);
+                ctx.positions.set(&a.topic, a.partition, a.position());
             }
         }
         // Before the positions are published: what is committed is never
@@ -378,7 +521,7 @@ impl Work {
                 .map(|a| KafkaPosition {
                     topic: a.topic.clone(),
                     partition: a.partition,
-                    next_offset: a.next,
+                    next_offset: a.position(),
                 }),
         );
         {
@@ -388,7 +531,7 @@ impl Work {
             let applied = &self.applied;
             self.sink.commit(&batch, |v| {
                 for a in applied.iter().filter(|a| a.dirty) {
-                    publish(v, &a.topic, a.partition, a.next);
+                    publish(v, &a.topic, a.partition, a.position());
                 }
             });
         }
@@ -399,7 +542,8 @@ impl Work {
         if ctx.state.is_none() {
             let mut tpl = TopicPartitionList::new();
             for a in self.applied.iter().filter(|a| a.dirty) {
-                let _ = tpl.add_partition_offset(&a.topic, a.partition, Offset::Offset(a.next));
+                let _ =
+                    tpl.add_partition_offset(&a.topic, a.partition, Offset::Offset(a.position()));
             }
             if tpl.count() > 0 {
                 if let Err(e) = consumer.store_offsets(&tpl) {
@@ -678,6 +822,34 @@ impl KafkaContext {
         }
     }
 
+    /// Before partitions are revoked: their open records are completed
+    /// here (the offsets committed then move past them), unless the
+    /// assignment was lost (another member may read them already: they
+    /// are dropped, and read again there).
+    fn end_records(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
+        let mut work = self.work.lock();
+        if work.multiline.is_none() {
+            return;
+        }
+        let revoked = |topic: &str, partition: i32| tpl.find_partition(topic, partition).is_some();
+        if consumer.assignment_lost() {
+            warn!(source = %self.source, partitions = %describe(tpl), "partitions lost: their open multi-line records are dropped, read again by their next owner");
+            let keys: Vec<(String, i32)> = work
+                .applied
+                .iter()
+                .filter(|a| revoked(&a.topic, a.partition))
+                .map(|a| (a.topic.clone(), a.partition))
+                .collect();
+            for (topic, partition) in keys {
+                work.discard(&topic, partition);
+            }
+            return;
+        }
+        let batch = work.sink.batch();
+        work.complete(revoked);
+        drop(batch);
+    }
+
     fn set_connected(&self, up: bool) {
         let was = self.ready.swap(up, Ordering::Relaxed);
         self.stats.connected.set(if up { 1.0 } else { 0.0 });
@@ -826,6 +998,7 @@ impl ConsumerContext for KafkaContext {
                 self.post_rebalance(consumer, &Rebalance::Assign(tpl));
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                self.end_records(consumer, tpl);
                 self.pre_rebalance(consumer, &Rebalance::Revoke(tpl));
                 let r = if cooperative {
                     consumer.incremental_unassign(tpl)
@@ -851,6 +1024,19 @@ impl ConsumerContext for KafkaContext {
             }
             other => {
                 let code: RDKafkaErrorCode = other.into();
+                {
+                    // Lost: whoever owns the partitions now reads their
+                    // open records again.
+                    let mut work = self.work.lock();
+                    let keys: Vec<(String, i32)> = work
+                        .applied
+                        .iter()
+                        .map(|a| (a.topic.clone(), a.partition))
+                        .collect();
+                    for (topic, partition) in keys {
+                        work.discard(&topic, partition);
+                    }
+                }
                 let _ = consumer.unassign();
                 self.starts.lock().clear();
                 self.committed.lock().clear();
@@ -911,6 +1097,8 @@ fn describe(tpl: &TopicPartitionList) -> String {
 pub struct KafkaSource {
     name: String,
     spec: KafkaSpec,
+    /// How lines are grouped into multi-line records, if they are.
+    multiline: Option<MultilineSpec>,
     positions: Positions,
     /// `[state]` is configured: offsets are committed after checkpoints.
     stateful: bool,
@@ -922,9 +1110,17 @@ impl KafkaSource {
         Self {
             name: name.to_string(),
             spec: spec.clone(),
+            multiline: None,
             positions: Positions::default(),
             stateful: false,
         }
+    }
+
+    /// Groups lines into multi-line records as `multiline` says (see
+    /// [`grouped`]).
+    pub fn with_multiline(mut self, multiline: Option<MultilineSpec>) -> Self {
+        self.multiline = multiline;
+        self
     }
 
     /// Where the source stands, per partition (shared, kept up to date).
@@ -1009,6 +1205,10 @@ impl KafkaSource {
                 sink,
                 fields: MessageFields::default(),
                 framing: self.spec.framing,
+                multiline: self
+                    .multiline
+                    .clone()
+                    .map(|m| (m, RecordStats::new(&self.name))),
                 applied: Vec::new(),
                 last: 0,
                 messages: 0,
@@ -1066,6 +1266,17 @@ impl KafkaSource {
             });
             ctx.coordinator.unlisten(listener);
         }
+        if control.completes_at_stop() {
+            // Nothing would resume the open records: counted now, and the
+            // offsets committed move past them.
+            let mut work = ctx.work.lock();
+            let batch = work.sink.batch();
+            let completed = work.complete(|_, _| true);
+            drop(batch);
+            if completed > 0 {
+                info!(source = %self.name, records = completed, "open multi-line records completed at stop (nothing would resume them)");
+            }
+        }
         ctx.commit_now(&consumer, "at stop");
         info!(source = %self.name, "kafka source stopped; offsets committed");
         // Dropping the consumer leaves the group.
@@ -1076,12 +1287,17 @@ impl KafkaSource {
         let ctx = consumer.context();
         let mut unflushed = 0u64;
         let mut last_flush = Instant::now();
+        let grouping = self.multiline.is_some() && self.spec.framing == KafkaFraming::Lines;
+        // When the first open record is complete unless a line comes.
+        let mut deadline: Option<Instant> = None;
         while !control.stopping() {
-            let idle = match consumer.poll(if unflushed > 0 {
-                Duration::ZERO
-            } else {
-                POLL_WAIT
-            }) {
+            // An open record's timeout wakes the loop.
+            let wait = match deadline {
+                _ if unflushed > 0 => Duration::ZERO,
+                Some(d) => d.saturating_duration_since(Instant::now()).min(POLL_WAIT),
+                None => POLL_WAIT,
+            };
+            let idle = match consumer.poll(wait) {
                 Some(Ok(msg)) => {
                     // Counts wait for the flush, but gauges and the overflow
                     // series are written at once: not while a checkpoint
@@ -1091,6 +1307,9 @@ impl KafkaSource {
                     let mut work = ctx.work.lock();
                     let _batch = work.sink.batch();
                     work.apply(&msg);
+                    if grouping {
+                        deadline = work.deadline();
+                    }
                     unflushed += 1;
                     false
                 }
@@ -1113,6 +1332,15 @@ impl KafkaSource {
                 }
                 None => true,
             };
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                let mut work = ctx.work.lock();
+                let batch = work.sink.batch();
+                if work.expire(Instant::now()) {
+                    unflushed += 1;
+                }
+                deadline = work.deadline();
+                drop(batch);
+            }
             // The clock is read every CLOCK_EVERY messages, not for each.
             if unflushed > 0
                 && (idle
