@@ -1006,16 +1006,15 @@ fn a_stack_trace_sent_line_by_line_among_another_apps_lines_is_one_record() {
     let trace = java_trace();
     assert!(trace.len() > 20, "{trace:?}");
     let port = free_ports();
-    // Records as patterns tell them (any detector aside): a line that does
-    // not continue a record begins one.
+    // The built-in detectors, reading each message past its syslog header.
     let (_dir, agent) = start(
         port,
-        r#"multiline = { continue = '^\s+at |^Caused by: |^\s+\.\.\. \d+ ', timeout = "300ms" }"#,
+        r#"multiline = { mode = "auto", timeout = "300ms" }"#,
         r#"
 [[pipelines.rules]]
 metric = "records_total"
 type = "counter"
-labels = { program = "{program}", pid = "{pid}", lines = "{record.lines}" }
+labels = { program = "{program}", pid = "{pid}", lines = "{record.lines}", kind = "{crash.kind}" }
 when = [{ field = "record.lines", present = true }]
 
 [[pipelines.rules]]
@@ -1052,7 +1051,7 @@ when = [{ field = "record.lines", present = false }]
         &[
             (
                 format!(
-                    r#"records_total{{lines="{}",pid="42",program="shop"}}"#,
+                    r#"records_total{{kind="jvm",lines="{}",pid="42",program="shop"}}"#,
                     trace.len()
                 ),
                 1.0,
