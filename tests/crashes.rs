@@ -10,64 +10,25 @@ mod common;
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
+use common::crashes::{crashes, once, pipelines, sample, series as crash_series};
 use common::{assert_success, run_cmd, stdout_of, wait_until, write, Agent, ConfigDir};
-
-fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
-
-/// The sample's lines.
-fn sample() -> Vec<String> {
-    std::fs::read_to_string(repo("pipelines/crashes/sample.log"))
-        .expect("the crashes sample")
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
-/// The samples of the crash metrics in an exposition (`crashes_total`,
-/// `crash_frames_total`, `crash_records_truncated_total`).
-fn crash_series(text: &str) -> BTreeMap<String, f64> {
-    text.lines()
-        .filter(|l| l.starts_with("crash"))
-        .filter_map(|l| {
-            let (series, v) = l.rsplit_once(' ')?;
-            Some((series.to_string(), v.parse().ok()?))
-        })
-        .collect()
-}
 
 /// What `logtally once` counts in the whole sample: the reference.
 fn expected() -> BTreeMap<String, f64> {
-    let out = run_cmd(&[
-        "once",
-        "--config",
-        repo("pipelines/crashes.toml").to_str().unwrap(),
-        repo("pipelines/crashes/sample.log").to_str().unwrap(),
-    ]);
-    assert_success(&out);
-    let e = crash_series(&stdout_of(&out));
-    let crashes: f64 = e
-        .iter()
-        .filter(|(k, _)| k.starts_with("crashes_total"))
-        .map(|(_, v)| v)
-        .sum();
+    let e = once(&sample());
     // Ten crash records of eight kinds in the sample (two each of Java and
     // Rust), each counted once.
-    assert_eq!(crashes, 10.0, "{e:#?}");
+    assert_eq!(crashes(&e), 10.0, "{e:#?}");
     e
 }
 
 /// `pipelines/crashes.toml` following `dir/app.log*`, with `[state]` and a
 /// short idle timeout.
 fn config(dir: &Path) -> String {
-    let shipped = std::fs::read_to_string(repo("pipelines/crashes.toml")).unwrap();
-    let (_, pipelines) = shipped
-        .split_once("[[pipelines]]")
-        .expect("crashes.toml has pipelines");
+    let pipelines = pipelines();
     format!(
         r#"
 [state]
@@ -82,7 +43,7 @@ start_at = "beginning"
 poll_interval = "30ms"
 multiline = {{ mode = "auto", timeout = "300ms" }}
 
-[[pipelines]]{pipelines}"#,
+{pipelines}"#,
         dir = dir.display()
     )
 }

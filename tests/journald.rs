@@ -16,7 +16,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    assert_success, done_if, stderr_of, stdout_of, value, wait_until, write, Agent, ConfigDir,
+    assert_success, crashes, done_if, stderr_of, stdout_of, value, wait_until, write, Agent,
+    ConfigDir,
 };
 
 /// Where Debian and others install systemd-journal-remote (not on PATH).
@@ -893,29 +894,13 @@ max_series = 100000
 // Multi-line records: a kernel report split over entries (one line each),
 // interleaved with a service's entries, through a kill -9 in its middle.
 
-fn repo(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
-
-/// The crash metrics of an exposition, as in tests/crashes.rs.
-fn crash_series(text: &str) -> std::collections::BTreeMap<String, f64> {
-    text.lines()
-        .filter(|l| l.starts_with("crash"))
-        .filter_map(|l| {
-            let (series, v) = l.rsplit_once(' ')?;
-            Some((series.to_string(), v.parse().ok()?))
-        })
-        .collect()
-}
-
 /// The kernel report of the crashes sample (pipelines/NOTICE.md), as the
 /// journal holds kernel messages: without the console's time stamps.
 fn kernel_lines() -> Vec<String> {
-    let sample = std::fs::read_to_string(repo("pipelines/crashes/sample.log")).unwrap();
-    sample
-        .lines()
+    crashes::sample()
+        .iter()
         .filter(|l| l.starts_with('['))
-        .map(|l| l.split_once("] ").map_or(l, |(_, m)| m).to_string())
+        .map(|l| l.split_once("] ").map_or(l.as_str(), |(_, m)| m).to_string())
         .collect()
 }
 
@@ -951,28 +936,10 @@ fn a_kernel_report_split_over_entries_is_counted_once_across_kill_9() {
     };
     // The reference: the report read whole from a file.
     let lines = kernel_lines();
-    let tmp = tempfile::tempdir().unwrap();
-    let file = tmp.path().join("kern.log");
-    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
-    let out = common::run_cmd(&[
-        "once",
-        "--config",
-        repo("pipelines/crashes.toml").to_str().unwrap(),
-        "--source",
-        "app",
-        file.to_str().unwrap(),
-    ]);
-    assert_success(&out);
-    let want = crash_series(&stdout_of(&out));
-    let crashes: f64 = want
-        .iter()
-        .filter(|(k, _)| k.starts_with("crashes_total"))
-        .map(|(_, v)| v)
-        .sum();
-    assert_eq!(crashes, 1.0, "{want:#?}");
+    let want = crashes::once(&lines);
+    assert_eq!(crashes::crashes(&want), 1.0, "{want:#?}");
 
-    let shipped = std::fs::read_to_string(repo("pipelines/crashes.toml")).unwrap();
-    let (_, pipelines) = shipped.split_once("[[pipelines]]").unwrap();
+    let pipelines = crashes::pipelines();
     let dir = ConfigDir::new("c.toml", |d| {
         format!(
             r#"
@@ -988,7 +955,7 @@ read_interval = "50ms"
 start_at = "beginning"
 multiline = {{ mode = "auto", timeout = "300ms" }}
 
-[[pipelines]]{pipelines}
+{pipelines}
 [[pipelines.rules]]
 metric = "shop_requests_total"
 type = "counter"
@@ -1023,7 +990,7 @@ when = [{{ field = "_journal.SYSLOG_IDENTIFIER", equals = "shop" }}]
     );
     let m = agent.metrics();
     assert!(
-        crash_series(&m)
+        crashes::series(&m)
             .keys()
             .all(|k| !k.starts_with("crashes_total")),
         "{m}"
@@ -1032,7 +999,7 @@ when = [{{ field = "_journal.SYSLOG_IDENTIFIER", equals = "shop" }}]
 
     write_journal(&remote, &jfile, &rest);
     let agent = dir.start();
-    let m = agent.wait_for("the report, once", |m| crash_series(m) == want);
+    let m = agent.wait_for("the report, once", |m| crashes::series(m) == want);
     assert_eq!(
         value(&m, "shop_requests_total"),
         Some((cut / 3 + (lines.len() - cut) / 3) as f64),
@@ -1040,6 +1007,6 @@ when = [{{ field = "_journal.SYSLOG_IDENTIFIER", equals = "shop" }}]
     );
     std::thread::sleep(Duration::from_millis(600));
     let m = agent.metrics();
-    assert_eq!(crash_series(&m), want, "counted again\n{m}");
+    assert_eq!(crashes::series(&m), want, "counted again\n{m}");
     assert!(agent.terminate().success());
 }

@@ -10,6 +10,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use common::crashes::{
+    crashes, once as once_series, pipelines as crash_pipelines, sample as crash_sample,
+    series as crash_series,
+};
 use common::{done_if, value, wait_until, ConfigDir};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -1393,53 +1397,10 @@ fn kafka_reloads_mid_stream_count_every_message_once() {
 // record cut by kill -9, SIGTERM and a rebalance. Every count must equal
 // what `logtally once` makes of the sample read whole.
 
-fn repo(rel: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
-
-/// The lines of the crashes sample.
-fn crash_sample() -> Vec<String> {
-    std::fs::read_to_string(repo("pipelines/crashes/sample.log"))
-        .expect("the crashes sample")
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
-/// The crash metrics of an exposition (`crashes_total`,
-/// `crash_frames_total`, `crash_records_truncated_total`), as in
-/// tests/crashes.rs.
-fn crash_series(text: &str) -> BTreeMap<String, f64> {
-    text.lines()
-        .filter(|l| l.starts_with("crash"))
-        .filter_map(|l| {
-            let (series, v) = l.rsplit_once(' ')?;
-            Some((series.to_string(), v.parse().ok()?))
-        })
-        .collect()
-}
-
-fn crashes(series: &BTreeMap<String, f64>) -> f64 {
-    series
-        .iter()
-        .filter(|(k, _)| k.starts_with("crashes_total"))
-        .map(|(_, v)| v)
-        .sum()
-}
-
 /// What `logtally once` counts in the sample read whole by the shipped
 /// configuration's source: the reference. At least one crash.
 fn crash_reference() -> BTreeMap<String, f64> {
-    let out = common::run_cmd(&[
-        "once",
-        "--config",
-        repo("pipelines/crashes.toml").to_str().unwrap(),
-        "--source",
-        "app",
-        repo("pipelines/crashes/sample.log").to_str().unwrap(),
-    ]);
-    common::assert_success(&out);
-    let want = crash_series(&common::stdout_of(&out));
+    let want = once_series(&crash_sample());
     assert!(crashes(&want) >= 1.0, "{want:#?}");
     want
 }
@@ -1454,8 +1415,7 @@ fn crash_config(
     timeout: &str,
     state: Option<&Path>,
 ) -> String {
-    let shipped = std::fs::read_to_string(repo("pipelines/crashes.toml")).unwrap();
-    let (_, pipelines) = shipped.split_once("[[pipelines]]").unwrap();
+    let pipelines = crash_pipelines();
     let state = state
         .map(|d| format!("[state]\ndir = \"{}\"\ninterval = \"50ms\"\n", d.display()))
         .unwrap_or_default();
@@ -1473,7 +1433,7 @@ commit_interval = "200ms"
 multiline = {{ mode = "auto", timeout = "{timeout}" }}
 options = {{ "max.poll.interval.ms" = 6000, "session.timeout.ms" = 6000, "heartbeat.interval.ms" = 500 }}
 
-[[pipelines]]{pipelines}"#
+{pipelines}"#
     )
 }
 
@@ -1671,24 +1631,6 @@ fn kafka_sigterm_without_state_completes_the_open_crash_record() {
         group_offsets(&brokers, &group, &topic, 1),
         [Some(cut as i64)]
     );
-}
-
-/// What `logtally once` counts in `lines` read whole (as the shipped
-/// configuration's source reads a file).
-fn once_series(lines: &[String]) -> BTreeMap<String, f64> {
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("part.log");
-    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
-    let out = common::run_cmd(&[
-        "once",
-        "--config",
-        repo("pipelines/crashes.toml").to_str().unwrap(),
-        "--source",
-        "app",
-        input.to_str().unwrap(),
-    ]);
-    common::assert_success(&out);
-    crash_series(&common::stdout_of(&out))
 }
 
 fn add(into: &mut BTreeMap<String, f64>, from: &BTreeMap<String, f64>, times: f64) {

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod checkout;
+pub mod crashes;
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
