@@ -74,39 +74,30 @@ fn bench_container(c: &mut Criterion) {
     g.finish();
 }
 
+/// The sample lines of the nginx and logfmt pipelines (the end-to-end
+/// harness's access and logfmt workloads repeat lines of these shapes).
+const NGINX_SAMPLE: &str = include_str!("../../pipelines/nginx/sample.log");
+const LOGFMT_SAMPLE: &str = include_str!("../../pipelines/app-logfmt/sample.log");
+
 /// Ordinary lines (no crash) through a joiner of `auto`, which asks every
 /// built-in detector about each, against a loop that only hands each line
-/// on: what `auto` costs a line that is not a crash's.
+/// on: what `auto` costs a line that is not a crash's. Then the same for
+/// the nginx and logfmt samples, and for each detector alone.
 fn bench_multiline_auto(c: &mut Criterion) {
     let lines: Vec<&str> = [JSON, LOGFMT, SYSLOG, ACCESS, ACCESS_TIMED, HDFS, CONTAINER]
         .concat()
         .to_vec();
+    let nginx: Vec<&str> = NGINX_SAMPLE.lines().collect();
+    let logfmt: Vec<&str> = LOGFMT_SAMPLE.lines().collect();
     let mut g = c.benchmark_group("multiline auto");
-    g.throughput(Throughput::Elements(lines.len() as u64));
-    let spec = std::sync::Arc::new(Spec::auto());
-    let mut joiner = multiline::Joiner::new(spec);
-    let mut passed = 0usize;
-    for l in &lines {
-        joiner.push(l, &mut |p| passed += matches!(p, Piece::Line(_)) as usize);
+    bench_joiner(&mut g, "joiner", Spec::auto(), &lines);
+    bench_joiner(&mut g, "nginx sample", Spec::auto(), &nginx);
+    bench_joiner(&mut g, "logfmt sample", Spec::auto(), &logfmt);
+    for kind in multiline::CrashKind::ALL {
+        let name = format!("detector {}", kind.as_str());
+        bench_joiner(&mut g, &name, Spec::auto_of(&[kind]), &lines);
     }
-    assert_eq!(
-        passed,
-        lines.len(),
-        "an ordinary line was taken for a crash's"
-    );
-    g.bench_function("joiner", |b| {
-        b.iter(|| {
-            let mut n = 0usize;
-            for l in &lines {
-                joiner.push(black_box(l), &mut |p| {
-                    if let Piece::Line(l) = p {
-                        n += l.len()
-                    }
-                });
-            }
-            black_box(n)
-        })
-    });
+    g.throughput(Throughput::Elements(lines.len() as u64));
     g.bench_function("plain loop", |b| {
         b.iter(|| {
             let mut n = 0usize;
@@ -118,6 +109,39 @@ fn bench_multiline_auto(c: &mut Criterion) {
         })
     });
     g.finish();
+}
+
+/// A joiner of `spec` fed `lines`, none of which may open a record.
+fn bench_joiner(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    spec: Spec,
+    lines: &[&str],
+) {
+    let mut joiner = multiline::Joiner::new(std::sync::Arc::new(spec));
+    let mut passed = 0usize;
+    for l in lines {
+        joiner.push(l, &mut |p| passed += matches!(p, Piece::Line(_)) as usize);
+    }
+    assert_eq!(
+        passed,
+        lines.len(),
+        "{name}: an ordinary line was taken for a crash's"
+    );
+    g.throughput(Throughput::Elements(lines.len() as u64));
+    g.bench_function(name, |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            for l in lines {
+                joiner.push(black_box(l), &mut |p| {
+                    if let Piece::Line(l) = p {
+                        n += l.len()
+                    }
+                });
+            }
+            black_box(n)
+        })
+    });
 }
 
 fn bench_one(c: &mut Criterion, name: &str, p: &dyn Parser, lines: &[&str]) {

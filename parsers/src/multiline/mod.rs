@@ -34,7 +34,8 @@ use std::sync::{Arc, OnceLock};
 use regex::Regex;
 
 pub use crash::{Crash, CrashKind};
-use detect::{Detector, Opening, Step};
+use detect::gate::Gates;
+use detect::{Opening, Step};
 
 /// Most lines of a record, unless configured.
 pub const DEFAULT_MAX_LINES: u32 = 500;
@@ -44,9 +45,12 @@ pub const DEFAULT_MAX_LINES: u32 = 500;
 pub const DEFAULT_MAX_BYTES: usize = 64 * 1024;
 
 /// How lines are grouped into records.
+// One per configuration; the gates' table is read on every line, so it is
+// kept in place rather than boxed.
+#[allow(clippy::large_enum_variant)]
 enum Mode {
-    /// The built-in detectors, tried in this order.
-    Auto(Vec<&'static dyn Detector>),
+    /// The built-in detectors, tried in this order, behind their gates.
+    Auto(Gates),
     /// Start and/or continuation patterns; records are described by
     /// `classifier`.
     Patterns {
@@ -70,7 +74,7 @@ pub struct Spec {
 impl std::fmt::Debug for Spec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mode = match &self.mode {
-            Mode::Auto(d) => format!("auto({})", d.len()),
+            Mode::Auto(g) => format!("auto({})", g.kinds().len()),
             Mode::Patterns { start, cont, .. } => format!(
                 "patterns(start={:?}, continue={:?})",
                 start.as_ref().map(Regex::as_str),
@@ -95,12 +99,11 @@ impl Spec {
     /// The built-in detectors of `kinds` (tried in [`CrashKind::ALL`]'s
     /// order).
     pub fn auto_of(kinds: &[CrashKind]) -> Self {
-        let detectors = CrashKind::ALL
+        let kinds = CrashKind::ALL
             .into_iter()
             .filter(|k| kinds.contains(k))
-            .map(detect::builtin)
             .collect();
-        Self::with_mode(Mode::Auto(detectors))
+        Self::with_mode(Mode::Auto(Gates::new(kinds)))
     }
 
     /// Records told by a start pattern, a continuation pattern, or both
@@ -306,15 +309,18 @@ impl Joiner {
         let spec = &*self.spec;
         let body = spec.body(line);
         match &spec.mode {
-            Mode::Auto(detectors) => {
-                for d in detectors {
-                    let mut crash = Crash::new(d.kind());
-                    if let Some(o) = d.open(body, &mut crash) {
-                        self.begin(line, Some(d.kind()), o, Some(crash));
-                        return;
-                    }
+            Mode::Auto(gates) => {
+                // Only the detectors whose gate the line passes are asked
+                // (most lines pass none), each with a crash of its own.
+                let opened = gates.first_open(body, |kind| {
+                    let mut crash = Crash::new(kind);
+                    let o = detect::builtin(kind).open(body, &mut crash)?;
+                    Some((kind, o, crash))
+                });
+                match opened {
+                    Some((kind, o, crash)) => self.begin(line, Some(kind), o, Some(crash)),
+                    None => out(Piece::Line(line)),
                 }
-                out(Piece::Line(line));
             }
             Mode::Patterns { start, cont, .. } => {
                 let begins = match (start, cont) {

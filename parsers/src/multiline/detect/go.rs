@@ -75,6 +75,29 @@ const SIGNAL: u8 = 1 << 7;
 const RACE_RULE: &str = "==================";
 const RACE_HEAD: &str = "WARNING: DATA RACE";
 
+/// Whether a line beginning with `b` may open a record (see
+/// [`super::gate`]).
+pub(super) fn may_begin(b: u8) -> bool {
+    matches!(b, b'p' | b'f' | b'r' | b'S' | b'=' | b'W' | b'h') || b.is_ascii_digit()
+}
+
+/// The gate of [`Go`] (see [`super::gate`]): the first test of each
+/// opening [`Detector::open`] tells.
+pub(super) fn may_open(line: &str) -> bool {
+    let b = line.as_bytes();
+    match b.first() {
+        Some(b'p') => line.starts_with("panic: "),
+        Some(b'f') => line.starts_with("fatal error: "),
+        Some(b'r') => line.starts_with("runtime: "),
+        Some(b'S') => line.starts_with("SIG"),
+        Some(b'=') => line.trim_end() == RACE_RULE,
+        Some(b'W') => line.trim_end() == RACE_HEAD,
+        Some(b'h') => line.starts_with("http"),
+        Some(c) if c.is_ascii_digit() => b.len() > 20 && b[4] == b'/' && b[7] == b'/',
+        _ => false,
+    }
+}
+
 impl Detector for Go {
     fn kind(&self) -> CrashKind {
         CrashKind::Go

@@ -49,27 +49,21 @@ impl Detector for Kernel {
     }
 
     fn open(&self, line: &str, crash: &mut Crash) -> Option<Opening> {
-        let (body, stamped) = console_body(line);
-        let &first = body.as_bytes().first()?;
-        if !HEAD_START[first as usize] {
-            return None;
-        }
-        let body = body.trim_end();
-        let phase = match first {
-            b'-' if is_cut(body) => {
+        let (start, body, stamped) = start(line)?;
+        let phase = match start {
+            Start::Cut => {
                 // The head line follows; until then a WARNING is the
                 // likelier report.
                 crash.ty.push_str("WARNING");
                 Phase::new(HEAD, CUT, stamped)
             }
-            b'=' if is_separator(body) => {
+            Start::Separator => {
                 return Some(Opening {
                     phase: Phase::new(HEAD, SANITIZER, stamped).pack(),
                     confirmed: false,
                 })
             }
-            _ => {
-                let h = head(body, stamped)?;
+            Start::Head(h) => {
                 describe(crash, &h, body);
                 Phase::new(BODY, section_of(h.kind, NONE), stamped)
             }
@@ -98,6 +92,68 @@ impl Detector for Kernel {
         }
         *phase = p.pack();
         step
+    }
+}
+
+/// How a report starts.
+enum Start<'a> {
+    /// A cut-here line.
+    Cut,
+    /// A separator of `=` (a sanitizer's report, if a head line follows).
+    Separator,
+    /// A head line.
+    Head(Head<'a>),
+}
+
+/// How a report starts at `line`, if one does, with the line's text after
+/// its console prefix (without trailing white space) and whether it had a
+/// timestamp.
+fn start(line: &str) -> Option<(Start<'_>, &str, bool)> {
+    let (body, stamped) = console_body(line);
+    let (start, body) = start_of(body, stamped)?;
+    Some((start, body, stamped))
+}
+
+/// How a report starts at `body` (a line's text after its console prefix),
+/// if one does, with `body` without trailing white space.
+fn start_of(body: &str, stamped: bool) -> Option<(Start<'_>, &str)> {
+    let &first = body.as_bytes().first()?;
+    if !HEAD_START[first as usize] {
+        return None;
+    }
+    let body = body.trim_end();
+    let start = match first {
+        b'-' if is_cut(body) => Start::Cut,
+        b'=' if is_separator(body) => Start::Separator,
+        _ => Start::Head(head(body, stamped)?),
+    };
+    Some((start, body))
+}
+
+/// The gate of [`Kernel`] (see [`super::gate`]): whether a report starts
+/// at `line`, as [`Detector::open`] tells it, the console prefix looked
+/// for once, and most lines that begin with a byte of [`HEAD_START`]
+/// turned down by their first four bytes ([`may_start`]).
+pub(super) fn may_open(line: &str) -> bool {
+    let b = line.as_bytes();
+    let starts = |body: &str, stamped| may_start(body) && start_of(body, stamped).is_some();
+    match b.first() {
+        None => false,
+        Some(b'[' | b'<') => {
+            let (body, stamped) = console_body(line);
+            starts(body, stamped)
+        }
+        Some(&first) => {
+            // As `console_body`: a timestamp after other text.
+            if let Some(i) = find_bracket(&b[..b.len().min(EMBEDDED_STAMP_WITHIN)]) {
+                if i > 0 && b[i - 1] == b' ' {
+                    if let Some(rest) = line.get(i..).and_then(after_stamp) {
+                        return starts(rest, true);
+                    }
+                }
+            }
+            HEAD_START[first as usize] && starts(line, false)
+        }
     }
 }
 
@@ -331,6 +387,7 @@ const EMBEDDED_STAMP_WITHIN: usize = 128;
 
 /// The text of a console line after its kernel prefix, and whether it had a
 /// timestamp (then it is surely the kernel's).
+#[inline]
 fn console_body(line: &str) -> (&str, bool) {
     let b = line.as_bytes();
     match b.first() {
@@ -340,7 +397,7 @@ fn console_body(line: &str) -> (&str, bool) {
         },
         Some(b'<') => {
             // A console level, `<4>`.
-            let digits = b[1..].iter().take_while(|c| c.is_ascii_digit()).count();
+            let digits = digits(b, 1);
             if digits > 0 && b.get(1 + digits) == Some(&b'>') {
                 let rest = &line[digits + 2..];
                 return match after_stamp(rest) {
@@ -355,7 +412,7 @@ fn console_body(line: &str) -> (&str, bool) {
     // Text in front of the timestamp: `** 3 printk messages dropped ** [`,
     // `host login: [`, a syslog header `… kernel: [` (looked for near the
     // line's start only).
-    match memchr::memchr(b'[', &b[..b.len().min(EMBEDDED_STAMP_WITHIN)]) {
+    match find_bracket(&b[..b.len().min(EMBEDDED_STAMP_WITHIN)]) {
         Some(i) if i > 0 && b[i - 1] == b' ' => match after_stamp(&line[i..]) {
             Some(rest) => (rest, true),
             None => (line, false),
@@ -364,50 +421,72 @@ fn console_body(line: &str) -> (&str, bool) {
     }
 }
 
+/// The first `[` in `b` (at most [`EMBEDDED_STAMP_WITHIN`] bytes): on
+/// x86-64 with AVX2, `memchr`'s AVX2 searcher called directly (the run-time
+/// choice of a searcher costs as much as the search of so few bytes).
+#[inline]
+fn find_bracket(b: &[u8]) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use memchr::arch::x86_64::avx2::memchr::One;
+        static AVX2: std::sync::OnceLock<Option<One>> = std::sync::OnceLock::new();
+        if let Some(finder) = AVX2.get_or_init(|| One::new(b'[')) {
+            return finder.find(b);
+        }
+    }
+    memchr::memchr(b'[', b)
+}
+
 /// What follows a timestamp `[  12.345678]` at the start of `s`, with the
 /// caller (`[ T123]`, `[ C1]`) and one space after it skipped.
+#[inline]
 fn after_stamp(s: &str) -> Option<&str> {
     let b = s.as_bytes();
+    // The byte at `i`, or 0 past the end (a byte none of those looked for).
+    let at = |i: usize| if i < b.len() { b[i] } else { 0 };
     let mut i = 1;
-    while b.get(i) == Some(&b' ') {
+    while at(i) == b' ' {
         i += 1;
     }
-    let d = digits(&b[i.min(b.len())..]);
-    if d == 0 || b.get(i + d) != Some(&b'.') {
+    let d = digits(b, i);
+    if d == 0 || at(i + d) != b'.' {
         return None;
     }
     i += d + 1;
-    let d = digits(&b[i.min(b.len())..]);
-    if d == 0 || b.get(i + d) != Some(&b']') {
+    let d = digits(b, i);
+    if d == 0 || at(i + d) != b']' {
         return None;
     }
     i += d + 1;
     // The caller, right after the timestamp or after a space.
-    let at = if b.get(i) == Some(&b' ') && b.get(i + 1) == Some(&b'[') {
+    let caller = if at(i) == b' ' && at(i + 1) == b'[' {
         i + 1
     } else {
         i
     };
-    if b.get(at) == Some(&b'[') {
-        let mut j = at + 1;
-        while b.get(j) == Some(&b' ') {
+    if at(caller) == b'[' {
+        let mut j = caller + 1;
+        while at(j) == b' ' {
             j += 1;
         }
-        if matches!(b.get(j), Some(b'T' | b'C')) {
-            let d = digits(&b[(j + 1).min(b.len())..]);
-            if d > 0 && b.get(j + 1 + d) == Some(&b']') {
+        if matches!(at(j), b'T' | b'C') {
+            let d = digits(b, j + 1);
+            if d > 0 && at(j + 1 + d) == b']' {
                 i = j + 2 + d;
             }
         }
     }
-    if b.get(i) == Some(&b' ') {
+    if at(i) == b' ' {
         i += 1;
     }
-    Some(&s[i..])
+    s.get(i..)
 }
 
-fn digits(b: &[u8]) -> usize {
-    b.iter().take_while(|c| c.is_ascii_digit()).count()
+/// The digits of `b` from `from` on.
+#[inline]
+fn digits(b: &[u8], from: usize) -> usize {
+    b.get(from..)
+        .map_or(0, |r| r.iter().take_while(|c| c.is_ascii_digit()).count())
 }
 
 // ---- lines ----------------------------------------------------------------
@@ -474,6 +553,46 @@ static HEAD_START: [bool; 256] = {
     }
     t
 };
+
+/// Whether `b` may be a head line, a cut-here line or a separator: its
+/// first four bytes are those of one of the lines [`start_of`] and
+/// [`head`] look for (the gate's test: most lines that begin with a byte
+/// of [`HEAD_START`], `level=`, `source=`, are turned down here).
+fn may_start(b: &str) -> bool {
+    let Some(&[a, b, c, d]) = b.as_bytes().first_chunk::<4>() else {
+        return false;
+    };
+    matches!(
+        &[a, b, c, d],
+        b"BUG:"
+            | b"WARN"
+            | b"Inte"
+            | b"INFO"
+            | b"rcu:"
+            | b"watc"
+            | b"NMI "
+            | b"kern"
+            | b"Kern"
+            | b"KASA"
+            | b"KMSA"
+            | b"Oops"
+            | b"UBSA"
+            | b"Unab"
+            | b"gene"
+            | b"divi"
+            | b"inva"
+            | b"stac"
+            | b"PANI"
+            | b"unre"
+            | b"user"
+            | b"list"
+            | b"[ BU"
+            | b"[ IN"
+            | b"[ WA"
+            | b"----"
+            | b"===="
+    )
+}
 
 /// How a head line relates to a report already open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

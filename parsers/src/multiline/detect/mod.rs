@@ -2,13 +2,23 @@
 //! opens a crash record of its kind and how the following lines go on it.
 //!
 //! A detector is a small state machine over lines. [`Detector::open`] is
-//! asked about every line that no record holds, so it must turn down
-//! ordinary lines in a few nanoseconds (a byte or a prefix compared before
-//! any regex). [`Detector::step`] is asked about each line that follows
-//! while its record is open, with the record's `phase` (the detector's own
-//! small state, saved in checkpoints).
+//! asked whether a line that no record holds opens one; [`Detector::step`]
+//! is asked about each line that follows while its record is open, with
+//! the record's `phase` (the detector's own small state, saved in
+//! checkpoints).
+//!
+//! `auto` asks a built-in detector's `open` only about the lines that pass
+//! its gate: a test of a few of the line's bytes that every line it opens
+//! passes (its first byte, its last, its first word; a search of the line
+//! for the two detectors that look past its start), made for all the
+//! detectors at once, once per line. Most lines pass no gate: they cost
+//! `auto` the gates alone, and no detector builds a [`Crash`] for them. A
+//! gate must stay a necessary condition of its detector's `open` (a test
+//! checks it on every line of the detectors' tests and of the shared logs);
+//! `open` itself turns down what passes the gate but is no crash's start.
 
 mod dotnet;
+pub(crate) mod gate;
 mod go;
 mod jvm;
 mod kernel;
@@ -16,6 +26,7 @@ mod node;
 mod php;
 mod python;
 mod rust;
+mod scan;
 mod stack;
 mod text;
 

@@ -43,7 +43,7 @@
 //! place, `frame` is the top frame's function.
 
 use super::text::{starts_with_any, ty_of};
-use super::{Detector, Opening, Step};
+use super::{scan, Detector, Opening, Step};
 use crate::multiline::crash::{Crash, CrashKind};
 
 /// Detects PHP fatal errors and stack traces.
@@ -78,6 +78,55 @@ const FATAL_LEVELS: &[&str] = &[
     "Compile error",
 ];
 
+/// Whether a line beginning with `b` may open a record (see
+/// [`super::gate`]).
+pub(super) fn may_begin(b: u8) -> bool {
+    b == b'[' || b.is_ascii_alphabetic() || b == b'\\' || b == b'_'
+}
+
+/// The gate of [`Php`] (see [`super::gate`]): a dated line is left to
+/// [`Detector::open`]; another opens at a fatal error's level or, ending
+/// with a digit, at an exception's text.
+pub(super) fn may_open(line: &str) -> bool {
+    let b = line.as_bytes();
+    match b.first() {
+        Some(b'[') => true,
+        Some(b'P' | b'F' | b'C' | b'R') if fatal_level(line) => true,
+        Some(&c) if c.is_ascii_alphabetic() || c == b'\\' || c == b'_' => {
+            may_be_exception(line) && ends_with_digit(line)
+        }
+        _ => false,
+    }
+}
+
+/// Whether `s` may be an exception's text as [`exception`] reads it: its
+/// class followed by `: ` or ` in `, or PHP 5's `exception '`.
+fn may_be_exception(s: &str) -> bool {
+    let b = s.as_bytes();
+    let r = &b[scan::word_end(b, scan::Word::Php)..];
+    r.starts_with(b": ") || r.starts_with(b" in ") || s.starts_with("exception '")
+}
+
+/// Whether `s` begins with a fatal error's level and its colon, as
+/// [`fatal`] reads it.
+fn fatal_level(s: &str) -> bool {
+    let s = s.strip_prefix("PHP ").unwrap_or(s);
+    FATAL_LEVELS
+        .iter()
+        .any(|l| s.starts_with(l) && s.as_bytes().get(l.len()) == Some(&b':'))
+}
+
+/// Whether `s` ends with a digit, white space after it aside.
+fn ends_with_digit(s: &str) -> bool {
+    match s.as_bytes().last() {
+        Some(c) if c.is_ascii_digit() => true,
+        // Neither a digit nor white space (nor the end of a character,
+        // which may be white space).
+        Some(c) if c.is_ascii_graphic() => false,
+        _ => s.trim_end().ends_with(|c: char| c.is_ascii_digit()),
+    }
+}
+
 impl Detector for Php {
     fn kind(&self) -> CrashKind {
         CrashKind::Php
@@ -105,7 +154,7 @@ impl Detector for Php {
             return None;
         }
         // An exception's text, confirmed by its `Stack trace:`.
-        if !rest.trim_end().ends_with(|c: char| c.is_ascii_digit()) {
+        if !ends_with_digit(rest) {
             return None;
         }
         let (class, message, loc) = exception(rest.trim_end())?;

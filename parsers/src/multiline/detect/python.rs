@@ -58,18 +58,38 @@ const CHAINS: &[&str] = &[
     "The above exception was the direct cause of the following exception:",
 ];
 
+/// Whether `line` ends with a traceback's header (white space after it
+/// aside): the detector's opening line, and its gate (see
+/// [`super::gate`]).
+pub(super) fn may_open(line: &str) -> bool {
+    let b = line.as_bytes();
+    // Most lines end with neither white space nor a colon (a table: one
+    // branch, taken the same way on nearly every line).
+    static ENDS: [bool; 256] = {
+        let mut t = [false; 256];
+        t[b':' as usize] = true;
+        t[b' ' as usize] = true;
+        t[b'\t' as usize] = true;
+        t[b'\r' as usize] = true;
+        t
+    };
+    if !b.last().is_some_and(|&c| ENDS[c as usize]) {
+        return false;
+    }
+    let end = b
+        .iter()
+        .rposition(|c| !matches!(c, b' ' | b'\t' | b'\r'))
+        .map_or(0, |i| i + 1);
+    b[..end].ends_with(HEADER.as_bytes())
+}
+
 impl Detector for Python {
     fn kind(&self) -> CrashKind {
         CrashKind::Python
     }
 
     fn open(&self, line: &str, _crash: &mut Crash) -> Option<Opening> {
-        let b = line.as_bytes();
-        let end = b
-            .iter()
-            .rposition(|c| !matches!(c, b' ' | b'\t' | b'\r'))
-            .map_or(0, |i| i + 1);
-        if !b[..end].ends_with(HEADER.as_bytes()) {
+        if !may_open(line) {
             return None;
         }
         Some(Opening {

@@ -50,6 +50,17 @@ const MAX_HOLD: u8 = 7;
 /// A frame in the application's code was found: `frame` is final.
 const BEST: u8 = 1 << 5;
 
+/// Whether a line beginning with `b` may open a record (see
+/// [`super::gate`]).
+pub(super) fn may_begin(b: u8) -> bool {
+    b == b't'
+}
+
+/// The gate of [`Rust`] (see [`super::gate`]).
+pub(super) fn may_open(line: &str) -> bool {
+    line.starts_with("thread '")
+}
+
 impl Detector for Rust {
     fn kind(&self) -> CrashKind {
         CrashKind::Rust

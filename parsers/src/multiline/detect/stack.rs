@@ -32,7 +32,7 @@ use std::sync::OnceLock;
 use memchr::memmem;
 
 use super::text::{indented, is_blank, starts_with_any, strip_line_col};
-use super::{Opening, Step};
+use super::{scan, Opening, Step};
 use crate::multiline::crash::{Crash, CrashKind};
 
 // Phase: state in bits 0-1, lines held in bits 2-4, flags in 5-7.
@@ -112,6 +112,94 @@ pub(super) fn open(line: &str, crash: &mut Crash, own: CrashKind) -> Option<Open
         phase,
         confirmed: h.confirmed,
     })
+}
+
+/// Whether a line beginning with `b` may begin with a header (see
+/// [`super::gate`]): a letter or `_`, after white space or not.
+pub(super) fn may_begin(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b'_' || b.is_ascii_whitespace() || b == 0x0B || b >= 0x80
+}
+
+/// Whether `line` may begin with a header (white space before it aside),
+/// as [`header`] reads one there: the gate of .NET's and Node.js's
+/// detectors, and half the JVM's (see [`super::gate`]).
+pub(super) fn may_begin_with_header(line: &str) -> bool {
+    let t = match line.as_bytes().first() {
+        Some(&c) if CLASS_STARTS[c as usize] => line,
+        Some(c) if c.is_ascii_graphic() => return false,
+        Some(_) => line.trim_start(),
+        None => return false,
+    };
+    let b = t.as_bytes();
+    let Some(&first) = b.first() else {
+        return false;
+    };
+    if !CLASS_STARTS[first as usize] {
+        return false;
+    }
+    if (first == b'E' && t.starts_with("Exception in thread \""))
+        || (first == b'U' && t.starts_with("Unhandled "))
+    {
+        return true;
+    }
+    // A class, which must end as exceptions do, and what may follow it.
+    let end = scan::word_end(b, scan::Word::Class);
+    let rest = &t[end..];
+    let follows = match rest.as_bytes().first() {
+        None | Some(b':') => true,
+        Some(b' ') if rest.as_bytes().get(1) == Some(&b'[') => true,
+        Some(c) if c.is_ascii_graphic() => false,
+        // White space (or the start of a character that may be white
+        // space): the end of the line if only white space follows.
+        Some(_) => rest.trim_start().is_empty(),
+    };
+    follows && SUFFIXES.iter().any(|s| t[..end].ends_with(s))
+}
+
+/// Whether `line` may hold a header after other text, as [`within`] finds
+/// one: the other half of the JVM's gate (see [`super::gate`]). One
+/// search of the line for `: ` (a header's class ends before one, or
+/// before a colon that ends the line).
+pub(super) fn may_hold_header(line: &str) -> bool {
+    let b = line.as_bytes();
+    let ends_as_class = |p: usize| SUFFIXES.iter().any(|s| line[..p].ends_with(s));
+    let mut from = 0;
+    while let Some(i) = find_colon_space(&b[from..]) {
+        let p = from + i;
+        if ends_as_class(p) {
+            return true;
+        }
+        from = p + 2;
+    }
+    // A header whose class ends the line: `… MakeLog: RuntimeException:`.
+    let t = match b.last() {
+        Some(b':') => line,
+        Some(c) if c.is_ascii_graphic() => return false,
+        _ => line.trim_end(),
+    };
+    t.ends_with(':') && ends_as_class(t.len() - 1)
+}
+
+/// The first `: ` in `b`. On x86-64 with AVX2 (most lines are long enough
+/// for its vectors), `memchr`'s searcher of a pair of bytes, called
+/// directly: the general searcher's set-up costs as much as its search of
+/// a log line.
+#[inline]
+fn find_colon_space(b: &[u8]) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use memchr::arch::x86_64::avx2::packedpair::Finder;
+        static AVX2: OnceLock<Option<Finder>> = OnceLock::new();
+        if let Some(f) = AVX2.get_or_init(|| Finder::new(b": ")) {
+            if b.len() >= f.min_haystack_len() {
+                return f.find(b, b": ");
+            }
+        }
+    }
+    static COLON_SPACE: OnceLock<memmem::Finder<'static>> = OnceLock::new();
+    COLON_SPACE
+        .get_or_init(|| memmem::Finder::new(": "))
+        .find(b)
 }
 
 /// How `line` goes on a record in `phase`.
@@ -331,9 +419,23 @@ fn class_and_message(s: &str, any: bool) -> Option<(&str, &str)> {
     Some((class, message))
 }
 
+/// Whether `c` may be part of a class's name: a letter, a digit, or one of
+/// `_$.`+`.
 fn is_class_byte(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, b'_' | b'$' | b'.' | b'`' | b'+')
+    scan::in_word(c, scan::Word::Class)
 }
+
+/// Whether a class may begin with a byte: a letter or `_`.
+static CLASS_STARTS: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphabetic() || b == b'_';
+        c += 1;
+    }
+    t
+};
 
 /// Whether `class` reads as an exception class: dotted words, the last
 /// capitalised (and, unless `any`, ending as exceptions do).
