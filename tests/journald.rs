@@ -900,7 +900,11 @@ fn kernel_lines() -> Vec<String> {
     crashes::sample()
         .iter()
         .filter(|l| l.starts_with('['))
-        .map(|l| l.split_once("] ").map_or(l.as_str(), |(_, m)| m).to_string())
+        .map(|l| {
+            l.split_once("] ")
+                .map_or(l.as_str(), |(_, m)| m)
+                .to_string()
+        })
         .collect()
 }
 
