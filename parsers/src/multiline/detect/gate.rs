@@ -3,20 +3,26 @@
 //!
 //! `auto` asks its detectors about every line that no record holds, and
 //! nearly all of them are ordinary lines that no detector opens. Asked one
-//! after the other, each detector would look at the line again (trim it,
-//! search it, build a [`Crash`](crate::multiline::Crash) to fill). Instead
-//! each detector has a gate: a check of a few of the line's bytes that
-//! every line it opens passes (a *necessary* condition of its `open`, not
-//! a sufficient one: a line that passes is then asked to the detector).
-//! The gates read the line once between them: a table by first byte tells
-//! which gates a line can pass at all (most lines pass two or three of
-//! eight), and what several gates ask (whether the line begins with an
-//! exception's class) is found once.
+//! after the other, each detector would look at the line afresh (trim it,
+//! search it, fill a [`Crash`](crate::multiline::Crash) of its own).
+//! Instead each detector has a gate: a test of a few of the line's bytes
+//! that every line it opens passes (a *necessary* condition of its `open`,
+//! not a sufficient one: a line that passes is then asked to the
+//! detector, which decides). The gates share what they can: a table by
+//! first byte tells which gates a line may pass at all (three to six of
+//! eight on most lines), and whether the line begins with an exception's
+//! class, which three gates ask, is found once.
 //!
-//! What the gates cost a line is what the detectors that must search a
-//! whole line cost: the JVM's (a header in the middle of a line) and the
-//! kernel's (a console timestamp after other text); the others look at
-//! the line's first or last bytes only.
+//! Most gates look at the line's first bytes, or its last. Two search it,
+//! and are most of what `auto` costs an ordinary line: the kernel's (its
+//! first 128 bytes, for a console timestamp after other text) and the
+//! JVM's (the whole line, for `: ` after a class's ending: a header in
+//! the middle of a log line).
+//!
+//! The test `gates_turn_down_no_line_a_detector_opens` checks that `auto`
+//! opens the same records through the gates as when every detector is
+//! asked, on the lines the detectors' tests are made of, variants of them
+//! and random lines (and on the shared logs).
 
 use super::{go, kernel, php, python, rust, stack};
 use crate::multiline::crash::CrashKind;
@@ -43,7 +49,8 @@ const fn bit(kind: CrashKind) -> u8 {
 }
 
 impl Gates {
-    /// The gates of `kinds`, which are in [`CrashKind::ALL`]'s order.
+    /// The gates of `kinds` (tried in [`CrashKind::ALL`]'s order whatever
+    /// theirs).
     pub(crate) fn new(kinds: Vec<CrashKind>) -> Self {
         let mut by_first = [0u8; 256];
         for &kind in &kinds {
