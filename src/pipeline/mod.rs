@@ -293,14 +293,15 @@ impl PipelineRunner {
     pub fn process_record(&mut self, text: &str, head_len: usize, context: &dyn ContextFields) {
         let head = text.get(..head_len).unwrap_or(text);
         let p = &*self.pipeline;
-        if p.parser.parse(head, &mut self.fields).is_err()
-            && context.get(record::FIELD_CRASH_KIND).is_some()
-        {
-            self.fields.clear();
-            self.rules(text, Some(context));
-            return;
+        match p.parser.parse(head, &mut self.fields) {
+            Ok(()) => {}
+            Err(_) if context.get(record::FIELD_CRASH_KIND).is_some() => self.fields.clear(),
+            Err(e) => {
+                Self::rejected(p, &self.source, &mut self.pending, head, &e);
+                return;
+            }
         }
-        self.apply(head, text, Some(context));
+        self.rules(text, Some(context));
     }
 
     /// Parses `parsed` (`line` or a prefix of it: fields' offsets are
