@@ -2,7 +2,7 @@
 //! kept in `testdata/kernel/`, and every syzkaller report of the shared
 //! collection (when it is there).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use regex::Regex;
@@ -890,19 +890,7 @@ fn real_reports_kept_in_the_repository() {
 
 // ---- the shared collection ----------------------------------------------
 
-/// The shared collection of real logs: `../shared/logs` from the
-/// repository's root (this crate's manifest is one level below it), or
-/// `None` when it is absent (a fresh clone): the tests reading it then say
-/// so and pass.
-fn shared(test: &str) -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/logs");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("{test}: skipped: {} is absent", dir.display());
-        None
-    }
-}
+use crate::shared_logs::{dir as shared, files};
 
 fn read_lossy(path: &Path) -> String {
     String::from_utf8_lossy(&std::fs::read(path).expect("readable")).into_owned()
@@ -1137,18 +1125,7 @@ fn no_other_log_of_the_collection_holds_a_kernel_crash() {
     let Some(dir) = shared("no_other_log_of_the_collection_holds_a_kernel_crash") else {
         return;
     };
-    fn files(dir: &Path, out: &mut Vec<PathBuf>) {
-        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                files(&p, out);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    let mut paths = Vec::new();
-    files(&dir, &mut paths);
+    let paths = files(&dir);
     let spec = kernel_only();
     let mut read = 0;
     for path in paths.iter().filter(|p| {

@@ -3,25 +3,14 @@
 //! Kafka's logged exceptions, a Python traceback in a vdsm log, and
 //! healthy logs that must yield no crash.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use regex::Regex;
 
 use super::*;
 use crate::multiline::detect::text::ty_of;
 
-/// `../shared/logs` from the repository's root: the collection of real
-/// logs kept next to it (see its README for sources and licences). A
-/// fresh clone has none: the tests then say so and skip.
-fn shared_logs(test: &str) -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/logs");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("{test}: skipped: {} is absent", dir.display());
-        None
-    }
-}
+use crate::shared_logs::{dir as shared_logs, files};
 
 /// A file's lines (invalid UTF-8 replaced, CRLF ends cut).
 fn read_lines(path: &Path) -> Vec<String> {
@@ -30,24 +19,6 @@ fn read_lines(path: &Path) -> Vec<String> {
         .lines()
         .map(|l| l.strip_suffix('\r').unwrap_or(l).to_string())
         .collect()
-}
-
-/// Every file under `dir`, sorted.
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                todo.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 fn strs(lines: &[String]) -> Vec<&str> {
